@@ -1,0 +1,31 @@
+//! # clinic-core
+//!
+//! The domain of a clinic — first an Australian psychology practice, then any outpatient
+//! clinic — as rules over data, behind trait ports. This crate does no I/O: no clock
+//! reads, no randomness, no network, no files. Time comes from the [`ports::Clock`] port,
+//! identifiers from [`ports::IdGenerator`], storage from the repository ports; the
+//! `clinic-adapters` crate implements them.
+//!
+//! | module | what it owns |
+//! | --- | --- |
+//! | [`ids`], [`money`], [`time`] | typed ids, AUD money with explicit rounding, UTC intervals and local-time resolution |
+//! | [`practice`] | practices (the tenant), locations, rooms, services |
+//! | [`people`] | patients, practitioners, users and roles, validated identifiers |
+//! | [`scheduling`] | availability, holidays, appointments, conflict rules, series, waitlist, slot search |
+//! | [`ports`] | the traits adapters implement |
+//! | [`service`] | use cases written against the ports |
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod ids;
+pub mod money;
+pub mod people;
+pub mod ports;
+pub mod practice;
+pub mod scheduling;
+pub mod service;
+pub mod time;
+
+pub use error::FieldError;
+pub use money::{Money, Rounding};
+pub use time::TimeRange;

@@ -1,0 +1,63 @@
+//! People: patients, practitioners, and the users and roles that sign in.
+
+mod contact;
+mod identifiers;
+mod patient;
+mod practitioner;
+
+pub use contact::{Email, Phone};
+pub use identifiers::{AhpraNumber, MedicareCard, ProviderNumber};
+pub use patient::{
+    ContactPerson, DvaNumber, HealthFund, Patient, PatientSpec, PersonName, ReminderPreferences, UsualGp, age_on,
+};
+pub use practitioner::{
+    ConsultMode, DirectoryQuery, Practitioner, PractitionerKind, PractitionerProfile, Suspension, search_directory,
+};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{PatientId, PracticeId, PractitionerId, UserId};
+
+/// A role a user acts in (roles matrix: `shared/domain/roles.md`). The first four are a
+/// psychology practice's; doctor and technician serve general clinics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A patient, acting for themselves.
+    Patient,
+    /// A psychologist (registered or clinical).
+    Psychologist,
+    /// A practice manager.
+    PracticeManager,
+    /// An administrator.
+    Admin,
+    /// A doctor.
+    Doctor,
+    /// A technician (front desk, billing, inventory, tests).
+    Technician,
+}
+
+/// A user account of a practice: a patient or a member of staff.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Id.
+    pub id: UserId,
+    /// Owning practice.
+    pub practice_id: PracticeId,
+    /// Sign-in email.
+    pub email: Email,
+    /// Roles held.
+    pub roles: Vec<Role>,
+    /// The practitioner record this user acts as, for clinical roles.
+    pub practitioner_id: Option<PractitionerId>,
+    /// The patient record this user is, for the patient role.
+    pub patient_id: Option<PatientId>,
+}
+
+impl User {
+    /// True when the user holds `role`.
+    #[must_use]
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}

@@ -1,0 +1,47 @@
+//! The ports: traits that adapters implement and the core's services call.
+//!
+//! Every port is an object-safe `#[async_trait]` trait, `Send + Sync + 'static`, used as
+//! `Arc<dyn Port>`, and returns [`PortError`].
+
+mod error;
+mod storage;
+
+pub use error::{PortError, PortErrorKind};
+pub use storage::{
+    AppointmentRepository, CalendarSnapshot, Guarded, PatientRepository, PracticeRepository, PractitionerRepository,
+    ResourceKey, WaitlistRepository,
+};
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// The time. The core never reads the system clock; tests pin it.
+///
+/// # Contract
+/// `now` returns a UTC instant; successive calls in one thread never go backwards.
+pub trait Clock: Send + Sync + 'static {
+    /// The current instant.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// New identifiers. The core never generates randomness itself.
+///
+/// # Contract
+/// Every call returns a UUID never returned before by this generator (v7 in the shipped
+/// adapters, so ids sort by creation time).
+pub trait IdGenerator: Send + Sync + 'static {
+    /// A new UUID.
+    fn new_uuid(&self) -> Uuid;
+}
+
+/// Conveniences over [`IdGenerator`].
+pub trait IdGeneratorExt {
+    /// A new typed id.
+    fn new_id<T: From<Uuid>>(&self) -> T;
+}
+
+impl<G: IdGenerator + ?Sized> IdGeneratorExt for G {
+    fn new_id<T: From<Uuid>>(&self) -> T {
+        T::from(self.new_uuid())
+    }
+}

@@ -1,0 +1,156 @@
+//! Storage ports, one per aggregate, and the guarded commit that keeps booking
+//! invariants true under concurrency.
+//!
+//! Every method takes the [`PracticeId`] it works in; an implementation never returns a
+//! record of another practice (for a record of another practice, "not found").
+
+use async_trait::async_trait;
+
+use super::PortError;
+use crate::ids::{AppointmentId, PatientId, PracticeId, PractitionerId, RoomId};
+use crate::people::{Patient, Practitioner};
+use crate::practice::{Location, Practice, Room, Service};
+use crate::scheduling::{Appointment, Availability, AvailabilityException, WaitlistEntry, WeeklyTemplate};
+use crate::time::TimeRange;
+
+/// Practices, their locations, rooms and services.
+///
+/// # Contract
+/// `save_*` inserts or replaces by id. A missing practice is [`PortErrorKind::NotFound`](super::PortErrorKind::NotFound);
+/// list methods return an empty list for a practice with none.
+#[async_trait]
+pub trait PracticeRepository: Send + Sync + 'static {
+    /// A practice.
+    async fn practice(&self, id: PracticeId) -> Result<Practice, PortError>;
+    /// Inserts or replaces a practice.
+    async fn save_practice(&self, practice: &Practice) -> Result<(), PortError>;
+    /// A practice's locations.
+    async fn locations(&self, practice: PracticeId) -> Result<Vec<Location>, PortError>;
+    /// Inserts or replaces a location.
+    async fn save_location(&self, location: &Location) -> Result<(), PortError>;
+    /// A practice's rooms.
+    async fn rooms(&self, practice: PracticeId) -> Result<Vec<Room>, PortError>;
+    /// Inserts or replaces a room.
+    async fn save_room(&self, room: &Room) -> Result<(), PortError>;
+    /// A practice's services.
+    async fn services(&self, practice: PracticeId) -> Result<Vec<Service>, PortError>;
+    /// Inserts or replaces a service.
+    async fn save_service(&self, service: &Service) -> Result<(), PortError>;
+}
+
+/// Patients.
+///
+/// # Contract
+/// `save_patient` inserts or replaces by id; `patient` of another practice is not found.
+#[async_trait]
+pub trait PatientRepository: Send + Sync + 'static {
+    /// A patient.
+    async fn patient(&self, practice: PracticeId, id: PatientId) -> Result<Patient, PortError>;
+    /// Inserts or replaces a patient.
+    async fn save_patient(&self, patient: &Patient) -> Result<(), PortError>;
+    /// A practice's patients, by family then given name.
+    async fn patients(&self, practice: PracticeId) -> Result<Vec<Patient>, PortError>;
+}
+
+/// Practitioners and their availability.
+///
+/// # Contract
+/// `availability` of a practitioner with none is empty, not an error.
+#[async_trait]
+pub trait PractitionerRepository: Send + Sync + 'static {
+    /// A practitioner.
+    async fn practitioner(&self, practice: PracticeId, id: PractitionerId) -> Result<Practitioner, PortError>;
+    /// A practice's practitioners.
+    async fn practitioners(&self, practice: PracticeId) -> Result<Vec<Practitioner>, PortError>;
+    /// Inserts or replaces a practitioner.
+    async fn save_practitioner(&self, practitioner: &Practitioner) -> Result<(), PortError>;
+    /// A practitioner's templates and exceptions.
+    async fn availability(&self, practice: PracticeId, id: PractitionerId) -> Result<Availability, PortError>;
+    /// Inserts or replaces a weekly template.
+    async fn save_template(&self, template: &WeeklyTemplate) -> Result<(), PortError>;
+    /// Inserts or replaces an exception.
+    async fn save_exception(&self, exception: &AvailabilityException) -> Result<(), PortError>;
+}
+
+/// A calendar resource whose appointments must not overlap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ResourceKey {
+    /// A practitioner (buffered intervals).
+    Practitioner(PractitionerId),
+    /// A room.
+    Room(RoomId),
+    /// A patient.
+    Patient(PatientId),
+}
+
+impl ResourceKey {
+    /// Every resource an appointment occupies.
+    #[must_use]
+    pub fn of(a: &Appointment) -> Vec<ResourceKey> {
+        let mut v = Vec::with_capacity(2 + a.patient_ids.len());
+        v.push(ResourceKey::Practitioner(a.practitioner_id));
+        v.extend(a.room_id.map(ResourceKey::Room));
+        v.extend(a.patient_ids.iter().map(|p| ResourceKey::Patient(*p)));
+        v
+    }
+}
+
+/// A resource's calendar version as read: the guard of a commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Guarded {
+    /// The resource.
+    pub key: ResourceKey,
+    /// Its version when read (0 if never written).
+    pub version: u64,
+}
+
+/// What a booking decision reads: the appointments around the time asked for and the
+/// versions of the resources it looked at.
+#[derive(Clone, Debug, Default)]
+pub struct CalendarSnapshot {
+    /// Appointments that hold time (not cancelled) of any of the keys, whose blocked
+    /// interval overlaps the window.
+    pub appointments: Vec<Appointment>,
+    /// The version of every key asked about.
+    pub versions: Vec<Guarded>,
+}
+
+/// Appointments, and the guarded commit.
+///
+/// # Contract
+/// - `snapshot` returns, for one consistent moment, every appointment of the practice that
+///   holds time (is not cancelled), occupies one of `keys` and whose `blocked` interval
+///   overlaps `window`, each once, plus the current version of every key.
+/// - `commit` is atomic: if every guard's version is still current, it inserts or replaces
+///   every appointment in `changes` and increments the version of every resource that any
+///   of them occupies, before or after the change, and of every guarded key; otherwise it
+///   changes nothing and returns [`PortErrorKind::Conflict`](super::PortErrorKind::Conflict). Changes for another practice
+///   are [`PortErrorKind::Invalid`](super::PortErrorKind::Invalid).
+/// - Two commits whose guards share a key are never both accepted on the same version:
+///   this is what stops two concurrent bookings of one slot.
+#[async_trait]
+pub trait AppointmentRepository: Send + Sync + 'static {
+    /// An appointment.
+    async fn appointment(&self, practice: PracticeId, id: AppointmentId) -> Result<Appointment, PortError>;
+    /// The appointments and versions a decision needs.
+    async fn snapshot(
+        &self,
+        practice: PracticeId,
+        keys: &[ResourceKey],
+        window: TimeRange,
+    ) -> Result<CalendarSnapshot, PortError>;
+    /// Applies `changes` if `guards` still hold.
+    async fn commit(&self, practice: PracticeId, guards: &[Guarded], changes: &[Appointment]) -> Result<(), PortError>;
+}
+
+/// The waitlist.
+///
+/// # Contract
+/// `waitlist` returns the practice's entries, active and not, in no particular order.
+#[async_trait]
+pub trait WaitlistRepository: Send + Sync + 'static {
+    /// Every entry of a practice.
+    async fn waitlist(&self, practice: PracticeId) -> Result<Vec<WaitlistEntry>, PortError>;
+    /// Inserts or replaces an entry.
+    async fn save_waitlist_entry(&self, entry: &WaitlistEntry) -> Result<(), PortError>;
+}

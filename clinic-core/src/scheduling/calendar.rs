@@ -1,0 +1,221 @@
+//! The busy-time index that conflict checks and slot search run against.
+//!
+//! Per practitioner, room and patient: the intervals their appointments hold, sorted by
+//! start. An overlap query is a binary search plus a scan bounded by the longest interval
+//! held, so a check against a calendar of thousands of appointments costs microseconds.
+
+use std::collections::HashMap;
+
+use chrono::Duration;
+
+use super::appointment::Appointment;
+use crate::ids::{AppointmentId, PatientId, PractitionerId, RoomId};
+use crate::time::TimeRange;
+
+/// Sorted busy intervals of one resource.
+#[derive(Clone, Debug, Default)]
+pub struct BusyIndex {
+    entries: Vec<(TimeRange, AppointmentId)>,
+    longest: Duration,
+}
+
+impl BusyIndex {
+    /// An index of `entries` (any order).
+    #[must_use]
+    pub fn new(mut entries: Vec<(TimeRange, AppointmentId)>) -> Self {
+        entries.sort_unstable_by_key(|(r, id)| (r.start(), *id));
+        let longest = entries
+            .iter()
+            .map(|(r, _)| r.duration())
+            .max()
+            .unwrap_or_else(Duration::zero);
+        Self { entries, longest }
+    }
+
+    /// Adds an interval.
+    pub fn insert(&mut self, range: TimeRange, id: AppointmentId) {
+        let at = self
+            .entries
+            .partition_point(|(r, i)| (r.start(), *i) < (range.start(), id));
+        self.entries.insert(at, (range, id));
+        self.longest = self.longest.max(range.duration());
+    }
+
+    /// Removes every interval of appointment `id`.
+    pub fn remove(&mut self, id: AppointmentId) {
+        self.entries.retain(|(_, i)| *i != id);
+    }
+
+    /// The first appointment (by start) whose interval overlaps `range`, ignoring `except`.
+    #[must_use]
+    pub fn first_overlap(&self, range: &TimeRange, except: Option<AppointmentId>) -> Option<AppointmentId> {
+        // Every candidate starts before range.end; none that starts before
+        // range.start - longest can reach range.start.
+        let hi = self.entries.partition_point(|(r, _)| r.start() < range.end());
+        let floor = range.start() - self.longest;
+        let lo = self.entries[..hi].partition_point(|(r, _)| r.start() <= floor);
+        self.entries[lo..hi]
+            .iter()
+            .find(|(r, id)| Some(*id) != except && r.overlaps(range))
+            .map(|(_, id)| *id)
+    }
+
+    /// Number of intervals.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// Busy time of practitioners (buffers included), rooms and patients, built from the
+/// appointments that hold time (everything but cancelled ones).
+#[derive(Clone, Debug, Default)]
+pub struct Calendar {
+    practitioners: HashMap<PractitionerId, BusyIndex>,
+    rooms: HashMap<RoomId, BusyIndex>,
+    patients: HashMap<PatientId, BusyIndex>,
+}
+
+impl Calendar {
+    /// A calendar of `appointments`; cancelled ones are left out.
+    #[must_use]
+    pub fn new<'a>(appointments: impl IntoIterator<Item = &'a Appointment>) -> Self {
+        let mut pr: HashMap<PractitionerId, Vec<_>> = HashMap::new();
+        let mut ro: HashMap<RoomId, Vec<_>> = HashMap::new();
+        let mut pa: HashMap<PatientId, Vec<_>> = HashMap::new();
+        for a in appointments.into_iter().filter(|a| a.holds_time()) {
+            pr.entry(a.practitioner_id).or_default().push((a.blocked, a.id));
+            if let Some(r) = a.room_id {
+                ro.entry(r).or_default().push((a.interval, a.id));
+            }
+            for p in &a.patient_ids {
+                pa.entry(*p).or_default().push((a.interval, a.id));
+            }
+        }
+        Self {
+            practitioners: pr.into_iter().map(|(k, v)| (k, BusyIndex::new(v))).collect(),
+            rooms: ro.into_iter().map(|(k, v)| (k, BusyIndex::new(v))).collect(),
+            patients: pa.into_iter().map(|(k, v)| (k, BusyIndex::new(v))).collect(),
+        }
+    }
+
+    /// Adds an appointment (if it holds time).
+    pub fn add(&mut self, a: &Appointment) {
+        if !a.holds_time() {
+            return;
+        }
+        self.practitioners
+            .entry(a.practitioner_id)
+            .or_default()
+            .insert(a.blocked, a.id);
+        if let Some(r) = a.room_id {
+            self.rooms.entry(r).or_default().insert(a.interval, a.id);
+        }
+        for p in &a.patient_ids {
+            self.patients.entry(*p).or_default().insert(a.interval, a.id);
+        }
+    }
+
+    /// Removes an appointment.
+    pub fn remove(&mut self, a: &Appointment) {
+        if let Some(i) = self.practitioners.get_mut(&a.practitioner_id) {
+            i.remove(a.id);
+        }
+        if let Some(i) = a.room_id.and_then(|r| self.rooms.get_mut(&r)) {
+            i.remove(a.id);
+        }
+        for p in &a.patient_ids {
+            if let Some(i) = self.patients.get_mut(p) {
+                i.remove(a.id);
+            }
+        }
+    }
+
+    /// The practitioner's first appointment overlapping `blocked`.
+    #[must_use]
+    pub fn practitioner_clash(
+        &self,
+        who: PractitionerId,
+        blocked: &TimeRange,
+        except: Option<AppointmentId>,
+    ) -> Option<AppointmentId> {
+        self.practitioners
+            .get(&who)
+            .and_then(|i| i.first_overlap(blocked, except))
+    }
+
+    /// The room's first appointment overlapping `interval`.
+    #[must_use]
+    pub fn room_clash(
+        &self,
+        room: RoomId,
+        interval: &TimeRange,
+        except: Option<AppointmentId>,
+    ) -> Option<AppointmentId> {
+        self.rooms.get(&room).and_then(|i| i.first_overlap(interval, except))
+    }
+
+    /// The patient's first appointment overlapping `interval`.
+    #[must_use]
+    pub fn patient_clash(
+        &self,
+        patient: PatientId,
+        interval: &TimeRange,
+        except: Option<AppointmentId>,
+    ) -> Option<AppointmentId> {
+        self.patients
+            .get(&patient)
+            .and_then(|i| i.first_overlap(interval, except))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, Utc};
+    use proptest::prelude::*;
+    use uuid::Uuid;
+
+    fn r(start_min: i64, len_min: i64) -> TimeRange {
+        let base: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        TimeRange::starting_at(base + Duration::minutes(start_min), Duration::minutes(len_min)).unwrap()
+    }
+
+    fn id(n: u128) -> AppointmentId {
+        AppointmentId::from_uuid(Uuid::from_u128(n))
+    }
+
+    #[test]
+    fn finds_long_interval_that_started_long_before() {
+        let idx = BusyIndex::new(vec![(r(0, 600), id(1)), (r(100, 10), id(2))]);
+        assert_eq!(idx.first_overlap(&r(500, 10), None), Some(id(1)));
+        assert_eq!(idx.first_overlap(&r(600, 10), None), None);
+        assert_eq!(idx.first_overlap(&r(105, 1), Some(id(1))), Some(id(2)));
+    }
+
+    proptest! {
+        /// The index agrees with a linear scan for any set of intervals and any query.
+        #[test]
+        fn index_matches_linear_scan(
+            items in proptest::collection::vec((0i64..2000, 1i64..300), 0..60),
+            q in (0i64..2300, 1i64..300),
+        ) {
+            let entries: Vec<_> = items.iter().enumerate().map(|(i, (s, l))| (r(*s, *l), id(i as u128))).collect();
+            let idx = BusyIndex::new(entries.clone());
+            let query = r(q.0, q.1);
+            let expected = entries.iter().any(|(rg, _)| rg.overlaps(&query));
+            let got = idx.first_overlap(&query, None);
+            prop_assert_eq!(got.is_some(), expected);
+            if let Some(g) = got {
+                let (rg, _) = entries.iter().find(|(_, i)| *i == g).unwrap();
+                prop_assert!(rg.overlaps(&query));
+            }
+        }
+    }
+}

@@ -1,0 +1,651 @@
+//! Booking, rescheduling, cancelling, status changes and slot search.
+//!
+//! Each write follows the concurrency design: read a [`CalendarSnapshot`] of the resources
+//! involved, decide with the pure rules, commit guarded by the versions read. A lost race
+//! re-reads and decides again, up to [`MAX_ATTEMPTS`] times, so two concurrent bookings of
+//! one slot can never both succeed: the loser sees the winner's appointment and gets
+//! [`SchedulingError::PractitionerBusy`].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+use super::error::ServiceError;
+use crate::ids::{AppointmentId, LocationId, PatientId, PracticeId, PractitionerId, SeriesId, ServiceId};
+use crate::people::Practitioner;
+use crate::ports::{
+    AppointmentRepository, CalendarSnapshot, Clock, IdGenerator, IdGeneratorExt, PatientRepository, PortErrorKind,
+    PracticeRepository, PractitionerRepository, ResourceKey, WaitlistRepository,
+};
+use crate::practice::{Location, Practice, Room, Service};
+use crate::scheduling::series::{self, Occurrence};
+use crate::scheduling::slots::{self, Candidate, Slot, SlotQuery};
+use crate::scheduling::{
+    Accepted, Appointment, AppointmentStatus, Availability, BookingRequest, Calendar, CancelledBy, DeliveryMode,
+    HolidayCalendar, Proposal, Recurrence, RuleContext, SchedulingError, SeriesPolicy, WaitlistEntry, check,
+    rank_for_freed_slot,
+};
+use crate::time::TimeRange;
+
+/// How many times a write re-reads and re-decides after losing a race.
+pub const MAX_ATTEMPTS: usize = 16;
+
+/// The ports the scheduling use cases need.
+#[derive(Clone)]
+pub struct SchedulingPorts {
+    /// Practices, locations, rooms, services.
+    pub practices: Arc<dyn PracticeRepository>,
+    /// Patients.
+    pub patients: Arc<dyn PatientRepository>,
+    /// Practitioners and availability.
+    pub practitioners: Arc<dyn PractitionerRepository>,
+    /// Appointments.
+    pub appointments: Arc<dyn AppointmentRepository>,
+    /// Waitlist.
+    pub waitlist: Arc<dyn WaitlistRepository>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Ids.
+    pub ids: Arc<dyn IdGenerator>,
+}
+
+/// The scheduling use cases.
+#[derive(Clone)]
+pub struct BookingService {
+    ports: SchedulingPorts,
+    holidays: Arc<HolidayCalendar>,
+}
+
+/// A cancelled appointment and the waitlist entries that fit its slot, best first.
+#[derive(Clone, Debug)]
+pub struct CancelOutcome {
+    /// The appointment as cancelled.
+    pub appointment: Appointment,
+    /// Waitlist entries to offer the slot to.
+    pub waitlist: Vec<WaitlistEntry>,
+}
+
+/// What happened to one occurrence of a series.
+#[derive(Clone, Debug)]
+pub struct OccurrenceReport {
+    /// 0-based position.
+    pub index: u16,
+    /// Its local start at the location.
+    pub local_start: chrono::NaiveDateTime,
+    /// The booked appointment, or why it was not booked.
+    pub outcome: Result<AppointmentId, SchedulingError>,
+}
+
+/// The result of booking a series.
+#[derive(Clone, Debug)]
+pub struct SeriesOutcome {
+    /// The series id (present when anything was booked).
+    pub series_id: Option<SeriesId>,
+    /// The appointments booked.
+    pub booked: Vec<Appointment>,
+    /// Every occurrence, booked or not.
+    pub report: Vec<OccurrenceReport>,
+}
+
+/// A slot search request.
+#[derive(Clone, Debug)]
+pub struct SlotSearch {
+    /// The service.
+    pub service_id: ServiceId,
+    /// The practitioners to search; empty for every practitioner of the practice.
+    pub practitioner_ids: Vec<PractitionerId>,
+    /// Dates, zone, mode, location, patient.
+    pub query: SlotQuery,
+}
+
+/// Everything one proposal needs, loaded.
+struct Loaded {
+    practice: Practice,
+    practitioner: Practitioner,
+    availability: Availability,
+    service: Service,
+    location: Location,
+    room: Option<Room>,
+}
+
+impl Loaded {
+    fn proposal<'a>(&'a self, patients: &'a [PatientId], mode: DeliveryMode, start: DateTime<Utc>) -> Proposal<'a> {
+        Proposal {
+            practitioner: &self.practitioner,
+            availability: &self.availability,
+            service: &self.service,
+            location: &self.location,
+            room: self.room.as_ref(),
+            patients,
+            mode,
+            start,
+        }
+    }
+}
+
+fn keys_for(practitioner: PractitionerId, room: Option<&Room>, patients: &[PatientId]) -> Vec<ResourceKey> {
+    let mut keys = vec![ResourceKey::Practitioner(practitioner)];
+    keys.extend(room.map(|r| ResourceKey::Room(r.id)));
+    keys.extend(patients.iter().map(|p| ResourceKey::Patient(*p)));
+    keys
+}
+
+impl BookingService {
+    /// A service over `ports` with the shipped Australian holiday table.
+    #[must_use]
+    pub fn new(ports: SchedulingPorts) -> Self {
+        Self::with_holidays(ports, HolidayCalendar::australia())
+    }
+
+    /// A service with a practice-supplied holiday table.
+    #[must_use]
+    pub fn with_holidays(ports: SchedulingPorts, holidays: HolidayCalendar) -> Self {
+        Self {
+            ports,
+            holidays: Arc::new(holidays),
+        }
+    }
+
+    /// The holiday table in use.
+    #[must_use]
+    pub fn holidays(&self) -> &HolidayCalendar {
+        &self.holidays
+    }
+
+    async fn load(
+        &self,
+        practice_id: PracticeId,
+        practitioner_id: PractitionerId,
+        service_id: ServiceId,
+        location_id: LocationId,
+        room_id: Option<crate::ids::RoomId>,
+    ) -> Result<Loaded, ServiceError> {
+        let p = &self.ports;
+        let practice = p
+            .practices
+            .practice(practice_id)
+            .await
+            .map_err(ServiceError::from_port("practice"))?;
+        let practitioner = p
+            .practitioners
+            .practitioner(practice_id, practitioner_id)
+            .await
+            .map_err(ServiceError::from_port("practitioner"))?;
+        let availability = p.practitioners.availability(practice_id, practitioner_id).await?;
+        let service = p
+            .practices
+            .services(practice_id)
+            .await?
+            .into_iter()
+            .find(|s| s.id == service_id)
+            .ok_or(ServiceError::NotFound { entity: "service" })?;
+        let location = p
+            .practices
+            .locations(practice_id)
+            .await?
+            .into_iter()
+            .find(|l| l.id == location_id)
+            .ok_or(ServiceError::NotFound { entity: "location" })?;
+        let room = match room_id {
+            None => None,
+            Some(id) => Some(
+                p.practices
+                    .rooms(practice_id)
+                    .await?
+                    .into_iter()
+                    .find(|r| r.id == id)
+                    .ok_or(ServiceError::NotFound { entity: "room" })?,
+            ),
+        };
+        Ok(Loaded {
+            practice,
+            practitioner,
+            availability,
+            service,
+            location,
+            room,
+        })
+    }
+
+    async fn ensure_patients(&self, practice: PracticeId, patients: &[PatientId]) -> Result<(), ServiceError> {
+        for id in patients {
+            self.ports
+                .patients
+                .patient(practice, *id)
+                .await
+                .map_err(ServiceError::from_port("patient"))?;
+        }
+        Ok(())
+    }
+
+    fn rule_context<'a>(&'a self, practice: &'a Practice, now: DateTime<Utc>) -> RuleContext<'a> {
+        RuleContext {
+            now,
+            policy: &practice.policy,
+            holidays: &self.holidays,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new_appointment(
+        &self,
+        practice: PracticeId,
+        req: &BookingRequest,
+        acc: Accepted,
+        series_id: Option<SeriesId>,
+        now: DateTime<Utc>,
+    ) -> Appointment {
+        Appointment {
+            id: self.ports.ids.new_id(),
+            practice_id: practice,
+            practitioner_id: req.practitioner_id,
+            patient_ids: req.patient_ids.clone(),
+            service_id: req.service_id,
+            location_id: req.location_id,
+            room_id: req.room_id,
+            mode: req.mode,
+            interval: acc.interval,
+            blocked: acc.blocked,
+            status: AppointmentStatus::Booked,
+            series_id,
+            history: Vec::new(),
+            created_at: now,
+        }
+    }
+
+    /// Books one appointment (for a series, see [`BookingService::book_series`]).
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] for an unknown practitioner, service, location, room or
+    /// patient; [`ServiceError::Scheduling`] for the first booking rule that fails;
+    /// [`ServiceError::Contention`] when the calendar changed on every attempt.
+    pub async fn book(&self, practice: PracticeId, req: &BookingRequest) -> Result<Appointment, ServiceError> {
+        let loaded = self
+            .load(
+                practice,
+                req.practitioner_id,
+                req.service_id,
+                req.location_id,
+                req.room_id,
+            )
+            .await?;
+        self.ensure_patients(practice, &req.patient_ids).await?;
+        let keys = keys_for(req.practitioner_id, loaded.room.as_ref(), &req.patient_ids);
+        for _ in 0..MAX_ATTEMPTS {
+            let now = self.ports.clock.now();
+            let ctx = self.rule_context(&loaded.practice, now);
+            let proposal = loaded.proposal(&req.patient_ids, req.mode, req.start);
+            let window = crate::scheduling::intervals_for(&loaded.service, req.start)?.blocked;
+            let snap = self.ports.appointments.snapshot(practice, &keys, window).await?;
+            let acc = check(&ctx, &proposal, &Calendar::new(&snap.appointments), None)?;
+            let appt = self.new_appointment(practice, req, acc, None, now);
+            match self
+                .ports
+                .appointments
+                .commit(practice, &snap.versions, std::slice::from_ref(&appt))
+                .await
+            {
+                Ok(()) => return Ok(appt),
+                Err(e) if e.kind() == PortErrorKind::Conflict => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Contention)
+    }
+
+    /// Books a recurring series: every occurrence is checked; with
+    /// [`SeriesPolicy::AllOrNothing`] nothing is booked unless all are free, with
+    /// [`SeriesPolicy::BookFree`] the free ones are. The report lists every occurrence.
+    ///
+    /// # Errors
+    /// As [`BookingService::book`], plus [`SchedulingError::InvalidSeries`].
+    pub async fn book_series(
+        &self,
+        practice: PracticeId,
+        req: &BookingRequest,
+        rec: Recurrence,
+        policy: SeriesPolicy,
+    ) -> Result<SeriesOutcome, ServiceError> {
+        let loaded = self
+            .load(
+                practice,
+                req.practitioner_id,
+                req.service_id,
+                req.location_id,
+                req.room_id,
+            )
+            .await?;
+        self.ensure_patients(practice, &req.patient_ids).await?;
+        let keys = keys_for(req.practitioner_id, loaded.room.as_ref(), &req.patient_ids);
+        let starts = series::local_starts(req.start, loaded.location.zone, rec)?;
+        let (Some(first), Some(last)) = (starts.first(), starts.last()) else {
+            return Err(SchedulingError::InvalidSeries("no occurrences").into());
+        };
+        // A window covering every occurrence, with a day's margin for zone offsets.
+        let window = TimeRange::new(first.and_utc() - Duration::days(1), last.and_utc() + Duration::days(2))?;
+        for _ in 0..MAX_ATTEMPTS {
+            let now = self.ports.clock.now();
+            let ctx = self.rule_context(&loaded.practice, now);
+            let snap = self.ports.appointments.snapshot(practice, &keys, window).await?;
+            let calendar = Calendar::new(&snap.appointments);
+            let first = loaded.proposal(&req.patient_ids, req.mode, req.start);
+            let plan: Vec<Occurrence> = series::plan(&ctx, &first, rec, &calendar)?;
+            let all_free = plan.iter().all(|o| o.outcome.is_ok());
+            if !all_free && policy == SeriesPolicy::AllOrNothing {
+                return Ok(SeriesOutcome {
+                    series_id: None,
+                    booked: Vec::new(),
+                    report: plan
+                        .into_iter()
+                        .map(|o| OccurrenceReport {
+                            index: o.index,
+                            local_start: o.local_start,
+                            outcome: o.outcome.and(Err(SchedulingError::InvalidSeries(
+                                "not booked: another occurrence is not free",
+                            ))),
+                        })
+                        .collect(),
+                });
+            }
+            let series_id: SeriesId = self.ports.ids.new_id();
+            let mut booked = Vec::new();
+            let mut report = Vec::with_capacity(plan.len());
+            for o in plan {
+                let outcome = match o.outcome {
+                    Ok(acc) => {
+                        let a = self.new_appointment(practice, req, acc, Some(series_id), now);
+                        let id = a.id;
+                        booked.push(a);
+                        Ok(id)
+                    }
+                    Err(e) => Err(e),
+                };
+                report.push(OccurrenceReport {
+                    index: o.index,
+                    local_start: o.local_start,
+                    outcome,
+                });
+            }
+            if booked.is_empty() {
+                return Ok(SeriesOutcome {
+                    series_id: None,
+                    booked,
+                    report,
+                });
+            }
+            match self.ports.appointments.commit(practice, &snap.versions, &booked).await {
+                Ok(()) => {
+                    return Ok(SeriesOutcome {
+                        series_id: Some(series_id),
+                        booked,
+                        report,
+                    });
+                }
+                Err(e) if e.kind() == PortErrorKind::Conflict => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Contention)
+    }
+
+    /// Reads an appointment, applies `change` and commits it guarded by the versions of
+    /// its resources, retrying on a lost race.
+    async fn update<F>(
+        &self,
+        practice: PracticeId,
+        id: AppointmentId,
+        mut change: F,
+    ) -> Result<Appointment, ServiceError>
+    where
+        F: FnMut(&mut Appointment, &Practice, DateTime<Utc>, &CalendarSnapshot) -> Result<(), ServiceError> + Send,
+    {
+        let practice_rec = self
+            .ports
+            .practices
+            .practice(practice)
+            .await
+            .map_err(ServiceError::from_port("practice"))?;
+        for _ in 0..MAX_ATTEMPTS {
+            let mut appt = self
+                .ports
+                .appointments
+                .appointment(practice, id)
+                .await
+                .map_err(ServiceError::from_port("appointment"))?;
+            let snap = self
+                .ports
+                .appointments
+                .snapshot(practice, &ResourceKey::of(&appt), appt.blocked)
+                .await?;
+            let now = self.ports.clock.now();
+            change(&mut appt, &practice_rec, now, &snap)?;
+            match self
+                .ports
+                .appointments
+                .commit(practice, &snap.versions, std::slice::from_ref(&appt))
+                .await
+            {
+                Ok(()) => return Ok(appt),
+                Err(e) if e.kind() == PortErrorKind::Conflict => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Contention)
+    }
+
+    /// Cancels an appointment, flags it late per the practice's notice period, and ranks
+    /// the waitlist for the freed slot.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`]; [`SchedulingError::IllegalTransition`] once arrived,
+    /// completed, cancelled or no-show.
+    pub async fn cancel(
+        &self,
+        practice: PracticeId,
+        id: AppointmentId,
+        by: CancelledBy,
+        reason: &str,
+    ) -> Result<CancelOutcome, ServiceError> {
+        let appointment = self
+            .update(practice, id, |a, p, now, _| {
+                Ok(a.cancel(by, reason, now, p.policy.cancellation_notice())?)
+            })
+            .await?;
+        let zone = self
+            .ports
+            .practices
+            .locations(practice)
+            .await?
+            .into_iter()
+            .find(|l| l.id == appointment.location_id)
+            .map_or(chrono_tz::UTC, |l| l.zone);
+        let entries = self.ports.waitlist.waitlist(practice).await?;
+        let waitlist = rank_for_freed_slot(&entries, &appointment, zone)
+            .into_iter()
+            .cloned()
+            .collect();
+        Ok(CancelOutcome { appointment, waitlist })
+    }
+
+    /// Moves an appointment to a new start, checking every rule as for a new booking
+    /// (ignoring the appointment itself), keeping the old interval in its history.
+    ///
+    /// # Errors
+    /// As [`BookingService::book`], plus [`SchedulingError::IllegalTransition`] when the
+    /// appointment can no longer be moved.
+    pub async fn reschedule(
+        &self,
+        practice: PracticeId,
+        id: AppointmentId,
+        new_start: DateTime<Utc>,
+    ) -> Result<Appointment, ServiceError> {
+        let current = self
+            .ports
+            .appointments
+            .appointment(practice, id)
+            .await
+            .map_err(ServiceError::from_port("appointment"))?;
+        let loaded = self
+            .load(
+                practice,
+                current.practitioner_id,
+                current.service_id,
+                current.location_id,
+                current.room_id,
+            )
+            .await?;
+        let new_blocked = crate::scheduling::intervals_for(&loaded.service, new_start)?.blocked;
+        for _ in 0..MAX_ATTEMPTS {
+            let mut appt = self
+                .ports
+                .appointments
+                .appointment(practice, id)
+                .await
+                .map_err(ServiceError::from_port("appointment"))?;
+            let keys = ResourceKey::of(&appt);
+            // Read both the old and new neighbourhoods so the guard covers both.
+            let window = TimeRange::new(
+                appt.blocked.start().min(new_blocked.start()),
+                appt.blocked.end().max(new_blocked.end()),
+            )?;
+            let snap = self.ports.appointments.snapshot(practice, &keys, window).await?;
+            let now = self.ports.clock.now();
+            let ctx = self.rule_context(&loaded.practice, now);
+            let proposal = loaded.proposal(&appt.patient_ids, appt.mode, new_start);
+            let acc = check(&ctx, &proposal, &Calendar::new(&snap.appointments), Some(id))?;
+            appt.reschedule(acc.interval, acc.blocked, now)?;
+            match self
+                .ports
+                .appointments
+                .commit(practice, &snap.versions, std::slice::from_ref(&appt))
+                .await
+            {
+                Ok(()) => return Ok(appt),
+                Err(e) if e.kind() == PortErrorKind::Conflict => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Contention)
+    }
+
+    /// Requested → booked.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] or [`SchedulingError::IllegalTransition`].
+    pub async fn accept(&self, practice: PracticeId, id: AppointmentId) -> Result<Appointment, ServiceError> {
+        self.update(practice, id, |a, _, _, _| Ok(a.accept()?)).await
+    }
+
+    /// Booked → confirmed.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] or [`SchedulingError::IllegalTransition`].
+    pub async fn confirm(&self, practice: PracticeId, id: AppointmentId) -> Result<Appointment, ServiceError> {
+        self.update(practice, id, |a, _, _, _| Ok(a.confirm()?)).await
+    }
+
+    /// Booked or confirmed → arrived.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] or [`SchedulingError::IllegalTransition`].
+    pub async fn arrive(&self, practice: PracticeId, id: AppointmentId) -> Result<Appointment, ServiceError> {
+        self.update(practice, id, |a, _, _, _| Ok(a.arrive()?)).await
+    }
+
+    /// Arrived → completed.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] or [`SchedulingError::IllegalTransition`].
+    pub async fn complete(&self, practice: PracticeId, id: AppointmentId) -> Result<Appointment, ServiceError> {
+        self.update(practice, id, |a, _, _, _| Ok(a.complete()?)).await
+    }
+
+    /// Booked or confirmed → no-show, after the start.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`], [`SchedulingError::NoShowBeforeStart`] or
+    /// [`SchedulingError::IllegalTransition`].
+    pub async fn mark_no_show(&self, practice: PracticeId, id: AppointmentId) -> Result<Appointment, ServiceError> {
+        self.update(practice, id, |a, _, now, _| Ok(a.mark_no_show(now)?)).await
+    }
+
+    /// Bookable starts for a service.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] for an unknown service or practitioner;
+    /// [`ServiceError::Invalid`] for a bad date range.
+    pub async fn search_slots(&self, practice: PracticeId, search: &SlotSearch) -> Result<Vec<Slot>, ServiceError> {
+        let p = &self.ports;
+        let practice_rec = p
+            .practices
+            .practice(practice)
+            .await
+            .map_err(ServiceError::from_port("practice"))?;
+        let service = p
+            .practices
+            .services(practice)
+            .await?
+            .into_iter()
+            .find(|s| s.id == search.service_id)
+            .ok_or(ServiceError::NotFound { entity: "service" })?;
+        let range = slots::search_range(search.query.from, search.query.to, search.query.viewer_zone)?;
+        let all = p.practitioners.practitioners(practice).await?;
+        let chosen: Vec<Practitioner> = if search.practitioner_ids.is_empty() {
+            all
+        } else {
+            let by_id: HashMap<PractitionerId, Practitioner> = all.into_iter().map(|x| (x.id, x)).collect();
+            search
+                .practitioner_ids
+                .iter()
+                .map(|id| {
+                    by_id
+                        .get(id)
+                        .cloned()
+                        .ok_or(ServiceError::NotFound { entity: "practitioner" })
+                })
+                .collect::<Result<_, _>>()?
+        };
+        let mut availabilities = Vec::with_capacity(chosen.len());
+        for pr in &chosen {
+            availabilities.push(p.practitioners.availability(practice, pr.id).await?);
+        }
+        let locations: HashMap<LocationId, Location> = p
+            .practices
+            .locations(practice)
+            .await?
+            .into_iter()
+            .map(|l| (l.id, l))
+            .collect();
+        let mut keys: Vec<ResourceKey> = chosen.iter().map(|x| ResourceKey::Practitioner(x.id)).collect();
+        keys.extend(search.query.patient.map(ResourceKey::Patient));
+        // Widen by a day: local dates at the locations may extend past the viewer's range.
+        let window = TimeRange::new(range.start() - Duration::days(1), range.end() + Duration::days(1))?;
+        let snap = p.appointments.snapshot(practice, &keys, window).await?;
+        let calendar = Calendar::new(&snap.appointments);
+        let candidates: Vec<Candidate<'_>> = chosen
+            .iter()
+            .zip(&availabilities)
+            .map(|(practitioner, availability)| Candidate {
+                practitioner,
+                availability,
+            })
+            .collect();
+        let ctx = self.rule_context(&practice_rec, p.clock.now());
+        Ok(slots::search(
+            &ctx,
+            &service,
+            &candidates,
+            &locations,
+            &calendar,
+            &search.query,
+        )?)
+    }
+
+    /// The local date today at `location` — for callers that validate dates of birth and
+    /// the like against the practice's own calendar.
+    #[must_use]
+    pub fn today_at(&self, location: &Location) -> NaiveDate {
+        crate::time::local_date(location.zone, self.ports.clock.now())
+    }
+}

@@ -1,0 +1,60 @@
+//! The error every use case returns.
+
+use crate::error::FieldError;
+use crate::ports::{PortError, PortErrorKind};
+use crate::scheduling::SchedulingError;
+
+/// Why a use case failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// A record the request names does not exist in this practice.
+    #[error("{entity} not found")]
+    NotFound {
+        /// What was missing, e.g. `"practitioner"`.
+        entity: &'static str,
+    },
+    /// A field of the request is invalid.
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    /// A scheduling rule refused the request.
+    #[error(transparent)]
+    Scheduling(#[from] SchedulingError),
+    /// The calendar kept changing under us; the request may be retried.
+    #[error("the calendar is busy; please try again")]
+    Contention,
+    /// A port failed.
+    #[error("storage failed: {0}")]
+    Port(#[source] PortError),
+}
+
+impl ServiceError {
+    /// The stable machine code.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound { .. } => "not_found",
+            Self::Invalid(e) => e.code(),
+            Self::Scheduling(e) => e.code(),
+            Self::Contention => "contention",
+            Self::Port(e) => e.kind().code(),
+        }
+    }
+
+    /// Maps a port's not-found to [`ServiceError::NotFound`] about `entity`.
+    pub(crate) fn from_port(entity: &'static str) -> impl FnOnce(PortError) -> ServiceError {
+        move |e| {
+            if e.kind() == PortErrorKind::NotFound {
+                ServiceError::NotFound { entity }
+            } else {
+                ServiceError::Port(e)
+            }
+        }
+    }
+}
+
+impl From<PortError> for ServiceError {
+    fn from(e: PortError) -> Self {
+        ServiceError::Port(e)
+    }
+}
