@@ -1,1 +1,14 @@
-//! placeholder
+//! # clinic-adapters
+//!
+//! Implementations of `clinic-core`'s ports, one cargo feature each. Today:
+//!
+//! | feature | ports | backing |
+//! | --- | --- | --- |
+//! | (always) | `Clock`, `IdGenerator` | the system clock, UUID v7; a settable clock for tests and demos |
+//! | `memory` (default) | every storage port | in-process maps behind one lock: the reference for the conformance suite |
+#![deny(missing_docs)]
+
+pub mod system;
+
+#[cfg(feature = "memory")]
+pub mod memory;

@@ -1,0 +1,356 @@
+//! In-memory storage: every storage port over maps behind one `RwLock`.
+//!
+//! Thread-safe and atomic by construction (a commit holds the write lock for its whole
+//! check-and-apply), so it is the reference implementation of the ports' contracts, the
+//! store of the tests and of the example server's default mode. Data lives as long as the
+//! process.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use clinic_core::ids::{
+    AppointmentId, ExceptionId, LocationId, PatientId, PracticeId, PractitionerId, RoomId, ServiceId, TemplateId,
+    WaitlistEntryId,
+};
+use clinic_core::people::{Patient, Practitioner};
+use clinic_core::ports::{
+    AppointmentRepository, CalendarSnapshot, Guarded, PatientRepository, PortError, PortErrorKind, PracticeRepository,
+    PractitionerRepository, ResourceKey, WaitlistRepository,
+};
+use clinic_core::practice::{Location, Practice, Room, Service};
+use clinic_core::scheduling::{Appointment, Availability, AvailabilityException, WaitlistEntry, WeeklyTemplate};
+use clinic_core::time::TimeRange;
+use uuid::Uuid;
+
+type Key<T> = (PracticeId, T);
+
+#[derive(Default)]
+struct Inner {
+    practices: HashMap<PracticeId, Practice>,
+    locations: HashMap<Key<LocationId>, Location>,
+    rooms: HashMap<Key<RoomId>, Room>,
+    services: HashMap<Key<ServiceId>, Service>,
+    patients: HashMap<Key<PatientId>, Patient>,
+    practitioners: HashMap<Key<PractitionerId>, Practitioner>,
+    templates: HashMap<Key<TemplateId>, WeeklyTemplate>,
+    exceptions: HashMap<Key<ExceptionId>, AvailabilityException>,
+    waitlist: HashMap<Key<WaitlistEntryId>, WaitlistEntry>,
+    appointments: HashMap<Key<AppointmentId>, Appointment>,
+    /// Appointments that hold time, per resource, ordered by blocked start.
+    busy: HashMap<Key<ResourceKey>, BTreeSet<(DateTime<Utc>, AppointmentId)>>,
+    /// The longest blocked interval ever stored: bounds the backwards scan of a snapshot.
+    longest: Duration,
+    versions: HashMap<Key<ResourceKey>, u64>,
+}
+
+impl Inner {
+    fn unindex(&mut self, a: &Appointment) {
+        for k in ResourceKey::of(a) {
+            if let Some(set) = self.busy.get_mut(&(a.practice_id, k)) {
+                set.remove(&(a.blocked.start(), a.id));
+            }
+        }
+    }
+
+    fn index(&mut self, a: &Appointment) {
+        if !a.holds_time() {
+            return;
+        }
+        self.longest = self.longest.max(a.blocked.duration());
+        for k in ResourceKey::of(a) {
+            self.busy
+                .entry((a.practice_id, k))
+                .or_default()
+                .insert((a.blocked.start(), a.id));
+        }
+    }
+
+    fn bump(&mut self, practice: PracticeId, key: ResourceKey) {
+        *self.versions.entry((practice, key)).or_insert(0) += 1;
+    }
+}
+
+/// The in-memory store. Clone an `Arc<MemoryStore>` into every port slot.
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: RwLock<Inner>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore").finish_non_exhaustive()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    // A panic while holding the lock can only happen between whole-map operations (no
+    // method here panics mid-update), so a poisoned lock's data is still consistent.
+    fn read(&self) -> RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn sorted<T: Clone, K: Ord>(items: impl Iterator<Item = T>, key: impl Fn(&T) -> K) -> Vec<T> {
+    let mut v: Vec<T> = items.collect();
+    v.sort_by_key(|x| key(x));
+    v
+}
+
+#[async_trait]
+impl PracticeRepository for MemoryStore {
+    async fn practice(&self, id: PracticeId) -> Result<Practice, PortError> {
+        self.read()
+            .practices
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| PortError::not_found("practice"))
+    }
+
+    async fn save_practice(&self, practice: &Practice) -> Result<(), PortError> {
+        self.write().practices.insert(practice.id, practice.clone());
+        Ok(())
+    }
+
+    async fn locations(&self, practice: PracticeId) -> Result<Vec<Location>, PortError> {
+        let g = self.read();
+        Ok(sorted(
+            g.locations
+                .iter()
+                .filter(|(k, _)| k.0 == practice)
+                .map(|(_, v)| v.clone()),
+            |l| l.name.clone(),
+        ))
+    }
+
+    async fn save_location(&self, location: &Location) -> Result<(), PortError> {
+        self.write()
+            .locations
+            .insert((location.practice_id, location.id), location.clone());
+        Ok(())
+    }
+
+    async fn rooms(&self, practice: PracticeId) -> Result<Vec<Room>, PortError> {
+        let g = self.read();
+        Ok(sorted(
+            g.rooms.iter().filter(|(k, _)| k.0 == practice).map(|(_, v)| v.clone()),
+            |r| r.name.clone(),
+        ))
+    }
+
+    async fn save_room(&self, room: &Room) -> Result<(), PortError> {
+        self.write().rooms.insert((room.practice_id, room.id), room.clone());
+        Ok(())
+    }
+
+    async fn services(&self, practice: PracticeId) -> Result<Vec<Service>, PortError> {
+        let g = self.read();
+        Ok(sorted(
+            g.services
+                .iter()
+                .filter(|(k, _)| k.0 == practice)
+                .map(|(_, v)| v.clone()),
+            |s| s.name.clone(),
+        ))
+    }
+
+    async fn save_service(&self, service: &Service) -> Result<(), PortError> {
+        self.write()
+            .services
+            .insert((service.practice_id, service.id), service.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl PatientRepository for MemoryStore {
+    async fn patient(&self, practice: PracticeId, id: PatientId) -> Result<Patient, PortError> {
+        self.read()
+            .patients
+            .get(&(practice, id))
+            .cloned()
+            .ok_or_else(|| PortError::not_found("patient"))
+    }
+
+    async fn save_patient(&self, patient: &Patient) -> Result<(), PortError> {
+        self.write()
+            .patients
+            .insert((patient.practice_id, patient.id), patient.clone());
+        Ok(())
+    }
+
+    async fn patients(&self, practice: PracticeId) -> Result<Vec<Patient>, PortError> {
+        let g = self.read();
+        Ok(sorted(
+            g.patients
+                .iter()
+                .filter(|(k, _)| k.0 == practice)
+                .map(|(_, v)| v.clone()),
+            |p| (p.legal_name.family.clone(), p.legal_name.given.clone(), p.id),
+        ))
+    }
+}
+
+#[async_trait]
+impl PractitionerRepository for MemoryStore {
+    async fn practitioner(&self, practice: PracticeId, id: PractitionerId) -> Result<Practitioner, PortError> {
+        self.read()
+            .practitioners
+            .get(&(practice, id))
+            .cloned()
+            .ok_or_else(|| PortError::not_found("practitioner"))
+    }
+
+    async fn practitioners(&self, practice: PracticeId) -> Result<Vec<Practitioner>, PortError> {
+        let g = self.read();
+        Ok(sorted(
+            g.practitioners
+                .iter()
+                .filter(|(k, _)| k.0 == practice)
+                .map(|(_, v)| v.clone()),
+            |p| (p.display_name.clone(), p.id),
+        ))
+    }
+
+    async fn save_practitioner(&self, practitioner: &Practitioner) -> Result<(), PortError> {
+        self.write()
+            .practitioners
+            .insert((practitioner.practice_id, practitioner.id), practitioner.clone());
+        Ok(())
+    }
+
+    async fn availability(&self, practice: PracticeId, id: PractitionerId) -> Result<Availability, PortError> {
+        let g = self.read();
+        Ok(Availability {
+            templates: sorted(
+                g.templates
+                    .iter()
+                    .filter(|(k, t)| k.0 == practice && t.practitioner_id == id)
+                    .map(|(_, v)| v.clone()),
+                |t| t.id,
+            ),
+            exceptions: sorted(
+                g.exceptions
+                    .iter()
+                    .filter(|(k, e)| k.0 == practice && e.practitioner_id == id)
+                    .map(|(_, v)| v.clone()),
+                |e| e.id,
+            ),
+        })
+    }
+
+    async fn save_template(&self, template: &WeeklyTemplate) -> Result<(), PortError> {
+        self.write()
+            .templates
+            .insert((template.practice_id, template.id), template.clone());
+        Ok(())
+    }
+
+    async fn save_exception(&self, exception: &AvailabilityException) -> Result<(), PortError> {
+        self.write()
+            .exceptions
+            .insert((exception.practice_id, exception.id), exception.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AppointmentRepository for MemoryStore {
+    async fn appointment(&self, practice: PracticeId, id: AppointmentId) -> Result<Appointment, PortError> {
+        self.read()
+            .appointments
+            .get(&(practice, id))
+            .cloned()
+            .ok_or_else(|| PortError::not_found("appointment"))
+    }
+
+    async fn snapshot(
+        &self,
+        practice: PracticeId,
+        keys: &[ResourceKey],
+        window: TimeRange,
+    ) -> Result<CalendarSnapshot, PortError> {
+        let g = self.read();
+        let mut ids = BTreeSet::new();
+        let floor = (window.start() - g.longest, AppointmentId::from_uuid(Uuid::nil()));
+        let ceiling = (window.end(), AppointmentId::from_uuid(Uuid::nil()));
+        for k in keys {
+            if let Some(set) = g.busy.get(&(practice, *k)) {
+                ids.extend(set.range(floor..ceiling).map(|(_, id)| *id));
+            }
+        }
+        let appointments = ids
+            .into_iter()
+            .filter_map(|id| g.appointments.get(&(practice, id)))
+            .filter(|a| a.blocked.overlaps(&window))
+            .cloned()
+            .collect();
+        let versions = keys
+            .iter()
+            .map(|k| Guarded {
+                key: *k,
+                version: g.versions.get(&(practice, *k)).copied().unwrap_or(0),
+            })
+            .collect();
+        Ok(CalendarSnapshot { appointments, versions })
+    }
+
+    async fn commit(&self, practice: PracticeId, guards: &[Guarded], changes: &[Appointment]) -> Result<(), PortError> {
+        if changes.iter().any(|a| a.practice_id != practice) {
+            return Err(PortError::new(
+                PortErrorKind::Invalid,
+                "an appointment belongs to another practice",
+            ));
+        }
+        let mut g = self.write();
+        for guard in guards {
+            if g.versions.get(&(practice, guard.key)).copied().unwrap_or(0) != guard.version {
+                return Err(PortError::conflict("the calendar changed since it was read"));
+            }
+        }
+        let mut touched: BTreeSet<ResourceKey> = guards.iter().map(|gd| gd.key).collect();
+        for a in changes {
+            if let Some(old) = g.appointments.get(&(practice, a.id)).cloned() {
+                touched.extend(ResourceKey::of(&old));
+                g.unindex(&old);
+            }
+            touched.extend(ResourceKey::of(a));
+            g.index(a);
+            g.appointments.insert((practice, a.id), a.clone());
+        }
+        for k in touched {
+            g.bump(practice, k);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl WaitlistRepository for MemoryStore {
+    async fn waitlist(&self, practice: PracticeId) -> Result<Vec<WaitlistEntry>, PortError> {
+        let g = self.read();
+        Ok(g.waitlist
+            .iter()
+            .filter(|(k, _)| k.0 == practice)
+            .map(|(_, v)| v.clone())
+            .collect())
+    }
+
+    async fn save_waitlist_entry(&self, entry: &WaitlistEntry) -> Result<(), PortError> {
+        self.write()
+            .waitlist
+            .insert((entry.practice_id, entry.id), entry.clone());
+        Ok(())
+    }
+}

@@ -1,0 +1,171 @@
+//! A small practice used by the adapter and service tests, and the conformance suite.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+pub mod conformance;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc, Weekday};
+use clinic_adapters::memory::MemoryStore;
+use clinic_adapters::system::{SettableClock, UuidV7Ids};
+use clinic_core::ids::*;
+use clinic_core::money::Money;
+use clinic_core::people::*;
+use clinic_core::ports::*;
+use clinic_core::practice::*;
+use clinic_core::scheduling::*;
+use clinic_core::service::{BookingService, SchedulingPorts};
+
+pub fn utc(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+/// Everything a booking test needs.
+pub struct Fixture {
+    pub store: Arc<MemoryStore>,
+    pub clock: Arc<SettableClock>,
+    pub service: BookingService,
+    pub practice: PracticeId,
+    pub location: Location,
+    pub room: Room,
+    pub session: Service,
+    pub practitioner: Practitioner,
+    pub patients: Vec<PatientId>,
+}
+
+pub fn ids() -> UuidV7Ids {
+    UuidV7Ids
+}
+
+/// A Sydney practice, one psychologist working Mon–Fri 09:00–17:00, a 50-minute service
+/// with a 10-minute notes buffer, 40 patients; now is Monday 23 Nov 2026 09:00 Sydney.
+pub async fn practice_on(store: Arc<MemoryStore>) -> Fixture {
+    let ids = ids();
+    let clock = Arc::new(SettableClock::new(utc("2026-11-22T22:00:00Z")));
+    let practice = Practice::new(ids.new_id(), "Harbour Psychology", BookingPolicy::default()).unwrap();
+    store.save_practice(&practice).await.unwrap();
+    let location = Location::new(
+        ids.new_id(),
+        practice.id,
+        "Sydney CBD",
+        "1 George St, Sydney NSW 2000",
+        chrono_tz::Australia::Sydney,
+        AuState::NSW,
+    )
+    .unwrap();
+    store.save_location(&location).await.unwrap();
+    let room = Room::new(ids.new_id(), practice.id, location.id, "Room 1").unwrap();
+    store.save_room(&room).await.unwrap();
+    let session = Service::new(
+        ids.new_id(),
+        practice.id,
+        ServiceSpec {
+            name: "Individual therapy".into(),
+            duration_minutes: 50,
+            price: Money::from_cents(22000),
+            buffer_before_minutes: 0,
+            buffer_after_minutes: 10,
+            telehealth_allowed: true,
+            default_mbs_item: Some("80110".into()),
+            max_patients: 2,
+        },
+    )
+    .unwrap();
+    store.save_service(&session).await.unwrap();
+    let mut profile = PractitionerProfile::default();
+    profile.modes.insert(ConsultMode::InPerson);
+    profile.modes.insert(ConsultMode::Telehealth);
+    let practitioner = Practitioner::new(
+        ids.new_id(),
+        practice.id,
+        PractitionerKind::RegisteredPsychologist,
+        "Sam Lee",
+        Some(AhpraNumber::parse("PSY0001234567").unwrap()),
+        vec![],
+        profile,
+    )
+    .unwrap();
+    store.save_practitioner(&practitioner).await.unwrap();
+    for day in [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri] {
+        let t = WeeklyTemplate::new(
+            ids.new_id(),
+            practice.id,
+            practitioner.id,
+            location.id,
+            day,
+            "09:00:00".parse().unwrap(),
+            "17:00:00".parse().unwrap(),
+            "2026-01-01".parse().unwrap(),
+            None,
+        )
+        .unwrap();
+        store.save_template(&t).await.unwrap();
+    }
+    let mut patients = Vec::new();
+    for i in 0..40 {
+        let spec = PatientSpec {
+            given_name: format!("Patient{i}"),
+            family_name: "Test".into(),
+            preferred_name: None,
+            date_of_birth: NaiveDate::from_ymd_opt(1990, 1, 1).unwrap(),
+            email: None,
+            phone: None,
+            address: None,
+            medicare: None,
+            health_fund: None,
+            dva_number: None,
+            usual_gp: None,
+            guardian: None,
+            mature_minor: false,
+            emergency_contact: None,
+            reminders: ReminderPreferences::default(),
+        };
+        let p = Patient::register(
+            ids.new_id(),
+            practice.id,
+            spec,
+            NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+        )
+        .unwrap();
+        store.save_patient(&p).await.unwrap();
+        patients.push(p.id);
+    }
+    let ports = SchedulingPorts {
+        practices: store.clone(),
+        patients: store.clone(),
+        practitioners: store.clone(),
+        appointments: store.clone(),
+        waitlist: store.clone(),
+        clock: clock.clone(),
+        ids: Arc::new(UuidV7Ids),
+    };
+    Fixture {
+        service: BookingService::new(ports),
+        store,
+        clock,
+        practice: practice.id,
+        location,
+        room,
+        session,
+        practitioner,
+        patients,
+    }
+}
+
+impl Fixture {
+    /// A booking request for `patient` at `start` (UTC), in person, no room.
+    pub fn request(&self, patient: usize, start: &str) -> BookingRequest {
+        BookingRequest {
+            practitioner_id: self.practitioner.id,
+            service_id: self.session.id,
+            location_id: self.location.id,
+            patient_ids: vec![self.patients[patient]],
+            room_id: None,
+            mode: DeliveryMode::InPerson,
+            start: utc(start),
+            recurrence: None,
+            series_policy: None,
+        }
+    }
+}
