@@ -41,6 +41,12 @@ impl ServiceError {
         }
     }
 
+    /// Maps a port error, turning not-found into [`ServiceError::NotFound`] about `entity`.
+    #[must_use]
+    pub fn from_port_kind(e: PortError, entity: &'static str) -> ServiceError {
+        Self::from_port(entity)(e)
+    }
+
     /// Maps a port's not-found to [`ServiceError::NotFound`] about `entity`.
     pub(crate) fn from_port(entity: &'static str) -> impl FnOnce(PortError) -> ServiceError {
         move |e| {

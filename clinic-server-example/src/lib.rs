@@ -1,0 +1,35 @@
+//! The reference REST server of clinic-rs, assembled from `clinic-adapters`.
+//!
+//! `axum` router → thin handlers (parse, call one `clinic-core` service, map the result) →
+//! ports → adapters. Errors leave as `application/problem+json` with a stable `code`.
+//! Today it runs on the in-memory store, seeded with a demo practice; SQLite, auth and the
+//! full API are built on this skeleton.
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod routes;
+pub mod state;
+
+pub use config::Config;
+pub use state::AppState;
+
+use tokio::net::TcpListener;
+
+/// Binds `config.listen` and serves until `shutdown` resolves, finishing in-flight
+/// requests first.
+///
+/// # Errors
+/// The bind or accept error.
+pub async fn serve(
+    config: &Config,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = TcpListener::bind(config.listen).await?;
+    tracing::info!(address = %listener.local_addr()?, "listening");
+    axum::serve(listener, routes::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,122 @@
+//! Appointments: book (one or a series), read, cancel.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDateTime;
+use clinic_core::ids::{AppointmentId, SeriesId};
+use clinic_core::ports::AppointmentRepository;
+use clinic_core::scheduling::{Appointment, BookingRequest, CancelledBy, SeriesPolicy, WaitlistEntry};
+use clinic_core::service::ServiceError;
+use serde::{Deserialize, Serialize};
+
+use super::json_body;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// One occurrence of a booked series, in the response.
+#[derive(Serialize)]
+struct OccurrenceDto {
+    index: u16,
+    local_start: NaiveDateTime,
+    appointment_id: Option<AppointmentId>,
+    error_code: Option<&'static str>,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SeriesDto {
+    series_id: Option<SeriesId>,
+    booked: Vec<Appointment>,
+    occurrences: Vec<OccurrenceDto>,
+}
+
+pub(crate) async fn book(
+    State(s): State<AppState>,
+    body: Result<Json<BookingRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let req = json_body(body)?;
+    match req.recurrence {
+        None => {
+            let a = s.booking.book(s.practice, &req).await?;
+            Ok((StatusCode::CREATED, Json(a)).into_response())
+        }
+        Some(rec) => {
+            let policy = req.series_policy.unwrap_or(SeriesPolicy::AllOrNothing);
+            let out = s.booking.book_series(s.practice, &req, rec, policy).await?;
+            let status = if out.booked.is_empty() {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::CREATED
+            };
+            let occurrences = out
+                .report
+                .into_iter()
+                .map(|o| {
+                    let (appointment_id, error_code, error) = match o.outcome {
+                        Ok(id) => (Some(id), None, None),
+                        Err(e) => (None, Some(e.code()), Some(e.to_string())),
+                    };
+                    OccurrenceDto {
+                        index: o.index,
+                        local_start: o.local_start,
+                        appointment_id,
+                        error_code,
+                        error,
+                    }
+                })
+                .collect();
+            Ok((
+                status,
+                Json(SeriesDto {
+                    series_id: out.series_id,
+                    booked: out.booked,
+                    occurrences,
+                }),
+            )
+                .into_response())
+        }
+    }
+}
+
+pub(crate) async fn get(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Appointment>, ApiError> {
+    let id: AppointmentId = id.parse()?;
+    let a = s
+        .store
+        .appointment(s.practice, id)
+        .await
+        .map_err(|e| ServiceError::from_port_kind(e, "appointment"))?;
+    Ok(Json(a))
+}
+
+/// A cancellation request.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CancelRequest {
+    by: CancelledBy,
+    #[serde(default)]
+    reason: String,
+}
+
+#[derive(Serialize)]
+struct CancelDto {
+    appointment: Appointment,
+    waitlist: Vec<WaitlistEntry>,
+}
+
+pub(crate) async fn cancel(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<CancelRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let id: AppointmentId = id.parse()?;
+    let req = json_body(body)?;
+    let out = s.booking.cancel(s.practice, id, req.by, &req.reason).await?;
+    Ok(Json(CancelDto {
+        appointment: out.appointment,
+        waitlist: out.waitlist,
+    })
+    .into_response())
+}

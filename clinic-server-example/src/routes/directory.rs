@@ -1,0 +1,50 @@
+//! The practice directory: locations, services and practitioners a frontend offers.
+
+use axum::Json;
+use axum::extract::State;
+use chrono::NaiveDate;
+use clinic_core::people::{DirectoryQuery, Practitioner, search_directory};
+use clinic_core::ports::{PracticeRepository, PractitionerRepository};
+use clinic_core::practice::{Location, Service};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// What the directory returns.
+#[derive(Serialize)]
+pub struct Directory {
+    locations: Vec<Location>,
+    services: Vec<Service>,
+    practitioners: Vec<Practitioner>,
+}
+
+pub(crate) async fn directory(State(s): State<AppState>) -> Result<Json<Directory>, ApiError> {
+    let locations = s
+        .store
+        .locations(s.practice)
+        .await
+        .map_err(clinic_core::service::ServiceError::from)?;
+    let services = s
+        .store
+        .services(s.practice)
+        .await
+        .map_err(clinic_core::service::ServiceError::from)?;
+    let all = s
+        .store
+        .practitioners(s.practice)
+        .await
+        .map_err(clinic_core::service::ServiceError::from)?;
+    let today: NaiveDate = locations
+        .first()
+        .map_or_else(|| chrono::Utc::now().date_naive(), |l| s.booking.today_at(l));
+    let practitioners = search_directory(&all, &DirectoryQuery::default(), today)
+        .into_iter()
+        .cloned()
+        .collect();
+    Ok(Json(Directory {
+        locations,
+        services,
+        practitioners,
+    }))
+}

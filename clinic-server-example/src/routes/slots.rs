@@ -1,0 +1,60 @@
+//! `GET /api/v1/slots`: bookable starts for a service.
+
+use axum::Json;
+use axum::extract::{Query, State, rejection::QueryRejection};
+use chrono::NaiveDate;
+use clinic_core::FieldError;
+use clinic_core::ids::{LocationId, PatientId, PractitionerId, ServiceId};
+use clinic_core::scheduling::{DeliveryMode, Slot, SlotQuery};
+use clinic_core::service::SlotSearch;
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Query parameters. `practitioner_id` takes a comma-separated list; `zone` is the
+/// viewer's IANA zone (default `Australia/Sydney`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Params {
+    service_id: ServiceId,
+    from: NaiveDate,
+    to: NaiveDate,
+    zone: Option<String>,
+    practitioner_id: Option<String>,
+    location_id: Option<LocationId>,
+    patient_id: Option<PatientId>,
+    mode: Option<DeliveryMode>,
+}
+
+pub(crate) async fn search(
+    State(s): State<AppState>,
+    params: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<Vec<Slot>>, ApiError> {
+    let Query(p) = params.map_err(|r| ApiError::bad_request(r.body_text()))?;
+    let viewer_zone = clinic_core::time::parse_zone("zone", p.zone.as_deref().unwrap_or("Australia/Sydney"))?;
+    let practitioner_ids = p
+        .practitioner_id
+        .as_deref()
+        .map(|list| {
+            list.split(',')
+                .filter(|x| !x.trim().is_empty())
+                .map(|x| x.trim().parse::<PractitionerId>())
+                .collect::<Result<Vec<_>, FieldError>>()
+        })
+        .transpose()?
+        .unwrap_or_default();
+    let search = SlotSearch {
+        service_id: p.service_id,
+        practitioner_ids,
+        query: SlotQuery {
+            from: p.from,
+            to: p.to,
+            viewer_zone,
+            mode: p.mode.unwrap_or(DeliveryMode::InPerson),
+            location: p.location_id,
+            patient: p.patient_id,
+        },
+    };
+    Ok(Json(s.booking.search_slots(s.practice, &search).await?))
+}

@@ -1,0 +1,48 @@
+//! The state every handler shares, built once at start-up.
+
+use std::sync::Arc;
+
+use clinic_adapters::memory::MemoryStore;
+use clinic_adapters::system::{SystemClock, UuidV7Ids};
+use clinic_core::ids::PracticeId;
+use clinic_core::ports::Clock;
+use clinic_core::service::{BookingService, SchedulingPorts};
+
+/// Shared state: the use cases and the ports they sit on.
+#[derive(Clone)]
+pub struct AppState {
+    /// Scheduling use cases.
+    pub booking: BookingService,
+    /// The storage (read models for the directory).
+    pub store: Arc<MemoryStore>,
+    /// The practice this server serves. (Multi-practice routing arrives with auth: the
+    /// practice will come from the signed-in user's token.)
+    pub practice: PracticeId,
+}
+
+impl AppState {
+    /// State over `store` with the system clock, for `practice`.
+    #[must_use]
+    pub fn new(store: Arc<MemoryStore>, practice: PracticeId) -> Self {
+        Self::with_clock(store, practice, Arc::new(SystemClock))
+    }
+
+    /// State over `store` with a given clock (tests pin it).
+    #[must_use]
+    pub fn with_clock(store: Arc<MemoryStore>, practice: PracticeId, clock: Arc<dyn Clock>) -> Self {
+        let ports = SchedulingPorts {
+            practices: store.clone(),
+            patients: store.clone(),
+            practitioners: store.clone(),
+            appointments: store.clone(),
+            waitlist: store.clone(),
+            clock,
+            ids: Arc::new(UuidV7Ids),
+        };
+        Self {
+            booking: BookingService::new(ports),
+            store,
+            practice,
+        }
+    }
+}

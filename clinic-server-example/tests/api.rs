@@ -1,0 +1,280 @@
+//! The server over real HTTP: `spawn_app` runs it on port 0 with a pinned clock.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use clinic_adapters::memory::MemoryStore;
+use clinic_adapters::system::{SettableClock, UuidV7Ids};
+use clinic_core::ids::PatientId;
+use clinic_core::ports::{IdGenerator, IdGeneratorExt};
+use clinic_server_example::{AppState, demo, routes};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+struct TestApp {
+    addr: SocketAddr,
+    patients: Vec<PatientId>,
+}
+
+struct Reply {
+    status: u16,
+    content_type: String,
+    body: Value,
+}
+
+/// Monday 23 Nov 2026, 11:00 in Sydney.
+async fn spawn_app() -> TestApp {
+    let store = Arc::new(MemoryStore::new());
+    let practice = UuidV7Ids.new_id();
+    let clock = Arc::new(SettableClock::new("2026-11-23T00:00:00Z".parse().unwrap()));
+    let state = AppState::with_clock(store, practice, clock);
+    let seeded = demo::seed(&state, practice, "2026-11-23".parse().unwrap())
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, routes::router(state)).await });
+    TestApp {
+        addr,
+        patients: seeded.patients,
+    }
+}
+
+impl TestApp {
+    async fn call(&self, method: &str, path: &str, body: Option<&str>) -> Reply {
+        let mut stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let body = body.unwrap_or("");
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(req.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.unwrap();
+        let text = String::from_utf8(raw).unwrap();
+        let (head, payload) = text.split_once("\r\n\r\n").unwrap();
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        let content_type = head
+            .lines()
+            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-type: ").map(str::to_owned))
+            .unwrap_or_default();
+        let body = if payload.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(payload).unwrap_or(Value::String(payload.into()))
+        };
+        Reply {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    async fn get(&self, path: &str) -> Reply {
+        self.call("GET", path, None).await
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> Reply {
+        self.call("POST", path, Some(&body.to_string())).await
+    }
+}
+
+fn problem(r: &Reply, status: u16, code: &str) {
+    assert_eq!(r.status, status, "{:?}", r.body);
+    assert_eq!(r.content_type, "application/problem+json");
+    assert_eq!(r.body["code"], code, "{:?}", r.body);
+    assert_eq!(r.body["status"], status);
+}
+
+#[tokio::test]
+async fn health() {
+    let app = spawn_app().await;
+    let r = app.get("/health").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, json!({"status": "ok"}));
+}
+
+#[tokio::test]
+async fn unknown_route_is_a_problem() {
+    let app = spawn_app().await;
+    problem(&app.get("/nope").await, 404, "route_not_found");
+}
+
+async fn directory(app: &TestApp) -> (String, String, String) {
+    let d = app.get("/api/v1/directory").await;
+    assert_eq!(d.status, 200);
+    assert_eq!(d.body["practitioners"].as_array().unwrap().len(), 3);
+    let service = d.body["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["duration"] == 50)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tom = d.body["practitioners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["display_name"] == "Tom Okafor")
+        .unwrap();
+    let sydney = d.body["locations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "Sydney CBD")
+        .unwrap();
+    assert_eq!(sydney["zone"], "Australia/Sydney");
+    (
+        service,
+        tom["id"].as_str().unwrap().to_owned(),
+        sydney["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn search_book_conflict_read_cancel() {
+    let app = spawn_app().await;
+    let (service, tom, sydney) = directory(&app).await;
+    let slots = app.get(&format!("/api/v1/slots?service_id={service}&practitioner_id={tom}&from=2026-11-24&to=2026-11-24&zone=Australia/Sydney")).await;
+    assert_eq!(slots.status, 200, "{:?}", slots.body);
+    let list = slots.body.as_array().unwrap();
+    // 09:00 to 16:10 on a 15-minute grid: 29 starts.
+    assert_eq!(list.len(), 29);
+    assert_eq!(list[0]["local_start"], "2026-11-24T09:00:00+11:00");
+    let start = list[0]["start"].as_str().unwrap();
+    let body = json!({
+        "practitioner_id": tom, "service_id": service, "location_id": sydney,
+        "patient_ids": [app.patients[0]], "start": start,
+    });
+    let booked = app.post("/api/v1/appointments", &body).await;
+    assert_eq!(booked.status, 201, "{:?}", booked.body);
+    assert_eq!(booked.body["status"]["state"], "booked");
+    let id = booked.body["id"].as_str().unwrap().to_owned();
+    let mut again = body.clone();
+    again["patient_ids"] = json!([app.patients[1]]);
+    problem(
+        &app.post("/api/v1/appointments", &again).await,
+        409,
+        "practitioner_busy",
+    );
+    let read = app.get(&format!("/api/v1/appointments/{id}")).await;
+    assert_eq!(read.status, 200);
+    assert_eq!(read.body["id"], id.as_str());
+    // The slot search no longer offers 09:00 (nor 09:15..09:45, inside the session and buffer).
+    let after = app
+        .get(&format!(
+            "/api/v1/slots?service_id={service}&practitioner_id={tom}&from=2026-11-24&to=2026-11-24"
+        ))
+        .await;
+    assert_eq!(
+        after.body.as_array().unwrap()[0]["local_start"],
+        "2026-11-24T10:00:00+11:00"
+    );
+    let cancelled = app
+        .post(
+            &format!("/api/v1/appointments/{id}/cancel"),
+            &json!({"by": "patient", "reason": "travel"}),
+        )
+        .await;
+    assert_eq!(cancelled.status, 200, "{:?}", cancelled.body);
+    assert_eq!(cancelled.body["appointment"]["status"]["state"], "cancelled");
+    // Monday 11:00 for Tuesday 09:00 is 22 hours' notice: late under the 24-hour policy.
+    assert_eq!(cancelled.body["appointment"]["status"]["late"], true);
+    let rebooked = app.post("/api/v1/appointments", &again).await;
+    assert_eq!(rebooked.status, 201);
+}
+
+#[tokio::test]
+async fn series_over_http() {
+    let app = spawn_app().await;
+    let (service, tom, sydney) = directory(&app).await;
+    let body = json!({
+        "practitioner_id": tom, "service_id": service, "location_id": sydney,
+        "patient_ids": [app.patients[2]], "start": "2026-11-24T10:00:00+11:00",
+        "recurrence": {"every_weeks": 2, "end": {"count": 3}},
+    });
+    let r = app.post("/api/v1/appointments", &body).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["booked"].as_array().unwrap().len(), 3);
+    assert_eq!(r.body["occurrences"][2]["local_start"], "2026-12-22T10:00:00");
+    // The same series again: every occurrence clashes, nothing is booked.
+    let mut clash = body.clone();
+    clash["patient_ids"] = json!([app.patients[3]]);
+    let r = app.post("/api/v1/appointments", &clash).await;
+    assert_eq!(r.status, 409);
+    assert!(r.body["booked"].as_array().unwrap().is_empty());
+    assert_eq!(r.body["occurrences"][0]["error_code"], "practitioner_busy");
+}
+
+#[tokio::test]
+async fn bad_input_gets_clear_problems() {
+    let app = spawn_app().await;
+    let (service, tom, sydney) = directory(&app).await;
+    problem(
+        &app.call("POST", "/api/v1/appointments", Some("{not json")).await,
+        400,
+        "bad_request",
+    );
+    let unknown = json!({
+        "practitioner_id": tom, "service_id": service, "location_id": sydney,
+        "patient_ids": [app.patients[0]], "start": "2026-11-24T09:00:00+11:00", "price": 0,
+    });
+    let r = app.post("/api/v1/appointments", &unknown).await;
+    assert_eq!(r.content_type, "application/problem+json");
+    assert!(r.status == 400 || r.status == 422);
+    let bad_date = json!({
+        "practitioner_id": tom, "service_id": service, "location_id": sydney,
+        "patient_ids": [app.patients[0]], "start": "2026-02-30T09:00:00+11:00",
+    });
+    assert_eq!(
+        app.post("/api/v1/appointments", &bad_date).await.content_type,
+        "application/problem+json"
+    );
+    let holiday = json!({
+        "practitioner_id": tom, "service_id": service, "location_id": sydney,
+        "patient_ids": [app.patients[0]], "start": "2026-12-28T09:00:00+11:00",
+    });
+    problem(&app.post("/api/v1/appointments", &holiday).await, 422, "public_holiday");
+    let past = json!({
+        "practitioner_id": tom, "service_id": service, "location_id": sydney,
+        "patient_ids": [app.patients[0]], "start": "2026-11-20T09:00:00+11:00",
+    });
+    problem(&app.post("/api/v1/appointments", &past).await, 422, "in_the_past");
+    let stranger = json!({
+        "practitioner_id": tom, "service_id": service, "location_id": sydney,
+        "patient_ids": [UuidV7Ids.new_id::<PatientId>()], "start": "2026-11-24T09:00:00+11:00",
+    });
+    problem(&app.post("/api/v1/appointments", &stranger).await, 404, "not_found");
+    problem(
+        &app.get(&format!(
+            "/api/v1/slots?service_id={service}&from=2026-11-24&to=2026-11-20"
+        ))
+        .await,
+        422,
+        "invalid_field",
+    );
+    problem(
+        &app.get(&format!(
+            "/api/v1/slots?service_id={service}&from=2026-11-24&to=2026-11-24&zone=Mars/Base"
+        ))
+        .await,
+        422,
+        "invalid_field",
+    );
+    problem(
+        &app.get("/api/v1/slots?service_id=nope&from=2026-11-24&to=2026-11-24")
+            .await,
+        400,
+        "bad_request",
+    );
+    problem(&app.get("/api/v1/appointments/not-a-uuid").await, 422, "invalid_field");
+    problem(
+        &app.get(&format!("/api/v1/appointments/{}", UuidV7Ids.new_uuid())).await,
+        404,
+        "not_found",
+    );
+}
