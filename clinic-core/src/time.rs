@@ -13,6 +13,10 @@ use crate::error::FieldError;
 
 /// A half-open interval of instants `[start, end)`, with `start < end` guaranteed.
 ///
+/// Instants are kept to the whole microsecond (finer digits are truncated), the precision
+/// PostgreSQL's `timestamptz` stores, so an interval reads back exactly as it was written
+/// and comparisons can run on integer microseconds.
+///
 /// Two ranges that merely touch (one ends when the next starts) do not overlap, so
 /// back-to-back appointments are allowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -27,6 +31,7 @@ impl TimeRange {
     /// # Errors
     /// [`FieldError`] on `interval` when `end` is not after `start`.
     pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Self, FieldError> {
+        let (start, end) = (truncate_to_micros(start), truncate_to_micros(end));
         if start < end {
             Ok(Self { start, end })
         } else {
@@ -52,6 +57,18 @@ impl TimeRange {
     #[must_use]
     pub const fn end(&self) -> DateTime<Utc> {
         self.end
+    }
+
+    /// The start as microseconds since the Unix epoch.
+    #[must_use]
+    pub fn start_micros(&self) -> i64 {
+        self.start.timestamp_micros()
+    }
+
+    /// The end as microseconds since the Unix epoch.
+    #[must_use]
+    pub fn end_micros(&self) -> i64 {
+        self.end.timestamp_micros()
     }
 
     /// `end - start`.
@@ -110,6 +127,12 @@ impl<'de> Deserialize<'de> for TimeRange {
         let raw = Raw::deserialize(d)?;
         TimeRange::new(raw.start, raw.end).map_err(serde::de::Error::custom)
     }
+}
+
+/// `t` without its sub-microsecond digits.
+fn truncate_to_micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    let extra = i64::from(t.timestamp_subsec_nanos() % 1000);
+    t - Duration::nanoseconds(extra)
 }
 
 /// Resolves a local wall-clock date-time in `tz` to the instant a clinic means by it.
@@ -186,6 +209,15 @@ mod tests {
         let t = utc("2026-01-01T00:00:00Z");
         assert!(TimeRange::new(t, t).is_err());
         assert!(TimeRange::new(t, t - Duration::minutes(1)).is_err());
+    }
+
+    #[test]
+    fn instants_are_kept_to_the_microsecond() {
+        let r = TimeRange::new(utc("2026-01-01T00:00:00.123456789Z"), utc("2026-01-01T00:00:01Z")).unwrap();
+        assert_eq!(r.start(), utc("2026-01-01T00:00:00.123456Z"));
+        assert_eq!(r.start_micros() % 1_000_000, 123_456);
+        // A range shorter than a microsecond is empty once truncated.
+        assert!(TimeRange::new(utc("2026-01-01T00:00:00.0000001Z"), utc("2026-01-01T00:00:00.0000009Z")).is_err());
     }
 
     #[test]

@@ -217,8 +217,18 @@ impl Availability {
             return out;
         }
         let mut merged = merge(out);
+        // Local day bounds with a day's margin either side: a cheap wall-clock test that
+        // spares resolving the zone for exceptions nowhere near this date.
+        let near_from = date.pred_opt().unwrap_or(date).and_time(NaiveTime::MIN);
+        let near_to = date
+            .succ_opt()
+            .and_then(|d| d.succ_opt())
+            .unwrap_or(date)
+            .and_time(NaiveTime::MIN);
         for e in self.exceptions.iter().filter(|e| e.applies_at(location.id)) {
             if let ExceptionKind::Unavailable { from, to } = e.kind
+                && from < near_to
+                && to > near_from
                 && let Ok(r) = TimeRange::new(resolve_local_boundary(tz, from), resolve_local_boundary(tz, to))
             {
                 merged = subtract(&merged, &r);

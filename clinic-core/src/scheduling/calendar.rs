@@ -6,17 +6,18 @@
 
 use std::collections::HashMap;
 
-use chrono::Duration;
-
 use super::appointment::Appointment;
 use crate::ids::{AppointmentId, PatientId, PractitionerId, RoomId};
 use crate::time::TimeRange;
 
-/// Sorted busy intervals of one resource.
+/// Sorted busy intervals of one resource, as parallel arrays of microsecond instants so a
+/// query compares integers.
 #[derive(Clone, Debug, Default)]
 pub struct BusyIndex {
-    entries: Vec<(TimeRange, AppointmentId)>,
-    longest: Duration,
+    starts: Vec<i64>,
+    ends: Vec<i64>,
+    ids: Vec<AppointmentId>,
+    longest: i64,
 }
 
 impl BusyIndex {
@@ -24,52 +25,76 @@ impl BusyIndex {
     #[must_use]
     pub fn new(mut entries: Vec<(TimeRange, AppointmentId)>) -> Self {
         entries.sort_unstable_by_key(|(r, id)| (r.start(), *id));
-        let longest = entries
-            .iter()
-            .map(|(r, _)| r.duration())
-            .max()
-            .unwrap_or_else(Duration::zero);
-        Self { entries, longest }
+        let mut idx = Self {
+            starts: Vec::with_capacity(entries.len()),
+            ends: Vec::with_capacity(entries.len()),
+            ids: Vec::with_capacity(entries.len()),
+            longest: 0,
+        };
+        for (r, id) in entries {
+            idx.starts.push(r.start_micros());
+            idx.ends.push(r.end_micros());
+            idx.ids.push(id);
+            idx.longest = idx.longest.max(r.end_micros() - r.start_micros());
+        }
+        idx
     }
 
     /// Adds an interval.
     pub fn insert(&mut self, range: TimeRange, id: AppointmentId) {
-        let at = self
-            .entries
-            .partition_point(|(r, i)| (r.start(), *i) < (range.start(), id));
-        self.entries.insert(at, (range, id));
-        self.longest = self.longest.max(range.duration());
+        let (s, e) = (range.start_micros(), range.end_micros());
+        let (mut at, mut hi) = (0, self.starts.len());
+        while at < hi {
+            let mid = at + (hi - at) / 2;
+            if (self.starts[mid], self.ids[mid]) < (s, id) {
+                at = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        self.starts.insert(at, s);
+        self.ends.insert(at, e);
+        self.ids.insert(at, id);
+        self.longest = self.longest.max(e - s);
     }
 
     /// Removes every interval of appointment `id`.
     pub fn remove(&mut self, id: AppointmentId) {
-        self.entries.retain(|(_, i)| *i != id);
+        while let Some(i) = self.ids.iter().position(|x| *x == id) {
+            self.starts.remove(i);
+            self.ends.remove(i);
+            self.ids.remove(i);
+        }
     }
 
     /// The first appointment (by start) whose interval overlaps `range`, ignoring `except`.
     #[must_use]
     pub fn first_overlap(&self, range: &TimeRange, except: Option<AppointmentId>) -> Option<AppointmentId> {
-        // Every candidate starts before range.end; none that starts before
-        // range.start - longest can reach range.start.
-        let hi = self.entries.partition_point(|(r, _)| r.start() < range.end());
-        let floor = range.start() - self.longest;
-        let lo = self.entries[..hi].partition_point(|(r, _)| r.start() <= floor);
-        self.entries[lo..hi]
-            .iter()
-            .find(|(r, id)| Some(*id) != except && r.overlaps(range))
-            .map(|(_, id)| *id)
+        self.first_overlap_micros(range.start_micros(), range.end_micros(), except)
+    }
+
+    /// As [`BusyIndex::first_overlap`], for `[start, end)` in microseconds since the epoch.
+    #[must_use]
+    pub fn first_overlap_micros(&self, start: i64, end: i64, except: Option<AppointmentId>) -> Option<AppointmentId> {
+        // Every candidate starts before `end`; none that starts at or before
+        // `start - longest` can reach past `start`.
+        let hi = self.starts.partition_point(|s| *s < end);
+        let lo = self.starts[..hi].partition_point(|s| *s <= start.saturating_sub(self.longest));
+        (lo..hi)
+            .find(|&i| self.ends[i] > start && Some(self.ids[i]) != except)
+            .map(|i| self.ids[i])
     }
 
     /// Number of intervals.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.starts.len()
     }
 
     /// True when empty.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.starts.is_empty()
     }
 }
 
@@ -137,6 +162,12 @@ impl Calendar {
         }
     }
 
+    /// The busy index of a practitioner, if they have any appointment.
+    #[must_use]
+    pub fn practitioner_index(&self, who: PractitionerId) -> Option<&BusyIndex> {
+        self.practitioners.get(&who)
+    }
+
     /// The practitioner's first appointment overlapping `blocked`.
     #[must_use]
     pub fn practitioner_clash(
@@ -178,7 +209,7 @@ impl Calendar {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{DateTime, Utc};
+    use chrono::{DateTime, Duration, Utc};
     use proptest::prelude::*;
     use uuid::Uuid;
 

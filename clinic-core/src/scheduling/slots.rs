@@ -10,14 +10,14 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::appointment::DeliveryMode;
 use super::availability::Availability;
 use super::calendar::Calendar;
-use super::rules::{Proposal, RuleContext, check_static, intervals_for};
+use super::rules::{Proposal, RuleContext, check_static};
 use crate::error::FieldError;
 use crate::ids::{LocationId, PatientId, PractitionerId};
 use crate::people::Practitioner;
@@ -140,6 +140,18 @@ pub fn search(
     Ok(out)
 }
 
+/// The viewer's UTC offset through `window` when neither the location's nor the viewer's
+/// offset changes inside it; `None` when one does.
+fn steady_offsets(location: Tz, viewer: Tz, window: &TimeRange) -> Option<FixedOffset> {
+    let first = window.start().naive_utc();
+    let last = (window.end() - Duration::seconds(1)).naive_utc();
+    let loc_a = location.offset_from_utc_datetime(&first).fix();
+    let loc_b = location.offset_from_utc_datetime(&last).fix();
+    let view_a = viewer.offset_from_utc_datetime(&first).fix();
+    let view_b = viewer.offset_from_utc_datetime(&last).fix();
+    (loc_a == loc_b && view_a == view_b).then_some(view_a)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn search_location(
     ctx: &RuleContext<'_>,
@@ -156,38 +168,84 @@ fn search_location(
     out: &mut Vec<Slot>,
 ) {
     let tz = location.zone;
+    let micros = |d: Duration| d.num_microseconds().unwrap_or(i64::MAX);
+    let (earliest_us, latest_us) = (earliest.timestamp_micros(), latest.timestamp_micros());
+    let (r_start, r_end) = (range.start_micros(), range.end_micros());
+    let dur = micros(service.duration.duration());
+    let before = micros(service.buffer_before.duration());
+    let after = micros(service.buffer_after.duration());
+    let grid_us = micros(grid);
+    let busy = calendar.practitioner_index(c.practitioner.id);
     let first = local_date(tz, range.start().max(earliest));
     let last = local_date(tz, range.end() - Duration::seconds(1));
     let mut date = first;
     while date <= last {
         if !c.practitioner.is_suspended_on(date) {
             for window in c.availability.windows(location, date, ctx.holidays) {
-                let local_end = window.end().with_timezone(&tz).naive_local();
-                let mut t = window.start().with_timezone(&tz).naive_local();
-                while t < local_end {
-                    if let Some(start) = resolve_local(tz, t)
-                        && start >= earliest
-                        && start <= latest
-                        && start >= window.start()
-                        && range.contains_instant(start)
-                        && let Ok(acc) = intervals_for(service, start)
-                        && window.contains(&acc.interval)
-                        && calendar
-                            .practitioner_clash(c.practitioner.id, &acc.blocked, None)
-                            .is_none()
-                        && patients
-                            .iter()
-                            .all(|p| calendar.patient_clash(*p, &acc.interval, None).is_none())
+                let (w_start, w_end) = (window.start_micros(), window.end_micros());
+                // Integer microseconds on the hot path; DateTimes only for slots offered.
+                let offer = |start: i64, viewer: Option<FixedOffset>, out: &mut Vec<Slot>| {
+                    let end = start + dur;
+                    if start < earliest_us
+                        || start > latest_us
+                        || start < w_start
+                        || end > w_end
+                        || start < r_start
+                        || start >= r_end
                     {
-                        out.push(Slot {
-                            practitioner_id: c.practitioner.id,
-                            location_id: location.id,
-                            start,
-                            end: acc.interval.end(),
-                            local_start: start.with_timezone(&query.viewer_zone).fixed_offset(),
-                        });
+                        return;
                     }
-                    t += grid;
+                    if busy.is_some_and(|b| b.first_overlap_micros(start - before, end + after, None).is_some()) {
+                        return;
+                    }
+                    let (Some(s), Some(e)) = (
+                        DateTime::from_timestamp_micros(start),
+                        DateTime::from_timestamp_micros(end),
+                    ) else {
+                        return;
+                    };
+                    if !patients.is_empty() {
+                        let Ok(interval) = TimeRange::new(s, e) else { return };
+                        if patients
+                            .iter()
+                            .any(|p| calendar.patient_clash(*p, &interval, None).is_some())
+                        {
+                            return;
+                        }
+                    }
+                    let local_start = match viewer {
+                        Some(off) => s.with_timezone(&off),
+                        None => s.with_timezone(&query.viewer_zone).fixed_offset(),
+                    };
+                    out.push(Slot {
+                        practitioner_id: c.practitioner.id,
+                        location_id: location.id,
+                        start: s,
+                        end: e,
+                        local_start,
+                    });
+                };
+                match steady_offsets(tz, query.viewer_zone, &window) {
+                    // No transition inside the window: the local grid is the instant grid,
+                    // and every local time in it exists exactly once.
+                    Some(viewer) => {
+                        let mut start = w_start;
+                        while start < w_end {
+                            offer(start, Some(viewer), out);
+                            start += grid_us;
+                        }
+                    }
+                    // A daylight-saving change inside the window: resolve each local time.
+                    None => {
+                        let local_end = window.end().with_timezone(&tz).naive_local();
+                        let mut t = window.start().with_timezone(&tz).naive_local();
+                        while t < local_end {
+                            if let Some(start) = resolve_local(tz, t) {
+                                offer(start.timestamp_micros(), None, out);
+                            }
+                            t += grid;
+                        }
+                    }
                 }
             }
         }
