@@ -73,6 +73,27 @@ impl Inner {
 }
 
 /// The in-memory store. Clone an `Arc<MemoryStore>` into every port slot.
+///
+/// # Example
+/// ```
+/// use std::sync::Arc;
+/// use clinic_adapters::memory::MemoryStore;
+/// use clinic_core::ids::PracticeId;
+/// use clinic_core::ports::{PortErrorKind, PracticeRepository};
+/// use clinic_core::practice::{BookingPolicy, Practice};
+///
+/// # tokio_test_block_on(async {
+/// let store = Arc::new(MemoryStore::new());
+/// let id = PracticeId::from_uuid(uuid::Uuid::from_u128(1));
+/// store.save_practice(&Practice::new(id, "Harbour Psychology", BookingPolicy::default()).unwrap()).await.unwrap();
+/// assert_eq!(store.practice(id).await.unwrap().name, "Harbour Psychology");
+/// let other = PracticeId::from_uuid(uuid::Uuid::from_u128(2));
+/// assert_eq!(store.practice(other).await.unwrap_err().kind(), PortErrorKind::NotFound);
+/// # });
+/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+/// # }
+/// ```
 #[derive(Default)]
 pub struct MemoryStore {
     inner: RwLock<Inner>,

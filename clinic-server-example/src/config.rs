@@ -27,6 +27,15 @@ impl Config {
     ///
     /// # Errors
     /// [`ConfigError`] naming the variable that cannot be used.
+    ///
+    /// # Example
+    /// ```
+    /// use clinic_server_example::Config;
+    /// let c = Config::from_env(|k| (k == "CLINIC_LISTEN").then(|| "127.0.0.1:9090".to_owned())).unwrap();
+    /// assert_eq!(c.listen.port(), 9090);
+    /// let e = Config::from_env(|_| Some("not an address".to_owned())).unwrap_err();
+    /// assert_eq!(e.key, "CLINIC_LISTEN");
+    /// ```
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let raw = get("CLINIC_LISTEN").unwrap_or_else(|| Self::DEFAULT_LISTEN.to_owned());
         let listen = raw.trim().parse().map_err(|_| ConfigError {
