@@ -40,7 +40,7 @@ fn conflict_check(c: &mut Criterion) {
     };
     assert!(check(&ctx, &busy, &calendar, None).is_err());
     c.bench_function("conflict_check_10k", |b| {
-        b.iter(|| check(black_box(&ctx), black_box(&busy), black_box(&calendar), None))
+        b.iter(|| check(black_box(&ctx), black_box(&busy), black_box(&calendar), None));
     });
     c.bench_function("practitioner_clash_10k", |b| {
         b.iter(|| {
@@ -49,7 +49,7 @@ fn conflict_check(c: &mut Criterion) {
                 black_box(&p.appointments[5000].blocked),
                 None,
             )
-        })
+        });
     });
 }
 
@@ -93,11 +93,11 @@ fn slot_search(c: &mut Criterion) {
                 &calendar,
                 &query,
             )
-        })
+        });
     });
     let one = &candidates[..1];
     g.bench_function("slot_search_1x90", |b| {
-        b.iter(|| slots::search(black_box(&ctx), &p.service, one, &p.locations, &calendar, &query))
+        b.iter(|| slots::search(black_box(&ctx), &p.service, one, &p.locations, &calendar, &query));
     });
     g.finish();
 }

@@ -153,7 +153,7 @@ pub fn practice(practitioners: usize, appointments: usize, days: i64) -> Practic
     let per_day = 8;
     'outer: for hour in 0..per_day {
         for day in &workdays {
-            for (pi, pr) in prs.iter().enumerate() {
+            for pr in &prs {
                 if appts.len() == appointments {
                     break 'outer;
                 }
@@ -164,7 +164,7 @@ pub fn practice(practitioners: usize, appointments: usize, days: i64) -> Practic
                     id: id(10_000_000 + appts.len() as u128),
                     practice_id: practice,
                     practitioner_id: pr.id,
-                    patient_ids: vec![id(5_000_000 + (appts.len() % 5000) as u128 + pi as u128 * 0)],
+                    patient_ids: vec![id(5_000_000 + (appts.len() % 5000) as u128)],
                     service_id: service.id,
                     location_id: location.id,
                     room_id: None,

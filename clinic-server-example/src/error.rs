@@ -59,9 +59,8 @@ impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         let status = match &e {
             ServiceError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ServiceError::Scheduling(s) if s.is_conflict() => StatusCode::CONFLICT,
-            ServiceError::Scheduling(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ServiceError::Invalid(_) | ServiceError::Scheduling(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ServiceError::Contention => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -93,7 +93,7 @@ pub(crate) fn non_blank(field: &'static str, value: &str, max: usize) -> Result<
     if v.chars().count() > max {
         return Err(FieldError::new(field, format!("must be at most {max} characters")));
     }
-    if v.chars().any(|c| c.is_control()) {
+    if v.chars().any(char::is_control) {
         return Err(FieldError::new(field, "must not contain control characters"));
     }
     Ok(v.to_owned())

@@ -724,14 +724,13 @@ proptest! {
             let room = if use_room { Some(&w.room) } else { None };
             let p = Proposal { room, start, ..w.proposal("2026-01-01T00:00:00Z", &patients) };
             match op {
-                0 => {
-                    if check(&w.ctx(), &p, &calendar, None).is_ok() {
+                0
+                    if check(&w.ctx(), &p, &calendar, None).is_ok() => {
                         let a = w.appointment(next, &p);
                         next += 1;
                         calendar.add(&a);
                         all.push(a);
                     }
-                }
                 1 if !all.is_empty() => {
                     let i = pick % all.len();
                     let before = all[i].clone();
