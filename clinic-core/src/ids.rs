@@ -104,6 +104,22 @@ id_type!(
     ExceptionId, "exception_id"
 );
 id_type!(
+    /// A referral (GP, psychiatrist or paediatrician) for Medicare-rebated sessions.
+    ReferralId, "referral_id"
+);
+id_type!(
+    /// An invoice.
+    InvoiceId, "invoice_id"
+);
+id_type!(
+    /// A payment on an invoice.
+    PaymentId, "payment_id"
+);
+id_type!(
+    /// A Medicare claim.
+    ClaimId, "claim_id"
+);
+id_type!(
     /// A waitlist entry.
     WaitlistEntryId, "waitlist_entry_id"
 );

@@ -9,6 +9,8 @@
 //! | module | what it owns |
 //! | --- | --- |
 //! | [`ids`], [`money`], [`time`] | typed ids, AUD money with explicit rounding, UTC intervals and local-time resolution |
+//! | [`medicare`] | MBS items and caps as versioned data, referrals, the eligibility decision |
+//! | [`versioned`] | rule tables with effective dates and an as-at lookup |
 //! | [`practice`] | practices (the tenant), locations, rooms, services |
 //! | [`people`] | patients, practitioners, users and roles, validated identifiers |
 //! | [`scheduling`] | availability, holidays, appointments, conflict rules, series, waitlist, slot search |
@@ -18,6 +20,7 @@
 
 pub mod error;
 pub mod ids;
+pub mod medicare;
 pub mod money;
 pub mod people;
 pub mod ports;
@@ -25,6 +28,7 @@ pub mod practice;
 pub mod scheduling;
 pub mod service;
 pub mod time;
+pub mod versioned;
 
 pub use error::FieldError;
 pub use money::{Money, Rounding};
