@@ -9,6 +9,7 @@
 //! | module | what it owns |
 //! | --- | --- |
 //! | [`ids`], [`money`], [`time`] | typed ids, AUD money with explicit rounding, UTC intervals and local-time resolution |
+//! | [`billing`] | invoices, GST per line, payments, refunds, credit notes, Medicare claims |
 //! | [`medicare`] | MBS items and caps as versioned data, referrals, the eligibility decision |
 //! | [`versioned`] | rule tables with effective dates and an as-at lookup |
 //! | [`practice`] | practices (the tenant), locations, rooms, services |
@@ -18,6 +19,7 @@
 //! | [`service`] | use cases written against the ports |
 #![deny(missing_docs)]
 
+pub mod billing;
 pub mod error;
 pub mod ids;
 pub mod medicare;

@@ -1,8 +1,10 @@
 //! Practices (the tenant), their locations, rooms and the services they offer.
 
+mod abn;
 mod location;
 mod service;
 
+pub use abn::Abn;
 pub use location::{AuState, Location, Room};
 pub use service::{Minutes, Service, ServiceSpec};
 
@@ -22,6 +24,9 @@ pub struct Practice {
     pub name: String,
     /// The practice's booking rules.
     pub policy: BookingPolicy,
+    /// The supplier's ABN, required on a tax invoice.
+    #[serde(default)]
+    pub abn: Option<Abn>,
 }
 
 impl Practice {
@@ -34,6 +39,7 @@ impl Practice {
             id,
             name: non_blank("name", name, 200)?,
             policy,
+            abn: None,
         })
     }
 }
