@@ -6,9 +6,12 @@
 //! | --- | --- | --- |
 //! | (always) | `Clock`, `IdGenerator` | the system clock, UUID v7; a settable clock for tests and demos |
 //! | `memory` (default) | every storage port | in-process maps behind one lock: the reference for the conformance suite |
+//! | `manual-claims` (default) | `ClaimGateway` | records claims as forms a practice lodges by hand |
 #![deny(missing_docs)]
 
 pub mod system;
 
+#[cfg(feature = "manual-claims")]
+pub mod manual_claims;
 #[cfg(feature = "memory")]
 pub mod memory;

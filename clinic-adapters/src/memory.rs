@@ -9,15 +9,18 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use clinic_core::billing::{Claim, Invoice};
 use clinic_core::ids::{
-    AppointmentId, ExceptionId, LocationId, PatientId, PracticeId, PractitionerId, RoomId, ServiceId, TemplateId,
-    WaitlistEntryId,
+    AppointmentId, ClaimId, ExceptionId, InvoiceId, LocationId, PatientId, PracticeId, PractitionerId, ReferralId,
+    RoomId, ServiceId, TemplateId, WaitlistEntryId,
 };
+use clinic_core::medicare::{PastService, Referral};
 use clinic_core::people::{Patient, Practitioner};
 use clinic_core::ports::{
-    AppointmentRepository, CalendarSnapshot, Guarded, PatientRepository, PortError, PortErrorKind, PracticeRepository,
-    PractitionerRepository, ResourceKey, WaitlistRepository,
+    AppointmentRepository, CalendarSnapshot, ClaimHistory, ClaimRepository, Guarded, InvoiceRepository,
+    PatientRepository, PortError, PortErrorKind, PracticeRepository, PractitionerRepository, ReferralRepository,
+    ResourceKey, WaitlistRepository,
 };
 use clinic_core::practice::{Location, Practice, Room, Service};
 use clinic_core::scheduling::{Appointment, Availability, AvailabilityException, WaitlistEntry, WeeklyTemplate};
@@ -43,6 +46,12 @@ struct Inner {
     /// The longest blocked interval ever stored: bounds the backwards scan of a snapshot.
     longest: Duration,
     versions: HashMap<Key<ResourceKey>, u64>,
+    invoices: HashMap<Key<InvoiceId>, Invoice>,
+    invoice_numbers: HashMap<PracticeId, u64>,
+    claims: HashMap<Key<ClaimId>, Claim>,
+    external: HashMap<Key<PatientId>, Vec<PastService>>,
+    claim_versions: HashMap<Key<PatientId>, u64>,
+    referrals: HashMap<Key<ReferralId>, Referral>,
 }
 
 impl Inner {
@@ -372,6 +381,168 @@ impl WaitlistRepository for MemoryStore {
         self.write()
             .waitlist
             .insert((entry.practice_id, entry.id), entry.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl InvoiceRepository for MemoryStore {
+    async fn invoice(&self, practice: PracticeId, id: InvoiceId) -> Result<Invoice, PortError> {
+        self.read()
+            .invoices
+            .get(&(practice, id))
+            .cloned()
+            .ok_or_else(|| PortError::not_found("invoice"))
+    }
+
+    async fn save_draft(&self, invoice: &Invoice) -> Result<(), PortError> {
+        if invoice.number.is_some() {
+            return Err(PortError::new(PortErrorKind::Invalid, "save_draft takes drafts only"));
+        }
+        let mut g = self.write();
+        let key = (invoice.practice_id, invoice.id);
+        if let Some(stored) = g.invoices.get(&key)
+            && (stored.number.is_some() || stored.revision != invoice.revision)
+        {
+            return Err(PortError::conflict(
+                "the invoice changed or was issued since it was read",
+            ));
+        }
+        let mut copy = invoice.clone();
+        copy.revision = invoice.revision + 1;
+        g.invoices.insert(key, copy);
+        Ok(())
+    }
+
+    async fn issue(
+        &self,
+        practice: PracticeId,
+        id: InvoiceId,
+        expected_revision: u64,
+        issued_on: NaiveDate,
+    ) -> Result<Invoice, PortError> {
+        let mut g = self.write();
+        let mut inv = g
+            .invoices
+            .get(&(practice, id))
+            .cloned()
+            .ok_or_else(|| PortError::not_found("invoice"))?;
+        if inv.number.is_some() || inv.revision != expected_revision {
+            return Err(PortError::conflict(
+                "the invoice changed or was issued since it was read",
+            ));
+        }
+        let next = g.invoice_numbers.get(&practice).copied().unwrap_or(0) + 1;
+        inv.issue(next, issued_on)
+            .map_err(|e| PortError::new(PortErrorKind::Invalid, e.to_string()))?;
+        inv.revision += 1;
+        g.invoice_numbers.insert(practice, next);
+        g.invoices.insert((practice, id), inv.clone());
+        Ok(inv)
+    }
+
+    async fn update(&self, invoice: &Invoice) -> Result<(), PortError> {
+        let mut g = self.write();
+        let key = (invoice.practice_id, invoice.id);
+        let stored = g.invoices.get(&key).ok_or_else(|| PortError::not_found("invoice"))?;
+        if stored.revision != invoice.revision {
+            return Err(PortError::conflict("the invoice changed since it was read"));
+        }
+        if stored.number.is_none() || stored.number != invoice.number || stored.lines != invoice.lines {
+            return Err(PortError::new(
+                PortErrorKind::Invalid,
+                "an issued invoice keeps its number and lines",
+            ));
+        }
+        let mut copy = invoice.clone();
+        copy.revision += 1;
+        g.invoices.insert(key, copy);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ClaimRepository for MemoryStore {
+    async fn claim(&self, practice: PracticeId, id: ClaimId) -> Result<Claim, PortError> {
+        self.read()
+            .claims
+            .get(&(practice, id))
+            .cloned()
+            .ok_or_else(|| PortError::not_found("claim"))
+    }
+
+    async fn history(&self, practice: PracticeId, patient: PatientId) -> Result<ClaimHistory, PortError> {
+        let g = self.read();
+        let mut claims: Vec<Claim> = g
+            .claims
+            .iter()
+            .filter(|(k, c)| k.0 == practice && c.patient_id == patient)
+            .map(|(_, c)| c.clone())
+            .collect();
+        claims.sort_by_key(|c| (c.service_date, c.id));
+        Ok(ClaimHistory {
+            claims,
+            external: g.external.get(&(practice, patient)).cloned().unwrap_or_default(),
+            version: g.claim_versions.get(&(practice, patient)).copied().unwrap_or(0),
+        })
+    }
+
+    async fn commit_claim(&self, practice: PracticeId, expected_version: u64, claim: &Claim) -> Result<(), PortError> {
+        if claim.practice_id != practice {
+            return Err(PortError::new(
+                PortErrorKind::Invalid,
+                "the claim belongs to another practice",
+            ));
+        }
+        let mut g = self.write();
+        let key = (practice, claim.patient_id);
+        let version = g.claim_versions.get(&key).copied().unwrap_or(0);
+        if version != expected_version {
+            return Err(PortError::conflict("the patient's claims changed since they were read"));
+        }
+        g.claims.insert((practice, claim.id), claim.clone());
+        g.claim_versions.insert(key, version + 1);
+        Ok(())
+    }
+
+    async fn record_external(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+        service: &PastService,
+    ) -> Result<(), PortError> {
+        let mut g = self.write();
+        g.external.entry((practice, patient)).or_default().push(service.clone());
+        *g.claim_versions.entry((practice, patient)).or_insert(0) += 1;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ReferralRepository for MemoryStore {
+    async fn referral(&self, practice: PracticeId, id: ReferralId) -> Result<Referral, PortError> {
+        self.read()
+            .referrals
+            .get(&(practice, id))
+            .cloned()
+            .ok_or_else(|| PortError::not_found("referral"))
+    }
+
+    async fn referrals(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<Referral>, PortError> {
+        let g = self.read();
+        Ok(sorted(
+            g.referrals
+                .iter()
+                .filter(|(k, r)| k.0 == practice && r.patient_id == patient)
+                .map(|(_, r)| r.clone()),
+            |r| (r.written_on, r.id),
+        ))
+    }
+
+    async fn save_referral(&self, referral: &Referral) -> Result<(), PortError> {
+        self.write()
+            .referrals
+            .insert((referral.practice_id, referral.id), referral.clone());
         Ok(())
     }
 }

@@ -3,9 +3,11 @@
 //! Every port is an object-safe `#[async_trait]` trait, `Send + Sync + 'static`, used as
 //! `Arc<dyn Port>`, and returns [`PortError`].
 
+mod billing;
 mod error;
 mod storage;
 
+pub use billing::{ClaimGateway, ClaimHistory, ClaimRepository, InvoiceRepository, ReferralRepository};
 pub use error::{PortError, PortErrorKind};
 pub use storage::{
     AppointmentRepository, CalendarSnapshot, Guarded, PatientRepository, PracticeRepository, PractitionerRepository,

@@ -20,6 +20,18 @@ pub enum ServiceError {
     /// A scheduling rule refused the request.
     #[error(transparent)]
     Scheduling(#[from] SchedulingError),
+    /// An invoice operation was refused.
+    #[error(transparent)]
+    Billing(#[from] crate::billing::BillingError),
+    /// The session is not claimable under Medicare (it can still be invoiced privately).
+    #[error("the session is not claimable: {}", reasons.iter().map(crate::medicare::Ineligible::code).collect::<Vec<_>>().join(", "))]
+    NotClaimable {
+        /// Every reason.
+        reasons: Vec<crate::medicare::Ineligible>,
+    },
+    /// A claim status change the lifecycle does not allow.
+    #[error(transparent)]
+    ClaimTransition(#[from] crate::billing::ClaimTransitionError),
     /// The calendar kept changing under us; the request may be retried.
     #[error("the calendar is busy; please try again")]
     Contention,
@@ -36,6 +48,9 @@ impl ServiceError {
             Self::NotFound { .. } => "not_found",
             Self::Invalid(e) => e.code(),
             Self::Scheduling(e) => e.code(),
+            Self::Billing(e) => e.code(),
+            Self::NotClaimable { .. } => "not_claimable",
+            Self::ClaimTransition(e) => e.code(),
             Self::Contention => "contention",
             Self::Port(e) => e.kind().code(),
         }

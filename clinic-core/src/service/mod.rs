@@ -1,8 +1,10 @@
 //! Application services: one use case each, written against the ports.
 
+mod billing;
 mod booking;
 mod error;
 
+pub use billing::{BillingPorts, BillingRules, BillingService, BookingWarning, ClaimRequest};
 pub use booking::{
     BookingService, CancelOutcome, MAX_ATTEMPTS, OccurrenceReport, SchedulingPorts, SeriesOutcome, SlotSearch,
 };

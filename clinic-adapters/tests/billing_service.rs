@@ -1,0 +1,464 @@
+//! Invoices and Medicare claims end to end over the in-memory store.
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDate};
+use clinic_adapters::manual_claims::ManualClaims;
+use clinic_adapters::memory::MemoryStore;
+use clinic_core::billing::{
+    BillingError, ClaimStatus, InvoiceStatus, LineInput, LineMedicare, Payer, PaymentMethod, SupplyKind,
+};
+use clinic_core::ids::*;
+use clinic_core::medicare::{CapKind, Ineligible, PastService, Referral, ReferralScope, ReferrerKind};
+use clinic_core::money::Money;
+use clinic_core::ports::*;
+use clinic_core::service::{BillingPorts, BillingRules, BillingService, BookingWarning, ClaimRequest, ServiceError};
+use common::{Fixture, practice_on, utc};
+use proptest::prelude::*;
+
+struct World {
+    f: Fixture,
+    billing: BillingService,
+    gateway: Arc<ManualClaims>,
+    referral: ReferralId,
+}
+
+async fn world() -> World {
+    let f = practice_on(Arc::new(MemoryStore::new())).await;
+    let gateway = Arc::new(ManualClaims::new());
+    let ports = BillingPorts {
+        practices: f.store.clone(),
+        patients: f.store.clone(),
+        practitioners: f.store.clone(),
+        appointments: f.store.clone(),
+        invoices: f.store.clone(),
+        claims: f.store.clone(),
+        referrals: f.store.clone(),
+        gateway: gateway.clone(),
+        clock: f.clock.clone(),
+        ids: Arc::new(clinic_adapters::system::UuidV7Ids),
+    };
+    let billing = BillingService::new(ports, BillingRules::default());
+    let referral = Referral {
+        id: common::ids().new_id(),
+        practice_id: f.practice,
+        patient_id: f.patients[0],
+        referrer_name: "Dr Jane Citizen".into(),
+        referrer_kind: ReferrerKind::GeneralPractitioner,
+        referrer_provider_number: None,
+        mymedicare_or_usual_gp: true,
+        written_on: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+        sessions_requested: Some(6),
+        scope: ReferralScope::Individual,
+    };
+    f.store.save_referral(&referral).await.unwrap();
+    World {
+        referral: referral.id,
+        f,
+        billing,
+        gateway,
+    }
+}
+
+impl World {
+    /// Books, completes and invoices a 50-minute session for patient 0, `n` hours after
+    /// Tuesday 24 Nov 2026 09:00 Sydney (8 a day on consecutive weekdays).
+    async fn session(&self, n: i64) -> InvoiceId {
+        let day = n / 8;
+        let start = utc("2026-11-23T22:00:00Z") + Duration::days(day) + Duration::hours(n % 8);
+        let a = self
+            .f
+            .service
+            .book(self.f.practice, &self.f.request(0, &start.to_rfc3339()))
+            .await
+            .unwrap();
+        self.f.service.arrive(self.f.practice, a.id).await.unwrap();
+        self.f.service.complete(self.f.practice, a.id).await.unwrap();
+        let line = LineInput {
+            description: "Individual therapy, 50 minutes".into(),
+            service_date: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap() + Duration::days(day),
+            quantity: 1,
+            unit_price: Money::from_cents(22000),
+            supply: SupplyKind::PsychologicalService,
+            registered_provider: true,
+            clinically_necessary: true,
+            appointment_id: Some(a.id),
+            medicare: Some(LineMedicare {
+                item: "80110".into(),
+                provider_name: "Sam Lee".into(),
+                provider_number: None,
+                rebate: Money::from_cents(10155),
+                bulk_billed: false,
+                referral: Some("Dr Jane Citizen, 1 Nov 2026".into()),
+            }),
+        };
+        let inv = self
+            .billing
+            .create_invoice(self.f.practice, self.f.patients[0], Payer::Patient, vec![line])
+            .await
+            .unwrap();
+        self.billing
+            .issue(self.f.practice, inv.id, chrono_tz::Australia::Sydney)
+            .await
+            .unwrap()
+            .id
+    }
+
+    fn request(&self, invoice: InvoiceId) -> ClaimRequest {
+        ClaimRequest {
+            invoice_id: invoice,
+            line: 0,
+            referral_id: Some(self.referral),
+            out_of_rooms: false,
+            group_video_area_eligible: false,
+        }
+    }
+
+    /// `n` claimed sessions earlier in 2026 at another practice.
+    async fn external(&self, n: usize) {
+        for i in 0..n {
+            let s = PastService {
+                date: NaiveDate::from_ymd_opt(2026, 2, 1).unwrap() + Duration::days(i as i64 * 7),
+                cap: CapKind::Individual,
+                referral_id: None,
+                claimed: true,
+            };
+            self.f
+                .store
+                .record_external(self.f.practice, self.f.patients[0], &s)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn invoice_claim_lodge_pay() {
+    let w = world().await;
+    let inv = w.session(0).await;
+    let issued = w.f.store.invoice(w.f.practice, inv).await.unwrap();
+    assert_eq!(issued.number, Some(1));
+    assert_eq!(issued.status(), InvoiceStatus::Issued);
+    let decision = w.billing.decide(w.f.practice, &w.request(inv)).await.unwrap();
+    assert!(decision.claimable, "{:?}", decision.reasons);
+    assert_eq!(decision.rebate, Some(Money::from_cents(10155)));
+    assert_eq!(decision.gap, Some(Money::from_cents(11845)));
+    let claim = w.billing.claim(w.f.practice, &w.request(inv)).await.unwrap();
+    assert_eq!(claim.status, ClaimStatus::Draft);
+    assert_eq!(claim.benefit, Money::from_cents(10155));
+    let again = w.billing.claim(w.f.practice, &w.request(inv)).await.unwrap_err();
+    assert_eq!(again.code(), "invalid_field", "a line is claimed once");
+    let lodged = w.billing.lodge(w.f.practice, claim.id).await.unwrap();
+    assert!(matches!(&lodged.status, ClaimStatus::Lodged { reference, .. } if reference.starts_with("MANUAL-")));
+    assert_eq!(w.gateway.forms().len(), 1);
+    assert_eq!(
+        w.billing.lodge(w.f.practice, claim.id).await.unwrap_err().code(),
+        "illegal_claim_transition"
+    );
+    let paid = w
+        .billing
+        .record_outcome(w.f.practice, claim.id, Ok(Money::from_cents(10155)))
+        .await
+        .unwrap();
+    assert!(matches!(paid.status, ClaimStatus::Paid { .. }));
+    let inv = w
+        .billing
+        .pay(w.f.practice, inv, Money::from_cents(22000), PaymentMethod::Card, None)
+        .await
+        .unwrap();
+    assert_eq!(inv.status(), InvoiceStatus::Paid);
+}
+
+#[tokio::test]
+async fn eleventh_session_is_refused_but_can_be_invoiced_privately() {
+    let w = world().await;
+    w.external(10).await;
+    let inv = w.session(0).await;
+    let err = w.billing.claim(w.f.practice, &w.request(inv)).await.unwrap_err();
+    assert!(
+        matches!(&err, ServiceError::NotClaimable { reasons } if reasons == &vec![Ineligible::AnnualCapReached { used: 10, cap: 10 }]),
+        "{err:?}"
+    );
+    // The private invoice stands and can be paid in full.
+    let paid = w
+        .billing
+        .pay(w.f.practice, inv, Money::from_cents(22000), PaymentMethod::Card, None)
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), InvoiceStatus::Paid);
+}
+
+#[tokio::test]
+async fn unfinished_session_cannot_be_claimed() {
+    let w = world().await;
+    let a =
+        w.f.service
+            .book(w.f.practice, &w.f.request(1, "2026-11-23T22:00:00Z"))
+            .await
+            .unwrap();
+    let line = LineInput {
+        description: "Session".into(),
+        service_date: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+        quantity: 1,
+        unit_price: Money::from_cents(22000),
+        supply: SupplyKind::PsychologicalService,
+        registered_provider: true,
+        clinically_necessary: true,
+        appointment_id: Some(a.id),
+        medicare: Some(LineMedicare {
+            item: "80110".into(),
+            provider_name: "Sam Lee".into(),
+            provider_number: None,
+            rebate: Money::from_cents(10155),
+            bulk_billed: false,
+            referral: None,
+        }),
+    };
+    let inv = w
+        .billing
+        .create_invoice(w.f.practice, w.f.patients[1], Payer::Patient, vec![line])
+        .await
+        .unwrap();
+    w.billing
+        .issue(w.f.practice, inv.id, chrono_tz::Australia::Sydney)
+        .await
+        .unwrap();
+    let err = w.billing.claim(w.f.practice, &w.request(inv.id)).await.unwrap_err();
+    assert!(err.to_string().contains("must be completed"), "{err}");
+}
+
+#[tokio::test]
+async fn rejection_frees_the_place_under_the_cap() {
+    let w = world().await;
+    w.external(9).await;
+    let first = w.session(0).await;
+    let second = w.session(1).await;
+    let c = w.billing.claim(w.f.practice, &w.request(first)).await.unwrap();
+    assert!(matches!(
+        w.billing.claim(w.f.practice, &w.request(second)).await,
+        Err(ServiceError::NotClaimable { .. })
+    ));
+    w.billing.lodge(w.f.practice, c.id).await.unwrap();
+    w.billing
+        .record_outcome(w.f.practice, c.id, Err("patient not eligible on date".into()))
+        .await
+        .unwrap();
+    w.billing.claim(w.f.practice, &w.request(second)).await.unwrap();
+}
+
+/// 16 tasks claim the last session under the cap at once: exactly one claim is made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_claims_for_the_last_capped_session_one_wins() {
+    let w = Arc::new(world().await);
+    w.external(9).await;
+    let mut invoices = Vec::new();
+    for n in 0..16 {
+        invoices.push(w.session(n).await);
+    }
+    let tasks: Vec<_> = invoices
+        .into_iter()
+        .map(|inv| {
+            let w = w.clone();
+            tokio::spawn(async move { w.billing.claim(w.f.practice, &w.request(inv)).await })
+        })
+        .collect();
+    let mut won = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(ServiceError::NotClaimable { reasons }) => {
+                assert!(reasons.iter().any(|r| r.code() == "annual_cap_reached"), "{reasons:?}")
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(won, 1);
+    let history = w.f.store.history(w.f.practice, w.f.patients[0]).await.unwrap();
+    assert_eq!(history.past_services().iter().filter(|s| s.claimed).count(), 10);
+}
+
+/// 100 drafts issued concurrently get the numbers 1 to 100, each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundred_concurrent_invoices_are_numbered_without_gaps() {
+    let w = Arc::new(world().await);
+    let mut drafts = Vec::new();
+    for i in 0..100 {
+        let line = LineInput {
+            description: format!("Workbook {i}"),
+            service_date: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+            quantity: 1,
+            unit_price: Money::from_cents(2500),
+            supply: SupplyKind::Product,
+            registered_provider: true,
+            clinically_necessary: false,
+            appointment_id: None,
+            medicare: None,
+        };
+        drafts.push(
+            w.billing
+                .create_invoice(w.f.practice, w.f.patients[i % 40], Payer::Patient, vec![line])
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let tasks: Vec<_> = drafts
+        .into_iter()
+        .map(|id| {
+            let w = w.clone();
+            tokio::spawn(async move {
+                w.billing
+                    .issue(w.f.practice, id, chrono_tz::Australia::Sydney)
+                    .await
+                    .unwrap()
+                    .number
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut numbers = Vec::new();
+    for t in tasks {
+        numbers.push(t.await.unwrap());
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=100).collect::<Vec<u64>>());
+}
+
+/// 20 concurrent payments of $20 against $220 owed: 11 land, 9 are refused, nothing is
+/// overpaid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_payments_never_overpay() {
+    let w = Arc::new(world().await);
+    let inv = w.session(0).await;
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let w = w.clone();
+            tokio::spawn(async move {
+                w.billing
+                    .pay(w.f.practice, inv, Money::from_cents(2000), PaymentMethod::Card, None)
+                    .await
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(ServiceError::Billing(BillingError::Overpayment { .. })) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(ok, 11);
+    let stored = w.f.store.invoice(w.f.practice, inv).await.unwrap();
+    assert_eq!(stored.balance(), Money::ZERO);
+}
+
+#[tokio::test]
+async fn booking_warns_but_books() {
+    let w = world().await;
+    // Patient 1 has no referral and ten sessions claimed this year.
+    for i in 0..10 {
+        let s = PastService {
+            date: NaiveDate::from_ymd_opt(2026, 3, 1).unwrap() + Duration::days(i * 7),
+            cap: CapKind::Individual,
+            referral_id: None,
+            claimed: true,
+        };
+        w.f.store
+            .record_external(w.f.practice, w.f.patients[1], &s)
+            .await
+            .unwrap();
+    }
+    let a =
+        w.f.service
+            .book(w.f.practice, &w.f.request(1, "2026-11-23T22:00:00Z"))
+            .await
+            .unwrap();
+    let warnings = w.billing.booking_warnings(w.f.practice, a.id).await.unwrap();
+    assert_eq!(
+        warnings,
+        vec![
+            BookingWarning::WouldExceedCap { counted: 10, cap: 10 },
+            BookingWarning::NoReferral
+        ]
+    );
+    // Patient 0 has a 6-session referral: with five other bookings the sixth is still
+    // covered; with six, the seventh needs a new referral.
+    for n in 0..5 {
+        let start = utc("2026-11-24T22:00:00Z") + Duration::hours(n);
+        w.f.service
+            .book(w.f.practice, &w.f.request(0, &start.to_rfc3339()))
+            .await
+            .unwrap();
+    }
+    let sixth =
+        w.f.service
+            .book(w.f.practice, &w.f.request(0, "2026-11-25T22:00:00Z"))
+            .await
+            .unwrap();
+    assert_eq!(
+        w.billing.booking_warnings(w.f.practice, sixth.id).await.unwrap(),
+        vec![]
+    );
+    let seventh =
+        w.f.service
+            .book(w.f.practice, &w.f.request(0, "2026-11-25T23:00:00Z"))
+            .await
+            .unwrap();
+    assert_eq!(
+        w.billing.booking_warnings(w.f.practice, seventh.id).await.unwrap(),
+        vec![BookingWarning::NeedsNewReferral]
+    );
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Claim(usize),
+    Reject(usize),
+    Pay(usize),
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// After any interleaving of claims, rejections and payments, the claims that count in
+    /// 2026 never exceed the cap.
+    #[test]
+    fn counted_claims_never_exceed_the_cap(prior in 0usize..10, ops in proptest::collection::vec(prop_oneof![
+        3 => (0usize..14).prop_map(Op::Claim),
+        1 => (0usize..14).prop_map(Op::Reject),
+        1 => (0usize..14).prop_map(Op::Pay),
+    ], 1..30)) {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            let w = world().await;
+            w.external(prior).await;
+            let mut invoices = Vec::new();
+            for n in 0..14 {
+                invoices.push(w.session(n as i64).await);
+            }
+            for op in ops {
+                let history = w.f.store.history(w.f.practice, w.f.patients[0]).await.unwrap();
+                match op {
+                    Op::Claim(i) => {
+                        let _ = w.billing.claim(w.f.practice, &w.request(invoices[i])).await;
+                    }
+                    Op::Reject(i) | Op::Pay(i) => {
+                        if let Some(c) = history.claims.get(i % history.claims.len().max(1)) {
+                            if c.status == ClaimStatus::Draft {
+                                w.billing.lodge(w.f.practice, c.id).await.unwrap();
+                            }
+                            let outcome = if matches!(op, Op::Reject(_)) { Err("rejected".to_owned()) } else { Ok(c.benefit) };
+                            let _ = w.billing.record_outcome(w.f.practice, c.id, outcome).await;
+                        }
+                    }
+                }
+                let history = w.f.store.history(w.f.practice, w.f.patients[0]).await.unwrap();
+                let counted = history.past_services().iter().filter(|s| s.claimed && s.date.format("%Y").to_string() == "2026").count();
+                assert!(counted <= 10, "{counted} sessions counted");
+            }
+        });
+    }
+}

@@ -1,0 +1,622 @@
+//! Invoicing, payments and Medicare claims, and the booking-time Medicare warnings.
+//!
+//! Writes are guarded like bookings: an invoice update is a compare-and-swap on its
+//! revision, a claim on the patient's claim-history version, so two concurrent claims for
+//! the last session under the cap cannot both be made and a payment never lands on a
+//! stale balance.
+
+use std::sync::Arc;
+
+use chrono::{Datelike, Duration, NaiveDate};
+use serde::Serialize;
+
+use super::error::ServiceError;
+use crate::billing::{
+    Claim, ClaimStatus, CreditNote, GstRates, Invoice, LineInput, Payer, Payment, PaymentMethod, Refund,
+};
+use crate::ids::{AppointmentId, ClaimId, InvoiceId, PatientId, PaymentId, PracticeId, ReferralId};
+use crate::medicare::{CapTable, Catalogue, Decision, ItemMode, Referral, Session, decide};
+use crate::money::Money;
+use crate::ports::{
+    AppointmentRepository, ClaimGateway, ClaimRepository, Clock, IdGenerator, IdGeneratorExt, InvoiceRepository,
+    PatientRepository, PortErrorKind, PracticeRepository, PractitionerRepository, ReferralRepository, ResourceKey,
+};
+use crate::scheduling::{Appointment, DeliveryMode};
+use crate::time::{TimeRange, local_date};
+
+use super::booking::MAX_ATTEMPTS;
+
+/// The ports billing needs.
+#[derive(Clone)]
+pub struct BillingPorts {
+    /// Practices, locations, services.
+    pub practices: Arc<dyn PracticeRepository>,
+    /// Patients.
+    pub patients: Arc<dyn PatientRepository>,
+    /// Practitioners.
+    pub practitioners: Arc<dyn PractitionerRepository>,
+    /// Appointments (the sessions claimed).
+    pub appointments: Arc<dyn AppointmentRepository>,
+    /// Invoices.
+    pub invoices: Arc<dyn InvoiceRepository>,
+    /// Claims.
+    pub claims: Arc<dyn ClaimRepository>,
+    /// Referrals.
+    pub referrals: Arc<dyn ReferralRepository>,
+    /// Where claims are lodged.
+    pub gateway: Arc<dyn ClaimGateway>,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+    /// Ids.
+    pub ids: Arc<dyn IdGenerator>,
+}
+
+/// The rule tables billing decides with.
+#[derive(Clone, Debug)]
+pub struct BillingRules {
+    /// MBS items.
+    pub catalogue: Arc<Catalogue>,
+    /// Caps.
+    pub caps: Arc<CapTable>,
+    /// GST rates.
+    pub gst: Arc<GstRates>,
+}
+
+impl Default for BillingRules {
+    /// The shipped tables.
+    fn default() -> Self {
+        Self {
+            catalogue: Arc::new(Catalogue::shipped()),
+            caps: Arc::new(CapTable::shipped()),
+            gst: Arc::new(GstRates::australia()),
+        }
+    }
+}
+
+/// What to claim: an invoice line for a session, how it was delivered, and under which
+/// referral.
+#[derive(Clone, Debug)]
+pub struct ClaimRequest {
+    /// The issued invoice.
+    pub invoice_id: InvoiceId,
+    /// The line (0-based); it must carry Medicare particulars and an appointment.
+    pub line: u16,
+    /// The referral claimed under.
+    pub referral_id: Option<ReferralId>,
+    /// Delivered out of consulting rooms (an in-person session elsewhere).
+    pub out_of_rooms: bool,
+    /// For group video items: the patient is in an eligible area.
+    pub group_video_area_eligible: bool,
+}
+
+/// A warning given when booking, which never blocks the booking.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum BookingWarning {
+    /// With the sessions already claimed and booked this calendar year, this one would be
+    /// over the Better Access cap.
+    WouldExceedCap {
+        /// Sessions claimed or booked in the year before this one.
+        counted: u16,
+        /// The cap.
+        cap: u16,
+    },
+    /// The patient has no referral on file.
+    NoReferral,
+    /// The latest referral's course is used by claimed and booked sessions: a review and a
+    /// new referral are needed.
+    NeedsNewReferral,
+}
+
+/// The billing use cases.
+#[derive(Clone)]
+pub struct BillingService {
+    ports: BillingPorts,
+    rules: BillingRules,
+}
+
+/// Maps a delivered appointment to the MBS mode it can be claimed under.
+fn item_mode(a: &Appointment, out_of_rooms: bool) -> ItemMode {
+    let group = a.patient_ids.len() > 1;
+    match (a.mode, group) {
+        (DeliveryMode::InPerson, true) => ItemMode::GroupInPerson,
+        (DeliveryMode::Video | DeliveryMode::Phone, true) => ItemMode::GroupVideo,
+        (DeliveryMode::InPerson, false) if out_of_rooms => ItemMode::OutOfRooms,
+        (DeliveryMode::InPerson, false) => ItemMode::InRooms,
+        (DeliveryMode::Video, false) => ItemMode::Video,
+        (DeliveryMode::Phone, false) => ItemMode::Phone,
+    }
+}
+
+impl BillingService {
+    /// A service over `ports` with `rules`.
+    #[must_use]
+    pub fn new(ports: BillingPorts, rules: BillingRules) -> Self {
+        Self { ports, rules }
+    }
+
+    /// Creates a draft invoice.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] for an unknown patient; [`ServiceError::Billing`] for a
+    /// bad line.
+    pub async fn create_invoice(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+        payer: Payer,
+        lines: Vec<LineInput>,
+    ) -> Result<Invoice, ServiceError> {
+        self.ports
+            .patients
+            .patient(practice, patient)
+            .await
+            .map_err(ServiceError::from_port("patient"))?;
+        let mut inv = Invoice::draft(self.ports.ids.new_id(), practice, patient, payer);
+        for l in lines {
+            inv.add_line(l, &self.rules.gst)?;
+        }
+        self.ports.invoices.save_draft(&inv).await?;
+        inv.revision += 1;
+        Ok(inv)
+    }
+
+    /// Issues a draft with the practice's next number, dated today in `zone`.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`]; [`ServiceError::Billing`] for an issued invoice or one
+    /// without lines.
+    pub async fn issue(
+        &self,
+        practice: PracticeId,
+        id: InvoiceId,
+        zone: chrono_tz::Tz,
+    ) -> Result<Invoice, ServiceError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let inv = self
+                .ports
+                .invoices
+                .invoice(practice, id)
+                .await
+                .map_err(ServiceError::from_port("invoice"))?;
+            let today = local_date(zone, self.ports.clock.now());
+            // A dry run gives the domain's own error for an issued or empty invoice.
+            inv.clone().issue(0, today)?;
+            match self.ports.invoices.issue(practice, id, inv.revision, today).await {
+                Ok(issued) => return Ok(issued),
+                Err(e) if e.kind() == PortErrorKind::Conflict => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Contention)
+    }
+
+    async fn update_invoice<F>(
+        &self,
+        practice: PracticeId,
+        id: InvoiceId,
+        mut change: F,
+    ) -> Result<Invoice, ServiceError>
+    where
+        F: FnMut(&mut Invoice) -> Result<(), ServiceError> + Send,
+    {
+        for _ in 0..MAX_ATTEMPTS {
+            let mut inv = self
+                .ports
+                .invoices
+                .invoice(practice, id)
+                .await
+                .map_err(ServiceError::from_port("invoice"))?;
+            change(&mut inv)?;
+            match self.ports.invoices.update(&inv).await {
+                Ok(()) => {
+                    inv.revision += 1;
+                    return Ok(inv);
+                }
+                Err(e) if e.kind() == PortErrorKind::Conflict => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Contention)
+    }
+
+    /// Records a payment of at most the balance.
+    ///
+    /// # Errors
+    /// [`ServiceError::Billing`] for an overpayment, a draft, or a bad amount.
+    pub async fn pay(
+        &self,
+        practice: PracticeId,
+        id: InvoiceId,
+        amount: Money,
+        method: PaymentMethod,
+        reference: Option<String>,
+    ) -> Result<Invoice, ServiceError> {
+        let payment_id: PaymentId = self.ports.ids.new_id();
+        let at = self.ports.clock.now();
+        self.update_invoice(practice, id, |inv| {
+            Ok(inv.pay(Payment {
+                id: payment_id,
+                amount,
+                method,
+                at,
+                reference: reference.clone(),
+            })?)
+        })
+        .await
+    }
+
+    /// Refunds part or all of a payment.
+    ///
+    /// # Errors
+    /// [`ServiceError::Billing`] for an unknown payment or a refund over what was paid.
+    pub async fn refund(
+        &self,
+        practice: PracticeId,
+        id: InvoiceId,
+        payment_id: PaymentId,
+        amount: Money,
+        reason: &str,
+    ) -> Result<Invoice, ServiceError> {
+        let at = self.ports.clock.now();
+        self.update_invoice(practice, id, |inv| {
+            Ok(inv.refund(Refund {
+                payment_id,
+                amount,
+                at,
+                reason: reason.to_owned(),
+            })?)
+        })
+        .await
+    }
+
+    /// Issues a credit note against an invoice.
+    ///
+    /// # Errors
+    /// [`ServiceError::Billing`] for a credit over what is left to credit.
+    pub async fn credit(
+        &self,
+        practice: PracticeId,
+        id: InvoiceId,
+        amount: Money,
+        reason: &str,
+    ) -> Result<Invoice, ServiceError> {
+        let at = self.ports.clock.now();
+        self.update_invoice(practice, id, |inv| {
+            Ok(inv.credit(CreditNote {
+                amount,
+                at,
+                reason: reason.to_owned(),
+            })?)
+        })
+        .await
+    }
+
+    /// Everything the decision for `req` needs, loaded.
+    async fn claim_inputs(
+        &self,
+        practice: PracticeId,
+        req: &ClaimRequest,
+    ) -> Result<
+        (
+            Invoice,
+            Appointment,
+            String,
+            Session<'static>,
+            Option<Referral>,
+            crate::people::Practitioner,
+        ),
+        ServiceError,
+    > {
+        let inv = self
+            .ports
+            .invoices
+            .invoice(practice, req.invoice_id)
+            .await
+            .map_err(ServiceError::from_port("invoice"))?;
+        if inv.number.is_none() {
+            return Err(crate::billing::BillingError::NotIssued.into());
+        }
+        let line = inv
+            .lines
+            .get(usize::from(req.line))
+            .ok_or(ServiceError::NotFound { entity: "invoice line" })?;
+        let medicare = line
+            .medicare
+            .clone()
+            .ok_or_else(|| crate::FieldError::new("line", "has no Medicare particulars"))?;
+        let appointment_id = line
+            .appointment_id
+            .ok_or_else(|| crate::FieldError::new("line", "is not for an appointment"))?;
+        let appt = self
+            .ports
+            .appointments
+            .appointment(practice, appointment_id)
+            .await
+            .map_err(ServiceError::from_port("appointment"))?;
+        if appt.status_kind() != crate::scheduling::StatusKind::Completed {
+            return Err(crate::FieldError::new("appointment", "must be completed before it is claimed").into());
+        }
+        let practitioner = self
+            .ports
+            .practitioners
+            .practitioner(practice, appt.practitioner_id)
+            .await
+            .map_err(ServiceError::from_port("practitioner"))?;
+        let zone = self
+            .ports
+            .practices
+            .locations(practice)
+            .await?
+            .into_iter()
+            .find(|l| l.id == appt.location_id)
+            .map_or(chrono_tz::Australia::Sydney, |l| l.zone);
+        let date = local_date(zone, appt.interval.start());
+        let referral = match req.referral_id {
+            None => None,
+            Some(id) => Some(
+                self.ports
+                    .referrals
+                    .referral(practice, id)
+                    .await
+                    .map_err(ServiceError::from_port("referral"))?,
+            ),
+        };
+        let session = Session {
+            item: "",
+            practitioner_kind: practitioner.kind,
+            practitioner_permitted: !practitioner.is_suspended_on(date),
+            mode: item_mode(&appt, req.out_of_rooms),
+            minutes: u32::try_from(appt.interval.duration().num_minutes()).unwrap_or(u32::MAX),
+            group_size: (appt.patient_ids.len() > 1).then(|| u16::try_from(appt.patient_ids.len()).unwrap_or(u16::MAX)),
+            group_video_area_eligible: req.group_video_area_eligible,
+            date,
+            fee_charged: line.net,
+        };
+        Ok((inv, appt, medicare.item, session, referral, practitioner))
+    }
+
+    /// The eligibility decision for claiming an invoice line, without claiming it.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] and invalid-line errors as for [`BillingService::claim`].
+    pub async fn decide(&self, practice: PracticeId, req: &ClaimRequest) -> Result<Decision, ServiceError> {
+        let (inv, _, item, session, referral, _) = self.claim_inputs(practice, req).await?;
+        let history = self.ports.claims.history(practice, inv.patient_id).await?;
+        let s = Session { item: &item, ..session };
+        Ok(decide(
+            &self.rules.catalogue,
+            &self.rules.caps,
+            &s,
+            &history.past_services(),
+            referral.as_ref(),
+        ))
+    }
+
+    /// Creates a draft claim for an invoice line if the session is claimable, guarded so
+    /// that two claims decided on the same history (say, both the last session under the
+    /// cap) cannot both be made. A session that is not claimable can still be invoiced
+    /// privately; it just cannot be claimed.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotClaimable`] with every reason; [`ServiceError::Contention`].
+    pub async fn claim(&self, practice: PracticeId, req: &ClaimRequest) -> Result<Claim, ServiceError> {
+        let (inv, _, item, session, referral, practitioner) = self.claim_inputs(practice, req).await?;
+        let s = Session { item: &item, ..session };
+        let line = &inv.lines[usize::from(req.line)];
+        for _ in 0..MAX_ATTEMPTS {
+            let history = self.ports.claims.history(practice, inv.patient_id).await?;
+            if history
+                .claims
+                .iter()
+                .any(|c| c.invoice_id == inv.id && c.line == req.line && c.counts())
+            {
+                return Err(crate::FieldError::new("line", "is already claimed").into());
+            }
+            let decision = decide(
+                &self.rules.catalogue,
+                &self.rules.caps,
+                &s,
+                &history.past_services(),
+                referral.as_ref(),
+            );
+            if !decision.claimable {
+                return Err(ServiceError::NotClaimable {
+                    reasons: decision.reasons,
+                });
+            }
+            let claim = Claim {
+                id: self.ports.ids.new_id(),
+                practice_id: practice,
+                invoice_id: inv.id,
+                line: req.line,
+                patient_id: inv.patient_id,
+                practitioner_id: practitioner.id,
+                referral_id: referral.as_ref().map(|r| r.id),
+                item: item.clone(),
+                service_date: s.date,
+                cap: decision.cap_kind.unwrap_or(crate::medicare::CapKind::Individual),
+                fee_charged: line.net,
+                benefit: decision.rebate.unwrap_or(Money::ZERO),
+                bulk_billed: line.medicare.as_ref().is_some_and(|m| m.bulk_billed),
+                status: ClaimStatus::Draft,
+            };
+            match self.ports.claims.commit_claim(practice, history.version, &claim).await {
+                Ok(()) => return Ok(claim),
+                Err(e) if e.kind() == PortErrorKind::Conflict => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Contention)
+    }
+
+    async fn update_claim<F>(&self, practice: PracticeId, id: ClaimId, mut change: F) -> Result<Claim, ServiceError>
+    where
+        F: FnMut(&mut Claim) -> Result<(), ServiceError> + Send,
+    {
+        for _ in 0..MAX_ATTEMPTS {
+            let mut claim = self
+                .ports
+                .claims
+                .claim(practice, id)
+                .await
+                .map_err(ServiceError::from_port("claim"))?;
+            let history = self.ports.claims.history(practice, claim.patient_id).await?;
+            change(&mut claim)?;
+            match self.ports.claims.commit_claim(practice, history.version, &claim).await {
+                Ok(()) => return Ok(claim),
+                Err(e) if e.kind() == PortErrorKind::Conflict => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Contention)
+    }
+
+    /// Lodges a draft claim through the gateway.
+    ///
+    /// # Errors
+    /// [`ServiceError::ClaimTransition`] unless the claim is a draft; the gateway's error.
+    pub async fn lodge(&self, practice: PracticeId, id: ClaimId) -> Result<Claim, ServiceError> {
+        let claim = self
+            .ports
+            .claims
+            .claim(practice, id)
+            .await
+            .map_err(ServiceError::from_port("claim"))?;
+        if claim.status != ClaimStatus::Draft {
+            return Err(crate::billing::ClaimTransitionError {
+                from: claim.status.name(),
+                to: "lodged",
+            }
+            .into());
+        }
+        let reference = self.ports.gateway.lodge(&claim).await?;
+        let at = self.ports.clock.now();
+        self.update_claim(practice, id, |c| Ok(c.lodge(at, reference.clone())?))
+            .await
+    }
+
+    /// Records Medicare's answer to a lodged claim: paid with an amount, or rejected with a
+    /// reason (which frees the place under the cap).
+    ///
+    /// # Errors
+    /// [`ServiceError::ClaimTransition`] unless the claim is lodged.
+    pub async fn record_outcome(
+        &self,
+        practice: PracticeId,
+        id: ClaimId,
+        outcome: Result<Money, String>,
+    ) -> Result<Claim, ServiceError> {
+        let at = self.ports.clock.now();
+        self.update_claim(practice, id, |c| {
+            match &outcome {
+                Ok(amount) => c.paid(at, *amount)?,
+                Err(reason) => c.reject(at, reason.clone())?,
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Warnings for a booked appointment of a Medicare service, which never block it:
+    /// over the annual cap, counting the sessions already claimed in its calendar year
+    /// plus the patient's other future bookings of Medicare services that year; no
+    /// referral on file; or the latest referral's course used up by claims and future
+    /// bookings.
+    ///
+    /// # Errors
+    /// Port errors only.
+    pub async fn booking_warnings(
+        &self,
+        practice: PracticeId,
+        appointment: AppointmentId,
+    ) -> Result<Vec<BookingWarning>, ServiceError> {
+        let appt = self
+            .ports
+            .appointments
+            .appointment(practice, appointment)
+            .await
+            .map_err(ServiceError::from_port("appointment"))?;
+        let services = self.ports.practices.services(practice).await?;
+        let medicare_service = |a: &Appointment| {
+            services
+                .iter()
+                .any(|s| s.id == a.service_id && s.default_mbs_item.is_some())
+        };
+        let Some(item_no) = services
+            .iter()
+            .find(|s| s.id == appt.service_id)
+            .and_then(|s| s.default_mbs_item.clone())
+        else {
+            return Ok(Vec::new());
+        };
+        let zone = self
+            .ports
+            .practices
+            .locations(practice)
+            .await?
+            .into_iter()
+            .find(|l| l.id == appt.location_id)
+            .map_or(chrono_tz::Australia::Sydney, |l| l.zone);
+        let date = local_date(zone, appt.interval.start());
+        let (Some(item), Some(rule)) = (
+            self.rules.catalogue.item_as_at(&item_no, date),
+            self.rules.caps.as_at(date),
+        ) else {
+            return Ok(Vec::new());
+        };
+        let now = self.ports.clock.now();
+        // The calendar year at the clinic, with a day's margin for zone offsets.
+        let year_start = NaiveDate::from_ymd_opt(date.year(), 1, 1).unwrap_or(date);
+        let window = TimeRange::new(
+            year_start.and_time(chrono::NaiveTime::MIN).and_utc() - Duration::days(1),
+            year_start.and_time(chrono::NaiveTime::MIN).and_utc() + Duration::days(367),
+        )?;
+        let mut warnings = Vec::new();
+        for patient in &appt.patient_ids {
+            let history = self.ports.claims.history(practice, *patient).await?.past_services();
+            let snap = self
+                .ports
+                .appointments
+                .snapshot(practice, &[ResourceKey::Patient(*patient)], window)
+                .await?;
+            let future: Vec<&Appointment> = snap
+                .appointments
+                .iter()
+                .filter(|a| a.id != appt.id && a.interval.start() > now && medicare_service(a))
+                .filter(|a| local_date(zone, a.interval.start()).year() == date.year())
+                .collect();
+            let claimed = history
+                .iter()
+                .filter(|s| s.claimed && s.cap == item.cap && s.date.year() == date.year())
+                .count();
+            let counted = u16::try_from(claimed + future.len()).unwrap_or(u16::MAX);
+            let cap = rule.cap(item.cap);
+            if counted >= cap && !warnings.contains(&BookingWarning::WouldExceedCap { counted, cap }) {
+                warnings.push(BookingWarning::WouldExceedCap { counted, cap });
+            }
+            let referrals = self.ports.referrals.referrals(practice, *patient).await?;
+            match referrals
+                .iter()
+                .filter(|r| r.written_on <= date)
+                .max_by_key(|r| r.written_on)
+            {
+                None => warnings.push(BookingWarning::NoReferral),
+                Some(r) => {
+                    let covers = usize::from(
+                        r.sessions_requested
+                            .map_or(rule.per_referral_course, |n| n.min(rule.per_referral_course)),
+                    );
+                    let used = history
+                        .iter()
+                        .filter(|s| s.claimed && s.referral_id == Some(r.id))
+                        .count();
+                    if used + future.len() >= covers {
+                        warnings.push(BookingWarning::NeedsNewReferral);
+                    }
+                }
+            }
+        }
+        Ok(warnings)
+    }
+}
