@@ -1,5 +1,7 @@
 //! Invoices and Medicare claims end to end over the in-memory store.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::Arc;
@@ -269,7 +271,7 @@ async fn sixteen_claims_for_the_last_capped_session_one_wins() {
         match t.await.unwrap() {
             Ok(_) => won += 1,
             Err(ServiceError::NotClaimable { reasons }) => {
-                assert!(reasons.iter().any(|r| r.code() == "annual_cap_reached"), "{reasons:?}")
+                assert!(reasons.iter().any(|r| r.code() == "annual_cap_reached"), "{reasons:?}");
             }
             Err(e) => panic!("{e:?}"),
         }
@@ -437,7 +439,7 @@ proptest! {
             w.external(prior).await;
             let mut invoices = Vec::new();
             for n in 0..14 {
-                invoices.push(w.session(n as i64).await);
+                invoices.push(w.session(i64::from(n)).await);
             }
             for op in ops {
                 let history = w.f.store.history(w.f.practice, w.f.patients[0]).await.unwrap();

@@ -16,11 +16,25 @@ use super::utc;
 
 /// Every port a storage adapter implements.
 pub trait Storage:
-    PracticeRepository + PatientRepository + PractitionerRepository + AppointmentRepository + WaitlistRepository
+    PracticeRepository
+    + PatientRepository
+    + PractitionerRepository
+    + AppointmentRepository
+    + WaitlistRepository
+    + InvoiceRepository
+    + ClaimRepository
+    + ReferralRepository
 {
 }
 impl<T> Storage for T where
-    T: PracticeRepository + PatientRepository + PractitionerRepository + AppointmentRepository + WaitlistRepository
+    T: PracticeRepository
+        + PatientRepository
+        + PractitionerRepository
+        + AppointmentRepository
+        + WaitlistRepository
+        + InvoiceRepository
+        + ClaimRepository
+        + ReferralRepository
 {
 }
 
@@ -63,6 +77,202 @@ where
     commit_guard_rejects_stale_versions(make().await).await;
     commit_rejects_other_practice(make().await).await;
     reschedule_moves_the_index(make().await).await;
+    invoice_numbers_are_per_practice_and_sequential(make().await).await;
+    invoice_writes_are_guarded(make().await).await;
+    claim_commits_are_guarded_per_patient(make().await).await;
+    referrals_round_trip(make().await).await;
+}
+
+fn draft(practice: PracticeId, cents: i64) -> clinic_core::billing::Invoice {
+    use clinic_core::billing::{GstRates, Invoice, LineInput, Payer, SupplyKind};
+    let mut inv = Invoice::draft(super::ids().new_id(), practice, super::ids().new_id(), Payer::Patient);
+    inv.add_line(
+        LineInput {
+            description: "Séance — 50 min".into(),
+            service_date: "2026-11-24".parse().unwrap(),
+            quantity: 1,
+            unit_price: clinic_core::money::Money::from_cents(cents),
+            supply: SupplyKind::MedicoLegalReport,
+            registered_provider: true,
+            clinically_necessary: true,
+            appointment_id: None,
+            medicare: None,
+        },
+        &GstRates::australia(),
+    )
+    .unwrap();
+    inv
+}
+
+pub async fn invoice_numbers_are_per_practice_and_sequential<S: Storage>(s: Arc<S>) {
+    let (a, b): (PracticeId, PracticeId) = (super::ids().new_id(), super::ids().new_id());
+    let day = "2026-11-24".parse().unwrap();
+    for (practice, expected) in [(a, 1), (a, 2), (b, 1), (a, 3)] {
+        let inv = draft(practice, 12345);
+        s.save_draft(&inv).await.unwrap();
+        let issued = s.issue(practice, inv.id, inv.revision + 1, day).await.unwrap();
+        assert_eq!(issued.number, Some(expected));
+        let read = s.invoice(practice, inv.id).await.unwrap();
+        assert_eq!(read, issued, "issued invoices round-trip exactly, money to the cent");
+        assert_eq!(read.total(), clinic_core::money::Money::from_cents(13580));
+    }
+    let empty = clinic_core::billing::Invoice::draft(
+        super::ids().new_id(),
+        a,
+        super::ids().new_id(),
+        clinic_core::billing::Payer::Patient,
+    );
+    s.save_draft(&empty).await.unwrap();
+    assert_eq!(
+        s.issue(a, empty.id, 1, day).await.unwrap_err().kind(),
+        PortErrorKind::Invalid
+    );
+    let next = draft(a, 100);
+    s.save_draft(&next).await.unwrap();
+    assert_eq!(
+        s.issue(a, next.id, 1, day).await.unwrap().number,
+        Some(4),
+        "a refused issue uses no number"
+    );
+    assert_eq!(
+        s.invoice(b, next.id).await.unwrap_err().kind(),
+        PortErrorKind::NotFound,
+        "tenant boundary"
+    );
+}
+
+pub async fn invoice_writes_are_guarded<S: Storage>(s: Arc<S>) {
+    use clinic_core::billing::{Payment, PaymentMethod};
+    let practice: PracticeId = super::ids().new_id();
+    let inv = draft(practice, 10000);
+    s.save_draft(&inv).await.unwrap();
+    assert_eq!(
+        s.save_draft(&inv).await.unwrap_err().kind(),
+        PortErrorKind::Conflict,
+        "stale draft revision"
+    );
+    let issued = s
+        .issue(practice, inv.id, 1, "2026-11-24".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.issue(practice, inv.id, issued.revision, "2026-11-24".parse().unwrap())
+            .await
+            .unwrap_err()
+            .kind(),
+        PortErrorKind::Conflict
+    );
+    let pay = |inv: &mut clinic_core::billing::Invoice| {
+        inv.pay(Payment {
+            id: super::ids().new_id(),
+            amount: clinic_core::money::Money::from_cents(500),
+            method: PaymentMethod::Cash,
+            at: utc("2026-11-24T00:00:00Z"),
+            reference: None,
+        })
+        .unwrap();
+    };
+    let (mut one, mut two) = (issued.clone(), issued.clone());
+    pay(&mut one);
+    pay(&mut two);
+    s.update(&one).await.unwrap();
+    assert_eq!(
+        s.update(&two).await.unwrap_err().kind(),
+        PortErrorKind::Conflict,
+        "a lost update is refused"
+    );
+    let mut stored = s.invoice(practice, inv.id).await.unwrap();
+    assert_eq!(stored.payments.len(), 1);
+    stored.lines.clear();
+    assert_eq!(
+        s.update(&stored).await.unwrap_err().kind(),
+        PortErrorKind::Invalid,
+        "issued lines never change"
+    );
+}
+
+pub async fn claim_commits_are_guarded_per_patient<S: Storage>(s: Arc<S>) {
+    use clinic_core::billing::{Claim, ClaimStatus};
+    use clinic_core::medicare::{CapKind, PastService};
+    let practice: PracticeId = super::ids().new_id();
+    let patient: PatientId = super::ids().new_id();
+    let claim = |n: u16| Claim {
+        id: super::ids().new_id(),
+        practice_id: practice,
+        invoice_id: super::ids().new_id(),
+        line: n,
+        patient_id: patient,
+        practitioner_id: super::ids().new_id(),
+        referral_id: None,
+        item: "80110".into(),
+        service_date: "2026-11-24".parse().unwrap(),
+        cap: CapKind::Individual,
+        fee_charged: clinic_core::money::Money::from_cents(22000),
+        benefit: clinic_core::money::Money::from_cents(10155),
+        bulk_billed: false,
+        status: ClaimStatus::Draft,
+    };
+    let h0 = s.history(practice, patient).await.unwrap();
+    assert_eq!((h0.claims.len(), h0.version), (0, 0));
+    let first = claim(0);
+    s.commit_claim(practice, h0.version, &first).await.unwrap();
+    assert_eq!(
+        s.commit_claim(practice, h0.version, &claim(1))
+            .await
+            .unwrap_err()
+            .kind(),
+        PortErrorKind::Conflict
+    );
+    s.record_external(
+        practice,
+        patient,
+        &PastService {
+            date: "2026-02-01".parse().unwrap(),
+            cap: CapKind::Individual,
+            referral_id: None,
+            claimed: true,
+        },
+    )
+    .await
+    .unwrap();
+    let h = s.history(practice, patient).await.unwrap();
+    assert_eq!((h.claims.len(), h.external.len(), h.version), (1, 1, 2));
+    assert_eq!(h.claims[0], first);
+    assert_eq!(s.claim(practice, first.id).await.unwrap(), first);
+    let other: PracticeId = super::ids().new_id();
+    assert!(
+        s.history(other, patient).await.unwrap().claims.is_empty(),
+        "tenant boundary"
+    );
+    assert_eq!(
+        s.claim(other, first.id).await.unwrap_err().kind(),
+        PortErrorKind::NotFound
+    );
+}
+
+pub async fn referrals_round_trip<S: Storage>(s: Arc<S>) {
+    use clinic_core::medicare::{Referral, ReferralScope, ReferrerKind};
+    let practice: PracticeId = super::ids().new_id();
+    let patient: PatientId = super::ids().new_id();
+    let r = |written: &str| Referral {
+        id: super::ids().new_id(),
+        practice_id: practice,
+        patient_id: patient,
+        referrer_name: "Dr Zoë O'Brien".into(),
+        referrer_kind: ReferrerKind::Psychiatrist,
+        referrer_provider_number: Some(clinic_core::people::ProviderNumber::parse("2429581T").unwrap()),
+        mymedicare_or_usual_gp: false,
+        written_on: written.parse().unwrap(),
+        sessions_requested: None,
+        scope: ReferralScope::Group,
+    };
+    let (late, early) = (r("2026-06-01"), r("2026-01-01"));
+    s.save_referral(&late).await.unwrap();
+    s.save_referral(&early).await.unwrap();
+    let list = s.referrals(practice, patient).await.unwrap();
+    assert_eq!(list, vec![early.clone(), late], "oldest first, exact round trip");
+    assert_eq!(s.referral(practice, early.id).await.unwrap(), early);
+    assert!(s.referrals(super::ids().new_id(), patient).await.unwrap().is_empty());
 }
 
 pub async fn practice_round_trip<S: Storage>(s: Arc<S>) {

@@ -38,7 +38,7 @@ impl Abn {
             .zip(weights)
             .map(|(d, w)| d.wrapping_mul(w))
             .fold(0u32, u32::wrapping_add);
-        if digits.starts_with('0') || sum % 89 != 0 {
+        if digits.starts_with('0') || !sum.is_multiple_of(89) {
             return Err(FieldError::new("abn", "checksum does not match"));
         }
         Ok(Self(digits))
