@@ -2,17 +2,22 @@
 
 use std::sync::Arc;
 
+use clinic_adapters::manual_claims::ManualClaims;
 use clinic_adapters::memory::MemoryStore;
 use clinic_adapters::system::{SystemClock, UuidV7Ids};
 use clinic_core::ids::PracticeId;
 use clinic_core::ports::Clock;
-use clinic_core::service::{BookingService, SchedulingPorts};
+use clinic_core::service::{BillingPorts, BillingRules, BillingService, BookingService, SchedulingPorts};
 
 /// Shared state: the use cases and the ports they sit on.
 #[derive(Clone)]
 pub struct AppState {
     /// Scheduling use cases.
     pub booking: BookingService,
+    /// Invoicing and Medicare use cases.
+    pub billing: BillingService,
+    /// Claims waiting to be lodged by hand.
+    pub manual_claims: Arc<ManualClaims>,
     /// The storage (read models for the directory).
     pub store: Arc<MemoryStore>,
     /// The practice this server serves. (Multi-practice routing arrives with auth: the
@@ -36,11 +41,26 @@ impl AppState {
             practitioners: store.clone(),
             appointments: store.clone(),
             waitlist: store.clone(),
+            clock: clock.clone(),
+            ids: Arc::new(UuidV7Ids),
+        };
+        let manual_claims = Arc::new(ManualClaims::new());
+        let billing_ports = BillingPorts {
+            practices: store.clone(),
+            patients: store.clone(),
+            practitioners: store.clone(),
+            appointments: store.clone(),
+            invoices: store.clone(),
+            claims: store.clone(),
+            referrals: store.clone(),
+            gateway: manual_claims.clone(),
             clock,
             ids: Arc::new(UuidV7Ids),
         };
         Self {
             booking: BookingService::new(ports),
+            billing: BillingService::new(billing_ports, BillingRules::default()),
+            manual_claims,
             store,
             practice,
         }

@@ -153,6 +153,8 @@ async fn search_book_conflict_read_cancel() {
     let booked = app.post("/api/v1/appointments", &body).await;
     assert_eq!(booked.status, 201, "{:?}", booked.body);
     assert_eq!(booked.body["status"]["state"], "booked");
+    // The demo patient has no referral on file: a warning, not a refusal.
+    assert_eq!(booked.body["warnings"], json!([{"code": "no_referral"}]));
     let id = booked.body["id"].as_str().unwrap().to_owned();
     let mut again = body.clone();
     again["patient_ids"] = json!([app.patients[1]]);

@@ -133,10 +133,19 @@ impl InvoiceLine {
                 })?,
             ),
         };
-        if let Some(m) = &input.medicare
-            && m.rebate > net
-        {
-            return Err(FieldError::new("medicare.rebate", "must not exceed the fee charged").into());
+        if let Some(m) = &input.medicare {
+            if m.rebate > net {
+                return Err(FieldError::new("medicare.rebate", "must not exceed the fee charged").into());
+            }
+            // Bulk billing: the benefit is accepted as full payment, no other charge of any
+            // kind (MBS note AN.0.12).
+            if m.bulk_billed && m.rebate != net {
+                return Err(FieldError::new(
+                    "medicare.bulk_billed",
+                    "a bulk-billed service is charged the Medicare benefit and nothing more",
+                )
+                .into());
+            }
         }
         Ok(Self {
             description,

@@ -157,6 +157,30 @@ fn bad_amounts_are_refused() {
 }
 
 #[test]
+fn bulk_billing_charges_the_benefit_and_nothing_more() {
+    let medicare = |rebate: i64, bulk_billed: bool| LineMedicare {
+        item: "80110".into(),
+        provider_name: "Sam Lee".into(),
+        provider_number: None,
+        rebate: Money::from_cents(rebate),
+        bulk_billed,
+        referral: None,
+    };
+    let with = |price: i64, m: LineMedicare| {
+        let mut l = line(price, SupplyKind::PsychologicalService);
+        l.medicare = Some(m);
+        InvoiceLine::new(l, &GstRates::australia())
+    };
+    assert!(with(10155, medicare(10155, true)).is_ok());
+    assert!(
+        with(10156, medicare(10155, true)).is_err(),
+        "a gap of one cent is not bulk billing"
+    );
+    assert!(with(22000, medicare(10155, false)).is_ok());
+    assert!(with(10000, medicare(10155, false)).is_err(), "a rebate above the fee");
+}
+
+#[test]
 fn tax_invoice_requirements() {
     let date = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
     let mut therapy = invoice(&[(22000, SupplyKind::PsychologicalService)]);

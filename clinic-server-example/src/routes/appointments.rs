@@ -9,7 +9,7 @@ use chrono::NaiveDateTime;
 use clinic_core::ids::{AppointmentId, SeriesId};
 use clinic_core::ports::AppointmentRepository;
 use clinic_core::scheduling::{Appointment, BookingRequest, CancelledBy, SeriesPolicy, WaitlistEntry};
-use clinic_core::service::ServiceError;
+use clinic_core::service::{BookingWarning, ServiceError};
 use serde::{Deserialize, Serialize};
 
 use super::json_body;
@@ -26,6 +26,14 @@ struct OccurrenceDto {
     error: Option<String>,
 }
 
+/// A booked appointment with the Medicare warnings it raised (they never block a booking).
+#[derive(Serialize)]
+struct BookedDto {
+    #[serde(flatten)]
+    appointment: Appointment,
+    warnings: Vec<BookingWarning>,
+}
+
 #[derive(Serialize)]
 struct SeriesDto {
     series_id: Option<SeriesId>,
@@ -40,8 +48,9 @@ pub(crate) async fn book(
     let req = json_body(body)?;
     match req.recurrence {
         None => {
-            let a = s.booking.book(s.practice, &req).await?;
-            Ok((StatusCode::CREATED, Json(a)).into_response())
+            let appointment = s.booking.book(s.practice, &req).await?;
+            let warnings = s.billing.booking_warnings(s.practice, appointment.id).await?;
+            Ok((StatusCode::CREATED, Json(BookedDto { appointment, warnings })).into_response())
         }
         Some(rec) => {
             let policy = req.series_policy.unwrap_or(SeriesPolicy::AllOrNothing);
