@@ -232,6 +232,24 @@ async fn unfinished_session_cannot_be_claimed() {
 }
 
 #[tokio::test]
+async fn a_suspended_practitioners_claims_are_not_lodged() {
+    let w = world().await;
+    let inv = w.session(0).await;
+    let claim = w.billing.claim(w.f.practice, &w.request(inv)).await.unwrap();
+    let mut p = w.f.practitioner.clone();
+    p.suspension = Some(clinic_core::people::Suspension {
+        reason_code: "insurance_expired".into(),
+        from: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+    });
+    w.f.store.save_practitioner(&p).await.unwrap();
+    assert_eq!(
+        w.billing.lodge(w.f.practice, claim.id).await.unwrap_err().code(),
+        "practitioner_not_permitted"
+    );
+    assert!(w.gateway.forms().is_empty());
+}
+
+#[tokio::test]
 async fn rejection_frees_the_place_under_the_cap() {
     let w = world().await;
     w.external(9).await;

@@ -10,6 +10,7 @@
 //! | --- | --- |
 //! | [`ids`], [`money`], [`time`] | typed ids, AUD money with explicit rounding, UTC intervals and local-time resolution |
 //! | [`billing`] | invoices, GST per line, payments, refunds, credit notes, Medicare claims |
+//! | [`credentials`] | AHPRA registration and insurance: status on a date, the compliance sweep |
 //! | [`medicare`] | MBS items and caps as versioned data, referrals, the eligibility decision |
 //! | [`versioned`] | rule tables with effective dates and an as-at lookup |
 //! | [`practice`] | practices (the tenant), locations, rooms, services |
@@ -20,6 +21,7 @@
 #![deny(missing_docs)]
 
 pub mod billing;
+pub mod credentials;
 pub mod error;
 pub mod ids;
 pub mod medicare;

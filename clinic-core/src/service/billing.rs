@@ -490,6 +490,24 @@ impl BillingService {
             }
             .into());
         }
+        // A suspended practitioner's claims are not lodged (credentials sweep).
+        let practitioner = self
+            .ports
+            .practitioners
+            .practitioner(practice, claim.practitioner_id)
+            .await
+            .map_err(ServiceError::from_port("practitioner"))?;
+        if let Some(s) = &practitioner.suspension
+            && s.from
+                <= claim
+                    .service_date
+                    .max(local_date(chrono_tz::Australia::Sydney, self.ports.clock.now()))
+        {
+            return Err(crate::scheduling::SchedulingError::PractitionerNotPermitted {
+                reason_code: s.reason_code.clone(),
+            }
+            .into());
+        }
         let reference = self.ports.gateway.lodge(&claim).await?;
         let at = self.ports.clock.now();
         self.update_claim(practice, id, |c| Ok(c.lodge(at, reference.clone())?))
