@@ -497,11 +497,16 @@ impl BillingService {
             .practitioner(practice, claim.practitioner_id)
             .await
             .map_err(ServiceError::from_port("practitioner"))?;
+        let zone = self
+            .ports
+            .practices
+            .locations(practice)
+            .await?
+            .first()
+            .map_or(chrono_tz::UTC, |l| l.zone);
+        let today = local_date(zone, self.ports.clock.now());
         if let Some(s) = &practitioner.suspension
-            && s.from
-                <= claim
-                    .service_date
-                    .max(local_date(chrono_tz::Australia::Sydney, self.ports.clock.now()))
+            && s.from <= claim.service_date.max(today)
         {
             return Err(crate::scheduling::SchedulingError::PractitionerNotPermitted {
                 reason_code: s.reason_code.clone(),
