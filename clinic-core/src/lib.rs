@@ -13,6 +13,7 @@
 //! | [`credentials`] | AHPRA registration and insurance: status on a date, the compliance sweep |
 //! | [`medicare`] | MBS items and caps as versioned data, referrals, the eligibility decision |
 //! | [`versioned`] | rule tables with effective dates and an as-at lookup |
+//! | [`privacy`] | consents, retention by state, deletion and access requests |
 //! | [`practice`] | practices (the tenant), locations, rooms, services |
 //! | [`people`] | patients, practitioners, users and roles, validated identifiers |
 //! | [`scheduling`] | availability, holidays, appointments, conflict rules, series, waitlist, slot search |
@@ -29,6 +30,7 @@ pub mod money;
 pub mod people;
 pub mod ports;
 pub mod practice;
+pub mod privacy;
 pub mod scheduling;
 pub mod service;
 pub mod time;
