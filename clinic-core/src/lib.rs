@@ -17,6 +17,7 @@
 //! | [`practice`] | practices (the tenant), locations, rooms, services |
 //! | [`people`] | patients, practitioners, users and roles, validated identifiers |
 //! | [`scheduling`] | availability, holidays, appointments, conflict rules, series, waitlist, slot search |
+//! | [`telehealth`] | the gate a video or phone session passes before it starts |
 //! | [`ports`] | the traits adapters implement |
 //! | [`service`] | use cases written against the ports |
 #![deny(missing_docs)]
@@ -33,6 +34,7 @@ pub mod practice;
 pub mod privacy;
 pub mod scheduling;
 pub mod service;
+pub mod telehealth;
 pub mod time;
 pub mod versioned;
 
