@@ -9,6 +9,7 @@
 //! | module | what it owns |
 //! | --- | --- |
 //! | [`ids`], [`money`], [`time`] | typed ids, AUD money with explicit rounding, UTC intervals and local-time resolution |
+//! | [`access`] | who may do what: the roles matrix as one pure function |
 //! | [`billing`] | invoices, GST per line, payments, refunds, credit notes, Medicare claims |
 //! | [`credentials`] | AHPRA registration and insurance: status on a date, the compliance sweep |
 //! | [`medicare`] | MBS items and caps as versioned data, referrals, the eligibility decision |
@@ -22,6 +23,7 @@
 //! | [`service`] | use cases written against the ports |
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod billing;
 pub mod credentials;
 pub mod error;
