@@ -10,6 +10,7 @@
 //! | --- | --- |
 //! | [`ids`], [`money`], [`time`] | typed ids, AUD money with explicit rounding, UTC intervals and local-time resolution |
 //! | [`access`] | who may do what: the roles matrix as one pure function |
+//! | [`audit`] | audit events in a hash chain with signed checkpoints |
 //! | [`billing`] | invoices, GST per line, payments, refunds, credit notes, Medicare claims |
 //! | [`credentials`] | AHPRA registration and insurance: status on a date, the compliance sweep |
 //! | [`medicare`] | MBS items and caps as versioned data, referrals, the eligibility decision |
@@ -24,6 +25,7 @@
 #![deny(missing_docs)]
 
 pub mod access;
+pub mod audit;
 pub mod billing;
 pub mod credentials;
 pub mod error;
