@@ -136,49 +136,50 @@ impl AuditError {
     }
 }
 
-fn put_str(h: &mut Sha256, s: &str) {
-    h.update(&(s.len() as u64).to_be_bytes());
-    h.update(s.as_bytes());
+fn put_str(buf: &mut Vec<u8>, s: &str) {
+    // Lengths over 65535 bytes are clamped in the prefix but the bytes are all hashed;
+    // codes and request ids are short, and the hash still covers every byte.
+    buf.extend_from_slice(&u16::try_from(s.len()).unwrap_or(u16::MAX).to_be_bytes());
+    buf.extend_from_slice(s.as_bytes());
 }
 
-/// The hash of an event at `seq` after `prev`.
+fn put_opt(buf: &mut Vec<u8>, id: Option<Uuid>) {
+    match id {
+        Some(u) => {
+            buf.push(1);
+            buf.extend_from_slice(u.as_bytes());
+        }
+        None => buf.push(0),
+    }
+}
+
+/// The hash of an event at `seq` after `prev`: SHA-256 over one contiguous canonical
+/// encoding (fixed-width fields, length-prefixed strings).
 #[must_use]
 pub fn event_hash(seq: u64, prev: &[u8; 32], e: &AuditEntry) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(prev);
-    h.update(&seq.to_be_bytes());
-    h.update(e.practice_id.as_uuid().as_bytes());
-    h.update(&e.at.timestamp_micros().to_be_bytes());
-    match e.actor {
-        Some(a) => {
-            h.update(&[1]);
-            h.update(a.as_uuid().as_bytes());
-        }
-        None => h.update(&[0]),
-    }
-    put_str(&mut h, &e.action);
-    put_str(&mut h, &e.resource_kind);
-    h.update(e.resource_id.as_bytes());
-    match e.patient_id {
-        Some(p) => {
-            h.update(&[1]);
-            h.update(p.as_uuid().as_bytes());
-        }
-        None => h.update(&[0]),
-    }
-    h.update(&[match e.outcome {
+    let mut buf = Vec::with_capacity(192);
+    buf.extend_from_slice(prev);
+    buf.extend_from_slice(&seq.to_be_bytes());
+    buf.extend_from_slice(e.practice_id.as_uuid().as_bytes());
+    buf.extend_from_slice(&e.at.timestamp_micros().to_be_bytes());
+    put_opt(&mut buf, e.actor.map(|a| a.as_uuid()));
+    put_str(&mut buf, &e.action);
+    put_str(&mut buf, &e.resource_kind);
+    buf.extend_from_slice(e.resource_id.as_bytes());
+    put_opt(&mut buf, e.patient_id.map(|p| p.as_uuid()));
+    buf.push(match e.outcome {
         Outcome::Allowed => 0,
         Outcome::Flagged => 1,
         Outcome::Denied => 2,
-    }]);
+    });
     match &e.request_id {
         Some(r) => {
-            h.update(&[1]);
-            put_str(&mut h, r);
+            buf.push(1);
+            put_str(&mut buf, r);
         }
-        None => h.update(&[0]),
+        None => buf.push(0),
     }
-    h.finish()
+    Sha256::digest(&buf)
 }
 
 /// Seals `entry` as the event after `prev` (or the first event).
@@ -213,7 +214,30 @@ pub fn checkpoint(event: &AuditEvent, key: &[u8]) -> Checkpoint {
     }
 }
 
+/// Checks events `range` of `events`: position, link to the predecessor, content hash.
+fn verify_span(practice: PracticeId, events: &[AuditEvent], range: std::ops::Range<usize>) -> Result<(), AuditError> {
+    for i in range {
+        let e = &events[i];
+        let expected = i as u64;
+        if e.seq != expected {
+            return Err(AuditError::Sequence { expected, found: e.seq });
+        }
+        let prev = if i == 0 { [0u8; 32] } else { events[i - 1].hash };
+        if !ct_eq(&e.prev_hash, &prev) {
+            return Err(AuditError::BrokenLink { seq: e.seq });
+        }
+        if e.entry.practice_id != practice || !ct_eq(&event_hash(e.seq, &e.prev_hash, &e.entry), &e.hash) {
+            return Err(AuditError::Altered { seq: e.seq });
+        }
+    }
+    Ok(())
+}
+
 /// Verifies a practice's whole chain against the checkpoints the verifier holds.
+///
+/// Each event is checked against its own stored hash and its predecessor's, so long
+/// chains are checked in parallel spans (CPU only); the failure reported is always the
+/// first in chain order, as a sequential check would find it.
 ///
 /// # Errors
 /// The first [`AuditError`] found.
@@ -223,19 +247,31 @@ pub fn verify(
     checkpoints: &[Checkpoint],
     key: &[u8],
 ) -> Result<u64, AuditError> {
-    let mut prev = [0u8; 32];
-    for (i, e) in events.iter().enumerate() {
-        let expected = i as u64;
-        if e.seq != expected {
-            return Err(AuditError::Sequence { expected, found: e.seq });
-        }
-        if !ct_eq(&e.prev_hash, &prev) {
-            return Err(AuditError::BrokenLink { seq: e.seq });
-        }
-        if e.entry.practice_id != practice || !ct_eq(&event_hash(e.seq, &e.prev_hash, &e.entry), &e.hash) {
-            return Err(AuditError::Altered { seq: e.seq });
-        }
-        prev = e.hash;
+    const PARALLEL_FROM: usize = 50_000;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(8);
+    if events.len() < PARALLEL_FROM || threads == 1 {
+        verify_span(practice, events, 0..events.len())?;
+    } else {
+        let per = events.len().div_ceil(threads);
+        let results: Vec<Result<(), AuditError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let range = (t * per)..((t + 1) * per).min(events.len());
+                    scope.spawn(move || verify_span(practice, events, range))
+                })
+                .collect();
+            // A span's thread only computes; if one panicked, report it as that span's
+            // first event being unverifiable rather than unwinding through the caller.
+            handles
+                .into_iter()
+                .enumerate()
+                .map(|(t, h)| h.join().unwrap_or(Err(AuditError::Altered { seq: (t * per) as u64 })))
+                .collect()
+        });
+        // Spans are in chain order: the first failing span holds the first failure.
+        results.into_iter().collect::<Result<Vec<()>, AuditError>>()?;
     }
     let len = events.len() as u64;
     for c in checkpoints {

@@ -99,7 +99,7 @@ impl Default for Sha256 {
     }
 }
 
-fn compress(state: &mut [u32; 8], block: &[u8; 64]) {
+fn compress(state: &mut [u32; 8], block: &[u8]) {
     let mut w = [0u32; 64];
     for (i, chunk) in block.chunks_exact(4).enumerate() {
         w[i] = u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
@@ -158,9 +158,7 @@ impl Sha256 {
         }
         let mut chunks = data.chunks_exact(64);
         for block in &mut chunks {
-            let mut b = [0u8; 64];
-            b.copy_from_slice(block);
-            compress(&mut self.state, &b);
+            compress(&mut self.state, block);
         }
         let rest = chunks.remainder();
         self.buf[..rest.len()].copy_from_slice(rest);

@@ -110,6 +110,23 @@ fn deleting_the_newest_events_is_caught_by_the_checkpoint() {
 }
 
 #[test]
+fn long_chains_report_the_first_failure_in_chain_order() {
+    let mut c = chain(60_000);
+    assert_eq!(verify(practice(), &c, &[], KEY), Ok(60_000));
+    c[50_000].entry.outcome = Outcome::Denied;
+    c[35_000].entry.action = "note.export".into();
+    assert_eq!(
+        verify(practice(), &c, &[], KEY),
+        Err(AuditError::Altered { seq: 35_000 })
+    );
+    c[10_000].prev_hash[0] ^= 1;
+    assert_eq!(
+        verify(practice(), &c, &[], KEY),
+        Err(AuditError::BrokenLink { seq: 10_000 })
+    );
+}
+
+#[test]
 fn another_practices_chain_does_not_verify_here() {
     let c = chain(3);
     assert_eq!(
