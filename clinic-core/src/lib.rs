@@ -12,6 +12,7 @@
 //! | [`access`] | who may do what: the roles matrix as one pure function |
 //! | [`audit`] | audit events in a hash chain with signed checkpoints |
 //! | [`billing`] | invoices, GST per line, payments, refunds, credit notes, Medicare claims |
+//! | [`clinical`] | SOAP progress notes (sign, lock, addenda), process notes, treatment plans, outcome measures |
 //! | [`credentials`] | AHPRA registration and insurance: status on a date, the compliance sweep |
 //! | [`medicare`] | MBS items and caps as versioned data, referrals, the eligibility decision |
 //! | [`versioned`] | rule tables with effective dates and an as-at lookup |
@@ -27,6 +28,7 @@
 pub mod access;
 pub mod audit;
 pub mod billing;
+pub mod clinical;
 pub mod credentials;
 pub mod error;
 pub mod ids;

@@ -1,0 +1,11 @@
+//! Clinical records: progress notes (SOAP), process notes, treatment plans, outcome
+//! measures.
+//!
+//! Clinical text is health information: it never appears in an error, a log or an audit
+//! event (which records who touched which record, not what it says).
+
+mod measures;
+mod notes;
+
+pub use measures::{Instrument, MeasureError, Score, Severity, score};
+pub use notes::{Addendum, NoteError, NoteKind, NoteState, ProgressNote, Soap, TreatmentGoal, TreatmentPlan};
