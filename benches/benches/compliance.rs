@@ -123,7 +123,7 @@ fn sweep_bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("compliance");
     g.sample_size(10);
     g.bench_function("sweep_5k_practitioners_1m_appointments", |b| {
-        b.iter(|| sweep(black_box(&input)))
+        b.iter(|| sweep(black_box(&input)));
     });
     g.finish();
 }
@@ -154,12 +154,12 @@ fn audit_bench(c: &mut Criterion) {
     let last = events[999_999].clone();
     let next = entry(1_000_000);
     c.bench_function("audit_append", |b| {
-        b.iter(|| seal(Some(black_box(&last)), black_box(next.clone())))
+        b.iter(|| seal(Some(black_box(&last)), black_box(next.clone())));
     });
     let mut g = c.benchmark_group("audit");
     g.sample_size(10);
     g.bench_function("audit_verify_1m", |b| {
-        b.iter(|| verify(id(1), black_box(&events), &cp, key))
+        b.iter(|| verify(id(1), black_box(&events), &cp, key));
     });
     g.finish();
 }

@@ -14,17 +14,17 @@ fn entry(i: u64) -> AuditEntry {
     AuditEntry {
         practice_id: practice(),
         at: DateTime::from_timestamp(1_795_000_000 + i64::try_from(i).unwrap(), 0).unwrap(),
-        actor: (i % 3 != 0).then(|| UserId::from_uuid(Uuid::from_u128(u128::from(i % 5)))),
+        actor: (!i.is_multiple_of(3)).then(|| UserId::from_uuid(Uuid::from_u128(u128::from(i % 5)))),
         action: ["note.read", "note.write", "note.sign"][usize::try_from(i % 3).unwrap()].into(),
         resource_kind: "progress_note".into(),
         resource_id: Uuid::from_u128(u128::from(i) * 31),
-        patient_id: (i % 4 != 0).then(|| PatientId::from_uuid(Uuid::from_u128(u128::from(i % 7)))),
-        outcome: if i % 11 == 0 {
+        patient_id: (!i.is_multiple_of(4)).then(|| PatientId::from_uuid(Uuid::from_u128(u128::from(i % 7)))),
+        outcome: if i.is_multiple_of(11) {
             Outcome::Flagged
         } else {
             Outcome::Allowed
         },
-        request_id: (i % 2 == 0).then(|| format!("req-{i}")),
+        request_id: (i.is_multiple_of(2)).then(|| format!("req-{i}")),
     }
 }
 
@@ -98,7 +98,7 @@ fn deleting_the_newest_events_is_caught_by_the_checkpoint() {
     let c = chain(30);
     let cp = checkpoint(&c[29], KEY);
     assert_eq!(
-        verify(practice(), &c[..25], &[cp.clone()], KEY),
+        verify(practice(), &c[..25], std::slice::from_ref(&cp), KEY),
         Err(AuditError::Truncated { seq: 29, len: 25 })
     );
     let mut forged = cp;

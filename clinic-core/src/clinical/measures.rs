@@ -136,8 +136,10 @@ const GAD7: &[(u16, Severity)] = &[(4, S::Minimal), (9, S::Mild), (14, S::Modera
 const DASS_D: &[(u16, Severity)] = &[(9, S::Minimal), (13, S::Mild), (20, S::Moderate), (27, S::Severe)];
 const DASS_A: &[(u16, Severity)] = &[(7, S::Minimal), (9, S::Mild), (14, S::Moderate), (19, S::Severe)];
 const DASS_S: &[(u16, Severity)] = &[(14, S::Minimal), (18, S::Mild), (25, S::Moderate), (33, S::Severe)];
+/// Severity bands: inclusive upper bounds in order.
+type Bands = &'static [(u16, Severity)];
 /// DASS-21 item numbers (1-based) of each subscale.
-const DASS_ITEMS: [(&str, [usize; 7], &[(u16, Severity)]); 3] = [
+const DASS_ITEMS: [(&str, [usize; 7], Bands); 3] = [
     ("depression", [3, 5, 10, 13, 16, 17, 21], DASS_D),
     ("anxiety", [2, 4, 7, 9, 15, 19, 20], DASS_A),
     ("stress", [1, 6, 8, 11, 12, 14, 18], DASS_S),

@@ -51,7 +51,7 @@ fn creds(reg: &str, ins: &str) -> Credentials {
         insurances: vec![Insurance {
             insurer: "Insurer".into(),
             policy_number: "P1".into(),
-            cover: Money::from_cents(2_000_000_00),
+            cover: Money::from_cents(200_000_000),
             expires_on: d(ins),
             certificate: None,
         }],
