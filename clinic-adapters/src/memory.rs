@@ -10,17 +10,19 @@ use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use clinic_core::audit::{AuditEntry, AuditEvent, seal};
 use clinic_core::billing::{Claim, Invoice};
+use clinic_core::clinical::ProgressNote;
 use clinic_core::ids::{
-    AppointmentId, ClaimId, ExceptionId, InvoiceId, LocationId, PatientId, PracticeId, PractitionerId, ReferralId,
-    RoomId, ServiceId, TemplateId, WaitlistEntryId,
+    AppointmentId, ClaimId, ExceptionId, InvoiceId, LocationId, NoteId, PatientId, PracticeId, PractitionerId,
+    ReferralId, RoomId, ServiceId, TemplateId, WaitlistEntryId,
 };
 use clinic_core::medicare::{PastService, Referral};
 use clinic_core::people::{Patient, Practitioner};
 use clinic_core::ports::{
-    AppointmentRepository, CalendarSnapshot, ClaimHistory, ClaimRepository, Guarded, InvoiceRepository,
-    PatientRepository, PortError, PortErrorKind, PracticeRepository, PractitionerRepository, ReferralRepository,
-    ResourceKey, WaitlistRepository,
+    AppointmentRepository, AuditLog, CalendarSnapshot, CareRelationships, ClaimHistory, ClaimRepository, Guarded,
+    InvoiceRepository, NoteRepository, PatientRepository, PortError, PortErrorKind, PracticeRepository,
+    PractitionerRepository, ReferralRepository, ResourceKey, WaitlistRepository,
 };
 use clinic_core::practice::{Location, Practice, Room, Service};
 use clinic_core::scheduling::{Appointment, Availability, AvailabilityException, WaitlistEntry, WeeklyTemplate};
@@ -52,6 +54,8 @@ struct Inner {
     external: HashMap<Key<PatientId>, Vec<PastService>>,
     claim_versions: HashMap<Key<PatientId>, u64>,
     referrals: HashMap<Key<ReferralId>, Referral>,
+    notes: HashMap<Key<NoteId>, ProgressNote>,
+    audit: HashMap<PracticeId, Vec<AuditEvent>>,
 }
 
 impl Inner {
@@ -544,5 +548,66 @@ impl ReferralRepository for MemoryStore {
             .referrals
             .insert((referral.practice_id, referral.id), referral.clone());
         Ok(())
+    }
+}
+
+#[async_trait]
+impl NoteRepository for MemoryStore {
+    async fn note(&self, practice: PracticeId, id: NoteId) -> Result<ProgressNote, PortError> {
+        self.read()
+            .notes
+            .get(&(practice, id))
+            .cloned()
+            .ok_or_else(|| PortError::not_found("note"))
+    }
+
+    async fn save_note(&self, note: &ProgressNote) -> Result<(), PortError> {
+        self.write().notes.insert((note.practice_id, note.id), note.clone());
+        Ok(())
+    }
+
+    async fn notes(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<ProgressNote>, PortError> {
+        let g = self.read();
+        // Note ids are v7 UUIDs: ordering by id is ordering by creation.
+        Ok(sorted(
+            g.notes
+                .iter()
+                .filter(|(k, n)| k.0 == practice && n.patient_id == patient)
+                .map(|(_, n)| n.clone()),
+            |n| n.id,
+        ))
+    }
+}
+
+#[async_trait]
+impl CareRelationships for MemoryStore {
+    async fn treats(
+        &self,
+        practice: PracticeId,
+        practitioner: PractitionerId,
+        patient: PatientId,
+    ) -> Result<bool, PortError> {
+        let g = self.read();
+        Ok(g.appointments
+            .iter()
+            .any(|(k, a)| k.0 == practice && a.practitioner_id == practitioner && a.patient_ids.contains(&patient)))
+    }
+}
+
+#[async_trait]
+impl AuditLog for MemoryStore {
+    async fn append(&self, entry: AuditEntry) -> Result<AuditEvent, PortError> {
+        let mut g = self.write();
+        let chain = g.audit.entry(entry.practice_id).or_default();
+        let event = seal(chain.last(), entry);
+        chain.push(event.clone());
+        Ok(event)
+    }
+
+    async fn events(&self, practice: PracticeId, from: u64, limit: usize) -> Result<Vec<AuditEvent>, PortError> {
+        let g = self.read();
+        let chain = g.audit.get(&practice).map_or(&[][..], Vec::as_slice);
+        let start = usize::try_from(from).unwrap_or(usize::MAX).min(chain.len());
+        Ok(chain[start..].iter().take(limit).cloned().collect())
     }
 }

@@ -120,6 +120,10 @@ id_type!(
     ClaimId, "claim_id"
 );
 id_type!(
+    /// A clinical note.
+    NoteId, "note_id"
+);
+id_type!(
     /// A waitlist entry.
     WaitlistEntryId, "waitlist_entry_id"
 );

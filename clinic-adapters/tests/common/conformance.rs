@@ -24,6 +24,9 @@ pub trait Storage:
     + InvoiceRepository
     + ClaimRepository
     + ReferralRepository
+    + NoteRepository
+    + CareRelationships
+    + AuditLog
 {
 }
 impl<T> Storage for T where
@@ -35,6 +38,9 @@ impl<T> Storage for T where
         + InvoiceRepository
         + ClaimRepository
         + ReferralRepository
+        + NoteRepository
+        + CareRelationships
+        + AuditLog
 {
 }
 
@@ -81,6 +87,86 @@ where
     invoice_writes_are_guarded(make().await).await;
     claim_commits_are_guarded_per_patient(make().await).await;
     referrals_round_trip(make().await).await;
+    audit_log_is_one_chain_under_concurrency(make().await).await;
+    notes_round_trip_within_their_practice(make().await).await;
+}
+
+pub async fn audit_log_is_one_chain_under_concurrency<S: Storage + 'static>(s: Arc<S>) {
+    use clinic_core::audit::{AuditEntry, Outcome, verify};
+    let practice: PracticeId = super::ids().new_id();
+    let tasks: Vec<_> = (0..100)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                s.append(AuditEntry {
+                    practice_id: practice,
+                    at: utc("2026-11-24T00:00:00Z") + Duration::seconds(i),
+                    actor: None,
+                    action: "note.read".into(),
+                    resource_kind: "progress_note".into(),
+                    resource_id: uuid::Uuid::from_u128(u128::try_from(i).unwrap()),
+                    patient_id: None,
+                    outcome: Outcome::Allowed,
+                    request_id: None,
+                })
+                .await
+                .unwrap()
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let events = s.events(practice, 0, 1000).await.unwrap();
+    assert_eq!(
+        verify(practice, &events, &[], b"k"),
+        Ok(100),
+        "positions 0..100, each linked to the last"
+    );
+    assert_eq!(
+        s.events(practice, 95, 3)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect::<Vec<_>>(),
+        vec![95, 96, 97]
+    );
+    assert!(s.events(practice, 500, 10).await.unwrap().is_empty());
+    assert!(
+        s.events(super::ids().new_id(), 0, 10).await.unwrap().is_empty(),
+        "tenant boundary"
+    );
+}
+
+pub async fn notes_round_trip_within_their_practice<S: Storage>(s: Arc<S>) {
+    use clinic_core::clinical::{NoteKind, ProgressNote, Soap};
+    let practice: PracticeId = super::ids().new_id();
+    let patient: PatientId = super::ids().new_id();
+    let note = ProgressNote::draft(
+        super::ids().new_id(),
+        practice,
+        patient,
+        super::ids().new_id(),
+        NoteKind::Progress,
+        Soap {
+            subjective: "Ünïcode — 心理 ✓".into(),
+            objective: "o".into(),
+            assessment: "a".into(),
+            plan: "p".into(),
+        },
+    );
+    s.save_note(&note).await.unwrap();
+    assert_eq!(s.note(practice, note.id).await.unwrap(), note);
+    assert_eq!(s.notes(practice, patient).await.unwrap(), vec![note.clone()]);
+    assert_eq!(
+        s.note(super::ids().new_id(), note.id).await.unwrap_err().kind(),
+        PortErrorKind::NotFound
+    );
+    assert!(
+        !s.treats(practice, note.author, patient).await.unwrap(),
+        "a note alone is no appointment"
+    );
 }
 
 fn draft(practice: PracticeId, cents: i64) -> clinic_core::billing::Invoice {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AppointmentId, PatientId, PracticeId, PractitionerId};
+use crate::ids::{AppointmentId, NoteId, PatientId, PracticeId, PractitionerId};
 
 /// The four parts of a SOAP note.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +97,8 @@ impl NoteError {
 /// A progress or process note.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProgressNote {
+    /// Id.
+    pub id: NoteId,
     /// Owning practice.
     pub practice_id: PracticeId,
     /// The patient.
@@ -121,6 +123,7 @@ impl ProgressNote {
     /// A new draft.
     #[must_use]
     pub fn draft(
+        id: NoteId,
         practice_id: PracticeId,
         patient_id: PatientId,
         author: PractitionerId,
@@ -128,6 +131,7 @@ impl ProgressNote {
         soap: Soap,
     ) -> Self {
         Self {
+            id,
             practice_id,
             patient_id,
             author,
@@ -279,6 +283,7 @@ mod tests {
 
     fn note(kind: NoteKind) -> ProgressNote {
         ProgressNote::draft(
+            NoteId::from_uuid(Uuid::nil()),
             PracticeId::from_uuid(Uuid::nil()),
             PatientId::from_uuid(Uuid::nil()),
             who(1),

@@ -4,10 +4,12 @@
 //! `Arc<dyn Port>`, and returns [`PortError`].
 
 mod billing;
+mod clinical;
 mod error;
 mod storage;
 
 pub use billing::{ClaimGateway, ClaimHistory, ClaimRepository, InvoiceRepository, ReferralRepository};
+pub use clinical::{AuditLog, CareRelationships, NoteRepository};
 pub use error::{PortError, PortErrorKind};
 pub use storage::{
     AppointmentRepository, CalendarSnapshot, Guarded, PatientRepository, PracticeRepository, PractitionerRepository,

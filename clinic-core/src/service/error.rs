@@ -32,6 +32,12 @@ pub enum ServiceError {
     /// A claim status change the lifecycle does not allow.
     #[error(transparent)]
     ClaimTransition(#[from] crate::billing::ClaimTransitionError),
+    /// The actor may not do this (the attempt is audited).
+    #[error("not permitted")]
+    Forbidden,
+    /// A note operation was refused.
+    #[error(transparent)]
+    Note(crate::clinical::NoteError),
     /// The calendar kept changing under us; the request may be retried.
     #[error("the calendar is busy; please try again")]
     Contention,
@@ -51,6 +57,8 @@ impl ServiceError {
             Self::Billing(e) => e.code(),
             Self::NotClaimable { .. } => "not_claimable",
             Self::ClaimTransition(e) => e.code(),
+            Self::Forbidden => "forbidden",
+            Self::Note(e) => e.code(),
             Self::Contention => "contention",
             Self::Port(e) => e.kind().code(),
         }

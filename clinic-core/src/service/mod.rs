@@ -2,10 +2,12 @@
 
 mod billing;
 mod booking;
+mod clinical;
 mod error;
 
 pub use billing::{BillingPorts, BillingRules, BillingService, BookingWarning, ClaimRequest};
 pub use booking::{
     BookingService, CancelOutcome, MAX_ATTEMPTS, OccurrenceReport, SchedulingPorts, SeriesOutcome, SlotSearch,
 };
+pub use clinical::{Actor, ClinicalPorts, ClinicalService};
 pub use error::ServiceError;

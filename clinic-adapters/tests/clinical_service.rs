@@ -1,0 +1,207 @@
+//! Clinical notes through the access rules, every read and write audited.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use clinic_adapters::memory::MemoryStore;
+use clinic_adapters::system::UuidV7Ids;
+use clinic_core::audit::{Outcome, verify};
+use clinic_core::clinical::{NoteKind, Soap};
+use clinic_core::ids::*;
+use clinic_core::people::Role;
+use clinic_core::ports::*;
+use clinic_core::service::{Actor, ClinicalPorts, ClinicalService, ServiceError};
+use common::{Fixture, practice_on};
+
+const SECRET: &str = "Discussed a very private matter";
+
+struct World {
+    f: Fixture,
+    clinical: ClinicalService,
+}
+
+async fn world() -> World {
+    let f = practice_on(Arc::new(MemoryStore::new())).await;
+    let ports = ClinicalPorts {
+        notes: f.store.clone(),
+        care: f.store.clone(),
+        audit: f.store.clone(),
+        clock: f.clock.clone(),
+        ids: Arc::new(UuidV7Ids),
+    };
+    // Sam Lee treats patient 0.
+    f.service
+        .book(f.practice, &f.request(0, "2026-11-23T22:00:00Z"))
+        .await
+        .unwrap();
+    World {
+        clinical: ClinicalService::new(ports),
+        f,
+    }
+}
+
+impl World {
+    fn actor(&self, role: Role, practitioner: Option<PractitionerId>, patient: Option<PatientId>) -> Actor {
+        Actor {
+            practice_id: self.f.practice,
+            user_id: common::ids().new_id(),
+            role,
+            practitioner_id: practitioner,
+            patient_id: patient,
+            request_id: Some("req-1".into()),
+        }
+    }
+
+    fn sam(&self) -> Actor {
+        self.actor(Role::Psychologist, Some(self.f.practitioner.id), None)
+    }
+
+    fn stranger(&self) -> Actor {
+        self.actor(Role::Psychologist, Some(common::ids().new_id()), None)
+    }
+
+    async fn outcomes(&self) -> Vec<(String, Outcome)> {
+        let events = self.f.store.events(self.f.practice, 0, 1000).await.unwrap();
+        events.into_iter().map(|e| (e.entry.action, e.entry.outcome)).collect()
+    }
+
+    fn soap() -> Soap {
+        Soap {
+            subjective: SECRET.into(),
+            ..Soap::default()
+        }
+    }
+}
+
+#[tokio::test]
+async fn treating_clinician_writes_signs_locks_and_amends() {
+    let w = world().await;
+    let p = w.f.patients[0];
+    let n = w
+        .clinical
+        .create(&w.sam(), p, NoteKind::Progress, World::soap())
+        .await
+        .unwrap();
+    w.clinical.sign(&w.sam(), n.id).await.unwrap();
+    w.clinical.lock(&w.sam(), n.id).await.unwrap();
+    let e = w.clinical.edit(&w.sam(), n.id, Soap::default()).await.unwrap_err();
+    assert_eq!(e.code(), "note_not_draft");
+    w.clinical.amend(&w.sam(), n.id, "Addendum: correction").await.unwrap();
+    let read = w.clinical.read(&w.sam(), n.id, false).await.unwrap();
+    assert_eq!(read.soap.subjective, SECRET);
+    assert_eq!(read.addenda.len(), 1);
+    let outcomes = w.outcomes().await;
+    assert_eq!(
+        outcomes.len(),
+        6,
+        "one event per call, the refused edit included: {outcomes:?}"
+    );
+    assert!(outcomes.iter().all(|(_, o)| *o == Outcome::Allowed));
+}
+
+#[tokio::test]
+async fn others_are_denied_and_the_denial_is_audited() {
+    let w = world().await;
+    let p = w.f.patients[0];
+    let n = w
+        .clinical
+        .create(&w.sam(), p, NoteKind::Progress, World::soap())
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.clinical.read(&w.stranger(), n.id, false).await,
+        Err(ServiceError::Forbidden)
+    ));
+    let manager = w.actor(Role::PracticeManager, None, None);
+    assert!(matches!(
+        w.clinical.read(&manager, n.id, false).await,
+        Err(ServiceError::Forbidden)
+    ));
+    assert!(matches!(
+        w.clinical
+            .create(&w.stranger(), p, NoteKind::Progress, Soap::default())
+            .await,
+        Err(ServiceError::Forbidden)
+    ));
+    let outcomes = w.outcomes().await;
+    assert_eq!(outcomes.iter().filter(|(_, o)| *o == Outcome::Denied).count(), 3);
+}
+
+#[tokio::test]
+async fn break_glass_is_let_in_and_flagged() {
+    let w = world().await;
+    let n = w
+        .clinical
+        .create(&w.sam(), w.f.patients[0], NoteKind::Progress, World::soap())
+        .await
+        .unwrap();
+    w.clinical.read(&w.stranger(), n.id, true).await.unwrap();
+    assert_eq!(
+        w.outcomes().await.last().unwrap(),
+        &("note.read".to_owned(), Outcome::Flagged)
+    );
+}
+
+#[tokio::test]
+async fn patients_see_only_shared_notes_and_never_process_notes() {
+    let w = world().await;
+    let p = w.f.patients[0];
+    let me = w.actor(Role::Patient, None, Some(p));
+    let n = w
+        .clinical
+        .create(&w.sam(), p, NoteKind::Progress, World::soap())
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.clinical.read(&me, n.id, false).await,
+        Err(ServiceError::Forbidden)
+    ));
+    w.clinical.share(&w.sam(), n.id, true).await.unwrap();
+    w.clinical.read(&me, n.id, false).await.unwrap();
+    let other_patient = w.actor(Role::Patient, None, Some(w.f.patients[1]));
+    assert!(matches!(
+        w.clinical.read(&other_patient, n.id, false).await,
+        Err(ServiceError::Forbidden)
+    ));
+    let process = w
+        .clinical
+        .create(&w.sam(), p, NoteKind::Process, World::soap())
+        .await
+        .unwrap();
+    assert!(w.clinical.share(&w.sam(), process.id, true).await.is_err());
+    // Another psychologist who also treats the patient still cannot read a process note.
+    let colleague = w.actor(Role::Psychologist, Some(common::ids().new_id()), None);
+    assert!(matches!(
+        w.clinical.read(&colleague, process.id, true).await,
+        Err(ServiceError::Forbidden)
+    ));
+}
+
+#[tokio::test]
+async fn the_audit_chain_verifies_and_holds_no_clinical_text() {
+    let w = world().await;
+    let n = w
+        .clinical
+        .create(&w.sam(), w.f.patients[0], NoteKind::Progress, World::soap())
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        w.clinical.read(&w.sam(), n.id, false).await.unwrap();
+    }
+    let _ = w.clinical.read(&w.stranger(), n.id, false).await;
+    let events = w.f.store.events(w.f.practice, 0, 1000).await.unwrap();
+    assert_eq!(verify(w.f.practice, &events, &[], b"k"), Ok(7));
+    let dump = format!("{events:?}");
+    assert!(
+        !dump.contains(SECRET) && !dump.contains("private"),
+        "no clinical content in the audit trail"
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e.entry.patient_id == Some(w.f.patients[0]) && e.entry.request_id.as_deref() == Some("req-1"))
+    );
+}

@@ -1,0 +1,52 @@
+//! Clinical ports: notes, care relationships and the audit log.
+
+use async_trait::async_trait;
+
+use super::PortError;
+use crate::audit::{AuditEntry, AuditEvent};
+use crate::clinical::ProgressNote;
+use crate::ids::{NoteId, PatientId, PracticeId, PractitionerId};
+
+/// Clinical notes. Implementations store note content encrypted at rest (`FieldCipher`).
+///
+/// # Contract
+/// `save_note` inserts or replaces by id; `notes` lists a patient's notes, oldest first.
+#[async_trait]
+pub trait NoteRepository: Send + Sync + 'static {
+    /// A note.
+    async fn note(&self, practice: PracticeId, id: NoteId) -> Result<ProgressNote, PortError>;
+    /// Inserts or replaces a note.
+    async fn save_note(&self, note: &ProgressNote) -> Result<(), PortError>;
+    /// A patient's notes.
+    async fn notes(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<ProgressNote>, PortError>;
+}
+
+/// Who treats whom.
+///
+/// # Contract
+/// `treats` is true when the practitioner has, or had, an appointment with the patient
+/// (any status) in the practice.
+#[async_trait]
+pub trait CareRelationships: Send + Sync + 'static {
+    /// Whether `practitioner` treats `patient`.
+    async fn treats(
+        &self,
+        practice: PracticeId,
+        practitioner: PractitionerId,
+        patient: PatientId,
+    ) -> Result<bool, PortError>;
+}
+
+/// The append-only audit log.
+///
+/// # Contract
+/// `append` seals the entry onto the end of the practice's chain atomically (no two
+/// events share a position, none is skipped) and returns the sealed event. Nothing is ever
+/// updated or deleted. `events` returns the practice's events from position `from`, in order.
+#[async_trait]
+pub trait AuditLog: Send + Sync + 'static {
+    /// Appends an event.
+    async fn append(&self, entry: AuditEntry) -> Result<AuditEvent, PortError>;
+    /// Events from `from`, at most `limit`.
+    async fn events(&self, practice: PracticeId, from: u64, limit: usize) -> Result<Vec<AuditEvent>, PortError>;
+}
