@@ -1,10 +1,12 @@
-//! Privacy: consents as versioned records, record retention by state, deletion and access
-//! requests.
+//! Privacy: consents as versioned records, record retention by state, deletion, access and
+//! correction requests.
 
 mod consent;
+mod correction;
 mod retention;
 
 pub use consent::{Consent, ConsentKind, ConsentLedger, ConsentMethod, PolicyStatus};
+pub use correction::{CorrectionOutcome, PatientRevision, apply_correction};
 pub use retention::{
     AccessRequest, DeletionOutcome, RetentionBasis, RetentionRule, access_due_on, anniversary, evaluate_deletion,
     retention_rule, retention_until,
