@@ -68,7 +68,7 @@ impl Prescription {
         practice_id: PracticeId,
         patient_id: PatientId,
         prescriber: &Practitioner,
-        spec: PrescriptionSpec,
+        spec: &PrescriptionSpec,
     ) -> Result<Self, FieldError> {
         if prescriber.kind != PractitionerKind::Doctor {
             return Err(FieldError::new("prescriber", "only doctors prescribe"));
@@ -233,21 +233,21 @@ mod tests {
     #[test]
     fn only_doctors_prescribe() {
         let (pr, pa) = ids();
-        assert!(Prescription::write(pr, pa, &person(PractitionerKind::Doctor, 1), spec()).is_ok());
-        let e = Prescription::write(pr, pa, &person(PractitionerKind::ClinicalPsychologist, 2), spec()).unwrap_err();
+        assert!(Prescription::write(pr, pa, &person(PractitionerKind::Doctor, 1), &spec()).is_ok());
+        let e = Prescription::write(pr, pa, &person(PractitionerKind::ClinicalPsychologist, 2), &spec()).unwrap_err();
         assert_eq!(e.field(), "prescriber");
         let mut suspended = person(PractitionerKind::Doctor, 3);
         suspended.suspension = Some(Suspension {
             reason_code: "registration_lapsed".into(),
             from: "2026-11-24".parse().unwrap(),
         });
-        assert!(Prescription::write(pr, pa, &suspended, spec()).is_err());
+        assert!(Prescription::write(pr, pa, &suspended, &spec()).is_err());
         assert_eq!(
             Prescription::write(
                 pr,
                 pa,
                 &person(PractitionerKind::Doctor, 1),
-                PrescriptionSpec { repeats: 13, ..spec() }
+                &PrescriptionSpec { repeats: 13, ..spec() }
             )
             .unwrap_err()
             .field(),
@@ -258,7 +258,7 @@ mod tests {
                 pr,
                 pa,
                 &person(PractitionerKind::Doctor, 1),
-                PrescriptionSpec { quantity: 0, ..spec() }
+                &PrescriptionSpec { quantity: 0, ..spec() }
             )
             .unwrap_err()
             .field(),

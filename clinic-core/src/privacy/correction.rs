@@ -25,7 +25,7 @@ pub enum CorrectionOutcome {
     /// Corrected.
     Applied {
         /// The history entry.
-        revision: PatientRevision,
+        revision: Box<PatientRevision>,
     },
     /// Declined in writing with reasons; the patient's statement goes with the record.
     Declined {
