@@ -5,10 +5,12 @@
 //! | feature | ports | backing |
 //! | --- | --- | --- |
 //! | (always) | `Clock`, `IdGenerator` | the system clock, UUID v7; a settable clock for tests and demos |
+//! | (always) | — | data-access exports rendered as JSON and CSV |
 //! | `memory` (default) | every storage port | in-process maps behind one lock: the reference for the conformance suite |
 //! | `manual-claims` (default) | `ClaimGateway` | records claims as forms a practice lodges by hand |
 #![deny(missing_docs)]
 
+pub mod export;
 pub mod system;
 
 #[cfg(feature = "manual-claims")]

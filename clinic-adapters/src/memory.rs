@@ -309,6 +309,21 @@ impl AppointmentRepository for MemoryStore {
             .ok_or_else(|| PortError::not_found("appointment"))
     }
 
+    async fn patient_appointments(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+    ) -> Result<Vec<Appointment>, PortError> {
+        let g = self.read();
+        Ok(sorted(
+            g.appointments
+                .iter()
+                .filter(|(k, a)| k.0 == practice && a.patient_ids.contains(&patient))
+                .map(|(_, a)| a.clone()),
+            |a| (a.interval.start(), a.id),
+        ))
+    }
+
     async fn snapshot(
         &self,
         practice: PracticeId,
@@ -443,6 +458,18 @@ impl InvoiceRepository for MemoryStore {
         g.invoice_numbers.insert(practice, next);
         g.invoices.insert((practice, id), inv.clone());
         Ok(inv)
+    }
+
+    async fn invoices_for(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<Invoice>, PortError> {
+        let g = self.read();
+        // Invoice ids are v7 UUIDs: ordering by id is ordering by creation.
+        Ok(sorted(
+            g.invoices
+                .iter()
+                .filter(|(k, i)| k.0 == practice && i.patient_id == patient)
+                .map(|(_, i)| i.clone()),
+            |i| i.id,
+        ))
     }
 
     async fn update(&self, invoice: &Invoice) -> Result<(), PortError> {

@@ -445,6 +445,19 @@ pub async fn snapshot_returns_overlapping_live_appointments<S: Storage>(s: Arc<S
     assert_eq!(snap.versions.len(), 2);
     let round_trip = s.appointment(practice, late.id).await.unwrap();
     assert_eq!(round_trip, late, "appointments round-trip exactly");
+    let all = s.patient_appointments(practice, patient).await.unwrap();
+    assert_eq!(all.len(), 3, "every status, cancelled included");
+    assert!(
+        all.windows(2).all(|w| w[0].interval.start() <= w[1].interval.start()),
+        "by start"
+    );
+    assert!(
+        s.patient_appointments(super::ids().new_id(), patient)
+            .await
+            .unwrap()
+            .is_empty(),
+        "tenant boundary"
+    );
 }
 
 pub async fn commit_guard_rejects_stale_versions<S: Storage>(s: Arc<S>) {

@@ -37,6 +37,8 @@ pub trait InvoiceRepository: Send + Sync + 'static {
     ) -> Result<Invoice, PortError>;
     /// Replaces an issued invoice (payments, refunds, credit notes).
     async fn update(&self, invoice: &Invoice) -> Result<(), PortError>;
+    /// A patient's invoices, drafts included, oldest first.
+    async fn invoices_for(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<Invoice>, PortError>;
 }
 
 /// A patient's claims and the services at other practices the clinic knows of, with the

@@ -141,6 +141,12 @@ pub trait AppointmentRepository: Send + Sync + 'static {
     ) -> Result<CalendarSnapshot, PortError>;
     /// Applies `changes` if `guards` still hold.
     async fn commit(&self, practice: PracticeId, guards: &[Guarded], changes: &[Appointment]) -> Result<(), PortError>;
+    /// Every appointment of a patient, any status (cancelled included), by start.
+    async fn patient_appointments(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+    ) -> Result<Vec<Appointment>, PortError>;
 }
 
 /// The waitlist.

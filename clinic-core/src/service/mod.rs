@@ -4,6 +4,7 @@ mod billing;
 mod booking;
 mod clinical;
 mod error;
+mod privacy;
 
 pub use billing::{BillingPorts, BillingRules, BillingService, BookingWarning, ClaimRequest};
 pub use booking::{
@@ -11,3 +12,4 @@ pub use booking::{
 };
 pub use clinical::{Actor, ClinicalPorts, ClinicalService};
 pub use error::ServiceError;
+pub use privacy::{PatientExport, PrivacyPorts, PrivacyService};

@@ -1,0 +1,110 @@
+//! Renders a data-access export (APP 12) as JSON and as CSV.
+//!
+//! The CSV is one row per value: `section,path,value`, where `path` is the value's place
+//! in the JSON document (`appointments[2].status.state`). Every value in the JSON appears
+//! once in the CSV, so nothing held is left out of either form.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// Why an export could not be rendered.
+#[derive(Debug, thiserror::Error)]
+#[error("the export could not be rendered")]
+pub struct ExportError(#[source] serde_json::Error);
+
+impl ExportError {
+    /// The stable machine code.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        "export_failed"
+    }
+}
+
+/// Pretty JSON.
+///
+/// # Errors
+/// [`ExportError`] if the data cannot be serialised.
+pub fn to_json<T: Serialize>(export: &T) -> Result<String, ExportError> {
+    serde_json::to_string_pretty(export).map_err(ExportError)
+}
+
+/// CSV with a header and one `section,path,value` row per value.
+///
+/// # Errors
+/// [`ExportError`] if the data cannot be serialised.
+pub fn to_csv<T: Serialize>(export: &T) -> Result<String, ExportError> {
+    let value = serde_json::to_value(export).map_err(ExportError)?;
+    let mut out = String::from("section,path,value\r\n");
+    if let Value::Object(sections) = value {
+        for (section, v) in sections {
+            flatten(&section, &section, &v, &mut out);
+        }
+    }
+    Ok(out)
+}
+
+fn flatten(section: &str, path: &str, v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                flatten(section, &format!("{path}.{k}"), child, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                flatten(section, &format!("{path}[{i}]"), child, out);
+            }
+        }
+        Value::Null => row(section, path, "", out),
+        Value::String(s) => row(section, path, s, out),
+        other => row(section, path, &other.to_string(), out),
+    }
+}
+
+/// One RFC 4180 row: fields quoted when they hold a comma, quote or line break; formula
+/// characters at the start are prefixed with `'` so a spreadsheet shows text, not runs it.
+fn row(section: &str, path: &str, value: &str, out: &mut String) {
+    for (i, field) in [section, path, value].into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let guarded = if field.starts_with(['=', '+', '-', '@']) && i == 2 {
+            format!("'{field}")
+        } else {
+            field.to_owned()
+        };
+        if guarded.contains([',', '"', '\n', '\r']) {
+            out.push('"');
+            out.push_str(&guarded.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(&guarded);
+        }
+    }
+    out.push_str("\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_value_becomes_a_row_quoted_when_needed() {
+        let doc = json!({
+            "patient": {"name": "O'Brien, \"Jo\"", "dob": "1990-01-01", "tags": ["a", "b"]},
+            "notes": [{"text": "line one\nline two", "n": 3, "shared": true, "gp": null}],
+            "formula": {"x": "=HYPERLINK(\"evil\")"},
+        });
+        let csv = to_csv(&doc).unwrap();
+        assert!(csv.starts_with("section,path,value\r\n"));
+        assert!(csv.contains("patient,patient.name,\"O'Brien, \"\"Jo\"\"\"\r\n"));
+        assert!(csv.contains("patient,patient.tags[1],b\r\n"));
+        assert!(csv.contains("notes,notes[0].text,\"line one\nline two\"\r\n"));
+        assert!(csv.contains("notes,notes[0].n,3\r\n"));
+        assert!(csv.contains("notes,notes[0].gp,\r\n"));
+        assert!(csv.contains("formula,formula.x,\"'=HYPERLINK(\"\"evil\"\")\"\r\n"));
+        assert_eq!(csv.matches("\r\n").count(), 1 + 9, "a header and one row per value");
+        assert!(to_json(&doc).unwrap().contains("\"dob\": \"1990-01-01\""));
+    }
+}

@@ -1,0 +1,155 @@
+//! Data-access exports (APP 12) over the in-memory store.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use clinic_adapters::export::{to_csv, to_json};
+use clinic_adapters::memory::MemoryStore;
+use clinic_adapters::system::UuidV7Ids;
+use clinic_core::audit::Outcome;
+use clinic_core::billing::{LineInput, Payer, SupplyKind};
+use clinic_core::clinical::{NoteKind, Soap};
+use clinic_core::ids::*;
+use clinic_core::money::Money;
+use clinic_core::people::Role;
+use clinic_core::ports::*;
+use clinic_core::scheduling::CancelledBy;
+use clinic_core::service::{
+    Actor, BillingPorts, BillingRules, BillingService, ClinicalPorts, ClinicalService, PrivacyPorts, PrivacyService,
+    ServiceError,
+};
+use common::practice_on;
+
+#[tokio::test]
+async fn a_manager_exports_everything_held_and_the_export_is_audited() {
+    let f = practice_on(Arc::new(MemoryStore::new())).await;
+    let p = f.patients[0];
+    let kept = f
+        .service
+        .book(f.practice, &f.request(0, "2026-11-23T22:00:00Z"))
+        .await
+        .unwrap();
+    let gone = f
+        .service
+        .book(f.practice, &f.request(0, "2026-11-24T22:00:00Z"))
+        .await
+        .unwrap();
+    f.service
+        .cancel(f.practice, gone.id, CancelledBy::Patient, "travel")
+        .await
+        .unwrap();
+    let billing = BillingService::new(
+        BillingPorts {
+            practices: f.store.clone(),
+            patients: f.store.clone(),
+            practitioners: f.store.clone(),
+            appointments: f.store.clone(),
+            invoices: f.store.clone(),
+            claims: f.store.clone(),
+            referrals: f.store.clone(),
+            gateway: Arc::new(clinic_adapters::manual_claims::ManualClaims::new()),
+            clock: f.clock.clone(),
+            ids: Arc::new(UuidV7Ids),
+        },
+        BillingRules::default(),
+    );
+    let line = LineInput {
+        description: "Workbook".into(),
+        service_date: "2026-11-24".parse().unwrap(),
+        quantity: 1,
+        unit_price: Money::from_cents(2500),
+        supply: SupplyKind::Product,
+        registered_provider: true,
+        clinically_necessary: false,
+        appointment_id: None,
+        medicare: None,
+    };
+    billing
+        .create_invoice(f.practice, p, Payer::Patient, vec![line])
+        .await
+        .unwrap();
+    let clinical = ClinicalService::new(ClinicalPorts {
+        notes: f.store.clone(),
+        care: f.store.clone(),
+        audit: f.store.clone(),
+        clock: f.clock.clone(),
+        ids: Arc::new(UuidV7Ids),
+    });
+    let sam = Actor {
+        practice_id: f.practice,
+        user_id: common::ids().new_id(),
+        role: Role::Psychologist,
+        practitioner_id: Some(f.practitioner.id),
+        patient_id: None,
+        request_id: None,
+    };
+    clinical
+        .create(
+            &sam,
+            p,
+            NoteKind::Progress,
+            Soap {
+                plan: "Review in two weeks".into(),
+                ..Soap::default()
+            },
+        )
+        .await
+        .unwrap();
+
+    let privacy = PrivacyService::new(PrivacyPorts {
+        patients: f.store.clone(),
+        appointments: f.store.clone(),
+        invoices: f.store.clone(),
+        claims: f.store.clone(),
+        referrals: f.store.clone(),
+        notes: f.store.clone(),
+        audit: f.store.clone(),
+        clock: f.clock.clone(),
+    });
+    assert!(
+        matches!(privacy.export(&sam, p).await, Err(ServiceError::Forbidden)),
+        "clinicians do not process access requests"
+    );
+    let manager = Actor {
+        role: Role::PracticeManager,
+        practitioner_id: None,
+        ..sam.clone()
+    };
+    let export = privacy.export(&manager, p).await.unwrap();
+    assert_eq!(export.patient.id, p);
+    assert_eq!(
+        export.appointments.iter().map(|a| a.id).collect::<Vec<_>>(),
+        vec![kept.id, gone.id],
+        "cancelled ones too"
+    );
+    assert_eq!(export.invoices.len(), 1);
+    assert_eq!(export.notes.len(), 1);
+    let json = to_json(&export).unwrap();
+    assert!(json.contains("Review in two weeks") && json.contains("Patient0"));
+    let csv = to_csv(&export).unwrap();
+    assert!(csv.contains("notes,notes[0].soap.plan,Review in two weeks\r\n"));
+    assert!(csv.contains("appointments,appointments[1].status.state,cancelled\r\n"));
+    let audit: Vec<_> = f
+        .store
+        .events(f.practice, 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.entry.action == "export.create")
+        .map(|e| e.entry.outcome)
+        .collect();
+    assert_eq!(audit, vec![Outcome::Denied, Outcome::Allowed]);
+    // Another practice's manager finds nothing of this patient.
+    let elsewhere = Actor {
+        practice_id: common::ids().new_id(),
+        ..manager
+    };
+    assert!(matches!(
+        privacy.export(&elsewhere, p).await,
+        Err(ServiceError::NotFound { entity: "patient" })
+    ));
+    let _: PatientId = p;
+}

@@ -1,0 +1,141 @@
+//! Data access requests (APP 12): everything the practice holds about a patient, gathered
+//! into one export, the export itself audited.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::clinical::Actor;
+use super::error::ServiceError;
+use crate::access::{self, Action, Area, Decision, RecordFacts, Relation, Request};
+use crate::audit::{AuditEntry, Outcome};
+use crate::billing::{Claim, Invoice};
+use crate::clinical::ProgressNote;
+use crate::ids::PatientId;
+use crate::medicare::{PastService, Referral};
+use crate::people::{Patient, Role};
+use crate::ports::{
+    AppointmentRepository, AuditLog, ClaimRepository, Clock, InvoiceRepository, NoteRepository, PatientRepository,
+    ReferralRepository,
+};
+use crate::scheduling::Appointment;
+
+/// Everything held about one patient.
+#[derive(Clone, Debug, Serialize)]
+pub struct PatientExport {
+    /// When it was produced.
+    pub generated_at: DateTime<Utc>,
+    /// The patient's record.
+    pub patient: Patient,
+    /// Appointments, any status.
+    pub appointments: Vec<Appointment>,
+    /// Invoices.
+    pub invoices: Vec<Invoice>,
+    /// Medicare claims.
+    pub claims: Vec<Claim>,
+    /// Services elsewhere the practice recorded.
+    pub external_services: Vec<PastService>,
+    /// Referrals.
+    pub referrals: Vec<Referral>,
+    /// Clinical notes, process notes included (all that is held).
+    pub notes: Vec<ProgressNote>,
+}
+
+/// The ports the export reads.
+#[derive(Clone)]
+pub struct PrivacyPorts {
+    /// Patients.
+    pub patients: Arc<dyn PatientRepository>,
+    /// Appointments.
+    pub appointments: Arc<dyn AppointmentRepository>,
+    /// Invoices.
+    pub invoices: Arc<dyn InvoiceRepository>,
+    /// Claims.
+    pub claims: Arc<dyn ClaimRepository>,
+    /// Referrals.
+    pub referrals: Arc<dyn ReferralRepository>,
+    /// Notes.
+    pub notes: Arc<dyn NoteRepository>,
+    /// Audit log.
+    pub audit: Arc<dyn AuditLog>,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Privacy request use cases.
+#[derive(Clone)]
+pub struct PrivacyService {
+    ports: PrivacyPorts,
+}
+
+impl PrivacyService {
+    /// A service over `ports`.
+    #[must_use]
+    pub fn new(ports: PrivacyPorts) -> Self {
+        Self { ports }
+    }
+
+    /// Gathers the export for `patient`. Practice managers and admins process access
+    /// requests; the export is audited either way.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] (audited) for other roles; [`ServiceError::NotFound`].
+    pub async fn export(&self, actor: &Actor, patient: PatientId) -> Result<PatientExport, ServiceError> {
+        let relation = if actor.patient_id == Some(patient) {
+            Relation::Own
+        } else {
+            Relation::Other
+        };
+        let req = Request {
+            role: actor.role,
+            action: Action::Process,
+            area: Area::PrivacyRequests,
+            relation,
+            facts: RecordFacts::default(),
+            break_glass: false,
+        };
+        let decision = access::decide(&req);
+        let now = self.ports.clock.now();
+        self.ports
+            .audit
+            .append(AuditEntry {
+                practice_id: actor.practice_id,
+                at: now,
+                actor: Some(actor.user_id),
+                action: "export.create".into(),
+                resource_kind: "patient".into(),
+                resource_id: patient.as_uuid(),
+                patient_id: Some(patient),
+                outcome: if decision == Decision::Deny {
+                    Outcome::Denied
+                } else {
+                    Outcome::Allowed
+                },
+                request_id: actor.request_id.clone(),
+            })
+            .await?;
+        if decision == Decision::Deny || !matches!(actor.role, Role::PracticeManager | Role::Admin) {
+            return Err(ServiceError::Forbidden);
+        }
+        let p = &self.ports;
+        let practice = actor.practice_id;
+        let record = p
+            .patients
+            .patient(practice, patient)
+            .await
+            .map_err(ServiceError::from_port("patient"))?;
+        let appointments = p.appointments.patient_appointments(practice, patient).await?;
+        let history = p.claims.history(practice, patient).await?;
+        Ok(PatientExport {
+            generated_at: now,
+            patient: record,
+            appointments,
+            invoices: p.invoices.invoices_for(practice, patient).await?,
+            claims: history.claims,
+            external_services: history.external,
+            referrals: p.referrals.referrals(practice, patient).await?,
+            notes: p.notes.notes(practice, patient).await?,
+        })
+    }
+}
