@@ -13,6 +13,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use clinic_core::audit::{AuditEntry, AuditEvent, seal};
 use clinic_core::billing::{Claim, Invoice};
 use clinic_core::clinical::ProgressNote;
+use clinic_core::credentials::Credentials;
 use clinic_core::ids::{
     AppointmentId, ClaimId, ExceptionId, InvoiceId, LocationId, NoteId, PatientId, PracticeId, PractitionerId,
     ReferralId, RoomId, ServiceId, TemplateId, WaitlistEntryId,
@@ -20,9 +21,9 @@ use clinic_core::ids::{
 use clinic_core::medicare::{PastService, Referral};
 use clinic_core::people::{Patient, Practitioner};
 use clinic_core::ports::{
-    AppointmentRepository, AuditLog, CalendarSnapshot, CareRelationships, ClaimHistory, ClaimRepository, Guarded,
-    InvoiceRepository, NoteRepository, PatientRepository, PortError, PortErrorKind, PracticeRepository,
-    PractitionerRepository, ReferralRepository, ResourceKey, WaitlistRepository,
+    AppointmentRepository, AuditLog, CalendarSnapshot, CareRelationships, ClaimHistory, ClaimRepository,
+    CredentialRepository, Guarded, InvoiceRepository, NoteRepository, PatientRepository, PortError, PortErrorKind,
+    PracticeRepository, PractitionerRepository, ReferralRepository, ResourceKey, WaitlistRepository,
 };
 use clinic_core::practice::{Location, Practice, Room, Service};
 use clinic_core::scheduling::{Appointment, Availability, AvailabilityException, WaitlistEntry, WeeklyTemplate};
@@ -55,6 +56,7 @@ struct Inner {
     claim_versions: HashMap<Key<PatientId>, u64>,
     referrals: HashMap<Key<ReferralId>, Referral>,
     notes: HashMap<Key<NoteId>, ProgressNote>,
+    credentials: HashMap<Key<PractitionerId>, Credentials>,
     audit: HashMap<PracticeId, Vec<AuditEvent>>,
 }
 
@@ -636,5 +638,29 @@ impl AuditLog for MemoryStore {
         let chain = g.audit.get(&practice).map_or(&[][..], Vec::as_slice);
         let start = usize::try_from(from).unwrap_or(usize::MAX).min(chain.len());
         Ok(chain[start..].iter().take(limit).cloned().collect())
+    }
+}
+
+#[async_trait]
+impl CredentialRepository for MemoryStore {
+    async fn credentials(&self, practice: PracticeId, practitioner: PractitionerId) -> Result<Credentials, PortError> {
+        Ok(self
+            .read()
+            .credentials
+            .get(&(practice, practitioner))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn save_credentials(
+        &self,
+        practice: PracticeId,
+        practitioner: PractitionerId,
+        credentials: &Credentials,
+    ) -> Result<(), PortError> {
+        self.write()
+            .credentials
+            .insert((practice, practitioner), credentials.clone());
+        Ok(())
     }
 }

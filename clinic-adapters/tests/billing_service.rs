@@ -39,6 +39,7 @@ async fn world() -> World {
         claims: f.store.clone(),
         referrals: f.store.clone(),
         gateway: gateway.clone(),
+        credentials: f.store.clone(),
         clock: f.clock.clone(),
         ids: Arc::new(clinic_adapters::system::UuidV7Ids),
     };
@@ -247,6 +248,71 @@ async fn a_suspended_practitioners_claims_are_not_lodged() {
         "practitioner_not_permitted"
     );
     assert!(w.gateway.forms().is_empty());
+}
+
+#[tokio::test]
+async fn clinical_items_need_the_clinical_endorsement() {
+    use clinic_core::credentials::{Credentials, Endorsement, Insurance, Registration, RegistrationType};
+    let w = world().await;
+    let mut p = w.f.practitioner.clone();
+    p.kind = clinic_core::people::PractitionerKind::ClinicalPsychologist;
+    w.f.store.save_practitioner(&p).await.unwrap();
+    let inv = w.session(0).await;
+    // An issued invoice's lines cannot change, so a new invoice carries item 80010.
+    let mut stored = w.f.store.invoice(w.f.practice, inv).await.unwrap();
+    stored.lines[0].medicare.as_mut().unwrap().item = "80010".into();
+    w.f.store.update(&stored).await.unwrap_err();
+    let mut line = LineInput {
+        description: "Psychological therapy, 50 minutes".into(),
+        service_date: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+        quantity: 1,
+        unit_price: Money::from_cents(25000),
+        supply: SupplyKind::PsychologicalService,
+        registered_provider: true,
+        clinically_necessary: true,
+        appointment_id: stored.lines[0].appointment_id,
+        medicare: stored.lines[0].medicare.clone(),
+    };
+    line.medicare.as_mut().unwrap().rebate = Money::from_cents(14905);
+    let clinical = w
+        .billing
+        .create_invoice(w.f.practice, w.f.patients[0], Payer::Patient, vec![line])
+        .await
+        .unwrap();
+    let clinical = w
+        .billing
+        .issue(w.f.practice, clinical.id, chrono_tz::Australia::Sydney)
+        .await
+        .unwrap()
+        .id;
+    let err = w.billing.claim(w.f.practice, &w.request(clinical)).await.unwrap_err();
+    assert!(
+        matches!(&err, ServiceError::NotClaimable { reasons } if reasons.iter().any(|r| r.code() == "provider_kind_not_allowed")),
+        "{err:?}"
+    );
+    let creds = Credentials {
+        practitioner_id: Some(p.id),
+        registrations: vec![Registration {
+            number: p.ahpra_number.clone().unwrap(),
+            kind: RegistrationType::General,
+            endorsements: vec![Endorsement::ClinicalPsychology],
+            conditions: vec![],
+            expires_on: NaiveDate::from_ymd_opt(2027, 11, 30).unwrap(),
+        }],
+        insurances: vec![Insurance {
+            insurer: "I".into(),
+            policy_number: "P".into(),
+            cover: Money::from_cents(1),
+            expires_on: NaiveDate::from_ymd_opt(2027, 6, 30).unwrap(),
+            certificate: None,
+        }],
+    };
+    w.f.store.save_credentials(w.f.practice, p.id, &creds).await.unwrap();
+    let claim = w.billing.claim(w.f.practice, &w.request(clinical)).await.unwrap();
+    assert_eq!(
+        (claim.item.as_str(), claim.benefit),
+        ("80010", Money::from_cents(14905))
+    );
 }
 
 #[tokio::test]

@@ -51,6 +51,7 @@ async fn a_manager_exports_everything_held_and_the_export_is_audited() {
             claims: f.store.clone(),
             referrals: f.store.clone(),
             gateway: Arc::new(clinic_adapters::manual_claims::ManualClaims::new()),
+            credentials: f.store.clone(),
             clock: f.clock.clone(),
             ids: Arc::new(UuidV7Ids),
         },

@@ -54,6 +54,7 @@ impl AppState {
             claims: store.clone(),
             referrals: store.clone(),
             gateway: manual_claims.clone(),
+            credentials: store.clone(),
             clock,
             ids: Arc::new(UuidV7Ids),
         };

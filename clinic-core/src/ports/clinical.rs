@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use super::PortError;
 use crate::audit::{AuditEntry, AuditEvent};
 use crate::clinical::ProgressNote;
+use crate::credentials::Credentials;
 use crate::ids::{NoteId, PatientId, PracticeId, PractitionerId};
 
 /// Clinical notes. Implementations store note content encrypted at rest (`FieldCipher`).
@@ -49,4 +50,22 @@ pub trait AuditLog: Send + Sync + 'static {
     async fn append(&self, entry: AuditEntry) -> Result<AuditEvent, PortError>;
     /// Events from `from`, at most `limit`.
     async fn events(&self, practice: PracticeId, from: u64, limit: usize) -> Result<Vec<AuditEvent>, PortError>;
+}
+
+/// Practitioners' credentials (registration and insurance, with history).
+///
+/// # Contract
+/// `credentials` of a practitioner with none recorded is an empty [`Credentials`], not an
+/// error.
+#[async_trait]
+pub trait CredentialRepository: Send + Sync + 'static {
+    /// A practitioner's credentials.
+    async fn credentials(&self, practice: PracticeId, practitioner: PractitionerId) -> Result<Credentials, PortError>;
+    /// Replaces a practitioner's credentials.
+    async fn save_credentials(
+        &self,
+        practice: PracticeId,
+        practitioner: PractitionerId,
+        credentials: &Credentials,
+    ) -> Result<(), PortError>;
 }

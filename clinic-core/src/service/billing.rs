@@ -18,8 +18,9 @@ use crate::ids::{AppointmentId, ClaimId, InvoiceId, PatientId, PaymentId, Practi
 use crate::medicare::{CapTable, Catalogue, Decision, ItemMode, Referral, Session, decide};
 use crate::money::Money;
 use crate::ports::{
-    AppointmentRepository, ClaimGateway, ClaimRepository, Clock, IdGenerator, IdGeneratorExt, InvoiceRepository,
-    PatientRepository, PortErrorKind, PracticeRepository, PractitionerRepository, ReferralRepository, ResourceKey,
+    AppointmentRepository, ClaimGateway, ClaimRepository, Clock, CredentialRepository, IdGenerator, IdGeneratorExt,
+    InvoiceRepository, PatientRepository, PortErrorKind, PracticeRepository, PractitionerRepository,
+    ReferralRepository, ResourceKey,
 };
 use crate::scheduling::{Appointment, DeliveryMode};
 use crate::time::{TimeRange, local_date};
@@ -45,6 +46,8 @@ pub struct BillingPorts {
     pub referrals: Arc<dyn ReferralRepository>,
     /// Where claims are lodged.
     pub gateway: Arc<dyn ClaimGateway>,
+    /// Credentials (the clinical psychology endorsement).
+    pub credentials: Arc<dyn CredentialRepository>,
     /// Clock.
     pub clock: Arc<dyn Clock>,
     /// Ids.
@@ -362,9 +365,19 @@ impl BillingService {
                     .map_err(ServiceError::from_port("referral"))?,
             ),
         };
+        // The clinical psychologist items need the PsyBA clinical endorsement on a
+        // registration in force on the service date; without it the practitioner claims
+        // as a registered psychologist.
+        let mut kind = practitioner.kind;
+        if kind == crate::people::PractitionerKind::ClinicalPsychologist {
+            let creds = self.ports.credentials.credentials(practice, practitioner.id).await?;
+            if !creds.clinically_endorsed_on(date, &crate::credentials::RenewalRules::default()) {
+                kind = crate::people::PractitionerKind::RegisteredPsychologist;
+            }
+        }
         let session = Session {
             item: "",
-            practitioner_kind: practitioner.kind,
+            practitioner_kind: kind,
             practitioner_permitted: !practitioner.is_suspended_on(date),
             mode: item_mode(&appt, req.out_of_rooms),
             minutes: u32::try_from(appt.interval.duration().num_minutes()).unwrap_or(u32::MAX),
