@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use clinic_core::audit::{AuditEntry, AuditEvent, seal};
 use clinic_core::billing::{Claim, Invoice};
 use clinic_core::clinical::ProgressNote;
-use clinic_core::credentials::Credentials;
+use clinic_core::credentials::{Credentials, WarningKey};
 use clinic_core::ids::{
     AppointmentId, ClaimId, ExceptionId, InvoiceId, LocationId, NoteId, PatientId, PracticeId, PractitionerId,
     ReferralId, RoomId, ServiceId, TemplateId, WaitlistEntryId,
@@ -21,7 +21,7 @@ use clinic_core::ids::{
 use clinic_core::medicare::{PastService, Referral};
 use clinic_core::people::{Patient, Practitioner};
 use clinic_core::ports::{
-    AppointmentRepository, AuditLog, CalendarSnapshot, CareRelationships, ClaimHistory, ClaimRepository,
+    AppointmentRepository, AuditLog, CalendarSnapshot, CareRelationships, ClaimHistory, ClaimRepository, ComplianceLog,
     CredentialRepository, Guarded, InvoiceRepository, NoteRepository, PatientRepository, PortError, PortErrorKind,
     PracticeRepository, PractitionerRepository, ReferralRepository, ResourceKey, WaitlistRepository,
 };
@@ -57,6 +57,7 @@ struct Inner {
     referrals: HashMap<Key<ReferralId>, Referral>,
     notes: HashMap<Key<NoteId>, ProgressNote>,
     credentials: HashMap<Key<PractitionerId>, Credentials>,
+    warnings: HashMap<PracticeId, Vec<WarningKey>>,
     audit: HashMap<PracticeId, Vec<AuditEvent>>,
 }
 
@@ -661,6 +662,22 @@ impl CredentialRepository for MemoryStore {
         self.write()
             .credentials
             .insert((practice, practitioner), credentials.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ComplianceLog for MemoryStore {
+    async fn sent_warnings(&self, practice: PracticeId) -> Result<Vec<WarningKey>, PortError> {
+        Ok(self.read().warnings.get(&practice).cloned().unwrap_or_default())
+    }
+
+    async fn record_warning(&self, practice: PracticeId, key: &WarningKey) -> Result<(), PortError> {
+        let mut g = self.write();
+        let list = g.warnings.entry(practice).or_default();
+        if !list.contains(key) {
+            list.push(key.clone());
+        }
         Ok(())
     }
 }

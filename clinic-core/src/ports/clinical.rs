@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use super::PortError;
 use crate::audit::{AuditEntry, AuditEvent};
 use crate::clinical::ProgressNote;
-use crate::credentials::Credentials;
+use crate::credentials::{Credentials, WarningKey};
 use crate::ids::{NoteId, PatientId, PracticeId, PractitionerId};
 
 /// Clinical notes. Implementations store note content encrypted at rest (`FieldCipher`).
@@ -68,4 +68,17 @@ pub trait CredentialRepository: Send + Sync + 'static {
         practitioner: PractitionerId,
         credentials: &Credentials,
     ) -> Result<(), PortError>;
+}
+
+/// What the compliance sweep has already done that is not visible in other data: the
+/// warnings sent.
+///
+/// # Contract
+/// `record_warning` is idempotent; `sent_warnings` returns every key recorded.
+#[async_trait]
+pub trait ComplianceLog: Send + Sync + 'static {
+    /// Warnings already sent.
+    async fn sent_warnings(&self, practice: PracticeId) -> Result<Vec<WarningKey>, PortError>;
+    /// Records a warning as sent.
+    async fn record_warning(&self, practice: PracticeId, key: &WarningKey) -> Result<(), PortError>;
 }

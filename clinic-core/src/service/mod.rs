@@ -3,6 +3,7 @@
 mod billing;
 mod booking;
 mod clinical;
+mod compliance;
 mod error;
 mod privacy;
 
@@ -11,5 +12,6 @@ pub use booking::{
     BookingService, CancelOutcome, MAX_ATTEMPTS, OccurrenceReport, SchedulingPorts, SeriesOutcome, SlotSearch,
 };
 pub use clinical::{Actor, ClinicalPorts, ClinicalService};
+pub use compliance::{CompliancePorts, ComplianceService};
 pub use error::ServiceError;
 pub use privacy::{PatientExport, PrivacyPorts, PrivacyService};

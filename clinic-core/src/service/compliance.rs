@@ -1,0 +1,132 @@
+//! The compliance sweep as a use case: read, decide with the pure sweep, apply.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::Duration;
+
+use super::booking::BookingService;
+use super::error::ServiceError;
+use crate::credentials::{RenewalRules, SweepAction, SweepInput, sweep};
+use crate::ids::PracticeId;
+use crate::people::Suspension;
+use crate::ports::{
+    AppointmentRepository, Clock, ComplianceLog, CredentialRepository, PracticeRepository, PractitionerRepository,
+    ResourceKey,
+};
+use crate::scheduling::CancelledBy;
+use crate::time::{TimeRange, local_date};
+
+/// The ports the sweep needs.
+#[derive(Clone)]
+pub struct CompliancePorts {
+    /// Practices and locations (the practice's zone).
+    pub practices: Arc<dyn PracticeRepository>,
+    /// Practitioners.
+    pub practitioners: Arc<dyn PractitionerRepository>,
+    /// Credentials.
+    pub credentials: Arc<dyn CredentialRepository>,
+    /// Appointments.
+    pub appointments: Arc<dyn AppointmentRepository>,
+    /// Warnings sent.
+    pub log: Arc<dyn ComplianceLog>,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Runs the compliance sweep.
+#[derive(Clone)]
+pub struct ComplianceService {
+    ports: CompliancePorts,
+    booking: BookingService,
+    rules: RenewalRules,
+}
+
+impl ComplianceService {
+    /// A service; cancellations go through `booking` so they follow the booking rules.
+    #[must_use]
+    pub fn new(ports: CompliancePorts, booking: BookingService, rules: RenewalRules) -> Self {
+        Self { ports, booking, rules }
+    }
+
+    /// Runs the sweep for `practice` today (in the practice's zone) and applies it:
+    /// suspensions and reinstatements are saved, future appointments of suspended
+    /// practitioners cancelled by the clinic, warnings recorded as sent. Returns the actions
+    /// for the notification jobs (warnings to send, patients to tell). Running it again on
+    /// the same day returns nothing.
+    ///
+    /// # Errors
+    /// Port errors; a cancellation that fails stops the run (the next run resumes it).
+    pub async fn run(&self, practice: PracticeId) -> Result<Vec<SweepAction>, ServiceError> {
+        let p = &self.ports;
+        let now = p.clock.now();
+        let zone = p
+            .practices
+            .locations(practice)
+            .await?
+            .first()
+            .map_or(chrono_tz::UTC, |l| l.zone);
+        let today = local_date(zone, now);
+        let practitioners = p.practitioners.practitioners(practice).await?;
+        let mut credentials = HashMap::new();
+        for pr in &practitioners {
+            credentials.insert(pr.id, p.credentials.credentials(practice, pr.id).await?);
+        }
+        let keys: Vec<ResourceKey> = practitioners.iter().map(|x| ResourceKey::Practitioner(x.id)).collect();
+        let window = TimeRange::new(now, now + Duration::days(3660))?;
+        let appointments: Vec<_> = p
+            .appointments
+            .snapshot(practice, &keys, window)
+            .await?
+            .appointments
+            .into_iter()
+            .filter(|a| a.interval.start() >= now)
+            .map(|a| {
+                let d = local_date(zone, a.interval.start());
+                (a, d)
+            })
+            .collect();
+        let sent: HashSet<_> = p.log.sent_warnings(practice).await?.into_iter().collect();
+        let actions = sweep(&SweepInput {
+            today,
+            rules: &self.rules,
+            practitioners: &practitioners,
+            credentials: &credentials,
+            appointments: &appointments,
+            sent: &sent,
+        });
+        for action in &actions {
+            match action {
+                SweepAction::Warn(key) => p.log.record_warning(practice, key).await?,
+                SweepAction::Suspend {
+                    practitioner_id,
+                    reason_code,
+                    from,
+                } => {
+                    let mut pr = p.practitioners.practitioner(practice, *practitioner_id).await?;
+                    pr.suspension = Some(Suspension {
+                        reason_code: (*reason_code).to_owned(),
+                        from: *from,
+                    });
+                    p.practitioners.save_practitioner(&pr).await?;
+                }
+                SweepAction::Reinstate { practitioner_id } => {
+                    let mut pr = p.practitioners.practitioner(practice, *practitioner_id).await?;
+                    pr.suspension = None;
+                    p.practitioners.save_practitioner(&pr).await?;
+                }
+                SweepAction::CancelAppointment { appointment_id, .. } => {
+                    self.booking
+                        .cancel(
+                            practice,
+                            *appointment_id,
+                            CancelledBy::Clinic,
+                            "practitioner unavailable",
+                        )
+                        .await?;
+                }
+            }
+        }
+        Ok(actions)
+    }
+}
