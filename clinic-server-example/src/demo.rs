@@ -6,8 +6,7 @@ use clinic_core::FieldError;
 use clinic_core::ids::{PatientId, PracticeId};
 use clinic_core::money::Money;
 use clinic_core::people::{
-    AhpraNumber, ConsultMode, Patient, PatientSpec, Practitioner, PractitionerKind, PractitionerProfile,
-    ProviderNumber, ReminderPreferences,
+    AhpraNumber, ConsultMode, Patient, PatientSpec, Practitioner, PractitionerKind, PractitionerProfile, ProviderNumber,
 };
 use clinic_core::ports::{
     IdGenerator, IdGeneratorExt, PatientRepository, PortError, PracticeRepository, PractitionerRepository,
@@ -200,23 +199,7 @@ pub async fn seed(state: &AppState, practice_id: PracticeId, today: NaiveDate) -
         ("Riley", "Brown", 2001),
         ("Morgan", "Smith", 1990),
     ] {
-        let spec = PatientSpec {
-            given_name: given.into(),
-            family_name: family.into(),
-            preferred_name: None,
-            date_of_birth: NaiveDate::from_ymd_opt(born, 6, 15).unwrap_or(today),
-            email: None,
-            phone: None,
-            address: None,
-            medicare: None,
-            health_fund: None,
-            dva_number: None,
-            usual_gp: None,
-            guardian: None,
-            mature_minor: false,
-            emergency_contact: None,
-            reminders: ReminderPreferences::default(),
-        };
+        let spec = PatientSpec::new(given, family, NaiveDate::from_ymd_opt(born, 6, 15).unwrap_or(today));
         let p = Patient::register(ids.new_id(), practice_id, spec, today)?;
         store.save_patient(&p).await?;
         patients.push(p.id);

@@ -104,23 +104,11 @@ pub async fn practice_on(store: Arc<MemoryStore>) -> Fixture {
     }
     let mut patients = Vec::new();
     for i in 0..40 {
-        let spec = PatientSpec {
-            given_name: format!("Patient{i}"),
-            family_name: "Test".into(),
-            preferred_name: None,
-            date_of_birth: NaiveDate::from_ymd_opt(1990, 1, 1).unwrap(),
-            email: None,
-            phone: None,
-            address: None,
-            medicare: None,
-            health_fund: None,
-            dva_number: None,
-            usual_gp: None,
-            guardian: None,
-            mature_minor: false,
-            emergency_contact: None,
-            reminders: ReminderPreferences::default(),
-        };
+        let spec = PatientSpec::new(
+            &format!("Patient{i}"),
+            "Test",
+            NaiveDate::from_ymd_opt(1990, 1, 1).unwrap(),
+        );
         let p = Patient::register(
             ids.new_id(),
             practice.id,

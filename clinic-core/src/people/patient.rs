@@ -225,6 +225,31 @@ pub struct PatientSpec {
     pub reminders: ReminderPreferences,
 }
 
+impl PatientSpec {
+    /// The three fields every registration needs; everything else empty, default
+    /// reminders (email, 24 hours ahead). Validation happens in [`Patient::register`].
+    #[must_use]
+    pub fn new(given_name: &str, family_name: &str, date_of_birth: NaiveDate) -> Self {
+        Self {
+            given_name: given_name.to_owned(),
+            family_name: family_name.to_owned(),
+            preferred_name: None,
+            date_of_birth,
+            email: None,
+            phone: None,
+            address: None,
+            medicare: None,
+            health_fund: None,
+            dva_number: None,
+            usual_gp: None,
+            guardian: None,
+            mature_minor: false,
+            emergency_contact: None,
+            reminders: ReminderPreferences::default(),
+        }
+    }
+}
+
 /// Age in whole years on `on` (a birthday on 29 February is reached on 1 March in common
 /// years, as under Australian law a person attains an age at the start of the anniversary
 /// day; with no 29 February the anniversary is taken as 1 March).
@@ -327,23 +352,7 @@ mod tests {
     }
 
     fn spec(dob: &str) -> PatientSpec {
-        PatientSpec {
-            given_name: "Alex".into(),
-            family_name: "Nguyen".into(),
-            preferred_name: None,
-            date_of_birth: date(dob),
-            email: None,
-            phone: None,
-            address: None,
-            medicare: None,
-            health_fund: None,
-            dva_number: None,
-            usual_gp: None,
-            guardian: None,
-            mature_minor: false,
-            emergency_contact: None,
-            reminders: ReminderPreferences::default(),
-        }
+        PatientSpec::new("Alex", "Nguyen", date(dob))
     }
 
     fn register(s: PatientSpec, today: &str) -> Result<Patient, FieldError> {

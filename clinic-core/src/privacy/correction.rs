@@ -77,27 +77,11 @@ pub fn apply_correction(
 mod tests {
     use super::*;
     use crate::ids::{PatientId, PracticeId};
-    use crate::people::{Email, ReminderPreferences};
+    use crate::people::Email;
     use uuid::Uuid;
 
     fn spec() -> PatientSpec {
-        PatientSpec {
-            given_name: "Alex".into(),
-            family_name: "Nguyen".into(),
-            preferred_name: None,
-            date_of_birth: "1990-01-01".parse().unwrap(),
-            email: None,
-            phone: None,
-            address: None,
-            medicare: None,
-            health_fund: None,
-            dva_number: None,
-            usual_gp: None,
-            guardian: None,
-            mature_minor: false,
-            emergency_contact: None,
-            reminders: ReminderPreferences::default(),
-        }
+        PatientSpec::new("Alex", "Nguyen", "1990-01-01".parse().unwrap())
     }
 
     #[test]

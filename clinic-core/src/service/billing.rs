@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::{Datelike, Duration, NaiveDate};
 use serde::Serialize;
 
-use super::error::ServiceError;
+use super::error::{ServiceError, settle};
 use crate::billing::{
     Claim, ClaimStatus, CreditNote, GstRates, Invoice, LineInput, Payer, Payment, PaymentMethod, Refund,
 };
@@ -138,6 +138,23 @@ impl BillingService {
         Self { ports, rules }
     }
 
+    /// The zone of one of the practice's locations; a location that does not exist is
+    /// not found rather than guessed.
+    async fn zone_of(
+        &self,
+        practice: PracticeId,
+        location: crate::ids::LocationId,
+    ) -> Result<chrono_tz::Tz, ServiceError> {
+        self.ports
+            .practices
+            .locations(practice)
+            .await?
+            .into_iter()
+            .find(|l| l.id == location)
+            .map(|l| l.zone)
+            .ok_or(ServiceError::NotFound { entity: "location" })
+    }
+
     /// Creates a draft invoice.
     ///
     /// # Errors
@@ -211,13 +228,9 @@ impl BillingService {
                 .await
                 .map_err(ServiceError::from_port("invoice"))?;
             change(&mut inv)?;
-            match self.ports.invoices.update(&inv).await {
-                Ok(()) => {
-                    inv.revision += 1;
-                    return Ok(inv);
-                }
-                Err(e) if e.kind() == PortErrorKind::Conflict => {}
-                Err(e) => return Err(e.into()),
+            if let Some(mut done) = settle(self.ports.invoices.update(&inv).await, inv)? {
+                done.revision += 1;
+                return Ok(done);
             }
         }
         Err(ServiceError::Contention)
@@ -346,14 +359,7 @@ impl BillingService {
             .practitioner(practice, appt.practitioner_id)
             .await
             .map_err(ServiceError::from_port("practitioner"))?;
-        let zone = self
-            .ports
-            .practices
-            .locations(practice)
-            .await?
-            .into_iter()
-            .find(|l| l.id == appt.location_id)
-            .map_or(chrono_tz::Australia::Sydney, |l| l.zone);
+        let zone = self.zone_of(practice, appt.location_id).await?;
         let date = local_date(zone, appt.interval.start());
         let referral = match req.referral_id {
             None => None,
@@ -454,10 +460,11 @@ impl BillingService {
                 bulk_billed: line.medicare.as_ref().is_some_and(|m| m.bulk_billed),
                 status: ClaimStatus::Draft,
             };
-            match self.ports.claims.commit_claim(practice, history.version, &claim).await {
-                Ok(()) => return Ok(claim),
-                Err(e) if e.kind() == PortErrorKind::Conflict => {}
-                Err(e) => return Err(e.into()),
+            if let Some(done) = settle(
+                self.ports.claims.commit_claim(practice, history.version, &claim).await,
+                claim,
+            )? {
+                return Ok(done);
             }
         }
         Err(ServiceError::Contention)
@@ -476,10 +483,11 @@ impl BillingService {
                 .map_err(ServiceError::from_port("claim"))?;
             let history = self.ports.claims.history(practice, claim.patient_id).await?;
             change(&mut claim)?;
-            match self.ports.claims.commit_claim(practice, history.version, &claim).await {
-                Ok(()) => return Ok(claim),
-                Err(e) if e.kind() == PortErrorKind::Conflict => {}
-                Err(e) => return Err(e.into()),
+            if let Some(done) = settle(
+                self.ports.claims.commit_claim(practice, history.version, &claim).await,
+                claim,
+            )? {
+                return Ok(done);
             }
         }
         Err(ServiceError::Contention)
@@ -586,14 +594,7 @@ impl BillingService {
         else {
             return Ok(Vec::new());
         };
-        let zone = self
-            .ports
-            .practices
-            .locations(practice)
-            .await?
-            .into_iter()
-            .find(|l| l.id == appt.location_id)
-            .map_or(chrono_tz::Australia::Sydney, |l| l.zone);
+        let zone = self.zone_of(practice, appt.location_id).await?;
         let date = local_date(zone, appt.interval.start());
         let (Some(item), Some(rule)) = (
             self.rules.catalogue.item_as_at(&item_no, date),

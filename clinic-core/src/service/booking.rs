@@ -11,12 +11,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
-use super::error::ServiceError;
+use super::error::{ServiceError, settle};
 use crate::ids::{AppointmentId, LocationId, PatientId, PracticeId, PractitionerId, SeriesId, ServiceId};
 use crate::people::Practitioner;
 use crate::ports::{
-    AppointmentRepository, CalendarSnapshot, Clock, IdGenerator, IdGeneratorExt, PatientRepository, PortErrorKind,
-    PracticeRepository, PractitionerRepository, ResourceKey, WaitlistRepository,
+    AppointmentRepository, CalendarSnapshot, Clock, IdGenerator, IdGeneratorExt, PatientRepository, PracticeRepository,
+    PractitionerRepository, ResourceKey, WaitlistRepository,
 };
 use crate::practice::{Location, Practice, Room, Service};
 use crate::scheduling::series::{self, Occurrence};
@@ -280,15 +280,14 @@ impl BookingService {
             let snap = self.ports.appointments.snapshot(practice, &keys, window).await?;
             let acc = check(&ctx, &proposal, &Calendar::new(&snap.appointments), None)?;
             let appt = self.new_appointment(practice, req, acc, None, now);
-            match self
-                .ports
-                .appointments
-                .commit(practice, &snap.versions, std::slice::from_ref(&appt))
-                .await
-            {
-                Ok(()) => return Ok(appt),
-                Err(e) if e.kind() == PortErrorKind::Conflict => {}
-                Err(e) => return Err(e.into()),
+            if let Some(done) = settle(
+                self.ports
+                    .appointments
+                    .commit(practice, &snap.versions, std::slice::from_ref(&appt))
+                    .await,
+                appt,
+            )? {
+                return Ok(done);
             }
         }
         Err(ServiceError::Contention)
@@ -374,16 +373,15 @@ impl BookingService {
                     report,
                 });
             }
-            match self.ports.appointments.commit(practice, &snap.versions, &booked).await {
-                Ok(()) => {
-                    return Ok(SeriesOutcome {
-                        series_id: Some(series_id),
-                        booked,
-                        report,
-                    });
-                }
-                Err(e) if e.kind() == PortErrorKind::Conflict => {}
-                Err(e) => return Err(e.into()),
+            if let Some(done) = settle(
+                self.ports.appointments.commit(practice, &snap.versions, &booked).await,
+                SeriesOutcome {
+                    series_id: Some(series_id),
+                    booked,
+                    report,
+                },
+            )? {
+                return Ok(done);
             }
         }
         Err(ServiceError::Contention)
@@ -420,15 +418,14 @@ impl BookingService {
                 .await?;
             let now = self.ports.clock.now();
             change(&mut appt, &practice_rec, now, &snap)?;
-            match self
-                .ports
-                .appointments
-                .commit(practice, &snap.versions, std::slice::from_ref(&appt))
-                .await
-            {
-                Ok(()) => return Ok(appt),
-                Err(e) if e.kind() == PortErrorKind::Conflict => {}
-                Err(e) => return Err(e.into()),
+            if let Some(done) = settle(
+                self.ports
+                    .appointments
+                    .commit(practice, &snap.versions, std::slice::from_ref(&appt))
+                    .await,
+                appt,
+            )? {
+                return Ok(done);
             }
         }
         Err(ServiceError::Contention)
@@ -515,15 +512,14 @@ impl BookingService {
             let proposal = loaded.proposal(&appt.patient_ids, appt.mode, new_start);
             let acc = check(&ctx, &proposal, &Calendar::new(&snap.appointments), Some(id))?;
             appt.reschedule(acc.interval, acc.blocked, now)?;
-            match self
-                .ports
-                .appointments
-                .commit(practice, &snap.versions, std::slice::from_ref(&appt))
-                .await
-            {
-                Ok(()) => return Ok(appt),
-                Err(e) if e.kind() == PortErrorKind::Conflict => {}
-                Err(e) => return Err(e.into()),
+            if let Some(done) = settle(
+                self.ports
+                    .appointments
+                    .commit(practice, &snap.versions, std::slice::from_ref(&appt))
+                    .await,
+                appt,
+            )? {
+                return Ok(done);
             }
         }
         Err(ServiceError::Contention)

@@ -87,3 +87,13 @@ impl From<PortError> for ServiceError {
         ServiceError::Port(e)
     }
 }
+
+/// What a guarded commit came to: `Some(value)` when it landed, `None` when it lost a race
+/// (re-read and decide again), or the port's error.
+pub(crate) fn settle<T>(result: Result<(), PortError>, value: T) -> Result<Option<T>, ServiceError> {
+    match result {
+        Ok(()) => Ok(Some(value)),
+        Err(e) if e.kind() == PortErrorKind::Conflict => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
