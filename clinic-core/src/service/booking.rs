@@ -254,6 +254,21 @@ impl BookingService {
         }
     }
 
+    /// Commits one appointment guarded by `versions`: `None` when the race was lost.
+    async fn commit_one(
+        &self,
+        practice: PracticeId,
+        versions: &[crate::ports::Guarded],
+        appt: Appointment,
+    ) -> Result<Option<Appointment>, ServiceError> {
+        let result = self
+            .ports
+            .appointments
+            .commit(practice, versions, std::slice::from_ref(&appt))
+            .await;
+        settle(result, appt)
+    }
+
     /// Books one appointment (for a series, see [`BookingService::book_series`]).
     ///
     /// # Errors
@@ -280,13 +295,7 @@ impl BookingService {
             let snap = self.ports.appointments.snapshot(practice, &keys, window).await?;
             let acc = check(&ctx, &proposal, &Calendar::new(&snap.appointments), None)?;
             let appt = self.new_appointment(practice, req, acc, None, now);
-            if let Some(done) = settle(
-                self.ports
-                    .appointments
-                    .commit(practice, &snap.versions, std::slice::from_ref(&appt))
-                    .await,
-                appt,
-            )? {
+            if let Some(done) = self.commit_one(practice, &snap.versions, appt).await? {
                 return Ok(done);
             }
         }
@@ -418,13 +427,7 @@ impl BookingService {
                 .await?;
             let now = self.ports.clock.now();
             change(&mut appt, &practice_rec, now, &snap)?;
-            if let Some(done) = settle(
-                self.ports
-                    .appointments
-                    .commit(practice, &snap.versions, std::slice::from_ref(&appt))
-                    .await,
-                appt,
-            )? {
+            if let Some(done) = self.commit_one(practice, &snap.versions, appt).await? {
                 return Ok(done);
             }
         }
@@ -512,13 +515,7 @@ impl BookingService {
             let proposal = loaded.proposal(&appt.patient_ids, appt.mode, new_start);
             let acc = check(&ctx, &proposal, &Calendar::new(&snap.appointments), Some(id))?;
             appt.reschedule(acc.interval, acc.blocked, now)?;
-            if let Some(done) = settle(
-                self.ports
-                    .appointments
-                    .commit(practice, &snap.versions, std::slice::from_ref(&appt))
-                    .await,
-                appt,
-            )? {
+            if let Some(done) = self.commit_one(practice, &snap.versions, appt).await? {
                 return Ok(done);
             }
         }
