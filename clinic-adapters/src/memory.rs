@@ -23,9 +23,10 @@ use clinic_core::people::{Patient, Practitioner};
 use clinic_core::ports::{
     AppointmentRepository, AuditLog, CalendarSnapshot, CareRelationships, ClaimHistory, ClaimRepository, ComplianceLog,
     CredentialRepository, Guarded, InvoiceRepository, NoteRepository, PatientRepository, PortError, PortErrorKind,
-    PracticeRepository, PractitionerRepository, ReferralRepository, ResourceKey, WaitlistRepository,
+    PracticeRepository, PractitionerRepository, PrivacyRecords, ReferralRepository, ResourceKey, WaitlistRepository,
 };
 use clinic_core::practice::{Location, Practice, Room, Service};
+use clinic_core::privacy::{AccessRequest, Consent};
 use clinic_core::scheduling::{Appointment, Availability, AvailabilityException, WaitlistEntry, WeeklyTemplate};
 use clinic_core::time::TimeRange;
 use uuid::Uuid;
@@ -58,6 +59,8 @@ struct Inner {
     notes: HashMap<Key<NoteId>, ProgressNote>,
     credentials: HashMap<Key<PractitionerId>, Credentials>,
     warnings: HashMap<PracticeId, Vec<WarningKey>>,
+    consents: HashMap<Key<PatientId>, Vec<Consent>>,
+    access_requests: HashMap<PracticeId, Vec<(PatientId, AccessRequest)>>,
     audit: HashMap<PracticeId, Vec<AuditEvent>>,
 }
 
@@ -679,5 +682,50 @@ impl ComplianceLog for MemoryStore {
             list.push(key.clone());
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl PrivacyRecords for MemoryStore {
+    async fn record_consent(&self, practice: PracticeId, consent: &Consent) -> Result<(), PortError> {
+        self.write()
+            .consents
+            .entry((practice, consent.patient_id))
+            .or_default()
+            .push(consent.clone());
+        Ok(())
+    }
+
+    async fn consents(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<Consent>, PortError> {
+        Ok(self
+            .read()
+            .consents
+            .get(&(practice, patient))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn save_access_request(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+        request: &AccessRequest,
+    ) -> Result<(), PortError> {
+        let mut g = self.write();
+        let list = g.access_requests.entry(practice).or_default();
+        match list
+            .iter_mut()
+            .find(|(p, r)| *p == patient && r.received_on == request.received_on)
+        {
+            Some(slot) => slot.1 = request.clone(),
+            None => list.push((patient, request.clone())),
+        }
+        Ok(())
+    }
+
+    async fn access_requests(&self, practice: PracticeId) -> Result<Vec<(PatientId, AccessRequest)>, PortError> {
+        let mut v = self.read().access_requests.get(&practice).cloned().unwrap_or_default();
+        v.sort_by_key(|(p, r)| (r.received_on, *p));
+        Ok(v)
     }
 }

@@ -108,6 +108,7 @@ async fn a_manager_exports_everything_held_and_the_export_is_audited() {
         referrals: f.store.clone(),
         notes: f.store.clone(),
         audit: f.store.clone(),
+        records: f.store.clone(),
         clock: f.clock.clone(),
     });
     assert!(
@@ -153,4 +154,86 @@ async fn a_manager_exports_everything_held_and_the_export_is_audited() {
         Err(ServiceError::NotFound { entity: "patient" })
     ));
     let _: PatientId = p;
+}
+
+#[tokio::test]
+async fn consents_and_access_requests_are_kept_and_overdue_ones_flagged() {
+    use clinic_core::practice::AuState;
+    use clinic_core::privacy::{Consent, ConsentKind, ConsentMethod};
+    let f = practice_on(Arc::new(MemoryStore::new())).await;
+    let privacy = PrivacyService::new(PrivacyPorts {
+        patients: f.store.clone(),
+        appointments: f.store.clone(),
+        invoices: f.store.clone(),
+        claims: f.store.clone(),
+        referrals: f.store.clone(),
+        notes: f.store.clone(),
+        audit: f.store.clone(),
+        records: f.store.clone(),
+        clock: f.clock.clone(),
+    });
+    let p = f.patients[0];
+    let consent = |granted, at: &str| Consent {
+        patient_id: p,
+        kind: ConsentKind::Telehealth,
+        granted,
+        at: at.parse().unwrap(),
+        method: ConsentMethod::Online,
+    };
+    assert!(
+        privacy
+            .record_consent(f.practice, &consent(true, "2026-11-01T00:00:00Z"))
+            .await
+            .unwrap()
+            .is_current(&ConsentKind::Telehealth)
+    );
+    let ledger = privacy
+        .record_consent(f.practice, &consent(false, "2026-11-20T00:00:00Z"))
+        .await
+        .unwrap();
+    assert!(!ledger.is_current(&ConsentKind::Telehealth));
+    assert_eq!(ledger.records().len(), 2, "a withdrawal adds a record");
+    let received = "2026-11-23".parse().unwrap();
+    let req = privacy
+        .request_access(f.practice, p, AuState::NSW, received)
+        .await
+        .unwrap();
+    assert_eq!(req.due_on, "2027-01-07".parse().unwrap());
+    assert!(
+        privacy
+            .overdue(f.practice, "2027-01-07".parse().unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        privacy
+            .overdue(f.practice, "2027-01-08".parse().unwrap())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    privacy
+        .mark_provided(
+            f.practice,
+            p,
+            received,
+            "2027-01-08".parse().unwrap(),
+            "secure download link",
+        )
+        .await
+        .unwrap();
+    assert!(
+        privacy
+            .overdue(f.practice, "2027-01-09".parse().unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let wrong_day = privacy
+        .mark_provided(f.practice, p, "2026-11-22".parse().unwrap(), received, "x")
+        .await
+        .unwrap_err();
+    assert_eq!(wrong_day.code(), "not_found");
 }

@@ -7,6 +7,7 @@ use crate::audit::{AuditEntry, AuditEvent};
 use crate::clinical::ProgressNote;
 use crate::credentials::{Credentials, WarningKey};
 use crate::ids::{NoteId, PatientId, PracticeId, PractitionerId};
+use crate::privacy::{AccessRequest, Consent};
 
 /// Clinical notes. Implementations store note content encrypted at rest (`FieldCipher`).
 ///
@@ -81,4 +82,27 @@ pub trait ComplianceLog: Send + Sync + 'static {
     async fn sent_warnings(&self, practice: PracticeId) -> Result<Vec<WarningKey>, PortError>;
     /// Records a warning as sent.
     async fn record_warning(&self, practice: PracticeId, key: &WarningKey) -> Result<(), PortError>;
+}
+
+/// Consents and privacy requests.
+///
+/// # Contract
+/// Consents are append-only: `record_consent` adds, nothing removes. `access_requests`
+/// returns a practice's requests with their patients, oldest first; `save_access_request`
+/// inserts or replaces by (patient, received date).
+#[async_trait]
+pub trait PrivacyRecords: Send + Sync + 'static {
+    /// Appends a consent record.
+    async fn record_consent(&self, practice: PracticeId, consent: &Consent) -> Result<(), PortError>;
+    /// A patient's consent records, oldest first.
+    async fn consents(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<Consent>, PortError>;
+    /// Inserts or replaces an access request.
+    async fn save_access_request(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+        request: &AccessRequest,
+    ) -> Result<(), PortError>;
+    /// Every access request of the practice.
+    async fn access_requests(&self, practice: PracticeId) -> Result<Vec<(PatientId, AccessRequest)>, PortError>;
 }

@@ -17,8 +17,10 @@ use crate::medicare::{PastService, Referral};
 use crate::people::{Patient, Role};
 use crate::ports::{
     AppointmentRepository, AuditLog, ClaimRepository, Clock, InvoiceRepository, NoteRepository, PatientRepository,
-    ReferralRepository,
+    PrivacyRecords, ReferralRepository,
 };
+use crate::practice::AuState;
+use crate::privacy::{AccessRequest, Consent, ConsentLedger};
 use crate::scheduling::Appointment;
 
 /// Everything held about one patient.
@@ -59,6 +61,8 @@ pub struct PrivacyPorts {
     pub notes: Arc<dyn NoteRepository>,
     /// Audit log.
     pub audit: Arc<dyn AuditLog>,
+    /// Consents and requests.
+    pub records: Arc<dyn PrivacyRecords>,
     /// Clock.
     pub clock: Arc<dyn Clock>,
 }
@@ -74,6 +78,98 @@ impl PrivacyService {
     #[must_use]
     pub fn new(ports: PrivacyPorts) -> Self {
         Self { ports }
+    }
+
+    /// Records a consent given or withdrawn (a withdrawal is a new record, never a deletion).
+    ///
+    /// # Errors
+    /// Port errors.
+    pub async fn record_consent(
+        &self,
+        practice: crate::ids::PracticeId,
+        consent: &Consent,
+    ) -> Result<ConsentLedger, ServiceError> {
+        self.ports.records.record_consent(practice, consent).await?;
+        Ok(ConsentLedger::new(
+            self.ports.records.consents(practice, consent.patient_id).await?,
+        ))
+    }
+
+    /// A patient's consents.
+    ///
+    /// # Errors
+    /// Port errors.
+    pub async fn consents(
+        &self,
+        practice: crate::ids::PracticeId,
+        patient: PatientId,
+    ) -> Result<ConsentLedger, ServiceError> {
+        Ok(ConsentLedger::new(
+            self.ports.records.consents(practice, patient).await?,
+        ))
+    }
+
+    /// Opens an access request received today, due by the practice's state's period.
+    ///
+    /// # Errors
+    /// Port errors.
+    pub async fn request_access(
+        &self,
+        practice: crate::ids::PracticeId,
+        patient: PatientId,
+        state: AuState,
+        today: chrono::NaiveDate,
+    ) -> Result<AccessRequest, ServiceError> {
+        let req = AccessRequest::new(state, today);
+        self.ports.records.save_access_request(practice, patient, &req).await?;
+        Ok(req)
+    }
+
+    /// Records when and how an access request was answered.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] when no such request exists.
+    pub async fn mark_provided(
+        &self,
+        practice: crate::ids::PracticeId,
+        patient: PatientId,
+        received_on: chrono::NaiveDate,
+        on: chrono::NaiveDate,
+        how: &str,
+    ) -> Result<AccessRequest, ServiceError> {
+        let mut req = self
+            .ports
+            .records
+            .access_requests(practice)
+            .await?
+            .into_iter()
+            .find(|(p, r)| *p == patient && r.received_on == received_on)
+            .map(|(_, r)| r)
+            .ok_or(ServiceError::NotFound {
+                entity: "access request",
+            })?;
+        req.provided = Some((on, how.to_owned()));
+        self.ports.records.save_access_request(practice, patient, &req).await?;
+        Ok(req)
+    }
+
+    /// Access requests unanswered after their due date, for the sweep to flag.
+    ///
+    /// # Errors
+    /// Port errors.
+    pub async fn overdue(
+        &self,
+        practice: crate::ids::PracticeId,
+        today: chrono::NaiveDate,
+    ) -> Result<Vec<(PatientId, AccessRequest)>, ServiceError> {
+        Ok(self
+            .ports
+            .records
+            .access_requests(practice)
+            .await?
+            .into_iter()
+            .filter(|(_, r)| r.is_overdue(today))
+            .collect())
     }
 
     /// Gathers the export for `patient`. Practice managers and admins process access
