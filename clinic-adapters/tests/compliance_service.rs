@@ -60,12 +60,13 @@ async fn lapsed_registration_suspends_cancels_and_reinstates_on_renewal() {
             credentials: f.store.clone(),
             appointments: f.store.clone(),
             log: f.store.clone(),
+            privacy: f.store.clone(),
             clock: f.clock.clone(),
         },
         f.service.clone(),
         RenewalRules::default(),
     );
-    let actions = sweep.run(f.practice).await.unwrap();
+    let actions = sweep.run(f.practice).await.unwrap().actions;
     assert!(actions.iter().any(|x| matches!(
         x,
         SweepAction::Suspend {
@@ -86,7 +87,7 @@ async fn lapsed_registration_suspends_cancels_and_reinstates_on_renewal() {
             StatusKind::Cancelled
         );
     }
-    assert!(sweep.run(f.practice).await.unwrap().is_empty(), "idempotent");
+    assert!(sweep.run(f.practice).await.unwrap().actions.is_empty(), "idempotent");
     let refused = f
         .service
         .book(f.practice, &f.request(2, "2026-11-25T22:00:00Z"))
@@ -99,7 +100,7 @@ async fn lapsed_registration_suspends_cancels_and_reinstates_on_renewal() {
         .await
         .unwrap();
     assert_eq!(
-        sweep.run(f.practice).await.unwrap(),
+        sweep.run(f.practice).await.unwrap().actions,
         vec![SweepAction::Reinstate {
             practitioner_id: f.practitioner.id
         }]
@@ -126,15 +127,32 @@ async fn expiring_insurance_warns_once() {
             credentials: f.store.clone(),
             appointments: f.store.clone(),
             log: f.store.clone(),
+            privacy: f.store.clone(),
             clock: f.clock.clone(),
         },
         f.service.clone(),
         RenewalRules::default(),
     );
-    let first = sweep.run(f.practice).await.unwrap();
+    let first = sweep.run(f.practice).await.unwrap().actions;
     assert!(
         matches!(first.as_slice(), [SweepAction::Warn(k)] if k.credential == "insurance"),
         "{first:?}"
     );
-    assert!(sweep.run(f.practice).await.unwrap().is_empty());
+    assert!(sweep.run(f.practice).await.unwrap().actions.is_empty());
+    // An access request received 40 days ago in NSW (45 days) is not yet overdue; one in
+    // Victoria's 30 days would be, and the sweep lists it.
+    let received = NaiveDate::from_ymd_opt(2026, 10, 14).unwrap();
+    let request = clinic_core::privacy::AccessRequest::new(clinic_core::practice::AuState::NSW, received);
+    f.store
+        .save_access_request(f.practice, f.patients[3], &request)
+        .await
+        .unwrap();
+    assert!(sweep.run(f.practice).await.unwrap().overdue_access_requests.is_empty());
+    let vic = clinic_core::privacy::AccessRequest::new(clinic_core::practice::AuState::VIC, received);
+    f.store
+        .save_access_request(f.practice, f.patients[4], &vic)
+        .await
+        .unwrap();
+    let report = sweep.run(f.practice).await.unwrap();
+    assert_eq!(report.overdue_access_requests, vec![(f.patients[4], vic)]);
 }

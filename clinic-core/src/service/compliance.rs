@@ -8,12 +8,14 @@ use chrono::Duration;
 use super::booking::BookingService;
 use super::error::ServiceError;
 use crate::credentials::{RenewalRules, SweepAction, SweepInput, sweep};
+use crate::ids::PatientId;
 use crate::ids::PracticeId;
 use crate::people::Suspension;
 use crate::ports::{
     AppointmentRepository, Clock, ComplianceLog, CredentialRepository, PracticeRepository, PractitionerRepository,
-    ResourceKey,
+    PrivacyRecords, ResourceKey,
 };
+use crate::privacy::AccessRequest;
 use crate::scheduling::CancelledBy;
 use crate::time::{TimeRange, local_date};
 
@@ -30,8 +32,20 @@ pub struct CompliancePorts {
     pub appointments: Arc<dyn AppointmentRepository>,
     /// Warnings sent.
     pub log: Arc<dyn ComplianceLog>,
+    /// Privacy requests (overdue access requests are flagged).
+    pub privacy: Arc<dyn PrivacyRecords>,
     /// Clock.
     pub clock: Arc<dyn Clock>,
+}
+
+/// What one run found and did.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ComplianceReport {
+    /// Credential actions taken (warnings to send, suspensions, cancellations with the
+    /// patients to tell, reinstatements).
+    pub actions: Vec<SweepAction>,
+    /// Access requests unanswered past their due date.
+    pub overdue_access_requests: Vec<(PatientId, AccessRequest)>,
 }
 
 /// Runs the compliance sweep.
@@ -52,12 +66,13 @@ impl ComplianceService {
     /// Runs the sweep for `practice` today (in the practice's zone) and applies it:
     /// suspensions and reinstatements are saved, future appointments of suspended
     /// practitioners cancelled by the clinic, warnings recorded as sent. Returns the actions
-    /// for the notification jobs (warnings to send, patients to tell). Running it again on
-    /// the same day returns nothing.
+    /// for the notification jobs (warnings to send, patients to tell), and flags access
+    /// requests past their due date. Running it again on the same day takes no new action
+    /// (overdue requests stay listed until answered).
     ///
     /// # Errors
     /// Port errors; a cancellation that fails stops the run (the next run resumes it).
-    pub async fn run(&self, practice: PracticeId) -> Result<Vec<SweepAction>, ServiceError> {
+    pub async fn run(&self, practice: PracticeId) -> Result<ComplianceReport, ServiceError> {
         let p = &self.ports;
         let now = p.clock.now();
         let zone = p
@@ -127,6 +142,16 @@ impl ComplianceService {
                 }
             }
         }
-        Ok(actions)
+        let overdue_access_requests = p
+            .privacy
+            .access_requests(practice)
+            .await?
+            .into_iter()
+            .filter(|(_, r)| r.is_overdue(today))
+            .collect();
+        Ok(ComplianceReport {
+            actions,
+            overdue_access_requests,
+        })
     }
 }

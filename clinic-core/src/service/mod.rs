@@ -12,6 +12,6 @@ pub use booking::{
     BookingService, CancelOutcome, MAX_ATTEMPTS, OccurrenceReport, SchedulingPorts, SeriesOutcome, SlotSearch,
 };
 pub use clinical::{Actor, ClinicalPorts, ClinicalService};
-pub use compliance::{CompliancePorts, ComplianceService};
+pub use compliance::{CompliancePorts, ComplianceReport, ComplianceService};
 pub use error::ServiceError;
 pub use privacy::{PatientExport, PrivacyPorts, PrivacyService};
