@@ -599,6 +599,13 @@ impl NoteRepository for MemoryStore {
         Ok(())
     }
 
+    async fn destroy_notes(&self, practice: PracticeId, patient: PatientId) -> Result<usize, PortError> {
+        let mut g = self.write();
+        let before = g.notes.len();
+        g.notes.retain(|k, n| !(k.0 == practice && n.patient_id == patient));
+        Ok(before - g.notes.len())
+    }
+
     async fn notes(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<ProgressNote>, PortError> {
         let g = self.read();
         // Note ids are v7 UUIDs: ordering by id is ordering by creation.

@@ -237,3 +237,112 @@ async fn consents_and_access_requests_are_kept_and_overdue_ones_flagged() {
         .unwrap_err();
     assert_eq!(wrong_day.code(), "not_found");
 }
+
+#[tokio::test]
+async fn deletion_is_refused_while_records_must_be_kept_then_carried_out() {
+    use clinic_core::privacy::DeletionOutcome;
+    let f = practice_on(Arc::new(MemoryStore::new())).await;
+    let privacy = PrivacyService::new(PrivacyPorts {
+        patients: f.store.clone(),
+        appointments: f.store.clone(),
+        invoices: f.store.clone(),
+        claims: f.store.clone(),
+        referrals: f.store.clone(),
+        notes: f.store.clone(),
+        audit: f.store.clone(),
+        records: f.store.clone(),
+        clock: f.clock.clone(),
+    });
+    let clinical = ClinicalService::new(ClinicalPorts {
+        notes: f.store.clone(),
+        care: f.store.clone(),
+        audit: f.store.clone(),
+        clock: f.clock.clone(),
+        ids: Arc::new(UuidV7Ids),
+    });
+    let p = f.patients[0];
+    // A session on Tuesday 24 Nov 2026, 09:00 Sydney, completed, with a note.
+    let a = f
+        .service
+        .book(f.practice, &f.request(0, "2026-11-23T22:00:00Z"))
+        .await
+        .unwrap();
+    f.service.arrive(f.practice, a.id).await.unwrap();
+    f.service.complete(f.practice, a.id).await.unwrap();
+    let sam = Actor {
+        practice_id: f.practice,
+        user_id: common::ids().new_id(),
+        role: Role::Psychologist,
+        practitioner_id: Some(f.practitioner.id),
+        patient_id: None,
+        request_id: None,
+    };
+    clinical
+        .create(
+            &sam,
+            p,
+            NoteKind::Progress,
+            Soap {
+                plan: "plan".into(),
+                ..Soap::default()
+            },
+        )
+        .await
+        .unwrap();
+    let manager = Actor {
+        role: Role::PracticeManager,
+        practitioner_id: None,
+        ..sam.clone()
+    };
+
+    assert!(matches!(
+        privacy
+            .process_deletion(&sam, p, &f.location, "2026-11-25".parse().unwrap())
+            .await,
+        Err(ServiceError::Forbidden)
+    ));
+    // The day before the 7-year anniversary of the last service (in Sydney): refused, named.
+    let refused = privacy
+        .process_deletion(&manager, p, &f.location, "2033-11-23".parse().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        matches!(&refused.outcome, DeletionOutcome::RefusedUntil { until, rule } if *until == "2033-11-24".parse().unwrap() && rule.source.contains("NSW")),
+        "{refused:?}"
+    );
+    assert_eq!((refused.deidentified, refused.notes_destroyed), (false, 0));
+    assert_eq!(
+        f.store.patient(f.practice, p).await.unwrap().legal_name.given,
+        "Patient0",
+        "nothing erased"
+    );
+    // The anniversary itself: carried out.
+    let done = privacy
+        .process_deletion(&manager, p, &f.location, "2033-11-24".parse().unwrap())
+        .await
+        .unwrap();
+    assert!(matches!(done.outcome, DeletionOutcome::Approved { .. }));
+    assert_eq!((done.deidentified, done.notes_destroyed), (true, 1));
+    let record = f.store.patient(f.practice, p).await.unwrap();
+    assert_eq!(
+        (record.legal_name.given.as_str(), record.date_of_birth),
+        ("Deleted", "1990-01-01".parse().unwrap())
+    );
+    assert!(f.store.notes(f.practice, p).await.unwrap().is_empty());
+    let actions: Vec<_> = f
+        .store
+        .events(f.practice, 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.entry.action, e.entry.outcome))
+        .collect();
+    assert!(actions.contains(&("patient.destroyed".to_owned(), Outcome::Allowed)));
+    assert_eq!(actions.iter().filter(|(a, _)| a == "deletion.process").count(), 3);
+    // Someone never seen has nothing that must be kept.
+    let never = privacy
+        .process_deletion(&manager, f.patients[7], &f.location, "2026-11-25".parse().unwrap())
+        .await
+        .unwrap();
+    assert!(matches!(never.outcome, DeletionOutcome::Approved { .. }) && never.deidentified);
+}

@@ -21,6 +21,9 @@ pub trait NoteRepository: Send + Sync + 'static {
     async fn save_note(&self, note: &ProgressNote) -> Result<(), PortError>;
     /// A patient's notes.
     async fn notes(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<ProgressNote>, PortError>;
+    /// Destroys every note of a patient once their retention period has passed; returns
+    /// how many were destroyed.
+    async fn destroy_notes(&self, practice: PracticeId, patient: PatientId) -> Result<usize, PortError>;
 }
 
 /// Who treats whom.

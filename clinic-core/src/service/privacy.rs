@@ -20,7 +20,7 @@ use crate::ports::{
     PrivacyRecords, ReferralRepository,
 };
 use crate::practice::AuState;
-use crate::privacy::{AccessRequest, Consent, ConsentLedger};
+use crate::privacy::{AccessRequest, Consent, ConsentLedger, DeletionOutcome, evaluate_deletion, retention_until};
 use crate::scheduling::Appointment;
 
 /// Everything held about one patient.
@@ -42,6 +42,17 @@ pub struct PatientExport {
     pub referrals: Vec<Referral>,
     /// Clinical notes, process notes included (all that is held).
     pub notes: Vec<ProgressNote>,
+}
+
+/// What a deletion request came to. Every field states what was actually done.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeletionReport {
+    /// Refused until a date under a named rule, or approved.
+    pub outcome: DeletionOutcome,
+    /// The patient record's identifying fields were removed.
+    pub deidentified: bool,
+    /// Clinical notes destroyed.
+    pub notes_destroyed: usize,
 }
 
 /// The ports the export reads.
@@ -172,6 +183,121 @@ impl PrivacyService {
             .collect())
     }
 
+    /// Processes a deletion request against the retention rule of the state `location`
+    /// is in, with service dates read in its zone.
+    ///
+    /// While the law requires the records to be kept, the request is refused until the
+    /// date the rule gives (access restricted meanwhile is the practice's policy; APP 13
+    /// correction is offered instead). Once the period has passed, identifying fields are
+    /// removed from the patient record, clinical notes destroyed, and the audit trail keeps
+    /// the fact of the destruction without the data.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] (audited) unless a practice manager or admin;
+    /// [`ServiceError::NotFound`].
+    pub async fn process_deletion(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        location: &crate::practice::Location,
+        today: chrono::NaiveDate,
+    ) -> Result<DeletionReport, ServiceError> {
+        let (state, zone) = (location.state, location.zone);
+        let allowed = matches!(actor.role, Role::PracticeManager | Role::Admin);
+        self.audit(
+            actor,
+            patient,
+            "deletion.process",
+            if allowed { Outcome::Allowed } else { Outcome::Denied },
+        )
+        .await?;
+        if !allowed {
+            return Err(ServiceError::Forbidden);
+        }
+        let p = &self.ports;
+        let practice = actor.practice_id;
+        let mut record = p
+            .patients
+            .patient(practice, patient)
+            .await
+            .map_err(ServiceError::from_port("patient"))?;
+        let services: Vec<chrono::NaiveDate> = p
+            .appointments
+            .patient_appointments(practice, patient)
+            .await?
+            .iter()
+            .filter(|a| a.status_kind() == crate::scheduling::StatusKind::Completed)
+            .map(|a| crate::time::local_date(zone, a.interval.start()))
+            .collect();
+        let notes = p.notes.notes(practice, patient).await?;
+        let outcome = match (services.iter().min(), services.iter().max()) {
+            (Some(first), Some(last)) => {
+                let last_entry = notes
+                    .iter()
+                    .flat_map(|n| {
+                        let state_at = match n.state {
+                            crate::clinical::NoteState::Draft => None,
+                            crate::clinical::NoteState::Signed { at } => Some(at),
+                            crate::clinical::NoteState::Locked { locked_at, .. } => Some(locked_at),
+                        };
+                        state_at.into_iter().chain(n.addenda.iter().map(|a| a.at))
+                    })
+                    .map(|t| crate::time::local_date(zone, t))
+                    .max()
+                    .map_or(*last, |d| d.max(*last));
+                evaluate_deletion(
+                    today,
+                    retention_until(state, record.date_of_birth, *first, *last, last_entry),
+                )
+            }
+            // No service was ever provided: nothing clinical must be kept.
+            _ => DeletionOutcome::Approved {
+                rule: crate::privacy::retention_rule(state),
+            },
+        };
+        if matches!(outcome, DeletionOutcome::RefusedUntil { .. }) {
+            return Ok(DeletionReport {
+                outcome,
+                deidentified: false,
+                notes_destroyed: 0,
+            });
+        }
+        let notes_destroyed = p.notes.destroy_notes(practice, patient).await?;
+        deidentify(&mut record);
+        p.patients.save_patient(&record).await?;
+        self.audit(actor, patient, "patient.destroyed", Outcome::Allowed)
+            .await?;
+        Ok(DeletionReport {
+            outcome,
+            deidentified: true,
+            notes_destroyed,
+        })
+    }
+
+    async fn audit(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        action: &str,
+        outcome: Outcome,
+    ) -> Result<(), ServiceError> {
+        self.ports
+            .audit
+            .append(AuditEntry {
+                practice_id: actor.practice_id,
+                at: self.ports.clock.now(),
+                actor: Some(actor.user_id),
+                action: action.to_owned(),
+                resource_kind: "patient".into(),
+                resource_id: patient.as_uuid(),
+                patient_id: Some(patient),
+                outcome,
+                request_id: actor.request_id.clone(),
+            })
+            .await?;
+        Ok(())
+    }
+
     /// Gathers the export for `patient`. Practice managers and admins process access
     /// requests; the export is audited either way.
     ///
@@ -193,24 +319,12 @@ impl PrivacyService {
         };
         let decision = access::decide(&req);
         let now = self.ports.clock.now();
-        self.ports
-            .audit
-            .append(AuditEntry {
-                practice_id: actor.practice_id,
-                at: now,
-                actor: Some(actor.user_id),
-                action: "export.create".into(),
-                resource_kind: "patient".into(),
-                resource_id: patient.as_uuid(),
-                patient_id: Some(patient),
-                outcome: if decision == Decision::Deny {
-                    Outcome::Denied
-                } else {
-                    Outcome::Allowed
-                },
-                request_id: actor.request_id.clone(),
-            })
-            .await?;
+        let outcome = if decision == Decision::Deny {
+            Outcome::Denied
+        } else {
+            Outcome::Allowed
+        };
+        self.audit(actor, patient, "export.create", outcome).await?;
         if decision == Decision::Deny || !matches!(actor.role, Role::PracticeManager | Role::Admin) {
             return Err(ServiceError::Forbidden);
         }
@@ -234,4 +348,31 @@ impl PrivacyService {
             notes: p.notes.notes(practice, patient).await?,
         })
     }
+}
+
+/// Removes every identifying field; keeps the id (so invoices and the audit trail still
+/// point somewhere) and only the year of birth.
+fn deidentify(p: &mut Patient) {
+    use chrono::Datelike;
+    p.legal_name = crate::people::PersonName {
+        given: "Deleted".into(),
+        family: "Patient".into(),
+    };
+    p.preferred_name = None;
+    p.date_of_birth = chrono::NaiveDate::from_ymd_opt(p.date_of_birth.year(), 1, 1).unwrap_or(p.date_of_birth);
+    p.email = None;
+    p.phone = None;
+    p.address = None;
+    p.medicare = None;
+    p.health_fund = None;
+    p.dva_number = None;
+    p.usual_gp = None;
+    p.guardian = None;
+    p.emergency_contact = None;
+    p.reminders = crate::people::ReminderPreferences {
+        email: false,
+        sms: false,
+        whatsapp: false,
+        hours_before: 24,
+    };
 }
