@@ -12,18 +12,19 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use clinic_core::audit::{AuditEntry, AuditEvent, seal};
 use clinic_core::billing::{Claim, Invoice};
-use clinic_core::clinical::ProgressNote;
+use clinic_core::clinical::{MeasureRecord, Prescription, ProgressNote, TestResult};
 use clinic_core::credentials::{Credentials, WarningKey};
 use clinic_core::ids::{
-    AppointmentId, ClaimId, ExceptionId, InvoiceId, LocationId, NoteId, PatientId, PracticeId, PractitionerId,
-    ReferralId, RoomId, ServiceId, TemplateId, WaitlistEntryId,
+    AppointmentId, ClaimId, ExceptionId, InvoiceId, LocationId, MeasureId, NoteId, PatientId, PracticeId,
+    PractitionerId, PrescriptionId, ReferralId, RoomId, ServiceId, TemplateId, TestResultId, WaitlistEntryId,
 };
 use clinic_core::medicare::{PastService, Referral};
 use clinic_core::people::{Patient, Practitioner};
 use clinic_core::ports::{
-    AppointmentRepository, AuditLog, CalendarSnapshot, CareRelationships, ClaimHistory, ClaimRepository, ComplianceLog,
-    CredentialRepository, Guarded, InvoiceRepository, NoteRepository, PatientRepository, PortError, PortErrorKind,
-    PracticeRepository, PractitionerRepository, PrivacyRecords, ReferralRepository, ResourceKey, WaitlistRepository,
+    AppointmentRepository, AuditLog, CalendarSnapshot, CareRelationships, ClaimHistory, ClaimRepository,
+    ClinicalRecords, ComplianceLog, CredentialRepository, Guarded, InvoiceRepository, NoteRepository,
+    PatientRepository, PortError, PortErrorKind, PracticeRepository, PractitionerRepository, PrivacyRecords,
+    ReferralRepository, ResourceKey, WaitlistRepository,
 };
 use clinic_core::practice::{Location, Practice, Room, Service};
 use clinic_core::privacy::{AccessRequest, Consent};
@@ -60,6 +61,9 @@ struct Inner {
     credentials: HashMap<Key<PractitionerId>, Credentials>,
     warnings: HashMap<PracticeId, Vec<WarningKey>>,
     consents: HashMap<Key<PatientId>, Vec<Consent>>,
+    prescriptions: HashMap<Key<PrescriptionId>, Prescription>,
+    results: HashMap<Key<TestResultId>, TestResult>,
+    measures: HashMap<Key<MeasureId>, MeasureRecord>,
     access_requests: HashMap<PracticeId, Vec<(PatientId, AccessRequest)>>,
     audit: HashMap<PracticeId, Vec<AuditEvent>>,
 }
@@ -734,5 +738,65 @@ impl PrivacyRecords for MemoryStore {
         let mut v = self.read().access_requests.get(&practice).cloned().unwrap_or_default();
         v.sort_by_key(|(p, r)| (r.received_on, *p));
         Ok(v)
+    }
+}
+
+#[async_trait]
+impl ClinicalRecords for MemoryStore {
+    async fn save_prescription(&self, p: &Prescription) -> Result<(), PortError> {
+        self.write().prescriptions.insert((p.practice_id, p.id), p.clone());
+        Ok(())
+    }
+
+    async fn prescriptions(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<Prescription>, PortError> {
+        let g = self.read();
+        Ok(sorted(
+            g.prescriptions
+                .iter()
+                .filter(|(k, p)| k.0 == practice && p.patient_id == patient)
+                .map(|(_, p)| p.clone()),
+            |p| (p.written_on, p.id),
+        ))
+    }
+
+    async fn save_test_result(&self, r: &TestResult) -> Result<(), PortError> {
+        self.write().results.insert((r.practice_id, r.id), r.clone());
+        Ok(())
+    }
+
+    async fn test_result(&self, practice: PracticeId, id: TestResultId) -> Result<TestResult, PortError> {
+        self.read()
+            .results
+            .get(&(practice, id))
+            .cloned()
+            .ok_or_else(|| PortError::not_found("test result"))
+    }
+
+    async fn test_results(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<TestResult>, PortError> {
+        let g = self.read();
+        // Ids are v7 UUIDs: ordering by id is ordering by creation.
+        Ok(sorted(
+            g.results
+                .iter()
+                .filter(|(k, r)| k.0 == practice && r.patient_id == patient)
+                .map(|(_, r)| r.clone()),
+            |r| r.id,
+        ))
+    }
+
+    async fn save_measure(&self, m: &MeasureRecord) -> Result<(), PortError> {
+        self.write().measures.insert((m.practice_id, m.id), m.clone());
+        Ok(())
+    }
+
+    async fn measures(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<MeasureRecord>, PortError> {
+        let g = self.read();
+        Ok(sorted(
+            g.measures
+                .iter()
+                .filter(|(k, m)| k.0 == practice && m.patient_id == patient)
+                .map(|(_, m)| m.clone()),
+            |m| (m.completed_at, m.id),
+        ))
     }
 }

@@ -124,6 +124,18 @@ id_type!(
     NoteId, "note_id"
 );
 id_type!(
+    /// A prescription.
+    PrescriptionId, "prescription_id"
+);
+id_type!(
+    /// A test result.
+    TestResultId, "test_result_id"
+);
+id_type!(
+    /// A completed outcome measure.
+    MeasureId, "measure_id"
+);
+id_type!(
     /// A waitlist entry.
     WaitlistEntryId, "waitlist_entry_id"
 );

@@ -11,7 +11,10 @@
 //! - DASS-21: 21 items scored 0–3 in three 7-item subscales, each sum doubled to match the
 //!   DASS-42 (Lovibond & Lovibond 1995), with the manual's bands per subscale.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::ids::{MeasureId, PatientId, PracticeId};
 
 /// An instrument.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -54,6 +57,26 @@ pub struct Score {
     pub value: u16,
     /// Band.
     pub severity: Severity,
+}
+
+/// A completed questionnaire with its scores: a patient's list of these, by time, is
+/// their progress.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MeasureRecord {
+    /// Id.
+    pub id: MeasureId,
+    /// Owning practice.
+    pub practice_id: PracticeId,
+    /// The patient.
+    pub patient_id: PatientId,
+    /// The instrument.
+    pub instrument: Instrument,
+    /// The answers, in item order.
+    pub answers: Vec<u8>,
+    /// The scores.
+    pub scores: Vec<Score>,
+    /// When completed.
+    pub completed_at: DateTime<Utc>,
 }
 
 /// Why responses could not be scored.

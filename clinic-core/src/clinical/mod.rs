@@ -10,6 +10,6 @@ mod notes;
 mod orders;
 
 pub use intake::{Amendment, Answer, AnswerKind, IntakeError, IntakeForm, IntakeSubmission, Question, Section};
-pub use measures::{Instrument, MeasureError, Score, Severity, score};
+pub use measures::{Instrument, MeasureError, MeasureRecord, Score, Severity, score};
 pub use notes::{Addendum, NoteError, NoteKind, NoteState, ProgressNote, Soap, TreatmentGoal, TreatmentPlan};
 pub use orders::{Prescription, PrescriptionSpec, ResultValue, TestResult};

@@ -5,13 +5,15 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::error::FieldError;
-use crate::ids::{PatientId, PracticeId, PractitionerId};
+use crate::ids::{PatientId, PracticeId, PractitionerId, PrescriptionId, TestResultId};
 use crate::people::{Practitioner, PractitionerKind};
 use crate::practice::non_blank;
 
 /// A prescription. Only doctors prescribe.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prescription {
+    /// Id.
+    pub id: PrescriptionId,
     /// Owning practice.
     pub practice_id: PracticeId,
     /// The patient.
@@ -65,6 +67,7 @@ impl Prescription {
     /// the date), or on a blank field, a quantity of 0, more than 12 repeats, or a validity
     /// that ends before it starts.
     pub fn write(
+        id: PrescriptionId,
         practice_id: PracticeId,
         patient_id: PatientId,
         prescriber: &Practitioner,
@@ -86,6 +89,7 @@ impl Prescription {
             return Err(FieldError::new("valid_until", "must not be before written_on"));
         }
         Ok(Self {
+            id,
             practice_id,
             patient_id,
             prescriber: prescriber.id,
@@ -128,6 +132,8 @@ impl ResultValue {
 /// Patients see it once reviewed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestResult {
+    /// Id.
+    pub id: TestResultId,
     /// Owning practice.
     pub practice_id: PracticeId,
     /// The patient.
@@ -150,6 +156,7 @@ impl TestResult {
     /// # Errors
     /// [`FieldError`] on `performed_by` unless a technician, or on `values` when empty.
     pub fn record(
+        id: TestResultId,
         practice_id: PracticeId,
         patient_id: PatientId,
         ordered_by: PractitionerId,
@@ -163,6 +170,7 @@ impl TestResult {
             return Err(FieldError::new("values", "must have at least one value"));
         }
         Ok(Self {
+            id,
             practice_id,
             patient_id,
             ordered_by,
@@ -233,17 +241,34 @@ mod tests {
     #[test]
     fn only_doctors_prescribe() {
         let (pr, pa) = ids();
-        assert!(Prescription::write(pr, pa, &person(PractitionerKind::Doctor, 1), &spec()).is_ok());
-        let e = Prescription::write(pr, pa, &person(PractitionerKind::ClinicalPsychologist, 2), &spec()).unwrap_err();
+        assert!(
+            Prescription::write(
+                PrescriptionId::from_uuid(Uuid::nil()),
+                pr,
+                pa,
+                &person(PractitionerKind::Doctor, 1),
+                &spec()
+            )
+            .is_ok()
+        );
+        let e = Prescription::write(
+            PrescriptionId::from_uuid(Uuid::nil()),
+            pr,
+            pa,
+            &person(PractitionerKind::ClinicalPsychologist, 2),
+            &spec(),
+        )
+        .unwrap_err();
         assert_eq!(e.field(), "prescriber");
         let mut suspended = person(PractitionerKind::Doctor, 3);
         suspended.suspension = Some(Suspension {
             reason_code: "registration_lapsed".into(),
             from: "2026-11-24".parse().unwrap(),
         });
-        assert!(Prescription::write(pr, pa, &suspended, &spec()).is_err());
+        assert!(Prescription::write(PrescriptionId::from_uuid(Uuid::nil()), pr, pa, &suspended, &spec()).is_err());
         assert_eq!(
             Prescription::write(
+                PrescriptionId::from_uuid(Uuid::nil()),
                 pr,
                 pa,
                 &person(PractitionerKind::Doctor, 1),
@@ -255,6 +280,7 @@ mod tests {
         );
         assert_eq!(
             Prescription::write(
+                PrescriptionId::from_uuid(Uuid::nil()),
                 pr,
                 pa,
                 &person(PractitionerKind::Doctor, 1),
@@ -279,8 +305,18 @@ mod tests {
         assert!(v.abnormal());
         let tech = person(PractitionerKind::Technician, 4);
         let doc = person(PractitionerKind::Doctor, 1);
-        assert!(TestResult::record(pr, pa, doc.id, &doc, vec![v.clone()]).is_err());
-        let mut r = TestResult::record(pr, pa, doc.id, &tech, vec![v]).unwrap();
+        assert!(
+            TestResult::record(
+                TestResultId::from_uuid(Uuid::nil()),
+                pr,
+                pa,
+                doc.id,
+                &doc,
+                vec![v.clone()]
+            )
+            .is_err()
+        );
+        let mut r = TestResult::record(TestResultId::from_uuid(Uuid::nil()), pr, pa, doc.id, &tech, vec![v]).unwrap();
         assert!(r.review(&tech, "2026-11-24T00:00:00Z".parse().unwrap()).is_err());
         r.review(&doc, "2026-11-24T00:00:00Z".parse().unwrap()).unwrap();
         assert!(r.review(&doc, "2026-11-25T00:00:00Z".parse().unwrap()).is_err());

@@ -4,9 +4,9 @@ use async_trait::async_trait;
 
 use super::PortError;
 use crate::audit::{AuditEntry, AuditEvent};
-use crate::clinical::ProgressNote;
+use crate::clinical::{MeasureRecord, Prescription, ProgressNote, TestResult};
 use crate::credentials::{Credentials, WarningKey};
-use crate::ids::{NoteId, PatientId, PracticeId, PractitionerId};
+use crate::ids::{NoteId, PatientId, PracticeId, PractitionerId, TestResultId};
 use crate::privacy::{AccessRequest, Consent};
 
 /// Clinical notes. Implementations store note content encrypted at rest (`FieldCipher`).
@@ -108,4 +108,27 @@ pub trait PrivacyRecords: Send + Sync + 'static {
     ) -> Result<(), PortError>;
     /// Every access request of the practice.
     async fn access_requests(&self, practice: PracticeId) -> Result<Vec<(PatientId, AccessRequest)>, PortError>;
+}
+
+/// Prescriptions, test results and outcome measures. Implementations store them
+/// encrypted at rest.
+///
+/// # Contract
+/// `save_*` insert or replace by id; lists are a patient's records, oldest first.
+#[async_trait]
+pub trait ClinicalRecords: Send + Sync + 'static {
+    /// Inserts or replaces a prescription.
+    async fn save_prescription(&self, p: &Prescription) -> Result<(), PortError>;
+    /// A patient's prescriptions.
+    async fn prescriptions(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<Prescription>, PortError>;
+    /// Inserts or replaces a test result.
+    async fn save_test_result(&self, r: &TestResult) -> Result<(), PortError>;
+    /// A test result.
+    async fn test_result(&self, practice: PracticeId, id: TestResultId) -> Result<TestResult, PortError>;
+    /// A patient's test results.
+    async fn test_results(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<TestResult>, PortError>;
+    /// Stores a completed measure.
+    async fn save_measure(&self, m: &MeasureRecord) -> Result<(), PortError>;
+    /// A patient's measures, oldest first.
+    async fn measures(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<MeasureRecord>, PortError>;
 }

@@ -9,7 +9,9 @@ mod error;
 mod storage;
 
 pub use billing::{ClaimGateway, ClaimHistory, ClaimRepository, InvoiceRepository, ReferralRepository};
-pub use clinical::{AuditLog, CareRelationships, ComplianceLog, CredentialRepository, NoteRepository, PrivacyRecords};
+pub use clinical::{
+    AuditLog, CareRelationships, ClinicalRecords, ComplianceLog, CredentialRepository, NoteRepository, PrivacyRecords,
+};
 pub use error::{PortError, PortErrorKind};
 pub use storage::{
     AppointmentRepository, CalendarSnapshot, Guarded, PatientRepository, PracticeRepository, PractitionerRepository,

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use super::error::ServiceError;
-use crate::access::{self, Action, Area, Decision, RecordFacts, Relation, Request};
-use crate::audit::{AuditEntry, Outcome};
+use super::guard::{Target, decide_and_audit};
+use crate::access::{Action, Area, Decision, RecordFacts, Relation, Request};
 use crate::clinical::{NoteKind, ProgressNote, Soap};
 use crate::ids::{NoteId, PatientId, PracticeId, PractitionerId, UserId};
 use crate::people::Role;
@@ -101,42 +101,33 @@ impl ClinicalService {
             shared_with_patient: note.is_some_and(|n| n.shared_with_patient),
             reviewed: false,
         };
-        let decision = access::decide(&Request {
+        let request = Request {
             role: actor.role,
             action,
             area,
             relation,
             facts,
             break_glass,
-        });
-        let outcome = match decision {
-            Decision::Allow => Outcome::Allowed,
-            Decision::AllowFlagged => Outcome::Flagged,
-            Decision::Deny => Outcome::Denied,
         };
-        self.ports
-            .audit
-            .append(AuditEntry {
-                practice_id: actor.practice_id,
-                at: self.ports.clock.now(),
-                actor: Some(actor.user_id),
-                action: code.to_owned(),
-                resource_kind: if kind == NoteKind::Process {
-                    "process_note"
-                } else {
-                    "progress_note"
-                }
-                .to_owned(),
-                resource_id: note.map_or(uuid::Uuid::nil(), |n| n.id.as_uuid()),
-                patient_id: Some(patient),
-                outcome,
-                request_id: actor.request_id.clone(),
-            })
-            .await?;
-        if decision == Decision::Deny {
-            return Err(ServiceError::Forbidden);
-        }
-        Ok(decision)
+        let kind_name = if kind == NoteKind::Process {
+            "process_note"
+        } else {
+            "progress_note"
+        };
+        let target = Target {
+            kind: kind_name,
+            id: note.map_or(uuid::Uuid::nil(), |n| n.id.as_uuid()),
+            patient,
+            code,
+        };
+        decide_and_audit(
+            self.ports.audit.as_ref(),
+            self.ports.clock.as_ref(),
+            actor,
+            &request,
+            target,
+        )
+        .await
     }
 
     async fn load(&self, actor: &Actor, id: NoteId) -> Result<ProgressNote, ServiceError> {

@@ -5,7 +5,9 @@ mod booking;
 mod clinical;
 mod compliance;
 mod error;
+mod guard;
 mod privacy;
+mod records;
 
 pub use billing::{BillingPorts, BillingRules, BillingService, BookingWarning, ClaimRequest};
 pub use booking::{
@@ -15,3 +17,4 @@ pub use clinical::{Actor, ClinicalPorts, ClinicalService};
 pub use compliance::{CompliancePorts, ComplianceReport, ComplianceService};
 pub use error::ServiceError;
 pub use privacy::{PatientExport, PrivacyPorts, PrivacyService};
+pub use records::{RecordsPorts, RecordsService};

@@ -1,0 +1,172 @@
+//! Prescriptions, test results and outcome measures through the access rules, audited.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use clinic_adapters::memory::MemoryStore;
+use clinic_adapters::system::UuidV7Ids;
+use clinic_core::audit::Outcome;
+use clinic_core::clinical::{Instrument, PrescriptionSpec, ResultValue, Severity};
+use clinic_core::ids::*;
+use clinic_core::people::{AhpraNumber, Practitioner, PractitionerKind, PractitionerProfile, Role};
+use clinic_core::ports::*;
+use clinic_core::scheduling::{Appointment, AppointmentStatus, DeliveryMode};
+use clinic_core::service::{Actor, RecordsPorts, RecordsService, ServiceError};
+use clinic_core::time::TimeRange;
+use common::{practice_on, utc};
+
+#[tokio::test]
+async fn who_may_prescribe_record_review_and_read() {
+    let f = practice_on(Arc::new(MemoryStore::new())).await;
+    let p = f.patients[0];
+    let doctor = Practitioner::new(
+        common::ids().new_id(),
+        f.practice,
+        PractitionerKind::Doctor,
+        "Dr Rae",
+        Some(AhpraNumber::parse("MED0001234567").unwrap()),
+        vec![],
+        PractitionerProfile::default(),
+    )
+    .unwrap();
+    let tech = Practitioner::new(
+        common::ids().new_id(),
+        f.practice,
+        PractitionerKind::Technician,
+        "Lee",
+        None,
+        vec![],
+        PractitionerProfile::default(),
+    )
+    .unwrap();
+    f.store.save_practitioner(&doctor).await.unwrap();
+    f.store.save_practitioner(&tech).await.unwrap();
+    // The doctor and the psychologist both treat patient 0.
+    let interval = TimeRange::starting_at(utc("2026-11-20T00:00:00Z"), Duration::minutes(30)).unwrap();
+    let seen = Appointment {
+        id: common::ids().new_id(),
+        practice_id: f.practice,
+        practitioner_id: doctor.id,
+        patient_ids: vec![p],
+        service_id: f.session.id,
+        location_id: f.location.id,
+        room_id: None,
+        mode: DeliveryMode::InPerson,
+        interval,
+        blocked: interval,
+        status: AppointmentStatus::Completed,
+        series_id: None,
+        history: vec![],
+        created_at: utc("2026-11-01T00:00:00Z"),
+    };
+    f.store.commit(f.practice, &[], &[seen]).await.unwrap();
+    f.service
+        .book(f.practice, &f.request(0, "2026-11-23T22:00:00Z"))
+        .await
+        .unwrap();
+    let records = RecordsService::new(RecordsPorts {
+        records: f.store.clone(),
+        practitioners: f.store.clone(),
+        care: f.store.clone(),
+        audit: f.store.clone(),
+        clock: f.clock.clone(),
+        ids: Arc::new(UuidV7Ids),
+    });
+    let actor = |role, practitioner: Option<PractitionerId>, patient: Option<PatientId>| Actor {
+        practice_id: f.practice,
+        user_id: common::ids().new_id(),
+        role,
+        practitioner_id: practitioner,
+        patient_id: patient,
+        request_id: None,
+    };
+    let dr = actor(Role::Doctor, Some(doctor.id), None);
+    let sam = actor(Role::Psychologist, Some(f.practitioner.id), None);
+    let lee = actor(Role::Technician, Some(tech.id), None);
+    let me = actor(Role::Patient, None, Some(p));
+    let someone_else = actor(Role::Patient, None, Some(f.patients[1]));
+    let manager = actor(Role::PracticeManager, None, None);
+
+    let spec = PrescriptionSpec {
+        medication: "Sertraline 50 mg tablet".into(),
+        dose: "50 mg".into(),
+        route: "oral".into(),
+        frequency: "once daily".into(),
+        quantity: 30,
+        repeats: 5,
+        written_on: "2026-11-23".parse().unwrap(),
+        valid_until: "2027-11-23".parse().unwrap(),
+    };
+    records.prescribe(&dr, p, &spec).await.unwrap();
+    assert!(
+        matches!(records.prescribe(&sam, p, &spec).await, Err(ServiceError::Forbidden)),
+        "psychologists do not prescribe"
+    );
+    assert_eq!(
+        records.prescriptions(&sam, p).await.unwrap().len(),
+        1,
+        "but read their patients' prescriptions"
+    );
+    assert_eq!(records.prescriptions(&me, p).await.unwrap().len(), 1);
+    assert!(matches!(
+        records.prescriptions(&someone_else, p).await,
+        Err(ServiceError::Forbidden)
+    ));
+
+    let value = ResultValue {
+        analyte: "TSH".into(),
+        value: "2.1".parse().unwrap(),
+        unit: "mIU/L".into(),
+        reference_low: Some("0.4".parse().unwrap()),
+        reference_high: Some("4.0".parse().unwrap()),
+    };
+    let result = records.record_result(&lee, p, doctor.id, vec![value]).await.unwrap();
+    assert!(records.results(&me, p).await.unwrap().is_empty(), "not reviewed yet");
+    assert!(matches!(
+        records.review_result(&sam, result.id).await,
+        Err(ServiceError::Forbidden)
+    ));
+    records.review_result(&dr, result.id).await.unwrap();
+    assert_eq!(records.results(&me, p).await.unwrap().len(), 1);
+
+    let first = records
+        .complete_measure(&me, p, Instrument::K10, vec![3; 10])
+        .await
+        .unwrap();
+    assert_eq!(first.scores[0].severity, Severity::Severe);
+    f.clock.advance(Duration::days(28));
+    records
+        .complete_measure(&me, p, Instrument::K10, vec![2; 10])
+        .await
+        .unwrap();
+    let series = records.measures(&sam, p).await.unwrap();
+    assert_eq!(
+        series.iter().map(|m| m.scores[0].value).collect::<Vec<_>>(),
+        vec![30, 20],
+        "progress over time"
+    );
+    assert_eq!(
+        records
+            .complete_measure(&me, p, Instrument::Phq9, vec![0; 3])
+            .await
+            .unwrap_err()
+            .code(),
+        "invalid_field"
+    );
+    assert!(
+        matches!(records.measures(&manager, p).await, Err(ServiceError::Forbidden)),
+        "managers do not read clinical data"
+    );
+
+    let events = f.store.events(f.practice, 0, 1000).await.unwrap();
+    assert_eq!(events.len(), 15, "one event per call (15 calls), refusals included");
+    assert_eq!(events.iter().filter(|e| e.entry.outcome == Outcome::Denied).count(), 4);
+    assert!(
+        !format!("{events:?}").contains("Sertraline"),
+        "no clinical content in the audit trail"
+    );
+}

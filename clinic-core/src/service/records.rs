@@ -1,0 +1,300 @@
+//! Prescriptions, test results and outcome measures: through the access rules, every
+//! read and write audited (never the content).
+
+use std::sync::Arc;
+
+use super::clinical::Actor;
+use super::error::ServiceError;
+use super::guard::{Target, decide_and_audit};
+use crate::FieldError;
+use crate::access::{Action, Area, RecordFacts, Relation, Request};
+use crate::clinical::{Instrument, MeasureRecord, Prescription, PrescriptionSpec, ResultValue, TestResult, score};
+use crate::ids::{PatientId, PractitionerId, TestResultId};
+use crate::people::Role;
+use crate::ports::{
+    AuditLog, CareRelationships, ClinicalRecords, Clock, IdGenerator, IdGeneratorExt, PractitionerRepository,
+};
+
+/// The ports the records need.
+#[derive(Clone)]
+pub struct RecordsPorts {
+    /// The records.
+    pub records: Arc<dyn ClinicalRecords>,
+    /// Practitioners (who prescribes, performs, reviews).
+    pub practitioners: Arc<dyn PractitionerRepository>,
+    /// Who treats whom.
+    pub care: Arc<dyn CareRelationships>,
+    /// Audit log.
+    pub audit: Arc<dyn AuditLog>,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+    /// Ids.
+    pub ids: Arc<dyn IdGenerator>,
+}
+
+/// The records use cases.
+#[derive(Clone)]
+pub struct RecordsService {
+    ports: RecordsPorts,
+}
+
+impl RecordsService {
+    /// A service over `ports`.
+    #[must_use]
+    pub fn new(ports: RecordsPorts) -> Self {
+        Self { ports }
+    }
+
+    async fn relation(&self, actor: &Actor, patient: PatientId) -> Result<Relation, ServiceError> {
+        let own = match (actor.role, actor.practitioner_id) {
+            (Role::Patient, _) => actor.patient_id == Some(patient),
+            (Role::Psychologist | Role::Doctor, Some(me)) => {
+                self.ports.care.treats(actor.practice_id, me, patient).await?
+            }
+            _ => false,
+        };
+        Ok(if own { Relation::Own } else { Relation::Other })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn gate(
+        &self,
+        actor: &Actor,
+        area: Area,
+        action: Action,
+        patient: PatientId,
+        facts: RecordFacts,
+        kind: &str,
+        id: uuid::Uuid,
+        code: &str,
+    ) -> Result<(), ServiceError> {
+        let relation = self.relation(actor, patient).await?;
+        let request = Request {
+            role: actor.role,
+            action,
+            area,
+            relation,
+            facts,
+            break_glass: false,
+        };
+        decide_and_audit(
+            self.ports.audit.as_ref(),
+            self.ports.clock.as_ref(),
+            actor,
+            &request,
+            Target {
+                kind,
+                id,
+                patient,
+                code,
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn me(&self, actor: &Actor) -> Result<crate::people::Practitioner, ServiceError> {
+        let id: PractitionerId = actor.practitioner_id.ok_or(ServiceError::Forbidden)?;
+        self.ports
+            .practitioners
+            .practitioner(actor.practice_id, id)
+            .await
+            .map_err(ServiceError::from_port("practitioner"))
+    }
+
+    /// A doctor writes a prescription for a patient they treat.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] (audited); [`ServiceError::Invalid`] for a bad field or
+    /// a prescriber who is not a doctor.
+    pub async fn prescribe(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        spec: &PrescriptionSpec,
+    ) -> Result<Prescription, ServiceError> {
+        self.gate(
+            actor,
+            Area::Prescriptions,
+            Action::Write,
+            patient,
+            RecordFacts::default(),
+            "prescription",
+            uuid::Uuid::nil(),
+            "prescription.create",
+        )
+        .await?;
+        let p = Prescription::write(
+            self.ports.ids.new_id(),
+            actor.practice_id,
+            patient,
+            &self.me(actor).await?,
+            spec,
+        )?;
+        self.ports.records.save_prescription(&p).await?;
+        Ok(p)
+    }
+
+    /// A patient's prescriptions.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] (audited).
+    pub async fn prescriptions(&self, actor: &Actor, patient: PatientId) -> Result<Vec<Prescription>, ServiceError> {
+        self.gate(
+            actor,
+            Area::Prescriptions,
+            Action::Read,
+            patient,
+            RecordFacts::default(),
+            "prescription",
+            uuid::Uuid::nil(),
+            "prescription.list",
+        )
+        .await?;
+        Ok(self.ports.records.prescriptions(actor.practice_id, patient).await?)
+    }
+
+    /// A technician records a test result ordered by `ordered_by`.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] (audited); [`ServiceError::Invalid`].
+    pub async fn record_result(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        ordered_by: PractitionerId,
+        values: Vec<ResultValue>,
+    ) -> Result<TestResult, ServiceError> {
+        self.gate(
+            actor,
+            Area::TestResults,
+            Action::Write,
+            patient,
+            RecordFacts::default(),
+            "test_result",
+            uuid::Uuid::nil(),
+            "test_result.create",
+        )
+        .await?;
+        let r = TestResult::record(
+            self.ports.ids.new_id(),
+            actor.practice_id,
+            patient,
+            ordered_by,
+            &self.me(actor).await?,
+            values,
+        )?;
+        self.ports.records.save_test_result(&r).await?;
+        Ok(r)
+    }
+
+    /// A treating doctor reviews a result; the patient can see it from then on.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] (audited); [`ServiceError::Invalid`] when already reviewed.
+    pub async fn review_result(&self, actor: &Actor, id: TestResultId) -> Result<TestResult, ServiceError> {
+        let mut r = self
+            .ports
+            .records
+            .test_result(actor.practice_id, id)
+            .await
+            .map_err(ServiceError::from_port("test result"))?;
+        self.gate(
+            actor,
+            Area::TestResults,
+            Action::Review,
+            r.patient_id,
+            RecordFacts::default(),
+            "test_result",
+            id.as_uuid(),
+            "test_result.review",
+        )
+        .await?;
+        r.review(&self.me(actor).await?, self.ports.clock.now())?;
+        self.ports.records.save_test_result(&r).await?;
+        Ok(r)
+    }
+
+    /// A patient's test results; a patient sees only reviewed ones.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] (audited).
+    pub async fn results(&self, actor: &Actor, patient: PatientId) -> Result<Vec<TestResult>, ServiceError> {
+        let facts = RecordFacts {
+            shared_with_patient: false,
+            reviewed: true,
+        };
+        self.gate(
+            actor,
+            Area::TestResults,
+            Action::Read,
+            patient,
+            facts,
+            "test_result",
+            uuid::Uuid::nil(),
+            "test_result.list",
+        )
+        .await?;
+        let all = self.ports.records.test_results(actor.practice_id, patient).await?;
+        Ok(if actor.role == Role::Patient {
+            all.into_iter().filter(|r| r.reviewed.is_some()).collect()
+        } else {
+            all
+        })
+    }
+
+    /// Records a completed questionnaire, scored in the core.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] (audited); [`ServiceError::Invalid`] on `answers`.
+    pub async fn complete_measure(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        instrument: Instrument,
+        answers: Vec<u8>,
+    ) -> Result<MeasureRecord, ServiceError> {
+        self.gate(
+            actor,
+            Area::OutcomeMeasures,
+            Action::Write,
+            patient,
+            RecordFacts::default(),
+            "outcome_measure",
+            uuid::Uuid::nil(),
+            "measure.create",
+        )
+        .await?;
+        let scores = score(instrument, &answers).map_err(|e| FieldError::new("answers", e.to_string()))?;
+        let m = MeasureRecord {
+            id: self.ports.ids.new_id(),
+            practice_id: actor.practice_id,
+            patient_id: patient,
+            instrument,
+            answers,
+            scores,
+            completed_at: self.ports.clock.now(),
+        };
+        self.ports.records.save_measure(&m).await?;
+        Ok(m)
+    }
+
+    /// A patient's measures over time, oldest first.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] (audited).
+    pub async fn measures(&self, actor: &Actor, patient: PatientId) -> Result<Vec<MeasureRecord>, ServiceError> {
+        self.gate(
+            actor,
+            Area::OutcomeMeasures,
+            Action::Read,
+            patient,
+            RecordFacts::default(),
+            "outcome_measure",
+            uuid::Uuid::nil(),
+            "measure.list",
+        )
+        .await?;
+        Ok(self.ports.records.measures(actor.practice_id, patient).await?)
+    }
+}
