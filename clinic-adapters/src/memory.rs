@@ -10,7 +10,7 @@ use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use clinic_core::audit::{AuditEntry, AuditEvent, seal};
+use clinic_core::audit::{AuditEntry, AuditEvent, Checkpoint, seal};
 use clinic_core::billing::{Claim, Invoice};
 use clinic_core::clinical::{MeasureRecord, Prescription, ProgressNote, TestResult};
 use clinic_core::credentials::{Credentials, WarningKey};
@@ -66,6 +66,7 @@ struct Inner {
     measures: HashMap<Key<MeasureId>, MeasureRecord>,
     access_requests: HashMap<PracticeId, Vec<(PatientId, AccessRequest)>>,
     audit: HashMap<PracticeId, Vec<AuditEvent>>,
+    checkpoints: HashMap<PracticeId, Vec<Checkpoint>>,
 }
 
 impl Inner {
@@ -646,6 +647,19 @@ impl AuditLog for MemoryStore {
         let event = seal(chain.last(), entry);
         chain.push(event.clone());
         Ok(event)
+    }
+
+    async fn save_checkpoint(&self, practice: PracticeId, checkpoint: &Checkpoint) -> Result<(), PortError> {
+        self.write()
+            .checkpoints
+            .entry(practice)
+            .or_default()
+            .push(checkpoint.clone());
+        Ok(())
+    }
+
+    async fn checkpoints(&self, practice: PracticeId) -> Result<Vec<Checkpoint>, PortError> {
+        Ok(self.read().checkpoints.get(&practice).cloned().unwrap_or_default())
     }
 
     async fn events(&self, practice: PracticeId, from: u64, limit: usize) -> Result<Vec<AuditEvent>, PortError> {

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::PortError;
-use crate::audit::{AuditEntry, AuditEvent};
+use crate::audit::{AuditEntry, AuditEvent, Checkpoint};
 use crate::clinical::{MeasureRecord, Prescription, ProgressNote, TestResult};
 use crate::credentials::{Credentials, WarningKey};
 use crate::ids::{NoteId, PatientId, PracticeId, PractitionerId, TestResultId};
@@ -54,6 +54,10 @@ pub trait AuditLog: Send + Sync + 'static {
     async fn append(&self, entry: AuditEntry) -> Result<AuditEvent, PortError>;
     /// Events from `from`, at most `limit`.
     async fn events(&self, practice: PracticeId, from: u64, limit: usize) -> Result<Vec<AuditEvent>, PortError>;
+    /// Stores a signed checkpoint (append-only too).
+    async fn save_checkpoint(&self, practice: PracticeId, checkpoint: &Checkpoint) -> Result<(), PortError>;
+    /// Every checkpoint stored, oldest first.
+    async fn checkpoints(&self, practice: PracticeId) -> Result<Vec<Checkpoint>, PortError>;
 }
 
 /// Practitioners' credentials (registration and insurance, with history).

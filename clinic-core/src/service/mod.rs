@@ -1,5 +1,6 @@
 //! Application services: one use case each, written against the ports.
 
+mod audit;
 mod billing;
 mod booking;
 mod clinical;
@@ -9,6 +10,7 @@ mod guard;
 mod privacy;
 mod records;
 
+pub use audit::AuditService;
 pub use billing::{BillingPorts, BillingRules, BillingService, BookingWarning, ClaimRequest};
 pub use booking::{
     BookingService, CancelOutcome, MAX_ATTEMPTS, OccurrenceReport, SchedulingPorts, SeriesOutcome, SlotSearch,
