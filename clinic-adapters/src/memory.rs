@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use clinic_core::audit::{AuditEntry, AuditEvent, Checkpoint, seal};
 use clinic_core::billing::{Claim, Invoice};
-use clinic_core::clinical::{MeasureRecord, Prescription, ProgressNote, TestResult};
+use clinic_core::clinical::{IntakeForm, IntakeSubmission, MeasureRecord, Prescription, ProgressNote, TestResult};
 use clinic_core::credentials::{Credentials, WarningKey};
 use clinic_core::ids::{
     AppointmentId, ClaimId, ExceptionId, InvoiceId, LocationId, MeasureId, NoteId, PatientId, PracticeId,
@@ -22,7 +22,7 @@ use clinic_core::medicare::{PastService, Referral};
 use clinic_core::people::{Patient, Practitioner};
 use clinic_core::ports::{
     AppointmentRepository, AuditLog, CalendarSnapshot, CareRelationships, ClaimHistory, ClaimRepository,
-    ClinicalRecords, ComplianceLog, CredentialRepository, Guarded, InvoiceRepository, NoteRepository,
+    ClinicalRecords, ComplianceLog, CredentialRepository, Guarded, IntakeRecords, InvoiceRepository, NoteRepository,
     PatientRepository, PortError, PortErrorKind, PracticeRepository, PractitionerRepository, PrivacyRecords,
     ReferralRepository, ResourceKey, WaitlistRepository,
 };
@@ -64,6 +64,8 @@ struct Inner {
     prescriptions: HashMap<Key<PrescriptionId>, Prescription>,
     results: HashMap<Key<TestResultId>, TestResult>,
     measures: HashMap<Key<MeasureId>, MeasureRecord>,
+    intake_forms: HashMap<PracticeId, Vec<IntakeForm>>,
+    intakes: HashMap<Key<PatientId>, IntakeSubmission>,
     access_requests: HashMap<PracticeId, Vec<(PatientId, AccessRequest)>>,
     audit: HashMap<PracticeId, Vec<AuditEvent>>,
     checkpoints: HashMap<PracticeId, Vec<Checkpoint>>,
@@ -812,5 +814,47 @@ impl ClinicalRecords for MemoryStore {
                 .map(|(_, m)| m.clone()),
             |m| (m.completed_at, m.id),
         ))
+    }
+}
+
+#[async_trait]
+impl IntakeRecords for MemoryStore {
+    async fn save_form(&self, practice: PracticeId, form: &IntakeForm) -> Result<(), PortError> {
+        let mut g = self.write();
+        let forms = g.intake_forms.entry(practice).or_default();
+        forms.retain(|f| f.version != form.version);
+        forms.push(form.clone());
+        forms.sort_by_key(|f| f.version);
+        Ok(())
+    }
+
+    async fn form(&self, practice: PracticeId, version: u32) -> Result<Option<IntakeForm>, PortError> {
+        Ok(self
+            .read()
+            .intake_forms
+            .get(&practice)
+            .and_then(|f| f.iter().find(|x| x.version == version).cloned()))
+    }
+
+    async fn latest_form(&self, practice: PracticeId) -> Result<Option<IntakeForm>, PortError> {
+        Ok(self.read().intake_forms.get(&practice).and_then(|f| f.last().cloned()))
+    }
+
+    async fn save_submission(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+        submission: &IntakeSubmission,
+    ) -> Result<(), PortError> {
+        self.write().intakes.insert((practice, patient), submission.clone());
+        Ok(())
+    }
+
+    async fn submission(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+    ) -> Result<Option<IntakeSubmission>, PortError> {
+        Ok(self.read().intakes.get(&(practice, patient)).cloned())
     }
 }

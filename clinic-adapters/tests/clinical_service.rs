@@ -238,3 +238,48 @@ async fn checkpoints_are_signed_stored_and_verified() {
     later.seq = 10;
     assert!(audit.verify(w.f.practice, key, &[later]).await.unwrap().is_err());
 }
+
+#[tokio::test]
+async fn intake_is_submitted_once_amended_with_history_and_flags_risk() {
+    use clinic_core::clinical::Answer;
+    use clinic_core::service::IntakeService;
+    let w = world().await;
+    let p = w.f.patients[0];
+    let intake = IntakeService::new(w.f.store.clone(), w.f.store.clone(), w.f.clock.clone());
+    let me = w.actor(Role::Patient, None, Some(p));
+    let answers: std::collections::BTreeMap<String, Answer> = [
+        ("concerns", Answer::Text("Trouble sleeping".into())),
+        ("previous_treatment", Answer::YesNo(false)),
+        ("has_referral", Answer::YesNo(true)),
+        ("risk_self_harm", Answer::YesNo(true)),
+        ("risk_others", Answer::YesNo(false)),
+        ("risk_safety", Answer::YesNo(false)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let (submission, flags) = intake.submit(&me, p, answers.clone()).await.unwrap();
+    assert_eq!(flags, vec!["risk_self_harm".to_owned()]);
+    assert_eq!(submission.form_version, 1);
+    assert_eq!(
+        intake.submit(&me, p, answers).await.unwrap_err().code(),
+        "invalid_field",
+        "submitted once"
+    );
+    let amended = intake
+        .amend(&me, p, "goals", Answer::Text("Sleep through the night".into()))
+        .await
+        .unwrap();
+    assert_eq!(amended.amendments.len(), 1);
+    let other = w.actor(Role::Patient, None, Some(w.f.patients[1]));
+    assert!(matches!(intake.read(&other, p).await, Err(ServiceError::Forbidden)));
+    let manager = w.actor(Role::PracticeManager, None, None);
+    assert_eq!(intake.read(&manager, p).await.unwrap().answers.len(), 7);
+    let bad = intake
+        .amend(&me, p, "shoe_size", Answer::Text("9".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), "invalid_field");
+    let outcomes = w.outcomes().await;
+    assert_eq!(outcomes.iter().filter(|(a, _)| a.starts_with("intake.")).count(), 6);
+}

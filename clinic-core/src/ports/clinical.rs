@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::PortError;
 use crate::audit::{AuditEntry, AuditEvent, Checkpoint};
-use crate::clinical::{MeasureRecord, Prescription, ProgressNote, TestResult};
+use crate::clinical::{IntakeForm, IntakeSubmission, MeasureRecord, Prescription, ProgressNote, TestResult};
 use crate::credentials::{Credentials, WarningKey};
 use crate::ids::{NoteId, PatientId, PracticeId, PractitionerId, TestResultId};
 use crate::privacy::{AccessRequest, Consent};
@@ -135,4 +135,28 @@ pub trait ClinicalRecords: Send + Sync + 'static {
     async fn save_measure(&self, m: &MeasureRecord) -> Result<(), PortError>;
     /// A patient's measures, oldest first.
     async fn measures(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<MeasureRecord>, PortError>;
+}
+
+/// Intake forms (every version kept) and patients' submissions.
+///
+/// # Contract
+/// `form` returns the named version; `latest_form` the highest version stored, if any.
+#[async_trait]
+pub trait IntakeRecords: Send + Sync + 'static {
+    /// Stores a form version (replacing the same version).
+    async fn save_form(&self, practice: PracticeId, form: &IntakeForm) -> Result<(), PortError>;
+    /// A form version.
+    async fn form(&self, practice: PracticeId, version: u32) -> Result<Option<IntakeForm>, PortError>;
+    /// The newest form version.
+    async fn latest_form(&self, practice: PracticeId) -> Result<Option<IntakeForm>, PortError>;
+    /// Stores a patient's submission (insert or replace).
+    async fn save_submission(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+        submission: &IntakeSubmission,
+    ) -> Result<(), PortError>;
+    /// A patient's submission, if any.
+    async fn submission(&self, practice: PracticeId, patient: PatientId)
+    -> Result<Option<IntakeSubmission>, PortError>;
 }

@@ -10,7 +10,8 @@ mod storage;
 
 pub use billing::{ClaimGateway, ClaimHistory, ClaimRepository, InvoiceRepository, ReferralRepository};
 pub use clinical::{
-    AuditLog, CareRelationships, ClinicalRecords, ComplianceLog, CredentialRepository, NoteRepository, PrivacyRecords,
+    AuditLog, CareRelationships, ClinicalRecords, ComplianceLog, CredentialRepository, IntakeRecords, NoteRepository,
+    PrivacyRecords,
 };
 pub use error::{PortError, PortErrorKind};
 pub use storage::{

@@ -7,6 +7,7 @@ mod clinical;
 mod compliance;
 mod error;
 mod guard;
+mod intake;
 mod privacy;
 mod records;
 
@@ -18,5 +19,6 @@ pub use booking::{
 pub use clinical::{Actor, ClinicalPorts, ClinicalService};
 pub use compliance::{CompliancePorts, ComplianceReport, ComplianceService};
 pub use error::ServiceError;
+pub use intake::IntakeService;
 pub use privacy::{PatientExport, PrivacyPorts, PrivacyService};
 pub use records::{RecordsPorts, RecordsService};
