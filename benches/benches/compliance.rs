@@ -139,6 +139,7 @@ fn entry(i: u64) -> AuditEntry {
         patient_id: Some(id(u128::from(i % 5000))),
         outcome: Outcome::Allowed,
         request_id: Some(format!("01J{i:020}")),
+        reason: None,
     }
 }
 

@@ -90,7 +90,7 @@ async fn treating_clinician_writes_signs_locks_and_amends() {
     let e = w.clinical.edit(&w.sam(), n.id, Soap::default()).await.unwrap_err();
     assert_eq!(e.code(), "note_not_draft");
     w.clinical.amend(&w.sam(), n.id, "Addendum: correction").await.unwrap();
-    let read = w.clinical.read(&w.sam(), n.id, false).await.unwrap();
+    let read = w.clinical.read(&w.sam(), n.id, None).await.unwrap();
     assert_eq!(read.soap.subjective, SECRET);
     assert_eq!(read.addenda.len(), 1);
     let outcomes = w.outcomes().await;
@@ -112,12 +112,12 @@ async fn others_are_denied_and_the_denial_is_audited() {
         .await
         .unwrap();
     assert!(matches!(
-        w.clinical.read(&w.stranger(), n.id, false).await,
+        w.clinical.read(&w.stranger(), n.id, None).await,
         Err(ServiceError::Forbidden)
     ));
     let manager = w.actor(Role::PracticeManager, None, None);
     assert!(matches!(
-        w.clinical.read(&manager, n.id, false).await,
+        w.clinical.read(&manager, n.id, None).await,
         Err(ServiceError::Forbidden)
     ));
     assert!(matches!(
@@ -138,7 +138,10 @@ async fn break_glass_is_let_in_and_flagged() {
         .create(&w.sam(), w.f.patients[0], NoteKind::Progress, World::soap())
         .await
         .unwrap();
-    w.clinical.read(&w.stranger(), n.id, true).await.unwrap();
+    w.clinical
+        .read(&w.stranger(), n.id, Some("covering for an absent colleague"))
+        .await
+        .unwrap();
     assert_eq!(
         w.outcomes().await.last().unwrap(),
         &("note.read".to_owned(), Outcome::Flagged)
@@ -156,14 +159,14 @@ async fn patients_see_only_shared_notes_and_never_process_notes() {
         .await
         .unwrap();
     assert!(matches!(
-        w.clinical.read(&me, n.id, false).await,
+        w.clinical.read(&me, n.id, None).await,
         Err(ServiceError::Forbidden)
     ));
     w.clinical.share(&w.sam(), n.id, true).await.unwrap();
-    w.clinical.read(&me, n.id, false).await.unwrap();
+    w.clinical.read(&me, n.id, None).await.unwrap();
     let other_patient = w.actor(Role::Patient, None, Some(w.f.patients[1]));
     assert!(matches!(
-        w.clinical.read(&other_patient, n.id, false).await,
+        w.clinical.read(&other_patient, n.id, None).await,
         Err(ServiceError::Forbidden)
     ));
     let process = w
@@ -175,7 +178,9 @@ async fn patients_see_only_shared_notes_and_never_process_notes() {
     // Another psychologist who also treats the patient still cannot read a process note.
     let colleague = w.actor(Role::Psychologist, Some(common::ids().new_id()), None);
     assert!(matches!(
-        w.clinical.read(&colleague, process.id, true).await,
+        w.clinical
+            .read(&colleague, process.id, Some("covering for an absent colleague"))
+            .await,
         Err(ServiceError::Forbidden)
     ));
 }
@@ -189,9 +194,9 @@ async fn the_audit_chain_verifies_and_holds_no_clinical_text() {
         .await
         .unwrap();
     for _ in 0..5 {
-        w.clinical.read(&w.sam(), n.id, false).await.unwrap();
+        w.clinical.read(&w.sam(), n.id, None).await.unwrap();
     }
-    let _ = w.clinical.read(&w.stranger(), n.id, false).await;
+    let _ = w.clinical.read(&w.stranger(), n.id, None).await;
     let events = w.f.store.events(w.f.practice, 0, 1000).await.unwrap();
     assert_eq!(verify(w.f.practice, &events, &[], b"k"), Ok(7));
     let dump = format!("{events:?}");
@@ -223,7 +228,7 @@ async fn checkpoints_are_signed_stored_and_verified() {
         .await
         .unwrap();
     for _ in 0..3 {
-        w.clinical.read(&w.sam(), n.id, false).await.unwrap();
+        w.clinical.read(&w.sam(), n.id, None).await.unwrap();
     }
     let cp = audit.checkpoint(w.f.practice, key).await.unwrap().unwrap();
     assert_eq!(cp.seq, 3);

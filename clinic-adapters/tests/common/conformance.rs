@@ -108,6 +108,7 @@ pub async fn audit_log_is_one_chain_under_concurrency<S: Storage + 'static>(s: A
                     patient_id: None,
                     outcome: Outcome::Allowed,
                     request_id: None,
+                    reason: None,
                 })
                 .await
                 .unwrap()

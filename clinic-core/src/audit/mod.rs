@@ -50,6 +50,10 @@ pub struct AuditEntry {
     pub outcome: Outcome,
     /// The request it came from.
     pub request_id: Option<String>,
+    /// The reason stated for a break-glass access (a justification for the review, never
+    /// record content).
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// A sealed event.
@@ -172,12 +176,14 @@ pub fn event_hash(seq: u64, prev: &[u8; 32], e: &AuditEntry) -> [u8; 32] {
         Outcome::Flagged => 1,
         Outcome::Denied => 2,
     });
-    match &e.request_id {
-        Some(r) => {
-            buf.push(1);
-            put_str(&mut buf, r);
+    for field in [&e.request_id, &e.reason] {
+        match field {
+            Some(r) => {
+                buf.push(1);
+                put_str(&mut buf, r);
+            }
+            None => buf.push(0),
         }
-        None => buf.push(0),
     }
     Sha256::digest(&buf)
 }

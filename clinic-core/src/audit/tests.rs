@@ -25,6 +25,7 @@ fn entry(i: u64) -> AuditEntry {
             Outcome::Allowed
         },
         request_id: (i.is_multiple_of(2)).then(|| format!("req-{i}")),
+        reason: None,
     }
 }
 
@@ -138,7 +139,7 @@ fn another_practices_chain_does_not_verify_here() {
 proptest! {
     /// Changing any byte of any field of any event is detected.
     #[test]
-    fn any_tampering_is_detected(n in 1u64..40, victim in 0usize..40, field in 0usize..11, byte in 0usize..32, flip in 1u8..=255) {
+    fn any_tampering_is_detected(n in 1u64..40, victim in 0usize..40, field in 0usize..12, byte in 0usize..32, flip in 1u8..=255) {
         let mut c = chain(n);
         let i = victim % c.len();
         let e = &mut c[i];
@@ -153,6 +154,7 @@ proptest! {
             7 => e.entry.outcome = if e.entry.outcome == Outcome::Denied { Outcome::Allowed } else { Outcome::Denied },
             8 => e.entry.request_id = Some(format!("{}x", e.entry.request_id.clone().unwrap_or_default())),
             9 => e.prev_hash[byte] ^= flip,
+            10 => e.entry.reason = Some(format!("{}!", e.entry.reason.clone().unwrap_or_default())),
             _ => e.hash[byte] ^= flip,
         }
         let cps = [checkpoint(&chain(n)[usize::try_from(n - 1).unwrap()], KEY)];

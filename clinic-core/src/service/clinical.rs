@@ -89,7 +89,7 @@ impl ClinicalService {
         patient: PatientId,
         note: Option<&ProgressNote>,
         code: &str,
-        break_glass: bool,
+        break_glass: Option<&str>,
     ) -> Result<Decision, ServiceError> {
         let relation = self.relation(actor, patient, kind, note.map(|n| n.author)).await?;
         let area = if kind == NoteKind::Process {
@@ -101,13 +101,14 @@ impl ClinicalService {
             shared_with_patient: note.is_some_and(|n| n.shared_with_patient),
             reviewed: false,
         };
+        let reason = break_glass.map(str::trim).filter(|r| !r.is_empty());
         let request = Request {
             role: actor.role,
             action,
             area,
             relation,
             facts,
-            break_glass,
+            break_glass: reason.is_some(),
         };
         let kind_name = if kind == NoteKind::Process {
             "process_note"
@@ -119,6 +120,7 @@ impl ClinicalService {
             id: note.map_or(uuid::Uuid::nil(), |n| n.id.as_uuid()),
             patient,
             code,
+            reason,
         };
         decide_and_audit(
             self.ports.audit.as_ref(),
@@ -149,7 +151,7 @@ impl ClinicalService {
         kind: NoteKind,
         soap: Soap,
     ) -> Result<ProgressNote, ServiceError> {
-        self.guard(actor, Action::Write, kind, patient, None, "note.create", false)
+        self.guard(actor, Action::Write, kind, patient, None, "note.create", None)
             .await?;
         let author = actor.practitioner_id.ok_or(ServiceError::Forbidden)?;
         let note = ProgressNote::draft(self.ports.ids.new_id(), actor.practice_id, patient, author, kind, soap);
@@ -157,12 +159,18 @@ impl ClinicalService {
         Ok(note)
     }
 
-    /// Reads a note. `break_glass` states an emergency reason: a treating clinician outside
-    /// the usual rules is let in, and the read is flagged for review.
+    /// Reads a note. `break_glass` is an emergency reason: a clinician outside the usual
+    /// rules is let in, and the read is flagged for review with the reason recorded in the
+    /// audit event. A blank reason is no reason.
     ///
     /// # Errors
     /// [`ServiceError::NotFound`]; [`ServiceError::Forbidden`] (audited).
-    pub async fn read(&self, actor: &Actor, id: NoteId, break_glass: bool) -> Result<ProgressNote, ServiceError> {
+    pub async fn read(
+        &self,
+        actor: &Actor,
+        id: NoteId,
+        break_glass: Option<&str>,
+    ) -> Result<ProgressNote, ServiceError> {
         let note = self.load(actor, id).await?;
         self.guard(
             actor,
@@ -186,7 +194,7 @@ impl ClinicalService {
         f: impl FnOnce(&mut ProgressNote) -> Result<(), crate::clinical::NoteError>,
     ) -> Result<ProgressNote, ServiceError> {
         let mut note = self.load(actor, id).await?;
-        self.guard(actor, action, note.kind, note.patient_id, Some(&note), code, false)
+        self.guard(actor, action, note.kind, note.patient_id, Some(&note), code, None)
             .await?;
         f(&mut note).map_err(ServiceError::Note)?;
         self.ports.notes.save_note(&note).await?;

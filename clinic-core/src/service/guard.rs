@@ -20,6 +20,8 @@ pub(crate) struct Target<'a> {
     pub patient: PatientId,
     /// The action code, e.g. `prescription.read`.
     pub code: &'a str,
+    /// A break-glass reason, recorded with the event.
+    pub reason: Option<&'a str>,
 }
 
 /// Decides `request` for `actor`, appends the audit event, and refuses a denial.
@@ -47,6 +49,7 @@ pub(crate) async fn decide_and_audit(
             patient_id: Some(target.patient),
             outcome,
             request_id: actor.request_id.clone(),
+            reason: target.reason.map(str::to_owned),
         })
         .await?;
     if decision == Decision::Deny {

@@ -56,6 +56,7 @@ impl IntakeService {
                 id: patient.as_uuid(),
                 patient,
                 code,
+                reason: None,
             },
         )
         .await?;

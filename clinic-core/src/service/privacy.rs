@@ -293,6 +293,7 @@ impl PrivacyService {
                 patient_id: Some(patient),
                 outcome,
                 request_id: actor.request_id.clone(),
+                reason: None,
             })
             .await?;
         Ok(())

@@ -87,6 +87,7 @@ impl RecordsService {
                 id,
                 patient,
                 code,
+                reason: None,
             },
         )
         .await?;
