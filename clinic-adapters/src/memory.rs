@@ -24,11 +24,12 @@ use clinic_core::ports::{
     AppointmentRepository, AuditLog, CalendarSnapshot, CareRelationships, ClaimHistory, ClaimRepository,
     ClinicalRecords, ComplianceLog, CredentialRepository, Guarded, IntakeRecords, InvoiceRepository, NoteRepository,
     PatientRepository, PortError, PortErrorKind, PracticeRepository, PractitionerRepository, PrivacyRecords,
-    ReferralRepository, ResourceKey, WaitlistRepository,
+    ReferralRepository, ResourceKey, TelehealthRecords, WaitlistRepository,
 };
 use clinic_core::practice::{Location, Practice, Room, Service};
 use clinic_core::privacy::{AccessRequest, Consent};
 use clinic_core::scheduling::{Appointment, Availability, AvailabilityException, WaitlistEntry, WeeklyTemplate};
+use clinic_core::telehealth::SessionPrep;
 use clinic_core::time::TimeRange;
 use uuid::Uuid;
 
@@ -66,6 +67,7 @@ struct Inner {
     measures: HashMap<Key<MeasureId>, MeasureRecord>,
     intake_forms: HashMap<PracticeId, Vec<IntakeForm>>,
     intakes: HashMap<Key<PatientId>, IntakeSubmission>,
+    prep: HashMap<Key<AppointmentId>, Vec<(PatientId, SessionPrep)>>,
     access_requests: HashMap<PracticeId, Vec<(PatientId, AccessRequest)>>,
     audit: HashMap<PracticeId, Vec<AuditEvent>>,
     checkpoints: HashMap<PracticeId, Vec<Checkpoint>>,
@@ -856,5 +858,35 @@ impl IntakeRecords for MemoryStore {
         patient: PatientId,
     ) -> Result<Option<IntakeSubmission>, PortError> {
         Ok(self.read().intakes.get(&(practice, patient)).cloned())
+    }
+}
+
+#[async_trait]
+impl TelehealthRecords for MemoryStore {
+    async fn save_prep(
+        &self,
+        practice: PracticeId,
+        appointment: AppointmentId,
+        patient: PatientId,
+        prep: &SessionPrep,
+    ) -> Result<(), PortError> {
+        let mut g = self.write();
+        let list = g.prep.entry((practice, appointment)).or_default();
+        list.retain(|(p, _)| *p != patient);
+        list.push((patient, prep.clone()));
+        Ok(())
+    }
+
+    async fn prep(
+        &self,
+        practice: PracticeId,
+        appointment: AppointmentId,
+    ) -> Result<Vec<(PatientId, SessionPrep)>, PortError> {
+        Ok(self
+            .read()
+            .prep
+            .get(&(practice, appointment))
+            .cloned()
+            .unwrap_or_default())
     }
 }

@@ -10,6 +10,17 @@ use serde::Serialize;
 use crate::ids::PatientId;
 use crate::privacy::{ConsentKind, ConsentLedger};
 
+/// What a patient confirmed before a telehealth session.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SessionPrep {
+    /// An emergency plan for this patient is on file.
+    pub emergency_plan: bool,
+    /// Where the patient will be for the session (for emergency services).
+    pub location: Option<String>,
+    /// The patient acknowledged the technical requirements.
+    pub technical_acknowledged: bool,
+}
+
 /// What one participant brings to the gate.
 #[derive(Clone, Debug)]
 pub struct Participant<'a> {

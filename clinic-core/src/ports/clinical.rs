@@ -6,8 +6,9 @@ use super::PortError;
 use crate::audit::{AuditEntry, AuditEvent, Checkpoint};
 use crate::clinical::{IntakeForm, IntakeSubmission, MeasureRecord, Prescription, ProgressNote, TestResult};
 use crate::credentials::{Credentials, WarningKey};
-use crate::ids::{NoteId, PatientId, PracticeId, PractitionerId, TestResultId};
+use crate::ids::{AppointmentId, NoteId, PatientId, PracticeId, PractitionerId, TestResultId};
 use crate::privacy::{AccessRequest, Consent};
+use crate::telehealth::SessionPrep;
 
 /// Clinical notes. Implementations store note content encrypted at rest (`FieldCipher`).
 ///
@@ -159,4 +160,27 @@ pub trait IntakeRecords: Send + Sync + 'static {
     /// A patient's submission, if any.
     async fn submission(&self, practice: PracticeId, patient: PatientId)
     -> Result<Option<IntakeSubmission>, PortError>;
+}
+
+/// Preparation recorded for telehealth sessions.
+///
+/// # Contract
+/// `save_prep` inserts or replaces one patient's preparation for one appointment; `prep`
+/// returns what was recorded for the appointment, per patient.
+#[async_trait]
+pub trait TelehealthRecords: Send + Sync + 'static {
+    /// Records a patient's preparation for an appointment.
+    async fn save_prep(
+        &self,
+        practice: PracticeId,
+        appointment: AppointmentId,
+        patient: PatientId,
+        prep: &SessionPrep,
+    ) -> Result<(), PortError>;
+    /// The preparation recorded for an appointment.
+    async fn prep(
+        &self,
+        practice: PracticeId,
+        appointment: AppointmentId,
+    ) -> Result<Vec<(PatientId, SessionPrep)>, PortError>;
 }

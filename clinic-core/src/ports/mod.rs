@@ -11,7 +11,7 @@ mod storage;
 pub use billing::{ClaimGateway, ClaimHistory, ClaimRepository, InvoiceRepository, ReferralRepository};
 pub use clinical::{
     AuditLog, CareRelationships, ClinicalRecords, ComplianceLog, CredentialRepository, IntakeRecords, NoteRepository,
-    PrivacyRecords,
+    PrivacyRecords, TelehealthRecords,
 };
 pub use error::{PortError, PortErrorKind};
 pub use storage::{

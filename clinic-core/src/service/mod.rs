@@ -10,6 +10,7 @@ mod guard;
 mod intake;
 mod privacy;
 mod records;
+mod telehealth;
 
 pub use audit::AuditService;
 pub use billing::{BillingPorts, BillingRules, BillingService, BookingWarning, ClaimRequest};
@@ -22,3 +23,4 @@ pub use error::ServiceError;
 pub use intake::IntakeService;
 pub use privacy::{PatientExport, PrivacyPorts, PrivacyService};
 pub use records::{RecordsPorts, RecordsService};
+pub use telehealth::{TelehealthPorts, TelehealthService};
