@@ -16,7 +16,7 @@ use clinic_core::ids::*;
 use clinic_core::medicare::{CapKind, Ineligible, PastService, Referral, ReferralScope, ReferrerKind};
 use clinic_core::money::Money;
 use clinic_core::ports::*;
-use clinic_core::service::{BillingPorts, BillingRules, BillingService, BookingWarning, ClaimRequest, ServiceError};
+use clinic_core::service::{BillingService, BookingWarning, ClaimRequest, ServiceError};
 use common::{Fixture, practice_on, utc};
 use proptest::prelude::*;
 
@@ -30,20 +30,7 @@ struct World {
 async fn world() -> World {
     let f = practice_on(Arc::new(MemoryStore::new())).await;
     let gateway = Arc::new(ManualClaims::new());
-    let ports = BillingPorts {
-        practices: f.store.clone(),
-        patients: f.store.clone(),
-        practitioners: f.store.clone(),
-        appointments: f.store.clone(),
-        invoices: f.store.clone(),
-        claims: f.store.clone(),
-        referrals: f.store.clone(),
-        gateway: gateway.clone(),
-        credentials: f.store.clone(),
-        clock: f.clock.clone(),
-        ids: Arc::new(clinic_adapters::system::UuidV7Ids),
-    };
-    let billing = BillingService::new(ports, BillingRules::default());
+    let billing = f.billing(gateway.clone());
     let referral = Referral {
         id: common::ids().new_id(),
         practice_id: f.practice,

@@ -7,13 +7,12 @@ mod common;
 use std::sync::Arc;
 
 use clinic_adapters::memory::MemoryStore;
-use clinic_adapters::system::UuidV7Ids;
 use clinic_core::audit::{Outcome, verify};
 use clinic_core::clinical::{NoteKind, Soap};
 use clinic_core::ids::*;
 use clinic_core::people::Role;
 use clinic_core::ports::*;
-use clinic_core::service::{Actor, ClinicalPorts, ClinicalService, ServiceError};
+use clinic_core::service::{Actor, ClinicalService, ServiceError};
 use common::{Fixture, practice_on};
 
 const SECRET: &str = "Discussed a very private matter";
@@ -25,20 +24,13 @@ struct World {
 
 async fn world() -> World {
     let f = practice_on(Arc::new(MemoryStore::new())).await;
-    let ports = ClinicalPorts {
-        notes: f.store.clone(),
-        care: f.store.clone(),
-        audit: f.store.clone(),
-        clock: f.clock.clone(),
-        ids: Arc::new(UuidV7Ids),
-    };
     // Sam Lee treats patient 0.
     f.service
         .book(f.practice, &f.request(0, "2026-11-23T22:00:00Z"))
         .await
         .unwrap();
     World {
-        clinical: ClinicalService::new(ports),
+        clinical: f.clinical(),
         f,
     }
 }

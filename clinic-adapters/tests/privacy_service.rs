@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use clinic_adapters::export::{to_csv, to_json};
 use clinic_adapters::memory::MemoryStore;
-use clinic_adapters::system::UuidV7Ids;
 use clinic_core::audit::Outcome;
 use clinic_core::billing::{LineInput, Payer, SupplyKind};
 use clinic_core::clinical::{NoteKind, Soap};
@@ -17,10 +16,7 @@ use clinic_core::money::Money;
 use clinic_core::people::Role;
 use clinic_core::ports::*;
 use clinic_core::scheduling::CancelledBy;
-use clinic_core::service::{
-    Actor, BillingPorts, BillingRules, BillingService, ClinicalPorts, ClinicalService, PrivacyPorts, PrivacyService,
-    ServiceError,
-};
+use clinic_core::service::{Actor, ServiceError};
 use common::practice_on;
 
 #[tokio::test]
@@ -41,22 +37,7 @@ async fn a_manager_exports_everything_held_and_the_export_is_audited() {
         .cancel(f.practice, gone.id, CancelledBy::Patient, "travel")
         .await
         .unwrap();
-    let billing = BillingService::new(
-        BillingPorts {
-            practices: f.store.clone(),
-            patients: f.store.clone(),
-            practitioners: f.store.clone(),
-            appointments: f.store.clone(),
-            invoices: f.store.clone(),
-            claims: f.store.clone(),
-            referrals: f.store.clone(),
-            gateway: Arc::new(clinic_adapters::manual_claims::ManualClaims::new()),
-            credentials: f.store.clone(),
-            clock: f.clock.clone(),
-            ids: Arc::new(UuidV7Ids),
-        },
-        BillingRules::default(),
-    );
+    let billing = f.billing(Arc::new(clinic_adapters::manual_claims::ManualClaims::new()));
     let line = LineInput {
         description: "Workbook".into(),
         service_date: "2026-11-24".parse().unwrap(),
@@ -72,13 +53,7 @@ async fn a_manager_exports_everything_held_and_the_export_is_audited() {
         .create_invoice(f.practice, p, Payer::Patient, vec![line])
         .await
         .unwrap();
-    let clinical = ClinicalService::new(ClinicalPorts {
-        notes: f.store.clone(),
-        care: f.store.clone(),
-        audit: f.store.clone(),
-        clock: f.clock.clone(),
-        ids: Arc::new(UuidV7Ids),
-    });
+    let clinical = f.clinical();
     let sam = Actor {
         practice_id: f.practice,
         user_id: common::ids().new_id(),
@@ -100,17 +75,7 @@ async fn a_manager_exports_everything_held_and_the_export_is_audited() {
         .await
         .unwrap();
 
-    let privacy = PrivacyService::new(PrivacyPorts {
-        patients: f.store.clone(),
-        appointments: f.store.clone(),
-        invoices: f.store.clone(),
-        claims: f.store.clone(),
-        referrals: f.store.clone(),
-        notes: f.store.clone(),
-        audit: f.store.clone(),
-        records: f.store.clone(),
-        clock: f.clock.clone(),
-    });
+    let privacy = f.privacy();
     assert!(
         matches!(privacy.export(&sam, p).await, Err(ServiceError::Forbidden)),
         "clinicians do not process access requests"
@@ -161,17 +126,7 @@ async fn consents_and_access_requests_are_kept_and_overdue_ones_flagged() {
     use clinic_core::practice::AuState;
     use clinic_core::privacy::{Consent, ConsentKind, ConsentMethod};
     let f = practice_on(Arc::new(MemoryStore::new())).await;
-    let privacy = PrivacyService::new(PrivacyPorts {
-        patients: f.store.clone(),
-        appointments: f.store.clone(),
-        invoices: f.store.clone(),
-        claims: f.store.clone(),
-        referrals: f.store.clone(),
-        notes: f.store.clone(),
-        audit: f.store.clone(),
-        records: f.store.clone(),
-        clock: f.clock.clone(),
-    });
+    let privacy = f.privacy();
     let p = f.patients[0];
     let consent = |granted, at: &str| Consent {
         patient_id: p,
@@ -242,24 +197,8 @@ async fn consents_and_access_requests_are_kept_and_overdue_ones_flagged() {
 async fn deletion_is_refused_while_records_must_be_kept_then_carried_out() {
     use clinic_core::privacy::DeletionOutcome;
     let f = practice_on(Arc::new(MemoryStore::new())).await;
-    let privacy = PrivacyService::new(PrivacyPorts {
-        patients: f.store.clone(),
-        appointments: f.store.clone(),
-        invoices: f.store.clone(),
-        claims: f.store.clone(),
-        referrals: f.store.clone(),
-        notes: f.store.clone(),
-        audit: f.store.clone(),
-        records: f.store.clone(),
-        clock: f.clock.clone(),
-    });
-    let clinical = ClinicalService::new(ClinicalPorts {
-        notes: f.store.clone(),
-        care: f.store.clone(),
-        audit: f.store.clone(),
-        clock: f.clock.clone(),
-        ids: Arc::new(UuidV7Ids),
-    });
+    let privacy = f.privacy();
+    let clinical = f.clinical();
     let p = f.patients[0];
     // A session on Tuesday 24 Nov 2026, 09:00 Sydney, completed, with a note.
     let a = f

@@ -15,7 +15,10 @@ use clinic_core::people::*;
 use clinic_core::ports::*;
 use clinic_core::practice::*;
 use clinic_core::scheduling::*;
-use clinic_core::service::{BookingService, SchedulingPorts};
+use clinic_core::service::{
+    BillingPorts, BillingRules, BillingService, BookingService, ClinicalPorts, ClinicalService, PrivacyPorts,
+    PrivacyService, SchedulingPorts,
+};
 
 pub fn utc(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -142,6 +145,52 @@ pub async fn practice_on(store: Arc<MemoryStore>) -> Fixture {
 }
 
 impl Fixture {
+    /// The billing use cases over this store, lodging through `gateway`.
+    pub fn billing(&self, gateway: Arc<dyn ClaimGateway>) -> BillingService {
+        BillingService::new(
+            BillingPorts {
+                practices: self.store.clone(),
+                patients: self.store.clone(),
+                practitioners: self.store.clone(),
+                appointments: self.store.clone(),
+                invoices: self.store.clone(),
+                claims: self.store.clone(),
+                referrals: self.store.clone(),
+                gateway,
+                credentials: self.store.clone(),
+                clock: self.clock.clone(),
+                ids: Arc::new(UuidV7Ids),
+            },
+            BillingRules::default(),
+        )
+    }
+
+    /// The clinical-notes use cases over this store.
+    pub fn clinical(&self) -> ClinicalService {
+        ClinicalService::new(ClinicalPorts {
+            notes: self.store.clone(),
+            care: self.store.clone(),
+            audit: self.store.clone(),
+            clock: self.clock.clone(),
+            ids: Arc::new(UuidV7Ids),
+        })
+    }
+
+    /// The privacy use cases over this store.
+    pub fn privacy(&self) -> PrivacyService {
+        PrivacyService::new(PrivacyPorts {
+            patients: self.store.clone(),
+            appointments: self.store.clone(),
+            invoices: self.store.clone(),
+            claims: self.store.clone(),
+            referrals: self.store.clone(),
+            notes: self.store.clone(),
+            audit: self.store.clone(),
+            records: self.store.clone(),
+            clock: self.clock.clone(),
+        })
+    }
+
     /// A booking request for `patient` at `start` (UTC), in person, no room.
     pub fn request(&self, patient: usize, start: &str) -> BookingRequest {
         BookingRequest {
