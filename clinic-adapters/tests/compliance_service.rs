@@ -64,7 +64,7 @@ async fn lapsed_registration_suspends_cancels_and_reinstates_on_renewal() {
             clock: f.clock.clone(),
         },
         f.service.clone(),
-        RenewalRules::default(),
+        RenewalRules::history(),
     );
     let actions = sweep.run(f.practice).await.unwrap().actions;
     assert!(actions.iter().any(|x| matches!(
@@ -131,7 +131,7 @@ async fn expiring_insurance_warns_once() {
             clock: f.clock.clone(),
         },
         f.service.clone(),
-        RenewalRules::default(),
+        RenewalRules::history(),
     );
     let first = sweep.run(f.practice).await.unwrap().actions;
     assert!(

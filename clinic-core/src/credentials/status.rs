@@ -22,6 +22,24 @@ impl Default for RenewalRules {
     }
 }
 
+impl RenewalRules {
+    /// The rules by effective date: the Psychology Board's one-month late period (general
+    /// registration renews by 30 November, late to 31 December) in force since national
+    /// registration began on 1 July 2010 (Health Practitioner Regulation National Law).
+    /// A practice adds a version when the Board changes its renewal rules.
+    #[must_use]
+    pub fn history() -> crate::versioned::Versioned<RenewalRules> {
+        let mut v = crate::versioned::Versioned::new();
+        // One open-ended version cannot overlap or be inverted.
+        let _ = v.insert(crate::versioned::Effective {
+            from: NaiveDate::from_ymd_opt(2010, 7, 1).unwrap_or(NaiveDate::MIN),
+            to: None,
+            value: RenewalRules::default(),
+        });
+        v
+    }
+}
+
 /// Where a credential stands on a date.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -125,6 +143,13 @@ mod tests {
             status_on(exp, d("2027-01-01"), 30, 1),
             CredentialStatus::Expired { since: d("2027-01-01") }
         );
+    }
+
+    #[test]
+    fn renewal_rules_are_looked_up_by_date() {
+        let h = RenewalRules::history();
+        assert_eq!(h.as_at(d("2026-11-30")), Some(&RenewalRules::default()));
+        assert_eq!(h.as_at(d("2010-06-30")), None, "before national registration");
     }
 
     #[test]

@@ -53,13 +53,19 @@ pub struct ComplianceReport {
 pub struct ComplianceService {
     ports: CompliancePorts,
     booking: BookingService,
-    rules: RenewalRules,
+    rules: crate::versioned::Versioned<RenewalRules>,
 }
 
 impl ComplianceService {
     /// A service; cancellations go through `booking` so they follow the booking rules.
+    /// `rules` are the renewal rules by effective date ([`RenewalRules::history`]); the
+    /// sweep uses the version in force on its date.
     #[must_use]
-    pub fn new(ports: CompliancePorts, booking: BookingService, rules: RenewalRules) -> Self {
+    pub fn new(
+        ports: CompliancePorts,
+        booking: BookingService,
+        rules: crate::versioned::Versioned<RenewalRules>,
+    ) -> Self {
         Self { ports, booking, rules }
     }
 
@@ -102,9 +108,10 @@ impl ComplianceService {
             })
             .collect();
         let sent: HashSet<_> = p.log.sent_warnings(practice).await?.into_iter().collect();
+        let rules = self.rules.as_at(today).copied().unwrap_or_default();
         let actions = sweep(&SweepInput {
             today,
-            rules: &self.rules,
+            rules: &rules,
             practitioners: &practitioners,
             credentials: &credentials,
             appointments: &appointments,
