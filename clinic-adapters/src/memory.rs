@@ -12,7 +12,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use clinic_core::audit::{AuditEntry, AuditEvent, Checkpoint, seal};
 use clinic_core::billing::{Claim, Invoice};
-use clinic_core::clinical::{IntakeForm, IntakeSubmission, MeasureRecord, Prescription, ProgressNote, TestResult};
+use clinic_core::clinical::{
+    IntakeForm, IntakeSubmission, MeasureRecord, Prescription, ProgressNote, TestResult, TreatmentPlan,
+};
 use clinic_core::credentials::{Credentials, WarningKey};
 use clinic_core::ids::{
     AppointmentId, ClaimId, ExceptionId, InvoiceId, LocationId, MeasureId, NoteId, PatientId, PracticeId,
@@ -66,6 +68,7 @@ struct Inner {
     results: HashMap<Key<TestResultId>, TestResult>,
     measures: HashMap<Key<MeasureId>, MeasureRecord>,
     intake_forms: HashMap<PracticeId, Vec<IntakeForm>>,
+    plans: HashMap<Key<PatientId>, TreatmentPlan>,
     intakes: HashMap<Key<PatientId>, IntakeSubmission>,
     prep: HashMap<Key<AppointmentId>, Vec<(PatientId, SessionPrep)>>,
     access_requests: HashMap<PracticeId, Vec<(PatientId, AccessRequest)>>,
@@ -805,6 +808,17 @@ impl ClinicalRecords for MemoryStore {
     async fn save_measure(&self, m: &MeasureRecord) -> Result<(), PortError> {
         self.write().measures.insert((m.practice_id, m.id), m.clone());
         Ok(())
+    }
+
+    async fn save_plan(&self, plan: &TreatmentPlan) -> Result<(), PortError> {
+        self.write()
+            .plans
+            .insert((plan.practice_id, plan.patient_id), plan.clone());
+        Ok(())
+    }
+
+    async fn plan(&self, practice: PracticeId, patient: PatientId) -> Result<Option<TreatmentPlan>, PortError> {
+        Ok(self.read().plans.get(&(practice, patient)).cloned())
     }
 
     async fn measures(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<MeasureRecord>, PortError> {

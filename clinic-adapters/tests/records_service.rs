@@ -162,9 +162,33 @@ async fn who_may_prescribe_record_review_and_read() {
         "managers do not read clinical data"
     );
 
+    let goals = vec![clinic_core::clinical::TreatmentGoal {
+        description: "Sleep seven hours most nights".into(),
+        achieved: false,
+    }];
+    let plan = records
+        .set_plan(&sam, p, goals, "2027-02-23".parse().unwrap())
+        .await
+        .unwrap();
+    assert!(!plan.review_due("2027-02-22".parse().unwrap()) && plan.review_due("2027-02-23".parse().unwrap()));
+    assert_eq!(records.plan(&sam, p).await.unwrap(), plan);
+    assert!(
+        matches!(records.plan(&me, p).await, Err(ServiceError::Forbidden)),
+        "plans are not shared with the patient by default"
+    );
+    assert!(matches!(records.plan(&manager, p).await, Err(ServiceError::Forbidden)));
+    assert_eq!(
+        records
+            .set_plan(&sam, p, vec![], "2027-02-23".parse().unwrap())
+            .await
+            .unwrap_err()
+            .code(),
+        "invalid_field"
+    );
+
     let events = f.store.events(f.practice, 0, 1000).await.unwrap();
-    assert_eq!(events.len(), 15, "one event per call (15 calls), refusals included");
-    assert_eq!(events.iter().filter(|e| e.entry.outcome == Outcome::Denied).count(), 4);
+    assert_eq!(events.len(), 20, "one event per call (20 calls), refusals included");
+    assert_eq!(events.iter().filter(|e| e.entry.outcome == Outcome::Denied).count(), 6);
     assert!(
         !format!("{events:?}").contains("Sertraline"),
         "no clinical content in the audit trail"

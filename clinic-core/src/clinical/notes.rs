@@ -249,6 +249,8 @@ pub struct TreatmentGoal {
 /// A treatment plan with goals and a review date.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TreatmentPlan {
+    /// Owning practice.
+    pub practice_id: PracticeId,
     /// The patient.
     pub patient_id: PatientId,
     /// The clinician.

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 
 use super::PortError;
 use crate::audit::{AuditEntry, AuditEvent, Checkpoint};
-use crate::clinical::{IntakeForm, IntakeSubmission, MeasureRecord, Prescription, ProgressNote, TestResult};
+use crate::clinical::{
+    IntakeForm, IntakeSubmission, MeasureRecord, Prescription, ProgressNote, TestResult, TreatmentPlan,
+};
 use crate::credentials::{Credentials, WarningKey};
 use crate::ids::{AppointmentId, NoteId, PatientId, PracticeId, PractitionerId, TestResultId};
 use crate::privacy::{AccessRequest, Consent};
@@ -136,6 +138,10 @@ pub trait ClinicalRecords: Send + Sync + 'static {
     async fn save_measure(&self, m: &MeasureRecord) -> Result<(), PortError>;
     /// A patient's measures, oldest first.
     async fn measures(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<MeasureRecord>, PortError>;
+    /// Replaces a patient's treatment plan (one current plan per patient).
+    async fn save_plan(&self, plan: &TreatmentPlan) -> Result<(), PortError>;
+    /// A patient's current treatment plan.
+    async fn plan(&self, practice: PracticeId, patient: PatientId) -> Result<Option<TreatmentPlan>, PortError>;
 }
 
 /// Intake forms (every version kept) and patients' submissions.

@@ -8,7 +8,10 @@ use super::error::ServiceError;
 use super::guard::{Target, decide_and_audit};
 use crate::FieldError;
 use crate::access::{Action, Area, RecordFacts, Relation, Request};
-use crate::clinical::{Instrument, MeasureRecord, Prescription, PrescriptionSpec, ResultValue, TestResult, score};
+use crate::clinical::{
+    Instrument, MeasureRecord, Prescription, PrescriptionSpec, ResultValue, TestResult, TreatmentGoal, TreatmentPlan,
+    score,
+};
 use crate::ids::{PatientId, PractitionerId, TestResultId};
 use crate::people::Role;
 use crate::ports::{
@@ -297,5 +300,68 @@ impl RecordsService {
         )
         .await?;
         Ok(self.ports.records.measures(actor.practice_id, patient).await?)
+    }
+
+    /// Sets a patient's treatment plan (goals and a review date), as their treating
+    /// clinician.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] (audited); [`ServiceError::Invalid`] without goals.
+    pub async fn set_plan(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        goals: Vec<TreatmentGoal>,
+        review_on: chrono::NaiveDate,
+    ) -> Result<TreatmentPlan, ServiceError> {
+        self.gate(
+            actor,
+            Area::ProgressNotes,
+            Action::Write,
+            patient,
+            RecordFacts::default(),
+            "treatment_plan",
+            patient.as_uuid(),
+            "plan.write",
+        )
+        .await?;
+        if goals.is_empty() || goals.iter().any(|g| g.description.trim().is_empty()) {
+            return Err(FieldError::new("goals", "needs at least one goal, none blank").into());
+        }
+        let author = actor.practitioner_id.ok_or(ServiceError::Forbidden)?;
+        let plan = TreatmentPlan {
+            practice_id: actor.practice_id,
+            patient_id: patient,
+            author,
+            goals,
+            review_on,
+        };
+        self.ports.records.save_plan(&plan).await?;
+        Ok(plan)
+    }
+
+    /// A patient's treatment plan.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] (audited); [`ServiceError::NotFound`].
+    pub async fn plan(&self, actor: &Actor, patient: PatientId) -> Result<TreatmentPlan, ServiceError> {
+        self.gate(
+            actor,
+            Area::ProgressNotes,
+            Action::Read,
+            patient,
+            RecordFacts::default(),
+            "treatment_plan",
+            patient.as_uuid(),
+            "plan.read",
+        )
+        .await?;
+        self.ports
+            .records
+            .plan(actor.practice_id, patient)
+            .await?
+            .ok_or(ServiceError::NotFound {
+                entity: "treatment plan",
+            })
     }
 }
