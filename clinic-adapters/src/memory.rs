@@ -29,7 +29,7 @@ use clinic_core::ports::{
     ReferralRepository, ResourceKey, TelehealthRecords, WaitlistRepository,
 };
 use clinic_core::practice::{Location, Practice, Room, Service};
-use clinic_core::privacy::{AccessRequest, Consent};
+use clinic_core::privacy::{AccessRequest, Consent, CorrectionOutcome};
 use clinic_core::scheduling::{Appointment, Availability, AvailabilityException, WaitlistEntry, WeeklyTemplate};
 use clinic_core::telehealth::SessionPrep;
 use clinic_core::time::TimeRange;
@@ -72,6 +72,7 @@ struct Inner {
     intakes: HashMap<Key<PatientId>, IntakeSubmission>,
     prep: HashMap<Key<AppointmentId>, Vec<(PatientId, SessionPrep)>>,
     access_requests: HashMap<PracticeId, Vec<(PatientId, AccessRequest)>>,
+    corrections: HashMap<Key<PatientId>, Vec<CorrectionOutcome>>,
     audit: HashMap<PracticeId, Vec<AuditEvent>>,
     checkpoints: HashMap<PracticeId, Vec<Checkpoint>>,
 }
@@ -753,6 +754,29 @@ impl PrivacyRecords for MemoryStore {
             None => list.push((patient, request.clone())),
         }
         Ok(())
+    }
+
+    async fn record_correction(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+        outcome: &CorrectionOutcome,
+    ) -> Result<(), PortError> {
+        self.write()
+            .corrections
+            .entry((practice, patient))
+            .or_default()
+            .push(outcome.clone());
+        Ok(())
+    }
+
+    async fn corrections(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<CorrectionOutcome>, PortError> {
+        Ok(self
+            .read()
+            .corrections
+            .get(&(practice, patient))
+            .cloned()
+            .unwrap_or_default())
     }
 
     async fn access_requests(&self, practice: PracticeId) -> Result<Vec<(PatientId, AccessRequest)>, PortError> {

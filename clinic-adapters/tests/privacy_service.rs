@@ -285,3 +285,62 @@ async fn deletion_is_refused_while_records_must_be_kept_then_carried_out() {
         .unwrap();
     assert!(matches!(never.outcome, DeletionOutcome::Approved { .. }) && never.deidentified);
 }
+
+#[tokio::test]
+async fn corrections_are_applied_with_history_or_declined_with_the_patients_statement() {
+    use clinic_core::people::PatientSpec;
+    use clinic_core::privacy::CorrectionOutcome;
+    let f = practice_on(Arc::new(MemoryStore::new())).await;
+    let privacy = f.privacy();
+    let p = f.patients[0];
+    let actor = |role| Actor {
+        practice_id: f.practice,
+        user_id: common::ids().new_id(),
+        role,
+        practitioner_id: None,
+        patient_id: None,
+        request_id: None,
+    };
+    let manager = actor(Role::PracticeManager);
+    let today = "2026-11-23".parse().unwrap();
+    let fixed = PatientSpec::new("Patient0", "Tést-Family", "1990-01-01".parse().unwrap());
+    assert!(matches!(
+        privacy
+            .correct(&actor(Role::Psychologist), p, fixed.clone(), today)
+            .await,
+        Err(ServiceError::Forbidden)
+    ));
+    let next = privacy.correct(&manager, p, fixed, today).await.unwrap();
+    assert_eq!(next.legal_name.family, "Tést-Family");
+    assert_eq!(
+        f.store.patient(f.practice, p).await.unwrap().legal_name.family,
+        "Tést-Family"
+    );
+    let bad = PatientSpec::new("Patient0", "Test", "2030-01-01".parse().unwrap());
+    assert_eq!(
+        privacy.correct(&manager, p, bad, today).await.unwrap_err().code(),
+        "invalid_field"
+    );
+    assert_eq!(
+        privacy
+            .decline_correction(&manager, p, " ", None)
+            .await
+            .unwrap_err()
+            .code(),
+        "invalid_field"
+    );
+    privacy
+        .decline_correction(
+            &manager,
+            p,
+            "The diagnosis is a clinical opinion",
+            Some("I disagree with the diagnosis".into()),
+        )
+        .await
+        .unwrap();
+    let history = privacy.corrections(&manager, p).await.unwrap();
+    assert!(
+        matches!(&history[0], CorrectionOutcome::Applied { revision } if revision.changed == vec!["legal_name".to_owned()] && revision.previous.legal_name.family == "Test")
+    );
+    assert!(matches!(&history[1], CorrectionOutcome::Declined { statement: Some(s), .. } if s.contains("disagree")));
+}

@@ -9,7 +9,7 @@ use crate::clinical::{
 };
 use crate::credentials::{Credentials, WarningKey};
 use crate::ids::{AppointmentId, NoteId, PatientId, PracticeId, PractitionerId, TestResultId};
-use crate::privacy::{AccessRequest, Consent};
+use crate::privacy::{AccessRequest, Consent, CorrectionOutcome};
 use crate::telehealth::SessionPrep;
 
 /// Clinical notes. Implementations store note content encrypted at rest (`FieldCipher`).
@@ -115,6 +115,16 @@ pub trait PrivacyRecords: Send + Sync + 'static {
     ) -> Result<(), PortError>;
     /// Every access request of the practice.
     async fn access_requests(&self, practice: PracticeId) -> Result<Vec<(PatientId, AccessRequest)>, PortError>;
+    /// Appends the outcome of a correction request (applied with the previous record, or
+    /// declined with the patient's statement).
+    async fn record_correction(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+        outcome: &CorrectionOutcome,
+    ) -> Result<(), PortError>;
+    /// A patient's correction history, oldest first.
+    async fn corrections(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<CorrectionOutcome>, PortError>;
 }
 
 /// Prescriptions, test results and outcome measures. Implementations store them

@@ -20,7 +20,10 @@ use crate::ports::{
     PrivacyRecords, ReferralRepository,
 };
 use crate::practice::AuState;
-use crate::privacy::{AccessRequest, Consent, ConsentLedger, DeletionOutcome, evaluate_deletion, retention_until};
+use crate::privacy::{
+    AccessRequest, Consent, ConsentLedger, CorrectionOutcome, DeletionOutcome, apply_correction, evaluate_deletion,
+    retention_until,
+};
 use crate::scheduling::Appointment;
 
 /// Everything held about one patient.
@@ -203,17 +206,7 @@ impl PrivacyService {
         today: chrono::NaiveDate,
     ) -> Result<DeletionReport, ServiceError> {
         let (state, zone) = (location.state, location.zone);
-        let allowed = matches!(actor.role, Role::PracticeManager | Role::Admin);
-        self.audit(
-            actor,
-            patient,
-            "deletion.process",
-            if allowed { Outcome::Allowed } else { Outcome::Denied },
-        )
-        .await?;
-        if !allowed {
-            return Err(ServiceError::Forbidden);
-        }
+        self.processor(actor, patient, "deletion.process").await?;
         let p = &self.ports;
         let practice = actor.practice_id;
         let mut record = p
@@ -272,6 +265,90 @@ impl PrivacyService {
             deidentified: true,
             notes_destroyed,
         })
+    }
+
+    /// Applies a correction request (APP 13): the corrected record is validated in full,
+    /// saved, and the previous version kept in the correction history.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] (audited) unless a practice manager or admin;
+    /// [`ServiceError::Invalid`] for an invalid corrected field; [`ServiceError::NotFound`].
+    pub async fn correct(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        corrected: crate::people::PatientSpec,
+        today: chrono::NaiveDate,
+    ) -> Result<Patient, ServiceError> {
+        self.processor(actor, patient, "correction.apply").await?;
+        let current = self
+            .ports
+            .patients
+            .patient(actor.practice_id, patient)
+            .await
+            .map_err(ServiceError::from_port("patient"))?;
+        let (next, revision) = apply_correction(&current, corrected, today)?;
+        self.ports.patients.save_patient(&next).await?;
+        self.ports
+            .records
+            .record_correction(
+                actor.practice_id,
+                patient,
+                &CorrectionOutcome::Applied {
+                    revision: Box::new(revision),
+                },
+            )
+            .await?;
+        Ok(next)
+    }
+
+    /// Declines a correction request in writing with reasons, attaching the patient's
+    /// statement to the record (APP 13.4).
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] (audited); [`ServiceError::Invalid`] for a blank reason.
+    pub async fn decline_correction(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        reason: &str,
+        statement: Option<String>,
+    ) -> Result<(), ServiceError> {
+        self.processor(actor, patient, "correction.decline").await?;
+        if reason.trim().is_empty() {
+            return Err(crate::FieldError::new("reason", "a refusal gives its reasons").into());
+        }
+        let outcome = CorrectionOutcome::Declined {
+            reason: reason.trim().to_owned(),
+            statement,
+        };
+        self.ports
+            .records
+            .record_correction(actor.practice_id, patient, &outcome)
+            .await?;
+        Ok(())
+    }
+
+    /// A patient's correction history.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] (audited).
+    pub async fn corrections(&self, actor: &Actor, patient: PatientId) -> Result<Vec<CorrectionOutcome>, ServiceError> {
+        self.processor(actor, patient, "correction.read").await?;
+        Ok(self.ports.records.corrections(actor.practice_id, patient).await?)
+    }
+
+    /// Audits, and refuses anyone but a practice manager or admin.
+    async fn processor(&self, actor: &Actor, patient: PatientId, code: &str) -> Result<(), ServiceError> {
+        let allowed = matches!(actor.role, Role::PracticeManager | Role::Admin);
+        self.audit(
+            actor,
+            patient,
+            code,
+            if allowed { Outcome::Allowed } else { Outcome::Denied },
+        )
+        .await?;
+        if allowed { Ok(()) } else { Err(ServiceError::Forbidden) }
     }
 
     async fn audit(
