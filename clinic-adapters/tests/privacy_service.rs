@@ -149,10 +149,26 @@ async fn consents_and_access_requests_are_kept_and_overdue_ones_flagged() {
     assert!(!ledger.is_current(&ConsentKind::Telehealth));
     assert_eq!(ledger.records().len(), 2, "a withdrawal adds a record");
     let received = "2026-11-23".parse().unwrap();
-    let req = privacy
-        .request_access(f.practice, p, AuState::NSW, received)
-        .await
-        .unwrap();
+    let me = Actor {
+        practice_id: f.practice,
+        user_id: common::ids().new_id(),
+        role: Role::Patient,
+        practitioner_id: None,
+        patient_id: Some(p),
+        request_id: None,
+    };
+    let stranger = Actor {
+        patient_id: Some(f.patients[1]),
+        ..me.clone()
+    };
+    assert!(
+        matches!(
+            privacy.request_access(&stranger, p, AuState::NSW, received).await,
+            Err(ServiceError::Forbidden)
+        ),
+        "only for oneself"
+    );
+    let req = privacy.request_access(&me, p, AuState::NSW, received).await.unwrap();
     assert_eq!(req.due_on, "2027-01-07".parse().unwrap());
     assert!(
         privacy

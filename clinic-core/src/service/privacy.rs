@@ -123,19 +123,56 @@ impl PrivacyService {
         ))
     }
 
-    /// Opens an access request received today, due by the practice's state's period.
+    /// Opens an access request received today, due by the practice's state's period. The
+    /// patient makes it for themselves (or staff who process requests record one made by
+    /// phone or letter); the attempt is audited.
     ///
     /// # Errors
-    /// Port errors.
+    /// [`ServiceError::Forbidden`] (audited) for anyone else.
     pub async fn request_access(
         &self,
-        practice: crate::ids::PracticeId,
+        actor: &Actor,
         patient: PatientId,
         state: AuState,
         today: chrono::NaiveDate,
     ) -> Result<AccessRequest, ServiceError> {
+        let relation = if actor.patient_id == Some(patient) {
+            Relation::Own
+        } else {
+            Relation::Other
+        };
+        let own = access::decide(&Request {
+            role: actor.role,
+            action: Action::Request,
+            area: Area::PrivacyRequests,
+            relation,
+            facts: RecordFacts::default(),
+            break_glass: false,
+        });
+        let staff = access::decide(&Request {
+            role: actor.role,
+            action: Action::Process,
+            area: Area::PrivacyRequests,
+            relation,
+            facts: RecordFacts::default(),
+            break_glass: false,
+        });
+        let allowed = own != Decision::Deny || staff != Decision::Deny;
+        self.audit(
+            actor,
+            patient,
+            "access_request.create",
+            if allowed { Outcome::Allowed } else { Outcome::Denied },
+        )
+        .await?;
+        if !allowed {
+            return Err(ServiceError::Forbidden);
+        }
         let req = AccessRequest::new(state, today);
-        self.ports.records.save_access_request(practice, patient, &req).await?;
+        self.ports
+            .records
+            .save_access_request(actor.practice_id, patient, &req)
+            .await?;
         Ok(req)
     }
 
