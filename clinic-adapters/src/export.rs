@@ -61,6 +61,63 @@ fn flatten(section: &str, path: &str, v: &Value, out: &mut String) {
     }
 }
 
+/// The export as a [`Document`](clinic_core::ports::Document) for the PDF renderer: one
+/// section per part of the export, one `path: value` line per value, so the PDF holds
+/// everything the JSON and CSV hold.
+///
+/// # Errors
+/// [`ExportError`] if the data cannot be serialised.
+pub fn to_document<T: Serialize>(title: &str, export: &T) -> Result<clinic_core::ports::Document, ExportError> {
+    let value = serde_json::to_value(export).map_err(ExportError)?;
+    let mut sections = Vec::new();
+    if let Value::Object(parts) = value {
+        for (section, v) in parts {
+            let mut rows = String::new();
+            flatten(&section, &section, &v, &mut rows);
+            // Reuse the CSV flattening, then present each row as `path: value`.
+            let lines = csv_rows(&rows)
+                .into_iter()
+                .map(|(path, value)| format!("{path}: {value}"))
+                .collect();
+            sections.push((section, lines));
+        }
+    }
+    Ok(clinic_core::ports::Document {
+        title: title.to_owned(),
+        sections,
+    })
+}
+
+/// Reads back the `section,path,value` rows written by [`flatten`].
+fn csv_rows(text: &str) -> Vec<(String, String)> {
+    let mut rows = Vec::new();
+    let mut fields: Vec<String> = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (false, '"') => quoted = true,
+            (false, ',') => fields.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                fields.push(std::mem::take(&mut field));
+                if let [_, path, value] = fields.as_slice() {
+                    rows.push((path.clone(), value.clone()));
+                }
+                fields.clear();
+            }
+            _ => field.push(c),
+        }
+    }
+    rows
+}
+
 /// One RFC 4180 row: fields quoted when they hold a comma, quote or line break; formula
 /// characters at the start are prefixed with `'` so a spreadsheet shows text, not runs it.
 fn row(section: &str, path: &str, value: &str, out: &mut String) {

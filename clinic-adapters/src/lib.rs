@@ -8,6 +8,7 @@
 //! | (always) | — | data-access exports rendered as JSON and CSV |
 //! | `memory` (default) | every storage port | in-process maps behind one lock: the reference for the conformance suite |
 //! | `manual-claims` (default) | `ClaimGateway` | records claims as forms a practice lodges by hand |
+//! | `pdf` (default) | `DocumentRenderer` | plain paginated PDF 1.4, no dependencies |
 #![deny(missing_docs)]
 
 pub mod export;
@@ -17,3 +18,5 @@ pub mod system;
 pub mod manual_claims;
 #[cfg(feature = "memory")]
 pub mod memory;
+#[cfg(feature = "pdf")]
+pub mod pdf;

@@ -99,6 +99,17 @@ async fn a_manager_exports_everything_held_and_the_export_is_audited() {
     let csv = to_csv(&export).unwrap();
     assert!(csv.contains("notes,notes[0].soap.plan,Review in two weeks\r\n"));
     assert!(csv.contains("appointments,appointments[1].status.state,cancelled\r\n"));
+    // The PDF rendition holds the same values, through the renderer port.
+    use clinic_core::ports::DocumentRenderer;
+    let doc = clinic_adapters::export::to_document("Records held about patient", &export).unwrap();
+    assert!(
+        doc.sections
+            .iter()
+            .any(|(s, lines)| s == "notes" && lines.iter().any(|l| l == "notes[0].soap.plan: Review in two weeks"))
+    );
+    let pdf = clinic_adapters::pdf::PlainPdf.render_pdf(&doc).await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-1.4") && pdf.windows(19).any(|w| w == b"Review in two weeks"));
+    std::fs::write(std::env::temp_dir().join("clinic-rs-export-example.pdf"), &pdf).unwrap();
     let audit: Vec<_> = f
         .store
         .events(f.practice, 0, 100)

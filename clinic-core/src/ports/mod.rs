@@ -5,6 +5,7 @@
 
 mod billing;
 mod clinical;
+mod documents;
 mod error;
 mod storage;
 
@@ -13,6 +14,7 @@ pub use clinical::{
     AuditLog, CareRelationships, ClinicalRecords, ComplianceLog, CredentialRepository, IntakeRecords, NoteRepository,
     PrivacyRecords, TelehealthRecords,
 };
+pub use documents::{Document, DocumentRenderer};
 pub use error::{PortError, PortErrorKind};
 pub use storage::{
     AppointmentRepository, CalendarSnapshot, Guarded, PatientRepository, PracticeRepository, PractitionerRepository,
