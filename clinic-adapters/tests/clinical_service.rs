@@ -229,6 +229,26 @@ async fn checkpoints_are_signed_stored_and_verified() {
         audit.verify(w.f.practice, b"another key", &[]).await.unwrap().is_err(),
         "a checkpoint is only as good as its key"
     );
+    // Periodic: every 5 events.
+    assert_eq!(
+        audit.checkpoint_if_due(w.f.practice, key, 5).await.unwrap(),
+        None,
+        "only 4 events since"
+    );
+    for _ in 0..5 {
+        w.clinical.read(&w.sam(), n.id, None).await.unwrap();
+    }
+    assert_eq!(
+        audit
+            .checkpoint_if_due(w.f.practice, key, 5)
+            .await
+            .unwrap()
+            .unwrap()
+            .seq,
+        8
+    );
+    assert_eq!(audit.checkpoint_if_due(w.f.practice, key, 5).await.unwrap(), None);
+    assert_eq!(audit.verify(w.f.practice, key, &[]).await.unwrap(), Ok(9));
     // A checkpoint altered after signing (here: claiming a later position) is refused.
     // Truncation itself is covered by clinic-core's audit tests: this port cannot delete.
     let mut later = cp.clone();

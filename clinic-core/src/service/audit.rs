@@ -49,6 +49,26 @@ impl AuditService {
         Ok(Some(cp))
     }
 
+    /// Signs a checkpoint when `every` events or more were appended since the last one (or
+    /// there is none yet): the periodic checkpoint, called by a job or after appends.
+    ///
+    /// # Errors
+    /// Port errors.
+    pub async fn checkpoint_if_due(
+        &self,
+        practice: PracticeId,
+        key: &[u8],
+        every: u64,
+    ) -> Result<Option<Checkpoint>, ServiceError> {
+        let last = self.log.checkpoints(practice).await?.into_iter().map(|c| c.seq).max();
+        let next_seq = last.map_or(0, |s| s + every.max(1));
+        // Only the page at the due position is read: is there an event there yet?
+        if self.log.events(practice, next_seq, 1).await?.is_empty() {
+            return Ok(None);
+        }
+        self.checkpoint(practice, key).await
+    }
+
     /// Verifies the whole chain against every stored checkpoint, plus any the caller kept
     /// elsewhere (so deleting stored checkpoints with the newest events is caught too).
     /// Returns the number of events verified.
