@@ -9,8 +9,13 @@
 //! | `memory` (default) | every storage port | in-process maps behind one lock: the reference for the conformance suite |
 //! | `manual-claims` (default) | `ClaimGateway` | records claims as forms a practice lodges by hand |
 //! | `pdf` (default) | `DocumentRenderer` | plain paginated PDF 1.4, no dependencies |
+//! | `crypto` | `FieldCipher` | AES-256-GCM envelope encryption with key ids and rotation |
+//! | `sqlite` | every storage port | sqlx over bundled SQLite: the embedded default |
+//! | `postgres` | every storage port | sqlx over PostgreSQL, with row-level security and exclusion constraints |
 #![deny(missing_docs)]
 
+#[cfg(feature = "crypto")]
+pub mod crypto;
 pub mod export;
 pub mod system;
 

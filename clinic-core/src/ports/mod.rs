@@ -4,12 +4,14 @@
 //! `Arc<dyn Port>`, and returns [`PortError`].
 
 mod billing;
+mod cipher;
 mod clinical;
 mod documents;
 mod error;
 mod storage;
 
 pub use billing::{ClaimGateway, ClaimHistory, ClaimRepository, InvoiceRepository, ReferralRepository};
+pub use cipher::{FieldCipher, SealContext};
 pub use clinical::{
     AuditLog, CareRelationships, ClinicalRecords, ComplianceLog, CredentialRepository, IntakeRecords, NoteRepository,
     PrivacyRecords, TelehealthRecords,
