@@ -25,3 +25,5 @@ pub mod manual_claims;
 pub mod memory;
 #[cfg(feature = "pdf")]
 pub mod pdf;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub mod sql;

@@ -3,6 +3,8 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 pub mod conformance;
+#[cfg(all(feature = "crypto", any(feature = "sqlite", feature = "postgres")))]
+pub mod databases;
 
 use std::sync::Arc;
 

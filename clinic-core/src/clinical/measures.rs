@@ -12,6 +12,8 @@
 //!   DASS-42 (Lovibond & Lovibond 1995), with the manual's bands per subscale.
 
 use chrono::{DateTime, Utc};
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{MeasureId, PatientId, PracticeId};
@@ -52,7 +54,7 @@ pub enum Severity {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Score {
     /// The scale: the instrument's name, or a DASS subscale.
-    pub scale: &'static str,
+    pub scale: Cow<'static, str>,
     /// Score.
     pub value: u16,
     /// Band.
@@ -61,7 +63,7 @@ pub struct Score {
 
 /// A completed questionnaire with its scores: a patient's list of these, by time, is
 /// their progress.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MeasureRecord {
     /// Id.
     pub id: MeasureId,
@@ -190,17 +192,17 @@ pub fn score(instrument: Instrument, answers: &[u8]) -> Result<Vec<Score>, Measu
     let total: u16 = answers.iter().map(|a| u16::from(*a)).sum();
     Ok(match instrument {
         Instrument::K10 => vec![Score {
-            scale: "k10",
+            scale: Cow::Borrowed("k10"),
             value: total,
             severity: band(total, K10),
         }],
         Instrument::Phq9 => vec![Score {
-            scale: "phq9",
+            scale: Cow::Borrowed("phq9"),
             value: total,
             severity: band(total, PHQ9),
         }],
         Instrument::Gad7 => vec![Score {
-            scale: "gad7",
+            scale: Cow::Borrowed("gad7"),
             value: total,
             severity: band(total, GAD7),
         }],
@@ -209,7 +211,7 @@ pub fn score(instrument: Instrument, answers: &[u8]) -> Result<Vec<Score>, Measu
             .map(|(scale, items, bounds)| {
                 let value = 2 * items.iter().map(|i| u16::from(answers[i - 1])).sum::<u16>();
                 Score {
-                    scale,
+                    scale: Cow::Borrowed(scale),
                     value,
                     severity: band(value, bounds),
                 }
@@ -274,7 +276,7 @@ mod tests {
         assert_eq!(
             s[0],
             Score {
-                scale: "depression",
+                scale: Cow::Borrowed("depression"),
                 value: 42,
                 severity: Severity::ExtremelySevere
             }

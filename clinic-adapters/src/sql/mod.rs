@@ -1,0 +1,549 @@
+//! Storage on SQL databases through sqlx: SQLite (the embedded default, feature `sqlite`)
+//! and PostgreSQL (feature `postgres`), one implementation of every storage port.
+//!
+//! # Layout
+//! Aggregates are stored as serialized documents beside the columns that queries filter,
+//! order and guard on (see `migrations/`). Every table is keyed by `practice_id` first and
+//! every statement filters by it; on PostgreSQL row-level security enforces the same
+//! boundary a second time. Health data (progress notes, treatment plans, prescriptions, test
+//! results, measures, intake answers, corrections) is sealed by a [`FieldCipher`] before it
+//! is written, bound to its practice and record, so a dump of the database holds no clinical
+//! text.
+//!
+//! # Atomicity
+//! Every port method is one transaction. Guarded writes are compare-and-swap updates on a
+//! `versions` row: on PostgreSQL the row lock orders concurrent writers (taken in key order,
+//! so two commits never deadlock), on SQLite every write transaction is `BEGIN IMMEDIATE`
+//! on a single writer connection. PostgreSQL also refuses double bookings itself, through
+//! exclusion constraints on the practitioner's buffered time and the room's session time.
+//! Constraint violations and lost races surface as [`PortErrorKind::Conflict`]; a lost
+//! connection as [`PortErrorKind::Unavailable`], with the transaction rolled back.
+
+mod migrate;
+mod ports;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clinic_core::ids::PracticeId;
+use clinic_core::ports::{FieldCipher, PortError, PortErrorKind, SealContext};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+/// Why a store could not be opened. Messages name the problem, never a password.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL is neither `sqlite:` nor `postgres:`/`postgresql:`, or names a backend this
+    /// build was compiled without.
+    #[error("unsupported database URL (expected sqlite:… or postgres://… with that feature enabled)")]
+    UnsupportedUrl,
+    /// The database could not be reached or opened.
+    #[error("cannot open the database")]
+    Connect(#[source] sqlx::Error),
+    /// The database was written by a newer release.
+    #[error(
+        "the database schema is version {found}, newer than this build supports ({supported}); \
+         upgrade clinic-rs before using this database"
+    )]
+    SchemaTooNew {
+        /// The version found.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
+    /// A migration failed; it was rolled back.
+    #[error("migration {version} failed and was rolled back")]
+    Migration {
+        /// The migration's version.
+        version: i64,
+        /// The database's error.
+        #[source]
+        source: sqlx::Error,
+    },
+}
+
+impl StoreError {
+    fn connect(e: sqlx::Error) -> Self {
+        Self::Connect(e)
+    }
+
+    /// The stable machine code.
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::UnsupportedUrl => "database_url_unsupported",
+            Self::Connect(_) => "database_unavailable",
+            Self::SchemaTooNew { .. } => "schema_too_new",
+            Self::Migration { .. } => "migration_failed",
+        }
+    }
+}
+
+pub(crate) enum Db {
+    #[cfg(feature = "sqlite")]
+    Sqlite {
+        /// One connection: SQLite has one writer, and queueing in-process is cheaper than
+        /// retrying on `SQLITE_BUSY`.
+        writer: sqlx::SqlitePool,
+        /// Readers run beside the writer (WAL).
+        reader: sqlx::SqlitePool,
+    },
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgPool),
+}
+
+/// Every storage port over SQLite or PostgreSQL.
+///
+/// # Example
+/// ```
+/// use std::sync::Arc;
+/// use clinic_adapters::crypto::EnvelopeCipher;
+/// use clinic_adapters::sql::SqlStore;
+/// use clinic_core::ports::PracticeRepository;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let dir = std::env::temp_dir().join(format!("clinic-doc-{}", uuid::Uuid::now_v7()));
+/// let cipher = Arc::new(EnvelopeCipher::from_config(&EnvelopeCipher::generate_key("k1")).unwrap());
+/// let url = format!("sqlite://{}", dir.join("clinic.db").display());
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let store = SqlStore::connect(&url, cipher).await.unwrap();
+/// let id = clinic_core::ids::PracticeId::from_uuid(uuid::Uuid::now_v7());
+/// assert!(store.practice(id).await.is_err());
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # });
+/// ```
+pub struct SqlStore {
+    db: Db,
+    cipher: Arc<dyn FieldCipher>,
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let backend = match &self.db {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite { .. } => "sqlite",
+            #[cfg(feature = "postgres")]
+            Db::Postgres(_) => "postgres",
+        };
+        f.debug_struct("SqlStore")
+            .field("backend", &backend)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Pool settings.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolOptions {
+    /// Most connections (PostgreSQL) or readers (SQLite).
+    pub max_connections: u32,
+    /// How long a caller waits for a connection before `unavailable`.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl SqlStore {
+    /// Opens the database at `url` (`sqlite://path`, `sqlite::memory:` is refused as it
+    /// cannot be shared by a pool; `postgres://…`), applies pending migrations and returns
+    /// the store. Health data is sealed with `cipher`.
+    ///
+    /// # Errors
+    /// [`StoreError`]: an unsupported URL, an unreachable database, a schema newer than this
+    /// build, or a failed migration (rolled back).
+    pub async fn connect(url: &str, cipher: Arc<dyn FieldCipher>) -> Result<Self, StoreError> {
+        Self::connect_with(url, cipher, PoolOptions::default()).await
+    }
+
+    /// [`connect`](Self::connect) with pool settings.
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect).
+    pub async fn connect_with(
+        url: &str,
+        cipher: Arc<dyn FieldCipher>,
+        options: PoolOptions,
+    ) -> Result<Self, StoreError> {
+        let db = if url.starts_with("sqlite:") {
+            Self::open_sqlite(url, options, i64::MAX).await?
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Self::open_postgres(url, options, i64::MAX).await?
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        Ok(Self { db, cipher })
+    }
+
+    /// Applies migrations up to `version` only and returns how many ran: for tests of
+    /// upgrades from an earlier release's schema, and the `migrate` command.
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect).
+    pub async fn migrate_to(url: &str, version: i64) -> Result<usize, StoreError> {
+        if url.starts_with("sqlite:") {
+            #[cfg(feature = "sqlite")]
+            {
+                let mut conn = sqlite_connect(url).await?;
+                return migrate::run_migrations!(&mut conn, migrate::SQLITE, version);
+            }
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            #[cfg(feature = "postgres")]
+            {
+                use sqlx::Connection as _;
+                let mut conn = sqlx::PgConnection::connect(url).await.map_err(StoreError::connect)?;
+                return migrate::run_migrations!(&mut conn, migrate::POSTGRES, version);
+            }
+        }
+        Err(StoreError::UnsupportedUrl)
+    }
+
+    #[cfg(feature = "sqlite")]
+    async fn open_sqlite(url: &str, options: PoolOptions, upto: i64) -> Result<Db, StoreError> {
+        use sqlx::sqlite::SqlitePoolOptions;
+        {
+            let mut conn = sqlite_connect(url).await?;
+            migrate::run_migrations!(&mut conn, migrate::SQLITE, upto)?;
+        }
+        let connect = sqlite_options(url)?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect.clone())
+            .await
+            .map_err(StoreError::connect)?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect.read_only(true))
+            .await
+            .map_err(StoreError::connect)?;
+        Ok(Db::Sqlite { writer, reader })
+    }
+
+    #[cfg(not(feature = "sqlite"))]
+    async fn open_sqlite(_: &str, _: PoolOptions, _: i64) -> Result<Db, StoreError> {
+        Err(StoreError::UnsupportedUrl)
+    }
+
+    #[cfg(feature = "postgres")]
+    async fn open_postgres(url: &str, options: PoolOptions, upto: i64) -> Result<Db, StoreError> {
+        use sqlx::Connection as _;
+        use sqlx::postgres::PgPoolOptions;
+        {
+            let mut conn = sqlx::PgConnection::connect(url).await.map_err(StoreError::connect)?;
+            migrate::run_migrations!(&mut conn, migrate::POSTGRES, upto)?;
+            conn.close().await.map_err(StoreError::connect)?;
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            // Every connection works as the application role, to which row-level security
+            // and the audit table's append-only grants apply.
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("SET ROLE clinic_app").execute(conn).await?;
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await
+            .map_err(StoreError::connect)?;
+        Ok(Db::Postgres(pool))
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    async fn open_postgres(_: &str, _: PoolOptions, _: i64) -> Result<Db, StoreError> {
+        Err(StoreError::UnsupportedUrl)
+    }
+
+    /// Closes every connection, waiting for those in use to be returned.
+    pub async fn close(&self) {
+        match &self.db {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite { writer, reader } => {
+                writer.close().await;
+                reader.close().await;
+            }
+            #[cfg(feature = "postgres")]
+            Db::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    fn encode<T: Serialize>(&self, practice: PracticeId, kind: Kind, key: &str, value: &T) -> Result<Body, PortError> {
+        let json = serde_json::to_vec(value).map_err(|e| {
+            PortError::new(PortErrorKind::Unexpected, "a record could not be serialized").with_source(e)
+        })?;
+        if kind.sealed() {
+            let record = format!("{}/{key}", kind.as_str());
+            let bytes = self.cipher.seal(
+                SealContext {
+                    practice,
+                    record: &record,
+                },
+                &json,
+            )?;
+            Ok(Body {
+                bytes,
+                sealed_with: Some(self.cipher.current_key_id().to_owned()),
+            })
+        } else {
+            Ok(Body {
+                bytes: json,
+                sealed_with: None,
+            })
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(
+        &self,
+        practice: PracticeId,
+        kind: Kind,
+        key: &str,
+        sealed: bool,
+        bytes: &[u8],
+    ) -> Result<T, PortError> {
+        let opened;
+        let json = if sealed {
+            let record = format!("{}/{key}", kind.as_str());
+            opened = self.cipher.open(
+                SealContext {
+                    practice,
+                    record: &record,
+                },
+                bytes,
+            )?;
+            &opened[..]
+        } else {
+            bytes
+        };
+        serde_json::from_slice(json).map_err(|e| corrupt(kind.as_str(), e))
+    }
+}
+
+#[cfg(feature = "sqlite")]
+fn sqlite_options(url: &str) -> Result<sqlx::sqlite::SqliteConnectOptions, StoreError> {
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Err(StoreError::UnsupportedUrl);
+    }
+    Ok(SqliteConnectOptions::from_str(url)
+        .map_err(StoreError::connect)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // WAL with NORMAL is durable against application crashes; a power loss may drop
+        // the last transactions but never corrupts the database.
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true))
+}
+
+#[cfg(feature = "sqlite")]
+async fn sqlite_connect(url: &str) -> Result<sqlx::SqliteConnection, StoreError> {
+    use sqlx::ConnectOptions as _;
+    sqlite_options(url)?.connect().await.map_err(StoreError::connect)
+}
+
+/// A body ready to store.
+pub(crate) struct Body {
+    bytes: Vec<u8>,
+    sealed_with: Option<String>,
+}
+
+/// The kinds of record kept in the `records` table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Practice,
+    Location,
+    Room,
+    Service,
+    Patient,
+    Practitioner,
+    Template,
+    Exception,
+    Waitlist,
+    Referral,
+    Note,
+    Credentials,
+    Warning,
+    Consent,
+    AccessRequest,
+    Correction,
+    Prescription,
+    TestResult,
+    Measure,
+    Plan,
+    IntakeForm,
+    IntakeSubmission,
+    SessionPrep,
+    PastService,
+    Checkpoint,
+}
+
+impl Kind {
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            Self::Practice => "practice",
+            Self::Location => "location",
+            Self::Room => "room",
+            Self::Service => "service",
+            Self::Patient => "patient",
+            Self::Practitioner => "practitioner",
+            Self::Template => "template",
+            Self::Exception => "exception",
+            Self::Waitlist => "waitlist",
+            Self::Referral => "referral",
+            Self::Note => "note",
+            Self::Credentials => "credentials",
+            Self::Warning => "warning",
+            Self::Consent => "consent",
+            Self::AccessRequest => "access_request",
+            Self::Correction => "correction",
+            Self::Prescription => "prescription",
+            Self::TestResult => "test_result",
+            Self::Measure => "measure",
+            Self::Plan => "plan",
+            Self::IntakeForm => "intake_form",
+            Self::IntakeSubmission => "intake_submission",
+            Self::SessionPrep => "session_prep",
+            Self::PastService => "past_service",
+            Self::Checkpoint => "checkpoint",
+        }
+    }
+
+    /// Health information: stored sealed.
+    pub(crate) const fn sealed(self) -> bool {
+        matches!(
+            self,
+            Self::Note
+                | Self::Correction
+                | Self::Prescription
+                | Self::TestResult
+                | Self::Measure
+                | Self::Plan
+                | Self::IntakeSubmission
+        )
+    }
+}
+
+/// Maps a driver error to the port's kinds. The message is fixed text; the driver's error
+/// (which may quote constraint names and key values, never bodies) rides as the source.
+pub(crate) fn fail(e: sqlx::Error) -> PortError {
+    let kind = match &e {
+        sqlx::Error::RowNotFound => PortErrorKind::NotFound,
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => PortErrorKind::Unavailable,
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            // unique, exclusion, serialization failure, deadlock (PostgreSQL);
+            // constraint unique / primary key (SQLite extended codes).
+            Some("23505" | "23P01" | "40001" | "40P01" | "2067" | "1555") => PortErrorKind::Conflict,
+            // SQLite busy / locked; PostgreSQL admin shutdown, crash shutdown, cannot connect now.
+            Some("5" | "6" | "517" | "57P01" | "57P02" | "57P03") => PortErrorKind::Unavailable,
+            _ if db.code().is_some_and(|c| c.starts_with("08")) => PortErrorKind::Unavailable,
+            _ => PortErrorKind::Unexpected,
+        },
+        _ => PortErrorKind::Unexpected,
+    };
+    let message = match kind {
+        PortErrorKind::Conflict => "the write conflicts with stored data",
+        PortErrorKind::Unavailable => "the database is unavailable",
+        PortErrorKind::NotFound => "not found",
+        _ => "the database failed",
+    };
+    PortError::new(kind, message).with_source(e)
+}
+
+fn corrupt(what: &str, e: impl std::error::Error + Send + Sync + 'static) -> PortError {
+    PortError::new(PortErrorKind::Unexpected, format!("a stored {what} could not be read")).with_source(e)
+}
+
+/// Integers stored as `BIGINT` (versions, revisions, sequence numbers) are never negative.
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn to_i64(v: u64) -> Result<i64, PortError> {
+    i64::try_from(v).map_err(|_| PortError::new(PortErrorKind::Invalid, "a counter is out of range"))
+}
+
+fn uuid_key(id: Uuid) -> String {
+    id.hyphenated().to_string()
+}
+
+/// The statement that opens a PostgreSQL transaction scoped to one practice: row-level
+/// security reads `app.practice_id`, local to the transaction so a pooled connection never
+/// carries it into the next use. The id is a typed UUID, formatted as hex and dashes only.
+#[cfg(feature = "postgres")]
+fn pg_begin(practice: PracticeId) -> String {
+    format!(
+        "BEGIN; SELECT set_config('app.practice_id', '{}', true)",
+        practice.as_uuid().hyphenated()
+    )
+}
+
+/// Runs `$body` with `$c` bound to a read connection of `$store`, scoped to `$practice`.
+/// The body is the same text for both drivers and is type-checked once per driver.
+macro_rules! read {
+    ($store:expr, $practice:expr, |$c:ident| $body:expr) => {
+        match &$store.db {
+            #[cfg(feature = "sqlite")]
+            $crate::sql::Db::Sqlite { reader, .. } => {
+                let _ = $practice;
+                let mut $c = reader.acquire().await.map_err($crate::sql::fail)?;
+                $body
+            }
+            #[cfg(feature = "postgres")]
+            $crate::sql::Db::Postgres(pool) => {
+                let mut $c = pool
+                    .begin_with($crate::sql::pg_begin($practice))
+                    .await
+                    .map_err($crate::sql::fail)?;
+                let out = $body;
+                $c.commit().await.map_err($crate::sql::fail)?;
+                out
+            }
+        }
+    };
+}
+
+/// Runs `$body` in a write transaction scoped to `$practice`, committed if the body
+/// finishes and rolled back if it returns early with an error. `$ts` converts an instant
+/// to the driver's column type (microseconds on SQLite, `timestamptz` on PostgreSQL).
+macro_rules! write {
+    ($store:expr, $practice:expr, |$c:ident $(, $ts:ident)?| $body:expr) => {
+        match &$store.db {
+            #[cfg(feature = "sqlite")]
+            $crate::sql::Db::Sqlite { writer, .. } => {
+                let _ = $practice;
+                $(let $ts = |t: chrono::DateTime<chrono::Utc>| t.timestamp_micros();)?
+                let mut $c = writer.begin_with("BEGIN IMMEDIATE").await.map_err($crate::sql::fail)?;
+                let out = $body;
+                $c.commit().await.map_err($crate::sql::fail)?;
+                out
+            }
+            #[cfg(feature = "postgres")]
+            $crate::sql::Db::Postgres(pool) => {
+                $(let $ts = |t: chrono::DateTime<chrono::Utc>| t;)?
+                let mut $c = pool
+                    .begin_with($crate::sql::pg_begin($practice))
+                    .await
+                    .map_err($crate::sql::fail)?;
+                let out = $body;
+                $c.commit().await.map_err($crate::sql::fail)?;
+                out
+            }
+        }
+    };
+}
+pub(crate) use {read, write};

@@ -1,0 +1,1389 @@
+//! The storage ports over [`SqlStore`].
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use clinic_core::audit::{AuditEntry, AuditEvent, Checkpoint, seal};
+use clinic_core::billing::{Claim, Invoice};
+use clinic_core::clinical::{
+    IntakeForm, IntakeSubmission, MeasureRecord, Prescription, ProgressNote, TestResult, TreatmentPlan,
+};
+use clinic_core::credentials::{Credentials, WarningKey};
+use clinic_core::ids::{
+    AppointmentId, ClaimId, InvoiceId, NoteId, PatientId, PracticeId, PractitionerId, ReferralId, TestResultId,
+};
+use clinic_core::medicare::{PastService, Referral};
+use clinic_core::people::{Patient, Practitioner};
+use clinic_core::ports::{
+    AppointmentRepository, AuditLog, CalendarSnapshot, CareRelationships, ClaimHistory, ClaimRepository,
+    ClinicalRecords, ComplianceLog, CredentialRepository, Guarded, IntakeRecords, InvoiceRepository, NoteRepository,
+    PatientRepository, PortError, PortErrorKind, PracticeRepository, PractitionerRepository, PrivacyRecords,
+    ReferralRepository, ResourceKey, TelehealthRecords, WaitlistRepository,
+};
+use clinic_core::practice::{Location, Practice, Room, Service};
+use clinic_core::privacy::{AccessRequest, Consent, CorrectionOutcome};
+use clinic_core::scheduling::{Appointment, Availability, AvailabilityException, WaitlistEntry, WeeklyTemplate};
+use clinic_core::telehealth::SessionPrep;
+use clinic_core::time::TimeRange;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sqlx::Row as _;
+use uuid::Uuid;
+
+use super::{Kind, SqlStore, fail, read, to_i64, to_u64, uuid_key, write};
+
+/// The name of a resource's calendar version and index rows.
+fn resource_name(key: ResourceKey) -> String {
+    match key {
+        ResourceKey::Practitioner(id) => format!("practitioner:{}", id.as_uuid().hyphenated()),
+        ResourceKey::Room(id) => format!("room:{}", id.as_uuid().hyphenated()),
+        ResourceKey::Patient(id) => format!("patient:{}", id.as_uuid().hyphenated()),
+    }
+}
+
+fn calendar_version(key: ResourceKey) -> String {
+    format!("cal:{}", resource_name(key))
+}
+
+fn claims_version(patient: PatientId) -> String {
+    format!("claims:{}", patient.as_uuid().hyphenated())
+}
+
+const INVOICE_NUMBER: &str = "invoice_number";
+const AUDIT_LENGTH: &str = "audit_length";
+/// The longest blocked interval ever stored, in microseconds: bounds a snapshot's scan.
+const LONGEST_BLOCK: &str = "longest_block_us";
+
+fn other_practice(what: &str) -> PortError {
+    PortError::new(PortErrorKind::Invalid, format!("{what} belongs to another practice"))
+}
+
+/// `WarningKey` as stored: its `&'static str` fields become owned strings and are mapped
+/// back to the core's constants when read.
+#[derive(Serialize, Deserialize)]
+struct StoredWarning {
+    practitioner_id: PractitionerId,
+    credential: String,
+    expires_on: NaiveDate,
+    stage: String,
+}
+
+impl StoredWarning {
+    fn of(k: &WarningKey) -> Self {
+        Self {
+            practitioner_id: k.practitioner_id,
+            credential: k.credential.to_owned(),
+            expires_on: k.expires_on,
+            stage: k.stage.to_owned(),
+        }
+    }
+
+    fn into_key(self) -> Result<WarningKey, PortError> {
+        let bad = || {
+            PortError::new(
+                PortErrorKind::Unexpected,
+                "a stored warning has an unknown credential or stage",
+            )
+        };
+        let credential = ["registration", "insurance"]
+            .into_iter()
+            .find(|c| *c == self.credential)
+            .ok_or_else(bad)?;
+        let stage = ["expiring", "late_period"]
+            .into_iter()
+            .find(|s| *s == self.stage)
+            .ok_or_else(bad)?;
+        Ok(WarningKey {
+            practitioner_id: self.practitioner_id,
+            credential,
+            expires_on: self.expires_on,
+            stage,
+        })
+    }
+}
+
+/// A row of `records`.
+struct Stored {
+    key: String,
+    sealed: bool,
+    body: Vec<u8>,
+}
+
+impl SqlStore {
+    /// Inserts or replaces a record.
+    async fn put<T: Serialize + Sync>(
+        &self,
+        practice: PracticeId,
+        kind: Kind,
+        key: &str,
+        owner: Option<Uuid>,
+        value: &T,
+    ) -> Result<(), PortError> {
+        let body = self.encode(practice, kind, key, value)?;
+        write!(self, practice, |c| {
+            sqlx::query(
+                "INSERT INTO records (practice_id, kind, key, owner_id, sealed_with, body) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (practice_id, kind, key) DO UPDATE
+                 SET owner_id = excluded.owner_id, sealed_with = excluded.sealed_with, body = excluded.body",
+            )
+            .bind(practice.as_uuid())
+            .bind(kind.as_str())
+            .bind(key)
+            .bind(owner)
+            .bind(&body.sealed_with)
+            .bind(&body.bytes)
+            .execute(&mut *c)
+            .await
+            .map_err(fail)?;
+        });
+        Ok(())
+    }
+
+    /// Inserts a record unless one with its key exists.
+    async fn put_once<T: Serialize + Sync>(
+        &self,
+        practice: PracticeId,
+        kind: Kind,
+        key: &str,
+        value: &T,
+    ) -> Result<(), PortError> {
+        let body = self.encode(practice, kind, key, value)?;
+        write!(self, practice, |c| {
+            sqlx::query(
+                "INSERT INTO records (practice_id, kind, key, owner_id, sealed_with, body) VALUES ($1, $2, $3, NULL, $4, $5)
+                 ON CONFLICT (practice_id, kind, key) DO NOTHING",
+            )
+            .bind(practice.as_uuid())
+            .bind(kind.as_str())
+            .bind(key)
+            .bind(&body.sealed_with)
+            .bind(&body.bytes)
+            .execute(&mut *c)
+            .await
+            .map_err(fail)?;
+        });
+        Ok(())
+    }
+
+    /// A record by key.
+    async fn get<T: DeserializeOwned>(
+        &self,
+        practice: PracticeId,
+        kind: Kind,
+        key: &str,
+    ) -> Result<Option<T>, PortError> {
+        let row = read!(self, practice, |c| {
+            sqlx::query(
+                "SELECT sealed_with IS NOT NULL, body FROM records WHERE practice_id = $1 AND kind = $2 AND key = $3",
+            )
+            .bind(practice.as_uuid())
+            .bind(kind.as_str())
+            .bind(key)
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(fail)?
+            .map(|r| {
+                Ok::<_, PortError>((
+                    r.try_get::<bool, _>(0).map_err(fail)?,
+                    r.try_get::<Vec<u8>, _>(1).map_err(fail)?,
+                ))
+            })
+            .transpose()?
+        });
+        row.map(|(sealed, body)| self.decode(practice, kind, key, sealed, &body))
+            .transpose()
+    }
+
+    async fn must_get<T: DeserializeOwned>(
+        &self,
+        practice: PracticeId,
+        kind: Kind,
+        key: &str,
+        what: &str,
+    ) -> Result<T, PortError> {
+        self.get(practice, kind, key)
+            .await?
+            .ok_or_else(|| PortError::not_found(what))
+    }
+
+    /// Every record of a kind (of one owner if given), by key.
+    async fn list<T: DeserializeOwned>(
+        &self,
+        practice: PracticeId,
+        kind: Kind,
+        owner: Option<Uuid>,
+    ) -> Result<Vec<T>, PortError> {
+        let rows: Vec<Stored> = read!(self, practice, |c| {
+            let query = if owner.is_some() {
+                "SELECT key, sealed_with IS NOT NULL, body FROM records
+                 WHERE practice_id = $1 AND kind = $2 AND owner_id = $3 ORDER BY key"
+            } else {
+                "SELECT key, sealed_with IS NOT NULL, body FROM records
+                 WHERE practice_id = $1 AND kind = $2 ORDER BY key"
+            };
+            let mut q = sqlx::query(query).bind(practice.as_uuid()).bind(kind.as_str());
+            if let Some(owner) = owner {
+                q = q.bind(owner);
+            }
+            let rows = q.fetch_all(&mut *c).await.map_err(fail)?;
+            rows.iter()
+                .map(|r| {
+                    Ok(Stored {
+                        key: r.try_get(0).map_err(fail)?,
+                        sealed: r.try_get(1).map_err(fail)?,
+                        body: r.try_get(2).map_err(fail)?,
+                    })
+                })
+                .collect::<Result<_, PortError>>()?
+        });
+        rows.iter()
+            .map(|s| self.decode(practice, kind, &s.key, s.sealed, &s.body))
+            .collect()
+    }
+
+    /// The practices' ids, for maintenance that walks every practice (key rotation).
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn practice_ids(&self) -> Result<Vec<PracticeId>, PortError> {
+        let ids: Vec<Uuid> = match &self.db {
+            #[cfg(feature = "sqlite")]
+            super::Db::Sqlite { reader, .. } => {
+                sqlx::query_scalar("SELECT practice_id FROM records WHERE kind = 'practice' ORDER BY practice_id")
+                    .fetch_all(reader)
+                    .await
+                    .map_err(fail)?
+            }
+            #[cfg(feature = "postgres")]
+            super::Db::Postgres(pool) => sqlx::query_scalar("SELECT practice_ids()")
+                .fetch_all(pool)
+                .await
+                .map_err(fail)?,
+        };
+        Ok(ids.into_iter().map(PracticeId::from_uuid).collect())
+    }
+
+    /// Re-wraps up to `batch` of a practice's sealed records that are not under the current
+    /// key-encryption key, without decrypting their bodies; returns how many moved. Call
+    /// until it returns 0, then the old key can be retired.
+    ///
+    /// # Errors
+    /// A database failure, or a record sealed under a key that is not configured.
+    pub async fn rotate_keys(&self, practice: PracticeId, batch: u32) -> Result<usize, PortError> {
+        let current = self.cipher.current_key_id().to_owned();
+        let moved = write!(self, practice, |c| {
+            let rows = sqlx::query(
+                "SELECT kind, key, body FROM records
+                 WHERE practice_id = $1 AND sealed_with IS NOT NULL AND sealed_with <> $2 LIMIT $3",
+            )
+            .bind(practice.as_uuid())
+            .bind(&current)
+            .bind(i64::from(batch))
+            .fetch_all(&mut *c)
+            .await
+            .map_err(fail)?;
+            let mut moved = 0;
+            for r in &rows {
+                let kind: String = r.try_get(0).map_err(fail)?;
+                let key: String = r.try_get(1).map_err(fail)?;
+                let body: Vec<u8> = r.try_get(2).map_err(fail)?;
+                let Some(rewrapped) = self.cipher.rewrap(&body)? else {
+                    continue;
+                };
+                sqlx::query(
+                    "UPDATE records SET body = $4, sealed_with = $5 WHERE practice_id = $1 AND kind = $2 AND key = $3",
+                )
+                .bind(practice.as_uuid())
+                .bind(&kind)
+                .bind(&key)
+                .bind(&rewrapped)
+                .bind(&current)
+                .execute(&mut *c)
+                .await
+                .map_err(fail)?;
+                moved += 1;
+            }
+            moved
+        });
+        Ok(moved)
+    }
+}
+
+/// Compare-and-swap of a version row: true if it was at `expected` (0 = absent) and is now
+/// one higher.
+macro_rules! cas {
+    ($c:expr, $practice:expr, $name:expr, $expected:expr) => {{
+        let expected: u64 = $expected;
+        let done = if expected == 0 {
+            sqlx::query(
+                "INSERT INTO versions (practice_id, name, value) VALUES ($1, $2, 1)
+                 ON CONFLICT (practice_id, name) DO NOTHING",
+            )
+            .bind($practice.as_uuid())
+            .bind($name)
+            .execute(&mut *$c)
+            .await
+            .map_err(fail)?
+        } else {
+            sqlx::query("UPDATE versions SET value = value + 1 WHERE practice_id = $1 AND name = $2 AND value = $3")
+                .bind($practice.as_uuid())
+                .bind($name)
+                .bind(to_i64(expected)?)
+                .execute(&mut *$c)
+                .await
+                .map_err(fail)?
+        };
+        done.rows_affected() == 1
+    }};
+}
+
+/// Increments a version row (creating it at 1) and returns its new value.
+macro_rules! bump {
+    ($c:expr, $practice:expr, $name:expr) => {{
+        let value: i64 = sqlx::query_scalar(
+            "INSERT INTO versions (practice_id, name, value) VALUES ($1, $2, 1)
+             ON CONFLICT (practice_id, name) DO UPDATE SET value = versions.value + 1
+             RETURNING value",
+        )
+        .bind($practice.as_uuid())
+        .bind($name)
+        .fetch_one(&mut *$c)
+        .await
+        .map_err(fail)?;
+        to_u64(value)
+    }};
+}
+
+#[async_trait]
+impl PracticeRepository for SqlStore {
+    async fn practice(&self, id: PracticeId) -> Result<Practice, PortError> {
+        self.must_get(id, Kind::Practice, &uuid_key(id.as_uuid()), "practice")
+            .await
+    }
+
+    async fn save_practice(&self, practice: &Practice) -> Result<(), PortError> {
+        self.put(
+            practice.id,
+            Kind::Practice,
+            &uuid_key(practice.id.as_uuid()),
+            None,
+            practice,
+        )
+        .await
+    }
+
+    async fn locations(&self, practice: PracticeId) -> Result<Vec<Location>, PortError> {
+        let mut v: Vec<Location> = self.list(practice, Kind::Location, None).await?;
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(v)
+    }
+
+    async fn save_location(&self, location: &Location) -> Result<(), PortError> {
+        let key = uuid_key(location.id.as_uuid());
+        self.put(location.practice_id, Kind::Location, &key, None, location)
+            .await
+    }
+
+    async fn rooms(&self, practice: PracticeId) -> Result<Vec<Room>, PortError> {
+        let mut v: Vec<Room> = self.list(practice, Kind::Room, None).await?;
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(v)
+    }
+
+    async fn save_room(&self, room: &Room) -> Result<(), PortError> {
+        self.put(room.practice_id, Kind::Room, &uuid_key(room.id.as_uuid()), None, room)
+            .await
+    }
+
+    async fn services(&self, practice: PracticeId) -> Result<Vec<Service>, PortError> {
+        let mut v: Vec<Service> = self.list(practice, Kind::Service, None).await?;
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(v)
+    }
+
+    async fn save_service(&self, service: &Service) -> Result<(), PortError> {
+        let key = uuid_key(service.id.as_uuid());
+        self.put(service.practice_id, Kind::Service, &key, None, service).await
+    }
+}
+
+#[async_trait]
+impl PatientRepository for SqlStore {
+    async fn patient(&self, practice: PracticeId, id: PatientId) -> Result<Patient, PortError> {
+        self.must_get(practice, Kind::Patient, &uuid_key(id.as_uuid()), "patient")
+            .await
+    }
+
+    async fn save_patient(&self, patient: &Patient) -> Result<(), PortError> {
+        let key = uuid_key(patient.id.as_uuid());
+        self.put(patient.practice_id, Kind::Patient, &key, None, patient).await
+    }
+
+    async fn patients(&self, practice: PracticeId) -> Result<Vec<Patient>, PortError> {
+        let mut v: Vec<Patient> = self.list(practice, Kind::Patient, None).await?;
+        v.sort_by(|a, b| {
+            (&a.legal_name.family, &a.legal_name.given, a.id).cmp(&(&b.legal_name.family, &b.legal_name.given, b.id))
+        });
+        Ok(v)
+    }
+}
+
+#[async_trait]
+impl PractitionerRepository for SqlStore {
+    async fn practitioner(&self, practice: PracticeId, id: PractitionerId) -> Result<Practitioner, PortError> {
+        self.must_get(practice, Kind::Practitioner, &uuid_key(id.as_uuid()), "practitioner")
+            .await
+    }
+
+    async fn practitioners(&self, practice: PracticeId) -> Result<Vec<Practitioner>, PortError> {
+        let mut v: Vec<Practitioner> = self.list(practice, Kind::Practitioner, None).await?;
+        v.sort_by(|a, b| (&a.display_name, a.id).cmp(&(&b.display_name, b.id)));
+        Ok(v)
+    }
+
+    async fn save_practitioner(&self, practitioner: &Practitioner) -> Result<(), PortError> {
+        let key = uuid_key(practitioner.id.as_uuid());
+        self.put(practitioner.practice_id, Kind::Practitioner, &key, None, practitioner)
+            .await
+    }
+
+    async fn availability(&self, practice: PracticeId, id: PractitionerId) -> Result<Availability, PortError> {
+        Ok(Availability {
+            templates: self.list(practice, Kind::Template, Some(id.as_uuid())).await?,
+            exceptions: self.list(practice, Kind::Exception, Some(id.as_uuid())).await?,
+        })
+    }
+
+    async fn save_template(&self, template: &WeeklyTemplate) -> Result<(), PortError> {
+        let key = uuid_key(template.id.as_uuid());
+        let owner = Some(template.practitioner_id.as_uuid());
+        self.put(template.practice_id, Kind::Template, &key, owner, template)
+            .await
+    }
+
+    async fn save_exception(&self, exception: &AvailabilityException) -> Result<(), PortError> {
+        let key = uuid_key(exception.id.as_uuid());
+        let owner = Some(exception.practitioner_id.as_uuid());
+        self.put(exception.practice_id, Kind::Exception, &key, owner, exception)
+            .await
+    }
+}
+
+fn decode_appointment(body: &[u8]) -> Result<Appointment, PortError> {
+    serde_json::from_slice(body).map_err(|e| super::corrupt("appointment", e))
+}
+
+#[async_trait]
+impl AppointmentRepository for SqlStore {
+    async fn appointment(&self, practice: PracticeId, id: AppointmentId) -> Result<Appointment, PortError> {
+        let body: Option<Vec<u8>> = read!(self, practice, |c| {
+            sqlx::query_scalar("SELECT body FROM appointments WHERE practice_id = $1 AND id = $2")
+                .bind(practice.as_uuid())
+                .bind(id.as_uuid())
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(fail)?
+        });
+        decode_appointment(&body.ok_or_else(|| PortError::not_found("appointment"))?)
+    }
+
+    async fn snapshot(
+        &self,
+        practice: PracticeId,
+        keys: &[ResourceKey],
+        window: TimeRange,
+    ) -> Result<CalendarSnapshot, PortError> {
+        if keys.is_empty() {
+            return Ok(CalendarSnapshot::default());
+        }
+        let names: Vec<String> = keys.iter().map(|k| resource_name(*k)).collect();
+        let version_names: Vec<String> = keys.iter().map(|k| calendar_version(*k)).collect();
+        // Placeholders $2.. for the names; the statement text depends only on their count.
+        let list = |from: usize| {
+            (0..keys.len())
+                .map(|i| format!("${}", from + i))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let versions_sql = format!(
+            "SELECT name, value FROM versions WHERE practice_id = $1 AND name IN ({}, ${})",
+            list(2),
+            keys.len() + 2
+        );
+        let n = keys.len();
+        let rows_sql = format!(
+            "SELECT DISTINCT a.id, a.body FROM appointment_resources r
+             JOIN appointments a ON a.practice_id = r.practice_id AND a.id = r.appointment_id
+             WHERE r.practice_id = $1 AND r.resource IN ({}) AND r.block_start >= ${} AND r.block_start < ${}
+               AND r.block_end > ${}",
+            list(2),
+            n + 2,
+            n + 3,
+            n + 4
+        );
+        let (versions, bodies) = read!(self, practice, |c| {
+            // Versions first: a commit landing between the two reads then shows as newer
+            // appointments under an older version, which the guard refuses. (The other order
+            // could pair stale appointments with a current version.)
+            let mut q = sqlx::query(&versions_sql).bind(practice.as_uuid());
+            for name in &version_names {
+                q = q.bind(name);
+            }
+            let rows = q.bind(LONGEST_BLOCK).fetch_all(&mut *c).await.map_err(fail)?;
+            let mut versions = BTreeMap::new();
+            for r in &rows {
+                let name: String = r.try_get(0).map_err(fail)?;
+                let value: i64 = r.try_get(1).map_err(fail)?;
+                versions.insert(name, value);
+            }
+            let longest = versions.get(LONGEST_BLOCK).copied().unwrap_or(0);
+            let mut q = sqlx::query(&rows_sql).bind(practice.as_uuid());
+            for name in &names {
+                q = q.bind(name);
+            }
+            let rows = q
+                .bind(window.start_micros().saturating_sub(longest))
+                .bind(window.end_micros())
+                .bind(window.start_micros())
+                .fetch_all(&mut *c)
+                .await
+                .map_err(fail)?;
+            let bodies = rows
+                .iter()
+                .map(|r| r.try_get::<Vec<u8>, _>(1).map_err(fail))
+                .collect::<Result<Vec<_>, _>>()?;
+            (versions, bodies)
+        });
+        let mut appointments = bodies
+            .iter()
+            .map(|b| decode_appointment(b))
+            .collect::<Result<Vec<_>, _>>()?;
+        appointments.sort_by_key(|a| (a.blocked.start(), a.id));
+        Ok(CalendarSnapshot {
+            appointments,
+            versions: keys
+                .iter()
+                .zip(&version_names)
+                .map(|(k, name)| Guarded {
+                    key: *k,
+                    version: to_u64(versions.get(name).copied().unwrap_or(0)),
+                })
+                .collect(),
+        })
+    }
+
+    async fn commit(&self, practice: PracticeId, guards: &[Guarded], changes: &[Appointment]) -> Result<(), PortError> {
+        if changes.iter().any(|a| a.practice_id != practice) {
+            return Err(other_practice("an appointment"));
+        }
+        let bodies = changes
+            .iter()
+            .map(|a| {
+                serde_json::to_vec(a).map_err(|e| {
+                    PortError::new(PortErrorKind::Unexpected, "an appointment could not be serialized").with_source(e)
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let longest = changes
+            .iter()
+            .map(|a| a.blocked.end_micros() - a.blocked.start_micros())
+            .max()
+            .unwrap_or(0);
+        write!(self, practice, |c, ts| {
+            // Every version this commit moves: guarded ones must still be at the version
+            // read; the rest (resources the changes occupy, before and after) just move on.
+            let mut moves: BTreeMap<String, Option<u64>> = BTreeMap::new();
+            for g in guards {
+                moves.insert(calendar_version(g.key), Some(g.version));
+            }
+            for (a, body) in changes.iter().zip(&bodies) {
+                let old: Option<Vec<u8>> =
+                    sqlx::query_scalar("SELECT body FROM appointments WHERE practice_id = $1 AND id = $2")
+                        .bind(practice.as_uuid())
+                        .bind(a.id.as_uuid())
+                        .fetch_optional(&mut *c)
+                        .await
+                        .map_err(fail)?;
+                if let Some(old) = old {
+                    for k in ResourceKey::of(&decode_appointment(&old)?) {
+                        moves.entry(calendar_version(k)).or_insert(None);
+                    }
+                }
+                for k in ResourceKey::of(a) {
+                    moves.entry(calendar_version(k)).or_insert(None);
+                }
+                let _ = body;
+            }
+            // In name order, so concurrent commits lock version rows in one order and
+            // never deadlock.
+            for (name, expected) in &moves {
+                match expected {
+                    Some(v) => {
+                        if !cas!(c, practice, name.as_str(), *v) {
+                            return Err(PortError::conflict("the calendar changed since it was read"));
+                        }
+                    }
+                    None => {
+                        bump!(c, practice, name.as_str());
+                    }
+                }
+            }
+            for (a, body) in changes.iter().zip(&bodies) {
+                for table in ["appointment_resources", "appointment_patients"] {
+                    sqlx::query(&format!(
+                        "DELETE FROM {table} WHERE practice_id = $1 AND appointment_id = $2"
+                    ))
+                    .bind(practice.as_uuid())
+                    .bind(a.id.as_uuid())
+                    .execute(&mut *c)
+                    .await
+                    .map_err(fail)?;
+                }
+                sqlx::query(
+                    "INSERT INTO appointments (practice_id, id, practitioner_id, room_id, holds_time,
+                        session_start, session_end, block_start, block_end, body)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                     ON CONFLICT (practice_id, id) DO UPDATE SET
+                        practitioner_id = excluded.practitioner_id, room_id = excluded.room_id,
+                        holds_time = excluded.holds_time, session_start = excluded.session_start,
+                        session_end = excluded.session_end, block_start = excluded.block_start,
+                        block_end = excluded.block_end, body = excluded.body",
+                )
+                .bind(practice.as_uuid())
+                .bind(a.id.as_uuid())
+                .bind(a.practitioner_id.as_uuid())
+                .bind(a.room_id.map(|r| r.as_uuid()))
+                .bind(a.holds_time())
+                .bind(ts(a.interval.start()))
+                .bind(ts(a.interval.end()))
+                .bind(ts(a.blocked.start()))
+                .bind(ts(a.blocked.end()))
+                .bind(body)
+                .execute(&mut *c)
+                .await
+                .map_err(fail)?;
+                if a.holds_time() {
+                    for k in ResourceKey::of(a) {
+                        sqlx::query(
+                            "INSERT INTO appointment_resources (practice_id, resource, block_start, appointment_id, block_end)
+                             VALUES ($1, $2, $3, $4, $5)",
+                        )
+                        .bind(practice.as_uuid())
+                        .bind(resource_name(k))
+                        .bind(a.blocked.start_micros())
+                        .bind(a.id.as_uuid())
+                        .bind(a.blocked.end_micros())
+                        .execute(&mut *c)
+                        .await
+                        .map_err(fail)?;
+                    }
+                }
+                for p in &a.patient_ids {
+                    sqlx::query(
+                        "INSERT INTO appointment_patients (practice_id, patient_id, appointment_id, practitioner_id, session_start)
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(practice.as_uuid())
+                    .bind(p.as_uuid())
+                    .bind(a.id.as_uuid())
+                    .bind(a.practitioner_id.as_uuid())
+                    .bind(a.interval.start_micros())
+                    .execute(&mut *c)
+                    .await
+                    .map_err(fail)?;
+                }
+            }
+            if longest > 0 {
+                sqlx::query(
+                    "INSERT INTO versions (practice_id, name, value) VALUES ($1, $2, $3)
+                     ON CONFLICT (practice_id, name) DO UPDATE SET value = excluded.value
+                     WHERE versions.value < excluded.value",
+                )
+                .bind(practice.as_uuid())
+                .bind(LONGEST_BLOCK)
+                .bind(longest)
+                .execute(&mut *c)
+                .await
+                .map_err(fail)?;
+            }
+        });
+        Ok(())
+    }
+
+    async fn patient_appointments(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+    ) -> Result<Vec<Appointment>, PortError> {
+        let bodies: Vec<Vec<u8>> = read!(self, practice, |c| {
+            sqlx::query_scalar(
+                "SELECT a.body FROM appointment_patients p
+                 JOIN appointments a ON a.practice_id = p.practice_id AND a.id = p.appointment_id
+                 WHERE p.practice_id = $1 AND p.patient_id = $2
+                 ORDER BY p.session_start, p.appointment_id",
+            )
+            .bind(practice.as_uuid())
+            .bind(patient.as_uuid())
+            .fetch_all(&mut *c)
+            .await
+            .map_err(fail)?
+        });
+        let mut v = bodies
+            .iter()
+            .map(|b| decode_appointment(b))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Ids order by creation on both databases' encodings only as UUIDs; order here.
+        v.sort_by_key(|a| (a.interval.start(), a.id));
+        Ok(v)
+    }
+}
+
+#[async_trait]
+impl WaitlistRepository for SqlStore {
+    async fn waitlist(&self, practice: PracticeId) -> Result<Vec<WaitlistEntry>, PortError> {
+        self.list(practice, Kind::Waitlist, None).await
+    }
+
+    async fn save_waitlist_entry(&self, entry: &WaitlistEntry) -> Result<(), PortError> {
+        let key = uuid_key(entry.id.as_uuid());
+        let owner = Some(entry.patient_id.as_uuid());
+        self.put(entry.practice_id, Kind::Waitlist, &key, owner, entry).await
+    }
+}
+
+fn encode_invoice(invoice: &Invoice) -> Result<Vec<u8>, PortError> {
+    serde_json::to_vec(invoice)
+        .map_err(|e| PortError::new(PortErrorKind::Unexpected, "an invoice could not be serialized").with_source(e))
+}
+
+fn decode_invoice(body: &[u8]) -> Result<Invoice, PortError> {
+    serde_json::from_slice(body).map_err(|e| super::corrupt("invoice", e))
+}
+
+fn stale_invoice() -> PortError {
+    PortError::conflict("the invoice changed or was issued since it was read")
+}
+
+#[async_trait]
+impl InvoiceRepository for SqlStore {
+    async fn invoice(&self, practice: PracticeId, id: InvoiceId) -> Result<Invoice, PortError> {
+        let body: Option<Vec<u8>> = read!(self, practice, |c| {
+            sqlx::query_scalar("SELECT body FROM invoices WHERE practice_id = $1 AND id = $2")
+                .bind(practice.as_uuid())
+                .bind(id.as_uuid())
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(fail)?
+        });
+        decode_invoice(&body.ok_or_else(|| PortError::not_found("invoice"))?)
+    }
+
+    async fn save_draft(&self, invoice: &Invoice) -> Result<(), PortError> {
+        if invoice.number.is_some() {
+            return Err(PortError::new(PortErrorKind::Invalid, "save_draft takes drafts only"));
+        }
+        let mut copy = invoice.clone();
+        copy.revision = invoice.revision + 1;
+        let body = encode_invoice(&copy)?;
+        let practice = invoice.practice_id;
+        let done = write!(self, practice, |c| {
+            // Inserts, or replaces a draft still at the revision the caller read.
+            sqlx::query(
+                "INSERT INTO invoices (practice_id, id, patient_id, number, revision, body)
+                 VALUES ($1, $2, $3, NULL, $4, $5)
+                 ON CONFLICT (practice_id, id) DO UPDATE SET
+                    patient_id = excluded.patient_id, revision = excluded.revision, body = excluded.body
+                 WHERE invoices.number IS NULL AND invoices.revision = $6",
+            )
+            .bind(practice.as_uuid())
+            .bind(invoice.id.as_uuid())
+            .bind(invoice.patient_id.as_uuid())
+            .bind(to_i64(copy.revision)?)
+            .bind(&body)
+            .bind(to_i64(invoice.revision)?)
+            .execute(&mut *c)
+            .await
+            .map_err(fail)?
+            .rows_affected()
+        });
+        if done == 1 { Ok(()) } else { Err(stale_invoice()) }
+    }
+
+    async fn issue(
+        &self,
+        practice: PracticeId,
+        id: InvoiceId,
+        expected_revision: u64,
+        issued_on: NaiveDate,
+    ) -> Result<Invoice, PortError> {
+        let issued = write!(self, practice, |c| {
+            let body: Option<Vec<u8>> =
+                sqlx::query_scalar("SELECT body FROM invoices WHERE practice_id = $1 AND id = $2")
+                    .bind(practice.as_uuid())
+                    .bind(id.as_uuid())
+                    .fetch_optional(&mut *c)
+                    .await
+                    .map_err(fail)?;
+            let mut inv = decode_invoice(&body.ok_or_else(|| PortError::not_found("invoice"))?)?;
+            if inv.number.is_some() || inv.revision != expected_revision {
+                return Err(stale_invoice());
+            }
+            // The counter row's lock orders concurrent issues; a failure below rolls the
+            // number back with everything else, so numbers have no gaps.
+            let next = bump!(c, practice, INVOICE_NUMBER);
+            inv.issue(next, issued_on)
+                .map_err(|e| PortError::new(PortErrorKind::Invalid, e.to_string()))?;
+            inv.revision += 1;
+            let updated = sqlx::query(
+                "UPDATE invoices SET number = $3, revision = $4, body = $5
+                 WHERE practice_id = $1 AND id = $2 AND number IS NULL AND revision = $6",
+            )
+            .bind(practice.as_uuid())
+            .bind(id.as_uuid())
+            .bind(to_i64(next)?)
+            .bind(to_i64(inv.revision)?)
+            .bind(encode_invoice(&inv)?)
+            .bind(to_i64(expected_revision)?)
+            .execute(&mut *c)
+            .await
+            .map_err(fail)?;
+            if updated.rows_affected() != 1 {
+                return Err(stale_invoice());
+            }
+            inv
+        });
+        Ok(issued)
+    }
+
+    async fn update(&self, invoice: &Invoice) -> Result<(), PortError> {
+        let practice = invoice.practice_id;
+        let mut copy = invoice.clone();
+        copy.revision += 1;
+        let body = encode_invoice(&copy)?;
+        write!(self, practice, |c| {
+            let stored: Option<Vec<u8>> =
+                sqlx::query_scalar("SELECT body FROM invoices WHERE practice_id = $1 AND id = $2")
+                    .bind(practice.as_uuid())
+                    .bind(invoice.id.as_uuid())
+                    .fetch_optional(&mut *c)
+                    .await
+                    .map_err(fail)?;
+            let stored = decode_invoice(&stored.ok_or_else(|| PortError::not_found("invoice"))?)?;
+            if stored.revision != invoice.revision {
+                return Err(PortError::conflict("the invoice changed since it was read"));
+            }
+            if stored.number.is_none() || stored.number != invoice.number || stored.lines != invoice.lines {
+                return Err(PortError::new(
+                    PortErrorKind::Invalid,
+                    "an issued invoice keeps its number and lines",
+                ));
+            }
+            let updated = sqlx::query(
+                "UPDATE invoices SET revision = $3, body = $4 WHERE practice_id = $1 AND id = $2 AND revision = $5",
+            )
+            .bind(practice.as_uuid())
+            .bind(invoice.id.as_uuid())
+            .bind(to_i64(copy.revision)?)
+            .bind(&body)
+            .bind(to_i64(invoice.revision)?)
+            .execute(&mut *c)
+            .await
+            .map_err(fail)?;
+            if updated.rows_affected() != 1 {
+                return Err(PortError::conflict("the invoice changed since it was read"));
+            }
+        });
+        Ok(())
+    }
+
+    async fn invoices_for(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<Invoice>, PortError> {
+        let bodies: Vec<Vec<u8>> = read!(self, practice, |c| {
+            sqlx::query_scalar("SELECT body FROM invoices WHERE practice_id = $1 AND patient_id = $2")
+                .bind(practice.as_uuid())
+                .bind(patient.as_uuid())
+                .fetch_all(&mut *c)
+                .await
+                .map_err(fail)?
+        });
+        let mut v = bodies
+            .iter()
+            .map(|b| decode_invoice(b))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Invoice ids are v7 UUIDs: ordering by id is ordering by creation.
+        v.sort_by_key(|i| i.id);
+        Ok(v)
+    }
+}
+
+fn decode_claim(body: &[u8]) -> Result<Claim, PortError> {
+    serde_json::from_slice(body).map_err(|e| super::corrupt("claim", e))
+}
+
+#[async_trait]
+impl ClaimRepository for SqlStore {
+    async fn claim(&self, practice: PracticeId, id: ClaimId) -> Result<Claim, PortError> {
+        let body: Option<Vec<u8>> = read!(self, practice, |c| {
+            sqlx::query_scalar("SELECT body FROM claims WHERE practice_id = $1 AND id = $2")
+                .bind(practice.as_uuid())
+                .bind(id.as_uuid())
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(fail)?
+        });
+        decode_claim(&body.ok_or_else(|| PortError::not_found("claim"))?)
+    }
+
+    async fn history(&self, practice: PracticeId, patient: PatientId) -> Result<ClaimHistory, PortError> {
+        // The version first, for the same reason as a calendar snapshot.
+        let (version, bodies) = read!(self, practice, |c| {
+            let version: Option<i64> =
+                sqlx::query_scalar("SELECT value FROM versions WHERE practice_id = $1 AND name = $2")
+                    .bind(practice.as_uuid())
+                    .bind(claims_version(patient))
+                    .fetch_optional(&mut *c)
+                    .await
+                    .map_err(fail)?;
+            let bodies: Vec<Vec<u8>> = sqlx::query_scalar(
+                "SELECT body FROM claims WHERE practice_id = $1 AND patient_id = $2 ORDER BY service_date",
+            )
+            .bind(practice.as_uuid())
+            .bind(patient.as_uuid())
+            .fetch_all(&mut *c)
+            .await
+            .map_err(fail)?;
+            (version, bodies)
+        });
+        let mut claims = bodies.iter().map(|b| decode_claim(b)).collect::<Result<Vec<_>, _>>()?;
+        claims.sort_by_key(|c| (c.service_date, c.id));
+        Ok(ClaimHistory {
+            claims,
+            external: self.list(practice, Kind::PastService, Some(patient.as_uuid())).await?,
+            version: to_u64(version.unwrap_or(0)),
+        })
+    }
+
+    async fn commit_claim(&self, practice: PracticeId, expected_version: u64, claim: &Claim) -> Result<(), PortError> {
+        if claim.practice_id != practice {
+            return Err(other_practice("the claim"));
+        }
+        let body = serde_json::to_vec(claim)
+            .map_err(|e| PortError::new(PortErrorKind::Unexpected, "a claim could not be serialized").with_source(e))?;
+        write!(self, practice, |c| {
+            if !cas!(c, practice, claims_version(claim.patient_id), expected_version) {
+                return Err(PortError::conflict("the patient's claims changed since they were read"));
+            }
+            sqlx::query(
+                "INSERT INTO claims (practice_id, id, patient_id, service_date, body) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (practice_id, id) DO UPDATE SET
+                    patient_id = excluded.patient_id, service_date = excluded.service_date, body = excluded.body",
+            )
+            .bind(practice.as_uuid())
+            .bind(claim.id.as_uuid())
+            .bind(claim.patient_id.as_uuid())
+            .bind(claim.service_date.to_string())
+            .bind(&body)
+            .execute(&mut *c)
+            .await
+            .map_err(fail)?;
+        });
+        Ok(())
+    }
+
+    async fn record_external(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+        service: &PastService,
+    ) -> Result<(), PortError> {
+        let key = uuid_key(Uuid::now_v7());
+        let body = self.encode(practice, Kind::PastService, &key, service)?;
+        write!(self, practice, |c| {
+            sqlx::query(
+                "INSERT INTO records (practice_id, kind, key, owner_id, sealed_with, body) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(practice.as_uuid())
+            .bind(Kind::PastService.as_str())
+            .bind(&key)
+            .bind(patient.as_uuid())
+            .bind(&body.sealed_with)
+            .bind(&body.bytes)
+            .execute(&mut *c)
+            .await
+            .map_err(fail)?;
+            bump!(c, practice, claims_version(patient));
+        });
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ReferralRepository for SqlStore {
+    async fn referral(&self, practice: PracticeId, id: ReferralId) -> Result<Referral, PortError> {
+        self.must_get(practice, Kind::Referral, &uuid_key(id.as_uuid()), "referral")
+            .await
+    }
+
+    async fn referrals(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<Referral>, PortError> {
+        let mut v: Vec<Referral> = self.list(practice, Kind::Referral, Some(patient.as_uuid())).await?;
+        v.sort_by_key(|r| (r.written_on, r.id));
+        Ok(v)
+    }
+
+    async fn save_referral(&self, referral: &Referral) -> Result<(), PortError> {
+        let key = uuid_key(referral.id.as_uuid());
+        let owner = Some(referral.patient_id.as_uuid());
+        self.put(referral.practice_id, Kind::Referral, &key, owner, referral)
+            .await
+    }
+}
+
+#[async_trait]
+impl NoteRepository for SqlStore {
+    async fn note(&self, practice: PracticeId, id: NoteId) -> Result<ProgressNote, PortError> {
+        self.must_get(practice, Kind::Note, &uuid_key(id.as_uuid()), "note")
+            .await
+    }
+
+    async fn save_note(&self, note: &ProgressNote) -> Result<(), PortError> {
+        let key = uuid_key(note.id.as_uuid());
+        let owner = Some(note.patient_id.as_uuid());
+        self.put(note.practice_id, Kind::Note, &key, owner, note).await
+    }
+
+    async fn notes(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<ProgressNote>, PortError> {
+        // Keys are v7 UUIDs: key order is creation order.
+        self.list(practice, Kind::Note, Some(patient.as_uuid())).await
+    }
+
+    async fn destroy_notes(&self, practice: PracticeId, patient: PatientId) -> Result<usize, PortError> {
+        let n = write!(self, practice, |c| {
+            sqlx::query("DELETE FROM records WHERE practice_id = $1 AND kind = $2 AND owner_id = $3")
+                .bind(practice.as_uuid())
+                .bind(Kind::Note.as_str())
+                .bind(patient.as_uuid())
+                .execute(&mut *c)
+                .await
+                .map_err(fail)?
+                .rows_affected()
+        });
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+}
+
+#[async_trait]
+impl CareRelationships for SqlStore {
+    async fn treats(
+        &self,
+        practice: PracticeId,
+        practitioner: PractitionerId,
+        patient: PatientId,
+    ) -> Result<bool, PortError> {
+        let found: Option<i32> = read!(self, practice, |c| {
+            sqlx::query_scalar(
+                "SELECT 1 FROM appointment_patients
+                 WHERE practice_id = $1 AND patient_id = $2 AND practitioner_id = $3 LIMIT 1",
+            )
+            .bind(practice.as_uuid())
+            .bind(patient.as_uuid())
+            .bind(practitioner.as_uuid())
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(fail)?
+        });
+        Ok(found.is_some())
+    }
+}
+
+fn decode_event(body: &[u8]) -> Result<AuditEvent, PortError> {
+    serde_json::from_slice(body).map_err(|e| super::corrupt("audit event", e))
+}
+
+#[async_trait]
+impl AuditLog for SqlStore {
+    async fn append(&self, entry: AuditEntry) -> Result<AuditEvent, PortError> {
+        let practice = entry.practice_id;
+        let event = write!(self, practice, |c| {
+            // The length row's lock orders concurrent appends into one chain.
+            let length = bump!(c, practice, AUDIT_LENGTH);
+            let prev = if length >= 2 {
+                let body: Vec<u8> =
+                    sqlx::query_scalar("SELECT body FROM audit_events WHERE practice_id = $1 AND seq = $2")
+                        .bind(practice.as_uuid())
+                        .bind(to_i64(length - 2)?)
+                        .fetch_one(&mut *c)
+                        .await
+                        .map_err(fail)?;
+                Some(decode_event(&body)?)
+            } else {
+                None
+            };
+            let event = seal(prev.as_ref(), entry);
+            let body = serde_json::to_vec(&event).map_err(|e| {
+                PortError::new(PortErrorKind::Unexpected, "an audit event could not be serialized").with_source(e)
+            })?;
+            sqlx::query("INSERT INTO audit_events (practice_id, seq, body) VALUES ($1, $2, $3)")
+                .bind(practice.as_uuid())
+                .bind(to_i64(event.seq)?)
+                .bind(&body)
+                .execute(&mut *c)
+                .await
+                .map_err(fail)?;
+            event
+        });
+        Ok(event)
+    }
+
+    async fn events(&self, practice: PracticeId, from: u64, limit: usize) -> Result<Vec<AuditEvent>, PortError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let from = i64::try_from(from).unwrap_or(i64::MAX);
+        let bodies: Vec<Vec<u8>> = read!(self, practice, |c| {
+            sqlx::query_scalar(
+                "SELECT body FROM audit_events WHERE practice_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+            )
+            .bind(practice.as_uuid())
+            .bind(from)
+            .bind(limit)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(fail)?
+        });
+        bodies.iter().map(|b| decode_event(b)).collect()
+    }
+
+    async fn save_checkpoint(&self, practice: PracticeId, checkpoint: &Checkpoint) -> Result<(), PortError> {
+        let key = format!("{:020}", checkpoint.seq);
+        self.put(practice, Kind::Checkpoint, &key, None, checkpoint).await
+    }
+
+    async fn checkpoints(&self, practice: PracticeId) -> Result<Vec<Checkpoint>, PortError> {
+        self.list(practice, Kind::Checkpoint, None).await
+    }
+}
+
+#[async_trait]
+impl CredentialRepository for SqlStore {
+    async fn credentials(&self, practice: PracticeId, practitioner: PractitionerId) -> Result<Credentials, PortError> {
+        Ok(self
+            .get(practice, Kind::Credentials, &uuid_key(practitioner.as_uuid()))
+            .await?
+            .unwrap_or_default())
+    }
+
+    async fn save_credentials(
+        &self,
+        practice: PracticeId,
+        practitioner: PractitionerId,
+        credentials: &Credentials,
+    ) -> Result<(), PortError> {
+        let key = uuid_key(practitioner.as_uuid());
+        let owner = Some(practitioner.as_uuid());
+        self.put(practice, Kind::Credentials, &key, owner, credentials).await
+    }
+}
+
+#[async_trait]
+impl ComplianceLog for SqlStore {
+    async fn sent_warnings(&self, practice: PracticeId) -> Result<Vec<WarningKey>, PortError> {
+        let stored: Vec<StoredWarning> = self.list(practice, Kind::Warning, None).await?;
+        stored.into_iter().map(StoredWarning::into_key).collect()
+    }
+
+    async fn record_warning(&self, practice: PracticeId, key: &WarningKey) -> Result<(), PortError> {
+        let stored = StoredWarning::of(key);
+        let id = format!(
+            "{}/{}/{}/{}",
+            key.practitioner_id.as_uuid().hyphenated(),
+            key.credential,
+            key.expires_on,
+            key.stage
+        );
+        self.put_once(practice, Kind::Warning, &id, &stored).await
+    }
+}
+
+#[async_trait]
+impl PrivacyRecords for SqlStore {
+    async fn record_consent(&self, practice: PracticeId, consent: &Consent) -> Result<(), PortError> {
+        let key = uuid_key(Uuid::now_v7());
+        let owner = Some(consent.patient_id.as_uuid());
+        self.put(practice, Kind::Consent, &key, owner, consent).await
+    }
+
+    async fn consents(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<Consent>, PortError> {
+        self.list(practice, Kind::Consent, Some(patient.as_uuid())).await
+    }
+
+    async fn save_access_request(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+        request: &AccessRequest,
+    ) -> Result<(), PortError> {
+        let key = format!("{}/{}", patient.as_uuid().hyphenated(), request.received_on);
+        self.put(
+            practice,
+            Kind::AccessRequest,
+            &key,
+            Some(patient.as_uuid()),
+            &(patient, request),
+        )
+        .await
+    }
+
+    async fn access_requests(&self, practice: PracticeId) -> Result<Vec<(PatientId, AccessRequest)>, PortError> {
+        let mut v: Vec<(PatientId, AccessRequest)> = self.list(practice, Kind::AccessRequest, None).await?;
+        v.sort_by_key(|(p, r)| (r.received_on, *p));
+        Ok(v)
+    }
+
+    async fn record_correction(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+        outcome: &CorrectionOutcome,
+    ) -> Result<(), PortError> {
+        let key = uuid_key(Uuid::now_v7());
+        self.put(practice, Kind::Correction, &key, Some(patient.as_uuid()), outcome)
+            .await
+    }
+
+    async fn corrections(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<CorrectionOutcome>, PortError> {
+        self.list(practice, Kind::Correction, Some(patient.as_uuid())).await
+    }
+}
+
+#[async_trait]
+impl ClinicalRecords for SqlStore {
+    async fn save_prescription(&self, p: &Prescription) -> Result<(), PortError> {
+        let key = uuid_key(p.id.as_uuid());
+        self.put(p.practice_id, Kind::Prescription, &key, Some(p.patient_id.as_uuid()), p)
+            .await
+    }
+
+    async fn prescriptions(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<Prescription>, PortError> {
+        let mut v: Vec<Prescription> = self.list(practice, Kind::Prescription, Some(patient.as_uuid())).await?;
+        v.sort_by_key(|p| (p.written_on, p.id));
+        Ok(v)
+    }
+
+    async fn save_test_result(&self, r: &TestResult) -> Result<(), PortError> {
+        let key = uuid_key(r.id.as_uuid());
+        self.put(r.practice_id, Kind::TestResult, &key, Some(r.patient_id.as_uuid()), r)
+            .await
+    }
+
+    async fn test_result(&self, practice: PracticeId, id: TestResultId) -> Result<TestResult, PortError> {
+        self.must_get(practice, Kind::TestResult, &uuid_key(id.as_uuid()), "test result")
+            .await
+    }
+
+    async fn test_results(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<TestResult>, PortError> {
+        self.list(practice, Kind::TestResult, Some(patient.as_uuid())).await
+    }
+
+    async fn save_measure(&self, m: &MeasureRecord) -> Result<(), PortError> {
+        let key = uuid_key(m.id.as_uuid());
+        self.put(m.practice_id, Kind::Measure, &key, Some(m.patient_id.as_uuid()), m)
+            .await
+    }
+
+    async fn measures(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<MeasureRecord>, PortError> {
+        let mut v: Vec<MeasureRecord> = self.list(practice, Kind::Measure, Some(patient.as_uuid())).await?;
+        v.sort_by_key(|m| (m.completed_at, m.id));
+        Ok(v)
+    }
+
+    async fn save_plan(&self, plan: &TreatmentPlan) -> Result<(), PortError> {
+        let key = uuid_key(plan.patient_id.as_uuid());
+        self.put(
+            plan.practice_id,
+            Kind::Plan,
+            &key,
+            Some(plan.patient_id.as_uuid()),
+            plan,
+        )
+        .await
+    }
+
+    async fn plan(&self, practice: PracticeId, patient: PatientId) -> Result<Option<TreatmentPlan>, PortError> {
+        self.get(practice, Kind::Plan, &uuid_key(patient.as_uuid())).await
+    }
+}
+
+#[async_trait]
+impl IntakeRecords for SqlStore {
+    async fn save_form(&self, practice: PracticeId, form: &IntakeForm) -> Result<(), PortError> {
+        let key = format!("{:010}", form.version);
+        self.put(practice, Kind::IntakeForm, &key, None, form).await
+    }
+
+    async fn form(&self, practice: PracticeId, version: u32) -> Result<Option<IntakeForm>, PortError> {
+        self.get(practice, Kind::IntakeForm, &format!("{version:010}")).await
+    }
+
+    async fn latest_form(&self, practice: PracticeId) -> Result<Option<IntakeForm>, PortError> {
+        let forms: Vec<IntakeForm> = self.list(practice, Kind::IntakeForm, None).await?;
+        Ok(forms.into_iter().last())
+    }
+
+    async fn save_submission(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+        submission: &IntakeSubmission,
+    ) -> Result<(), PortError> {
+        let key = uuid_key(patient.as_uuid());
+        self.put(
+            practice,
+            Kind::IntakeSubmission,
+            &key,
+            Some(patient.as_uuid()),
+            submission,
+        )
+        .await
+    }
+
+    async fn submission(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+    ) -> Result<Option<IntakeSubmission>, PortError> {
+        self.get(practice, Kind::IntakeSubmission, &uuid_key(patient.as_uuid()))
+            .await
+    }
+}
+
+#[async_trait]
+impl TelehealthRecords for SqlStore {
+    async fn save_prep(
+        &self,
+        practice: PracticeId,
+        appointment: AppointmentId,
+        patient: PatientId,
+        prep: &SessionPrep,
+    ) -> Result<(), PortError> {
+        let key = format!(
+            "{}/{}",
+            appointment.as_uuid().hyphenated(),
+            patient.as_uuid().hyphenated()
+        );
+        self.put(
+            practice,
+            Kind::SessionPrep,
+            &key,
+            Some(appointment.as_uuid()),
+            &(patient, prep),
+        )
+        .await
+    }
+
+    async fn prep(
+        &self,
+        practice: PracticeId,
+        appointment: AppointmentId,
+    ) -> Result<Vec<(PatientId, SessionPrep)>, PortError> {
+        self.list(practice, Kind::SessionPrep, Some(appointment.as_uuid()))
+            .await
+    }
+}
