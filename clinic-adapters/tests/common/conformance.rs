@@ -27,6 +27,12 @@ pub trait Storage:
     + NoteRepository
     + CareRelationships
     + AuditLog
+    + CredentialRepository
+    + ComplianceLog
+    + PrivacyRecords
+    + ClinicalRecords
+    + IntakeRecords
+    + TelehealthRecords
 {
 }
 impl<T> Storage for T where
@@ -41,10 +47,16 @@ impl<T> Storage for T where
         + NoteRepository
         + CareRelationships
         + AuditLog
+        + CredentialRepository
+        + ComplianceLog
+        + PrivacyRecords
+        + ClinicalRecords
+        + IntakeRecords
+        + TelehealthRecords
 {
 }
 
-fn appointment(
+pub fn appointment(
     practice: PracticeId,
     practitioner: PractitionerId,
     patient: PatientId,
@@ -89,6 +101,14 @@ where
     referrals_round_trip(make().await).await;
     audit_log_is_one_chain_under_concurrency(make().await).await;
     notes_round_trip_within_their_practice(make().await).await;
+    use super::conformance_more as more;
+    more::booking_race_has_one_winner(make().await).await;
+    more::last_capped_session_is_claimed_once(make().await).await;
+    more::concurrent_invoices_are_numbered_without_gaps(make().await).await;
+    more::values_round_trip_exactly(make().await).await;
+    more::scheduling_records_round_trip(make().await).await;
+    more::practice_records_round_trip(make().await).await;
+    more::destroying_notes_is_per_patient(make().await).await;
 }
 
 pub async fn audit_log_is_one_chain_under_concurrency<S: Storage + 'static>(s: Arc<S>) {
@@ -170,7 +190,7 @@ pub async fn notes_round_trip_within_their_practice<S: Storage>(s: Arc<S>) {
     );
 }
 
-fn draft(practice: PracticeId, cents: i64) -> clinic_core::billing::Invoice {
+pub fn draft(practice: PracticeId, cents: i64) -> clinic_core::billing::Invoice {
     use clinic_core::billing::{GstRates, Invoice, LineInput, Payer, SupplyKind};
     let mut inv = Invoice::draft(super::ids().new_id(), practice, super::ids().new_id(), Payer::Patient);
     inv.add_line(
@@ -278,12 +298,11 @@ pub async fn invoice_writes_are_guarded<S: Storage>(s: Arc<S>) {
     );
 }
 
-pub async fn claim_commits_are_guarded_per_patient<S: Storage>(s: Arc<S>) {
+/// A draft claim for item 80110 (the `n`th line of a fresh invoice).
+pub fn claim_for(practice: PracticeId, patient: PatientId, n: u16) -> clinic_core::billing::Claim {
     use clinic_core::billing::{Claim, ClaimStatus};
-    use clinic_core::medicare::{CapKind, PastService};
-    let practice: PracticeId = super::ids().new_id();
-    let patient: PatientId = super::ids().new_id();
-    let claim = |n: u16| Claim {
+    use clinic_core::medicare::CapKind;
+    Claim {
         id: super::ids().new_id(),
         practice_id: practice,
         invoice_id: super::ids().new_id(),
@@ -298,7 +317,14 @@ pub async fn claim_commits_are_guarded_per_patient<S: Storage>(s: Arc<S>) {
         benefit: clinic_core::money::Money::from_cents(10155),
         bulk_billed: false,
         status: ClaimStatus::Draft,
-    };
+    }
+}
+
+pub async fn claim_commits_are_guarded_per_patient<S: Storage>(s: Arc<S>) {
+    use clinic_core::medicare::{CapKind, PastService};
+    let practice: PracticeId = super::ids().new_id();
+    let patient: PatientId = super::ids().new_id();
+    let claim = |n: u16| claim_for(practice, patient, n);
     let h0 = s.history(practice, patient).await.unwrap();
     assert_eq!((h0.claims.len(), h0.version), (0, 0));
     let first = claim(0);

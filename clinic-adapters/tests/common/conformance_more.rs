@@ -1,0 +1,383 @@
+//! The conformance suite, part two: invariants under concurrency, exact round trips of
+//! every kind of value, and every remaining repository method.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{Duration, Weekday};
+use clinic_core::ids::*;
+use clinic_core::ports::*;
+use clinic_core::practice::*;
+use clinic_core::scheduling::*;
+use clinic_core::time::TimeRange;
+use tokio::sync::Barrier;
+
+use super::conformance::{Storage, appointment, claim_for, draft};
+use super::{ids, utc};
+
+/// 32 tasks read the same free slot and commit it, each for its own patient: exactly one
+/// commit wins, the rest are conflicts, and one appointment is stored.
+pub async fn booking_race_has_one_winner<S: Storage + 'static>(s: Arc<S>) {
+    let practice: PracticeId = ids().new_id();
+    let who: PractitionerId = ids().new_id();
+    let barrier = Arc::new(Barrier::new(32));
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let (s, barrier) = (s.clone(), barrier.clone());
+            tokio::spawn(async move {
+                let a = appointment(practice, who, ids().new_id(), "2026-12-07T23:00:00Z", 50);
+                let keys = ResourceKey::of(&a);
+                let snap = s.snapshot(practice, &keys, a.blocked).await.unwrap();
+                assert!(snap.appointments.is_empty());
+                barrier.wait().await;
+                s.commit(practice, &snap.versions, &[a]).await.map_err(|e| e.kind())
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap());
+    }
+    assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, Ok(()) | Err(PortErrorKind::Conflict))),
+        "{outcomes:?}"
+    );
+    let window = TimeRange::new(utc("2026-12-07T00:00:00Z"), utc("2026-12-08T12:00:00Z")).unwrap();
+    let snap = s
+        .snapshot(practice, &[ResourceKey::Practitioner(who)], window)
+        .await
+        .unwrap();
+    assert_eq!(snap.appointments.len(), 1);
+}
+
+/// 16 tasks read a patient's claim history at the same version and each commits a claim
+/// for the last session of the cap: one wins.
+pub async fn last_capped_session_is_claimed_once<S: Storage + 'static>(s: Arc<S>) {
+    let practice: PracticeId = ids().new_id();
+    let patient: PatientId = ids().new_id();
+    for n in 0..9 {
+        let v = s.history(practice, patient).await.unwrap().version;
+        s.commit_claim(practice, v, &claim_for(practice, patient, n))
+            .await
+            .unwrap();
+    }
+    let barrier = Arc::new(Barrier::new(16));
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let (s, barrier) = (s.clone(), barrier.clone());
+            tokio::spawn(async move {
+                let h = s.history(practice, patient).await.unwrap();
+                assert_eq!(h.claims.len(), 9);
+                barrier.wait().await;
+                s.commit_claim(practice, h.version, &claim_for(practice, patient, 100 + i))
+                    .await
+                    .map_err(|e| e.kind())
+            })
+        })
+        .collect();
+    let mut wins = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => wins += 1,
+            Err(kind) => assert_eq!(kind, PortErrorKind::Conflict),
+        }
+    }
+    assert_eq!(wins, 1);
+    assert_eq!(s.history(practice, patient).await.unwrap().claims.len(), 10);
+}
+
+/// 100 invoices issued at once are numbered 1..=100, no gap, no repeat.
+pub async fn concurrent_invoices_are_numbered_without_gaps<S: Storage + 'static>(s: Arc<S>) {
+    let practice: PracticeId = ids().new_id();
+    let tasks: Vec<_> = (0..100)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let inv = draft(practice, 1000 + i);
+                s.save_draft(&inv).await.unwrap();
+                s.issue(practice, inv.id, 1, "2026-11-24".parse().unwrap())
+                    .await
+                    .unwrap()
+                    .number
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut numbers = Vec::new();
+    for t in tasks {
+        numbers.push(t.await.unwrap());
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=100).collect::<Vec<u64>>());
+}
+
+/// Names in any script, zones, instants to the microsecond, money to the cent and dates
+/// come back exactly as saved.
+pub async fn values_round_trip_exactly<S: Storage>(s: Arc<S>) {
+    use clinic_core::people::{Patient, PatientSpec};
+    let practice: PracticeId = ids().new_id();
+    let spec = PatientSpec::new("Zoë-李 Nguyễn", "Ó Súilleabháin-Łukasz", "2000-02-29".parse().unwrap());
+    let patient = Patient::register(ids().new_id(), practice, spec, "2026-11-23".parse().unwrap()).unwrap();
+    s.save_patient(&patient).await.unwrap();
+    assert_eq!(s.patient(practice, patient.id).await.unwrap(), patient);
+    assert_eq!(s.patients(practice).await.unwrap(), vec![patient.clone()]);
+
+    let howe = Location::new(
+        ids().new_id(),
+        practice,
+        "Island",
+        "1 Lagoon Rd",
+        chrono_tz::Australia::Lord_Howe,
+        AuState::NSW,
+    )
+    .unwrap();
+    s.save_location(&howe).await.unwrap();
+    assert_eq!(s.locations(practice).await.unwrap(), vec![howe.clone()]);
+    let room = Room::new(ids().new_id(), practice, howe.id, "Room ✓").unwrap();
+    s.save_room(&room).await.unwrap();
+    assert_eq!(s.rooms(practice).await.unwrap(), vec![room]);
+
+    let mut a = appointment(practice, ids().new_id(), patient.id, "2026-12-01T00:00:00.123456Z", 50);
+    a.room_id = None;
+    s.commit(practice, &[], std::slice::from_ref(&a)).await.unwrap();
+    let read = s.appointment(practice, a.id).await.unwrap();
+    assert_eq!(read, a);
+    assert_eq!(read.interval.start().timestamp_subsec_micros(), 123_456);
+
+    let inv = draft(practice, 123_45);
+    s.save_draft(&inv).await.unwrap();
+    let stored = s.invoice(practice, inv.id).await.unwrap();
+    assert_eq!(stored.lines, inv.lines);
+    assert_eq!(stored.total(), inv.total());
+    assert_eq!(s.invoices_for(practice, inv.patient_id).await.unwrap(), vec![stored]);
+}
+
+/// Availability, the waitlist, appointments by patient and care relationships.
+pub async fn scheduling_records_round_trip<S: Storage>(s: Arc<S>) {
+    let practice: PracticeId = ids().new_id();
+    let who: PractitionerId = ids().new_id();
+    let location: LocationId = ids().new_id();
+    let t = WeeklyTemplate::new(
+        ids().new_id(),
+        practice,
+        who,
+        location,
+        Weekday::Wed,
+        "09:00:00".parse().unwrap(),
+        "12:30:00".parse().unwrap(),
+        "2026-01-01".parse().unwrap(),
+        None,
+    )
+    .unwrap();
+    s.save_template(&t).await.unwrap();
+    let e = AvailabilityException::new(
+        ids().new_id(),
+        practice,
+        who,
+        None,
+        ExceptionKind::Unavailable {
+            from: "2026-12-24T00:00:00".parse().unwrap(),
+            to: "2027-01-05T00:00:00".parse().unwrap(),
+        },
+    )
+    .unwrap();
+    s.save_exception(&e).await.unwrap();
+    let got = s.availability(practice, who).await.unwrap();
+    assert_eq!((got.templates, got.exceptions), (vec![t], vec![e]));
+    assert!(
+        s.availability(practice, ids().new_id())
+            .await
+            .unwrap()
+            .templates
+            .is_empty()
+    );
+
+    let patient: PatientId = ids().new_id();
+    let entry = WaitlistEntry {
+        id: ids().new_id(),
+        practice_id: practice,
+        patient_id: patient,
+        practitioner_id: Some(who),
+        service_id: None,
+        location_id: Some(location),
+        days: vec![Weekday::Mon, Weekday::Thu],
+        earliest: Some("08:30:00".parse().unwrap()),
+        latest: None,
+        urgency: Urgency::Soon,
+        created_at: utc("2026-11-20T00:00:00.000001Z"),
+        active: true,
+    };
+    s.save_waitlist_entry(&entry).await.unwrap();
+    assert_eq!(s.waitlist(practice).await.unwrap(), vec![entry]);
+
+    let later = appointment(practice, who, patient, "2026-12-09T00:00:00Z", 50);
+    let mut earlier = appointment(practice, who, patient, "2026-12-02T00:00:00Z", 50);
+    earlier
+        .cancel(CancelledBy::Patient, "", utc("2026-11-01T00:00:00Z"), Duration::zero())
+        .unwrap();
+    s.commit(practice, &[], &[later.clone(), earlier.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.patient_appointments(practice, patient).await.unwrap(),
+        vec![earlier, later],
+        "every status, by start"
+    );
+    assert!(s.treats(practice, who, patient).await.unwrap());
+    assert!(!s.treats(practice, ids().new_id(), patient).await.unwrap());
+    assert!(!s.treats(ids().new_id(), who, patient).await.unwrap());
+}
+
+/// Credentials, compliance warnings, consents, access requests, intake, telehealth prep,
+/// clinical records and audit checkpoints.
+pub async fn practice_records_round_trip<S: Storage>(s: Arc<S>) {
+    use clinic_core::audit::Checkpoint;
+    use clinic_core::clinical::*;
+    use clinic_core::credentials::{Credentials, WarningKey};
+    use clinic_core::privacy::{AccessRequest, Consent, ConsentKind, ConsentMethod};
+    use clinic_core::telehealth::SessionPrep;
+    let practice: PracticeId = ids().new_id();
+    let patient: PatientId = ids().new_id();
+    let who: PractitionerId = ids().new_id();
+
+    assert_eq!(s.credentials(practice, who).await.unwrap(), Credentials::default());
+    let creds = Credentials {
+        practitioner_id: Some(who),
+        ..Credentials::default()
+    };
+    s.save_credentials(practice, who, &creds).await.unwrap();
+    assert_eq!(s.credentials(practice, who).await.unwrap(), creds);
+
+    let warning = WarningKey {
+        practitioner_id: who,
+        credential: "registration",
+        expires_on: "2026-11-30".parse().unwrap(),
+        stage: "expiring",
+    };
+    s.record_warning(practice, &warning).await.unwrap();
+    s.record_warning(practice, &warning).await.unwrap();
+    assert_eq!(s.sent_warnings(practice).await.unwrap(), vec![warning], "recorded once");
+
+    let consent = |granted, at: &str| Consent {
+        patient_id: patient,
+        kind: ConsentKind::Telehealth,
+        granted,
+        at: utc(at),
+        method: ConsentMethod::Online,
+    };
+    let (yes, no) = (
+        consent(true, "2026-11-01T00:00:00Z"),
+        consent(false, "2026-11-02T00:00:00Z"),
+    );
+    s.record_consent(practice, &yes).await.unwrap();
+    s.record_consent(practice, &no).await.unwrap();
+    assert_eq!(
+        s.consents(practice, patient).await.unwrap(),
+        vec![yes, no],
+        "in the order given"
+    );
+
+    let received = "2026-11-02".parse().unwrap();
+    let mut request = AccessRequest::new(AuState::NSW, received);
+    s.save_access_request(practice, patient, &request).await.unwrap();
+    request.provided = Some(("2026-11-10".parse().unwrap(), "emailed PDF".to_owned()));
+    s.save_access_request(practice, patient, &request).await.unwrap();
+    assert_eq!(
+        s.access_requests(practice).await.unwrap(),
+        vec![(patient, request)],
+        "replaced, not added"
+    );
+
+    let form = IntakeForm::psychology_v1();
+    s.save_form(practice, &form).await.unwrap();
+    assert_eq!(s.form(practice, form.version).await.unwrap(), Some(form.clone()));
+    assert_eq!(s.latest_form(practice).await.unwrap(), Some(form.clone()));
+    assert_eq!(s.form(practice, form.version + 1).await.unwrap(), None);
+    let submission = IntakeSubmission {
+        form_version: form.version,
+        answers: BTreeMap::from([("reason".to_owned(), Answer::Text("low mood since June".into()))]),
+        submitted_at: utc("2026-11-03T00:00:00Z"),
+        amendments: vec![],
+    };
+    s.save_submission(practice, patient, &submission).await.unwrap();
+    assert_eq!(s.submission(practice, patient).await.unwrap(), Some(submission));
+    assert_eq!(s.submission(ids().new_id(), patient).await.unwrap(), None);
+
+    let appointment_id: AppointmentId = ids().new_id();
+    let prep = SessionPrep {
+        emergency_plan: true,
+        location: Some("home, 3 Pitt St".into()),
+        technical_acknowledged: true,
+    };
+    s.save_prep(practice, appointment_id, patient, &prep).await.unwrap();
+    s.save_prep(practice, appointment_id, patient, &prep).await.unwrap();
+    assert_eq!(s.prep(practice, appointment_id).await.unwrap(), vec![(patient, prep)]);
+
+    let scores = score(Instrument::Phq9, &[1, 2, 1, 0, 3, 1, 0, 2, 0]).unwrap();
+    let measure = MeasureRecord {
+        id: ids().new_id(),
+        practice_id: practice,
+        patient_id: patient,
+        instrument: Instrument::Phq9,
+        answers: vec![1, 2, 1, 0, 3, 1, 0, 2, 0],
+        scores,
+        completed_at: utc("2026-11-03T01:02:03.000004Z"),
+    };
+    s.save_measure(&measure).await.unwrap();
+    assert_eq!(s.measures(practice, patient).await.unwrap(), vec![measure]);
+
+    let plan = TreatmentPlan {
+        practice_id: practice,
+        patient_id: patient,
+        author: who,
+        goals: vec![TreatmentGoal {
+            description: "return to work three days a week".into(),
+            achieved: false,
+        }],
+        review_on: "2027-02-01".parse().unwrap(),
+    };
+    assert_eq!(s.plan(practice, patient).await.unwrap(), None);
+    s.save_plan(&plan).await.unwrap();
+    assert_eq!(s.plan(practice, patient).await.unwrap(), Some(plan));
+
+    let checkpoint = Checkpoint {
+        seq: 41,
+        hash: [7; 32],
+        mac: [9; 32],
+    };
+    s.save_checkpoint(practice, &checkpoint).await.unwrap();
+    assert_eq!(s.checkpoints(practice).await.unwrap(), vec![checkpoint]);
+    assert!(s.checkpoints(ids().new_id()).await.unwrap().is_empty());
+}
+
+/// Destroying a patient's notes removes theirs only.
+pub async fn destroying_notes_is_per_patient<S: Storage>(s: Arc<S>) {
+    use clinic_core::clinical::{NoteKind, ProgressNote, Soap};
+    let practice: PracticeId = ids().new_id();
+    let (gone, kept): (PatientId, PatientId) = (ids().new_id(), ids().new_id());
+    let note = |patient| {
+        ProgressNote::draft(
+            ids().new_id(),
+            practice,
+            patient,
+            ids().new_id(),
+            NoteKind::Progress,
+            Soap {
+                subjective: "s".into(),
+                objective: "o".into(),
+                assessment: "a".into(),
+                plan: "p".into(),
+            },
+        )
+    };
+    for n in [note(gone), note(gone), note(kept)] {
+        s.save_note(&n).await.unwrap();
+    }
+    assert_eq!(s.destroy_notes(practice, gone).await.unwrap(), 2);
+    assert!(s.notes(practice, gone).await.unwrap().is_empty());
+    assert_eq!(s.notes(practice, kept).await.unwrap().len(), 1);
+    assert_eq!(s.destroy_notes(practice, gone).await.unwrap(), 0);
+}
