@@ -3,6 +3,7 @@
 
 mod common;
 
+use clinic_core::ports::IdGeneratorExt as _;
 use common::databases::TempSqlite;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -15,4 +16,103 @@ async fn sqlite_store_conforms() {
         store
     })
     .await;
+}
+
+#[tokio::test]
+async fn the_database_file_holds_no_clinical_text() {
+    use common::sql_faults::{leaks, store_clinical_text};
+    let db = TempSqlite::new();
+    let store = db.store().await;
+    store_clinical_text(&store).await;
+    store.close().await;
+    for entry in std::fs::read_dir(&db.dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(!bytes.is_empty());
+        assert!(!leaks(&bytes), "clinical text in clear on disk");
+    }
+}
+
+#[tokio::test]
+async fn a_newer_schema_is_refused_and_migrations_run_once() {
+    use clinic_adapters::sql::SqlStore;
+    let db = TempSqlite::new();
+    assert_eq!(
+        SqlStore::migrate_to(&db.url, 1).await.unwrap(),
+        1,
+        "from an empty database"
+    );
+    let store = db.store().await;
+    let practice = common::sql_faults::store_clinical_text(&store).await;
+    store.close().await;
+    assert_eq!(
+        SqlStore::migrate_to(&db.url, 1).await.unwrap(),
+        0,
+        "nothing left to apply"
+    );
+    let again = db.store().await;
+    use clinic_core::ports::NoteRepository;
+    assert!(
+        again
+            .notes(practice, clinic_core::ids::PatientId::from_uuid(uuid::Uuid::nil()))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    again.close().await;
+    {
+        use sqlx::{ConnectOptions as _, Executor as _};
+        let mut conn = db
+            .url
+            .parse::<sqlx::sqlite::SqliteConnectOptions>()
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        conn.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 'x')")
+            .await
+            .unwrap();
+    }
+    common::sql_faults::open_refuses_newer_schema(&db.url).await;
+}
+
+/// A write abandoned half-way (its task cancelled between statements) leaves nothing: the
+/// transaction rolls back with the connection's return to the pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_writes_leave_nothing_half_written() {
+    use clinic_core::ports::{AppointmentRepository, ResourceKey};
+    use clinic_core::time::TimeRange;
+    let db = TempSqlite::new();
+    let store = db.store().await;
+    let practice: clinic_core::ids::PracticeId = common::ids().new_id();
+    let who: clinic_core::ids::PractitionerId = common::ids().new_id();
+    let mut committed = Vec::new();
+    for i in 0..200i64 {
+        let start = common::utc("2027-01-04T00:00:00Z") + chrono::Duration::hours(i);
+        let a = common::conformance::appointment(practice, who, common::ids().new_id(), &start.to_rfc3339(), 50);
+        let s = store.clone();
+        let one = a.clone();
+        // Cancel after a few microseconds: some commits finish, some never start, some
+        // are cut off between statements.
+        let r = tokio::time::timeout(std::time::Duration::from_micros(50 + (i as u64 % 7) * 40), async move {
+            s.commit(practice, &[], &[one]).await
+        })
+        .await;
+        if matches!(r, Ok(Ok(()))) {
+            committed.push(a);
+        }
+    }
+    let window = TimeRange::new(common::utc("2027-01-01T00:00:00Z"), common::utc("2027-02-01T00:00:00Z")).unwrap();
+    let snap = store
+        .snapshot(practice, &[ResourceKey::Practitioner(who)], window)
+        .await
+        .unwrap();
+    // Every appointment stored is whole: indexed under its practitioner and its patient.
+    for a in &snap.appointments {
+        assert_eq!(store.appointment(practice, a.id).await.unwrap(), *a);
+        let mine = store.patient_appointments(practice, a.patient_ids[0]).await.unwrap();
+        assert_eq!(mine, vec![a.clone()]);
+    }
+    for a in &committed {
+        assert!(snap.appointments.contains(a), "an acknowledged commit is kept");
+    }
 }

@@ -6,6 +6,8 @@ pub mod conformance;
 pub mod conformance_more;
 #[cfg(all(feature = "crypto", any(feature = "sqlite", feature = "postgres")))]
 pub mod databases;
+#[cfg(all(feature = "crypto", any(feature = "sqlite", feature = "postgres")))]
+pub mod sql_faults;
 
 use std::sync::Arc;
 
