@@ -129,7 +129,11 @@ async fn row_level_security_and_an_append_only_audit_chain() {
         "TRUNCATE audit_events",
     ] {
         let err = conn.execute(forbidden).await.unwrap_err();
-        let code = err.as_database_error().and_then(|e| e.code()).unwrap().into_owned();
+        let code = err
+            .as_database_error()
+            .and_then(sqlx::error::DatabaseError::code)
+            .unwrap()
+            .into_owned();
         assert_eq!(code, "42501", "{forbidden} must be refused");
     }
     let row = sqlx::query("SELECT count(*) FROM audit_events")
@@ -143,7 +147,12 @@ async fn row_level_security_and_an_append_only_audit_chain() {
         .execute(&mut conn)
         .await
         .unwrap_err();
-    assert_eq!(err.as_database_error().and_then(|e| e.code()).unwrap(), "42501");
+    assert_eq!(
+        err.as_database_error()
+            .and_then(sqlx::error::DatabaseError::code)
+            .unwrap(),
+        "42501"
+    );
     conn.close().await.unwrap();
     s.close().await;
     db.drop_now().await;

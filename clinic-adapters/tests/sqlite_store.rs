@@ -93,9 +93,10 @@ async fn abandoned_writes_leave_nothing_half_written() {
         let one = a.clone();
         // Cancel after a few microseconds: some commits finish, some never start, some
         // are cut off between statements.
-        let r = tokio::time::timeout(std::time::Duration::from_micros(50 + (i as u64 % 7) * 40), async move {
-            s.commit(practice, &[], &[one]).await
-        })
+        let r = tokio::time::timeout(
+            std::time::Duration::from_micros(50 + (i.unsigned_abs() % 7) * 40),
+            async move { s.commit(practice, &[], &[one]).await },
+        )
         .await;
         if matches!(r, Ok(Ok(()))) {
             committed.push(a);

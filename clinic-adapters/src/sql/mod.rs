@@ -22,7 +22,6 @@
 mod migrate;
 mod ports;
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -334,7 +333,7 @@ fn sqlite_options(url: &str) -> Result<sqlx::sqlite::SqliteConnectOptions, Store
     if url.contains(":memory:") || url.contains("mode=memory") {
         return Err(StoreError::UnsupportedUrl);
     }
-    Ok(SqliteConnectOptions::from_str(url)
+    Ok(<SqliteConnectOptions as std::str::FromStr>::from_str(url)
         .map_err(StoreError::connect)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)

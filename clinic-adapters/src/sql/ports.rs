@@ -597,7 +597,7 @@ impl AppointmentRepository for SqlStore {
             for g in guards {
                 moves.insert(calendar_version(g.key), Some(g.version));
             }
-            for (a, body) in changes.iter().zip(&bodies) {
+            for a in changes {
                 let old: Option<Vec<u8>> =
                     sqlx::query_scalar("SELECT body FROM appointments WHERE practice_id = $1 AND id = $2")
                         .bind(practice.as_uuid())
@@ -613,7 +613,6 @@ impl AppointmentRepository for SqlStore {
                 for k in ResourceKey::of(a) {
                     moves.entry(calendar_version(k)).or_insert(None);
                 }
-                let _ = body;
             }
             // In name order, so concurrent commits lock version rows in one order and
             // never deadlock.

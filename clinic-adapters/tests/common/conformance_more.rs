@@ -147,7 +147,7 @@ pub async fn values_round_trip_exactly<S: Storage>(s: Arc<S>) {
     assert_eq!(read, a);
     assert_eq!(read.interval.start().timestamp_subsec_micros(), 123_456);
 
-    let inv = draft(practice, 123_45);
+    let inv = draft(practice, 12_345);
     s.save_draft(&inv).await.unwrap();
     let stored = s.invoice(practice, inv.id).await.unwrap();
     assert_eq!(stored.lines, inv.lines);
