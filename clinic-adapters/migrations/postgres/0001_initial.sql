@@ -74,6 +74,7 @@ CREATE TABLE appointment_resources (
     block_end      bigint NOT NULL,
     PRIMARY KEY (practice_id, resource, block_start, appointment_id)
 );
+CREATE INDEX appointment_resources_appointment ON appointment_resources (practice_id, appointment_id);
 
 CREATE TABLE appointment_patients (
     practice_id     uuid   NOT NULL,
@@ -83,6 +84,7 @@ CREATE TABLE appointment_patients (
     session_start   bigint NOT NULL,
     PRIMARY KEY (practice_id, patient_id, appointment_id)
 );
+CREATE INDEX appointment_patients_appointment ON appointment_patients (practice_id, appointment_id);
 
 CREATE TABLE invoices (
     practice_id uuid   NOT NULL,

@@ -48,6 +48,7 @@ CREATE TABLE appointment_resources (
     block_end      INTEGER NOT NULL,
     PRIMARY KEY (practice_id, resource, block_start, appointment_id)
 ) WITHOUT ROWID;
+CREATE INDEX appointment_resources_appointment ON appointment_resources (practice_id, appointment_id);
 
 -- Every appointment of a patient, any status.
 CREATE TABLE appointment_patients (
@@ -58,6 +59,7 @@ CREATE TABLE appointment_patients (
     session_start   INTEGER NOT NULL,
     PRIMARY KEY (practice_id, patient_id, appointment_id)
 ) WITHOUT ROWID;
+CREATE INDEX appointment_patients_appointment ON appointment_patients (practice_id, appointment_id);
 
 CREATE TABLE invoices (
     practice_id BLOB    NOT NULL,

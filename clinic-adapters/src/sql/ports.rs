@@ -513,7 +513,7 @@ impl AppointmentRepository for SqlStore {
         );
         let n = keys.len();
         let rows_sql = format!(
-            "SELECT DISTINCT a.id, a.body FROM appointment_resources r
+            "SELECT a.id, a.body FROM appointment_resources r
              JOIN appointments a ON a.practice_id = r.practice_id AND a.id = r.appointment_id
              WHERE r.practice_id = $1 AND r.resource IN ({}) AND r.block_start >= ${} AND r.block_start < ${}
                AND r.block_end > ${}",
@@ -549,14 +549,18 @@ impl AppointmentRepository for SqlStore {
                 .fetch_all(&mut *c)
                 .await
                 .map_err(fail)?;
-            let bodies = rows
-                .iter()
-                .map(|r| r.try_get::<Vec<u8>, _>(1).map_err(fail))
-                .collect::<Result<Vec<_>, _>>()?;
+            // An appointment occupying several of the keys comes once per key.
+            let mut bodies = BTreeMap::new();
+            for r in &rows {
+                let id: Uuid = r.try_get(0).map_err(fail)?;
+                if let std::collections::btree_map::Entry::Vacant(slot) = bodies.entry(id) {
+                    slot.insert(r.try_get::<Vec<u8>, _>(1).map_err(fail)?);
+                }
+            }
             (versions, bodies)
         });
         let mut appointments = bodies
-            .iter()
+            .values()
             .map(|b| decode_appointment(b))
             .collect::<Result<Vec<_>, _>>()?;
         appointments.sort_by_key(|a| (a.blocked.start(), a.id));
@@ -597,6 +601,7 @@ impl AppointmentRepository for SqlStore {
             for g in guards {
                 moves.insert(calendar_version(g.key), Some(g.version));
             }
+            let mut existed = Vec::with_capacity(changes.len());
             for a in changes {
                 let old: Option<Vec<u8>> =
                     sqlx::query_scalar("SELECT body FROM appointments WHERE practice_id = $1 AND id = $2")
@@ -605,6 +610,7 @@ impl AppointmentRepository for SqlStore {
                         .fetch_optional(&mut *c)
                         .await
                         .map_err(fail)?;
+                existed.push(old.is_some());
                 if let Some(old) = old {
                     for k in ResourceKey::of(&decode_appointment(&old)?) {
                         moves.entry(calendar_version(k)).or_insert(None);
@@ -628,8 +634,11 @@ impl AppointmentRepository for SqlStore {
                     }
                 }
             }
-            for (a, body) in changes.iter().zip(&bodies) {
-                for table in ["appointment_resources", "appointment_patients"] {
+            for ((a, body), existed) in changes.iter().zip(&bodies).zip(existed) {
+                for table in ["appointment_resources", "appointment_patients"]
+                    .into_iter()
+                    .filter(|_| existed)
+                {
                     sqlx::query(&format!(
                         "DELETE FROM {table} WHERE practice_id = $1 AND appointment_id = $2"
                     ))

@@ -1,0 +1,215 @@
+//! Storage benchmarks, SQLite and PostgreSQL side by side.
+//!
+//! - `storage/<db>/book_1_client`, `book_16_clients`: a booking through the port, i.e. a
+//!   calendar snapshot and a guarded commit (targets: SQLite 5,000/s single writer,
+//!   PostgreSQL 2,000/s with 16 clients). Throughput is reported in bookings per second.
+//! - `storage/<db>/slot_search_50x90`: the practitioners, their availability and a 90-day
+//!   calendar snapshot for 50 practitioners read from storage holding 20,000 appointments,
+//!   then the slot search (target: under 30 ms on PostgreSQL).
+//!
+//! PostgreSQL runs when `DATABASE_URL` names a server (a database is created for the run
+//! and dropped after); otherwise it is skipped with a note.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use clinic_adapters::crypto::EnvelopeCipher;
+use clinic_adapters::sql::SqlStore;
+use clinic_benches::{Practice, practice};
+use clinic_core::ports::{AppointmentRepository, PracticeRepository, PractitionerRepository, ResourceKey};
+use clinic_core::scheduling::slots::{self, Candidate, SlotQuery};
+use clinic_core::scheduling::{Appointment, AppointmentStatus, Calendar, DeliveryMode, RuleContext};
+use clinic_core::time::TimeRange;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use tokio::runtime::Runtime;
+
+fn cipher() -> Arc<EnvelopeCipher> {
+    Arc::new(EnvelopeCipher::from_config(&EnvelopeCipher::generate_key("bench")).unwrap())
+}
+
+async fn load(store: &SqlStore, p: &Practice) {
+    store
+        .save_practice(&clinic_core::practice::Practice::new(p.location.practice_id, "Bench", p.policy).unwrap())
+        .await
+        .unwrap();
+    for (who, availability) in p.practitioners.iter().zip(&p.availability) {
+        store.save_practitioner(who).await.unwrap();
+        for t in &availability.templates {
+            store.save_template(t).await.unwrap();
+        }
+        for e in &availability.exceptions {
+            store.save_exception(e).await.unwrap();
+        }
+    }
+    for chunk in p.appointments.chunks(500) {
+        store.commit(p.location.practice_id, &[], chunk).await.unwrap();
+    }
+}
+
+/// The `n`th new booking: practitioners in turn, one hour apart, after the loaded window.
+fn booking(p: &Practice, n: u64) -> Appointment {
+    let who = &p.practitioners[usize::try_from(n % 50).unwrap()];
+    let start = p.now + chrono::Duration::days(400) + chrono::Duration::hours(i64::try_from(n / 50).unwrap());
+    let interval = TimeRange::starting_at(start, chrono::Duration::minutes(50)).unwrap();
+    Appointment {
+        id: clinic_core::ids::AppointmentId::from_uuid(uuid::Uuid::now_v7()),
+        practice_id: p.location.practice_id,
+        practitioner_id: who.id,
+        patient_ids: vec![clinic_core::ids::PatientId::from_uuid(uuid::Uuid::now_v7())],
+        service_id: p.service.id,
+        location_id: p.location.id,
+        room_id: None,
+        mode: DeliveryMode::InPerson,
+        interval,
+        blocked: interval.widened(chrono::Duration::zero(), chrono::Duration::minutes(10)),
+        status: AppointmentStatus::Booked,
+        series_id: None,
+        history: vec![],
+        created_at: p.now,
+    }
+}
+
+async fn book(store: &SqlStore, p: &Practice, n: u64) {
+    let a = booking(p, n);
+    let keys = ResourceKey::of(&a);
+    let snap = store.snapshot(a.practice_id, &keys, a.blocked).await.unwrap();
+    assert!(snap.appointments.is_empty());
+    store.commit(a.practice_id, &snap.versions, &[a]).await.unwrap();
+}
+
+async fn search(store: &SqlStore, p: &Practice) -> usize {
+    let practice = p.location.practice_id;
+    let practitioners = store.practitioners(practice).await.unwrap();
+    let mut availability = Vec::with_capacity(practitioners.len());
+    for who in &practitioners {
+        availability.push(store.availability(practice, who.id).await.unwrap());
+    }
+    let keys: Vec<ResourceKey> = practitioners.iter().map(|w| ResourceKey::Practitioner(w.id)).collect();
+    let from = p.first_day;
+    let to = p.first_day + chrono::Duration::days(p.days - 1);
+    let window = TimeRange::new(
+        p.now - chrono::Duration::days(1),
+        p.now + chrono::Duration::days(p.days + 2),
+    )
+    .unwrap();
+    let snap = store.snapshot(practice, &keys, window).await.unwrap();
+    let calendar = Calendar::new(&snap.appointments);
+    let ctx = RuleContext {
+        now: p.now,
+        policy: &p.policy,
+        holidays: &p.holidays,
+    };
+    let candidates: Vec<Candidate<'_>> = practitioners
+        .iter()
+        .zip(&availability)
+        .map(|(practitioner, availability)| Candidate {
+            practitioner,
+            availability,
+        })
+        .collect();
+    let query = SlotQuery {
+        from,
+        to,
+        viewer_zone: chrono_tz::Australia::Sydney,
+        mode: DeliveryMode::InPerson,
+        location: None,
+        patient: None,
+    };
+    slots::search(&ctx, &p.service, &candidates, &p.locations, &calendar, &query)
+        .unwrap()
+        .len()
+}
+
+fn bench_store(c: &mut Criterion, rt: &Runtime, name: &str, store: &Arc<SqlStore>, p: &Arc<Practice>) {
+    rt.block_on(load(store, p));
+    let next = Arc::new(AtomicU64::new(0));
+    let mut g = c.benchmark_group(format!("storage/{name}"));
+    g.throughput(Throughput::Elements(1));
+    g.measurement_time(Duration::from_secs(8));
+    g.bench_function("book_1_client", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    book(store, p, next.fetch_add(1, Ordering::Relaxed)).await;
+                }
+                t.elapsed()
+            })
+        });
+    });
+    g.bench_function("book_16_clients", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let t = Instant::now();
+                let tasks: Vec<_> = (0..16)
+                    .map(|client| {
+                        let (store, p, next) = (store.clone(), p.clone(), next.clone());
+                        let share = iters / 16 + u64::from(client < iters % 16);
+                        tokio::spawn(async move {
+                            for _ in 0..share {
+                                book(&store, &p, next.fetch_add(1, Ordering::Relaxed)).await;
+                            }
+                        })
+                    })
+                    .collect();
+                for task in tasks {
+                    task.await.unwrap();
+                }
+                t.elapsed()
+            })
+        });
+    });
+    g.finish();
+    let mut g = c.benchmark_group(format!("storage/{name}"));
+    g.sample_size(20);
+    assert!(rt.block_on(search(store, p)) > 0);
+    g.bench_function("slot_search_50x90", |b| b.iter(|| rt.block_on(search(store, p))));
+    g.finish();
+}
+
+fn storage(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let p = Arc::new(practice(50, 20_000, 90));
+
+    let dir = std::env::temp_dir().join(format!("clinic-bench-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("bench.db").display());
+    let sqlite = Arc::new(rt.block_on(SqlStore::connect(&url, cipher())).unwrap());
+    bench_store(c, &rt, "sqlite", &sqlite, &p);
+    rt.block_on(sqlite.close());
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    match std::env::var("DATABASE_URL") {
+        Ok(admin) if admin.starts_with("postgres") => {
+            use sqlx::{Connection as _, Executor as _};
+            let name = format!("clinic_bench_{}", uuid::Uuid::now_v7().simple());
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
+            rt.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+                conn.execute(&*format!("CREATE DATABASE {name}")).await.unwrap();
+            });
+            let pg = Arc::new(
+                rt.block_on(SqlStore::connect(&format!("{base}/{name}"), cipher()))
+                    .unwrap(),
+            );
+            bench_store(c, &rt, "postgres", &pg, &p);
+            rt.block_on(async {
+                pg.close().await;
+                let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+                conn.execute(&*format!("DROP DATABASE {name} WITH (FORCE)"))
+                    .await
+                    .unwrap();
+            });
+        }
+        _ => eprintln!("storage/postgres skipped: set DATABASE_URL=postgres://… to run it"),
+    }
+}
+
+criterion_group!(benches, storage);
+criterion_main!(benches);
