@@ -1,12 +1,40 @@
 //! Configuration from the environment.
 
+use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clinic_adapters::crypto::EnvelopeCipher;
+
+/// Where the keys that seal health data come from.
+#[derive(Clone)]
+pub enum KeySource {
+    /// `CLINIC_ENCRYPTION_KEYS`: `id:hex` pairs, the first current (production: from a
+    /// secret manager).
+    Configured(String),
+    /// A development key file outside the data directory, created on first start.
+    DevFile(PathBuf),
+}
+
+impl fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Configured(_) => f.write_str("Configured(<redacted>)"),
+            Self::DevFile(p) => f.debug_tuple("DevFile").field(p).finish(),
+        }
+    }
+}
 
 /// What the server needs to start.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Where to listen (`CLINIC_LISTEN`, default `127.0.0.1:8080`).
     pub listen: SocketAddr,
+    /// The database (`CLINIC_DATABASE_URL`, default `sqlite://clinic.db` in the working
+    /// directory; `postgres://…` for PostgreSQL).
+    pub database_url: String,
+    /// The encryption keys.
+    pub keys: KeySource,
 }
 
 /// A configuration value that is present but unusable; names the variable, never a secret.
@@ -22,6 +50,8 @@ pub struct ConfigError {
 impl Config {
     /// The default listen address.
     pub const DEFAULT_LISTEN: &'static str = "127.0.0.1:8080";
+    /// The default database: SQLite in the working directory.
+    pub const DEFAULT_DATABASE: &'static str = "sqlite://clinic.db";
 
     /// Reads the configuration through `get` (the process environment in `main`).
     ///
@@ -31,8 +61,14 @@ impl Config {
     /// # Example
     /// ```
     /// use clinic_server_example::Config;
-    /// let c = Config::from_env(|k| (k == "CLINIC_LISTEN").then(|| "127.0.0.1:9090".to_owned())).unwrap();
+    /// let env = |k: &str| match k {
+    ///     "CLINIC_LISTEN" => Some("127.0.0.1:9090".to_owned()),
+    ///     "HOME" => Some("/home/clinic".to_owned()),
+    ///     _ => None,
+    /// };
+    /// let c = Config::from_env(env).unwrap();
     /// assert_eq!(c.listen.port(), 9090);
+    /// assert_eq!(c.database_url, "sqlite://clinic.db");
     /// let e = Config::from_env(|_| Some("not an address".to_owned())).unwrap_err();
     /// assert_eq!(e.key, "CLINIC_LISTEN");
     /// ```
@@ -42,20 +78,164 @@ impl Config {
             key: "CLINIC_LISTEN",
             problem: "must be an address and port such as 127.0.0.1:8080".into(),
         })?;
-        Ok(Self { listen })
+        let database_url = get("CLINIC_DATABASE_URL").unwrap_or_else(|| Self::DEFAULT_DATABASE.to_owned());
+        let database_url = database_url.trim().to_owned();
+        if !["sqlite:", "postgres:", "postgresql:"]
+            .iter()
+            .any(|p| database_url.starts_with(p))
+        {
+            return Err(ConfigError {
+                key: "CLINIC_DATABASE_URL",
+                problem: "must start with sqlite: or postgres:".into(),
+            });
+        }
+        let keys = match get("CLINIC_ENCRYPTION_KEYS") {
+            Some(spec) => {
+                EnvelopeCipher::from_config(&spec).map_err(|e| ConfigError {
+                    key: "CLINIC_ENCRYPTION_KEYS",
+                    problem: e.to_string(),
+                })?;
+                KeySource::Configured(spec)
+            }
+            None => {
+                let path = get("CLINIC_KEY_FILE")
+                    .map(PathBuf::from)
+                    .or_else(|| get("HOME").map(|h| PathBuf::from(h).join(".config/clinic-rs/dev-keys")));
+                KeySource::DevFile(path.ok_or(ConfigError {
+                    key: "CLINIC_ENCRYPTION_KEYS",
+                    problem: "is not set and there is no HOME for a development key file".into(),
+                })?)
+            }
+        };
+        Ok(Self {
+            listen,
+            database_url,
+            keys,
+        })
     }
+
+    /// The cipher for health data: the configured keys, or the development key file
+    /// (created with a fresh key, readable by its owner only, if missing).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the variable whose keys or key file cannot be used.
+    pub fn cipher(&self) -> Result<EnvelopeCipher, ConfigError> {
+        match &self.keys {
+            KeySource::Configured(spec) => EnvelopeCipher::from_config(spec).map_err(|e| ConfigError {
+                key: "CLINIC_ENCRYPTION_KEYS",
+                problem: e.to_string(),
+            }),
+            KeySource::DevFile(path) => {
+                let file_error = |problem: String| ConfigError {
+                    key: "CLINIC_KEY_FILE",
+                    problem,
+                };
+                if !path.exists() {
+                    create_key_file(path).map_err(|e| file_error(format!("cannot create {}: {e}", path.display())))?;
+                }
+                let spec = std::fs::read_to_string(path)
+                    .map_err(|e| file_error(format!("cannot read {}: {e}", path.display())))?;
+                EnvelopeCipher::from_config(spec.trim())
+                    .map_err(|e| file_error(format!("{} holds no usable key: {e}", path.display())))
+            }
+        }
+    }
+}
+
+/// A database URL fit for a log line: any password replaced by `***`.
+#[must_use]
+pub fn redacted_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme + 3 => {
+            let user = url[scheme + 3..at].split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn create_key_file(path: &std::path::Path) -> std::io::Result<()> {
+    use std::io::Write as _;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    let id = format!("dev-{}", chrono::Utc::now().format("%Y%m%d"));
+    writeln!(file, "{}", EnvelopeCipher::generate_key(&id))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clinic_core::ports::FieldCipher as _;
+
+    /// An environment with `HOME` and the given variable.
+    fn env(key: &'static str, value: &str) -> impl Fn(&str) -> Option<String> {
+        let value = value.to_owned();
+        move |k| match k {
+            "HOME" => Some("/home/clinic".to_owned()),
+            _ if k == key => Some(value.clone()),
+            _ => None,
+        }
+    }
 
     #[test]
     fn defaults_and_errors_name_the_key() {
-        assert_eq!(Config::from_env(|_| None).unwrap().listen.to_string(), "127.0.0.1:8080");
-        let c = Config::from_env(|_| Some("0.0.0.0:9000".into())).unwrap();
+        let c = Config::from_env(env("NOTHING", "")).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database_url, "sqlite://clinic.db");
+        assert!(matches!(&c.keys, KeySource::DevFile(p) if p.ends_with(".config/clinic-rs/dev-keys")));
+        let c = Config::from_env(env("CLINIC_LISTEN", "0.0.0.0:9000")).unwrap();
         assert_eq!(c.listen.port(), 9000);
-        let e = Config::from_env(|_| Some("localhost".into())).unwrap_err();
+        let e = Config::from_env(env("CLINIC_LISTEN", "localhost")).unwrap_err();
         assert_eq!(e.key, "CLINIC_LISTEN");
+        assert!(
+            Config::from_env(|_| None).is_err(),
+            "no keys and no HOME for a key file"
+        );
+        let e = Config::from_env(env("CLINIC_DATABASE_URL", "mysql://x")).unwrap_err();
+        assert_eq!(e.key, "CLINIC_DATABASE_URL");
+    }
+
+    #[test]
+    fn passwords_never_reach_the_log() {
+        assert_eq!(
+            redacted_url("postgres://clinic:s3cret@db:5432/clinic"),
+            "postgres://clinic:***@db:5432/clinic"
+        );
+        assert_eq!(redacted_url("sqlite://clinic.db"), "sqlite://clinic.db");
+    }
+
+    #[test]
+    fn bad_keys_are_named_never_printed() {
+        let secret = format!("k1:{}", "ab".repeat(31));
+        let e = Config::from_env(|k| (k == "CLINIC_ENCRYPTION_KEYS").then(|| secret.clone())).unwrap_err();
+        assert_eq!(e.key, "CLINIC_ENCRYPTION_KEYS");
+        assert!(!e.to_string().contains("abab"), "{e}");
+        let good = EnvelopeCipher::generate_key("k1");
+        let c = Config::from_env(|k| (k == "CLINIC_ENCRYPTION_KEYS").then(|| good.clone())).unwrap();
+        assert!(!format!("{c:?}").contains(&good[3..]));
+        assert_eq!(c.cipher().unwrap().current_key_id(), "k1");
+    }
+
+    #[test]
+    fn the_development_key_file_is_created_once_and_private() {
+        let dir = std::env::temp_dir().join(format!("clinic-keys-{}", uuid::Uuid::now_v7()));
+        let file = dir.join("nested/dev-keys");
+        let path = file.to_string_lossy().into_owned();
+        let c = Config::from_env(|k| (k == "CLINIC_KEY_FILE").then(|| path.clone())).unwrap();
+        let first = c.cipher().unwrap();
+        let second = c.cipher().unwrap();
+        assert_eq!(first.current_key_id(), second.current_key_id());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,4 +1,4 @@
-//! A demo practice for a fresh in-memory server, so a frontend developer sees real data at
+//! A demo practice for a fresh server, so a frontend developer sees real data at
 //! once. Every person in it is fictional.
 
 use chrono::{Datelike, NaiveDate, Weekday};
@@ -8,9 +8,7 @@ use clinic_core::money::Money;
 use clinic_core::people::{
     AhpraNumber, ConsultMode, Patient, PatientSpec, Practitioner, PractitionerKind, PractitionerProfile, ProviderNumber,
 };
-use clinic_core::ports::{
-    IdGenerator, IdGeneratorExt, PatientRepository, PortError, PracticeRepository, PractitionerRepository,
-};
+use clinic_core::ports::{IdGenerator, IdGeneratorExt, PortError};
 use clinic_core::practice::{AuState, BookingPolicy, Location, Practice, Room, Service, ServiceSpec};
 use clinic_core::scheduling::WeeklyTemplate;
 

@@ -1,16 +1,22 @@
 //! `clinic-server-example`: runs the reference server.
 //!
-//! With no configuration it listens on 127.0.0.1:8080 (`CLINIC_LISTEN` overrides) with the
-//! in-memory store, seeded with a fictional demo practice.
+//! `clinic-server-example [serve]` listens on 127.0.0.1:8080 (`CLINIC_LISTEN`) over the
+//! database at `CLINIC_DATABASE_URL` (default: SQLite `clinic.db` in the working
+//! directory), applying pending migrations first. A database without a practice is seeded
+//! with a fictional demo practice. `clinic-server-example migrate` applies the migrations
+//! and exits.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clinic_adapters::memory::MemoryStore;
+use clinic_adapters::sql::SqlStore;
 use clinic_adapters::system::UuidV7Ids;
 use clinic_core::ports::IdGeneratorExt;
+use clinic_server_example::config::KeySource;
 use clinic_server_example::{AppState, Config, demo, serve};
 use tracing_subscriber::EnvFilter;
+
+const USAGE: &str = "usage: clinic-server-example [serve | migrate]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -26,22 +32,78 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let store = Arc::new(MemoryStore::new());
-    let practice = UuidV7Ids.new_id();
-    let state = AppState::new(store, practice);
-    let today = chrono::Utc::now()
-        .with_timezone(&chrono_tz::Australia::Sydney)
-        .date_naive();
-    match demo::seed(&state, practice, today).await {
-        Ok(seeded) => {
-            tracing::warn!("in-memory store with a fictional demo practice: data is lost when the server stops");
-            let ids: Vec<String> = seeded.patients.iter().map(ToString::to_string).collect();
-            tracing::info!(practice = %seeded.practice, demo_patient_ids = %ids.join(","), "demo practice seeded");
+    let command = std::env::args().nth(1);
+    match command.as_deref() {
+        None | Some("serve") => run(config).await,
+        Some("migrate") => match SqlStore::migrate_to(&config.database_url, i64::MAX).await {
+            Ok(n) => {
+                println!("{n} migration(s) applied; the schema is current");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("migration failed: {e} ({})", e.code());
+                ExitCode::FAILURE
+            }
+        },
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
         }
+        Some(other) => {
+            eprintln!("unknown command {other:?}\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(config: Config) -> ExitCode {
+    let cipher = match config.cipher() {
+        Ok(c) => Arc::new(c),
         Err(e) => {
-            eprintln!("could not seed the demo practice: {e}");
+            eprintln!("configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let KeySource::DevFile(path) = &config.keys {
+        tracing::warn!(
+            key_file = %path.display(),
+            "CLINIC_ENCRYPTION_KEYS is not set: health data is sealed with a development key file; \
+             production must supply keys from a secret manager"
+        );
+    }
+    let store = match SqlStore::connect(&config.database_url, cipher).await {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("cannot open the database: {e} ({})", e.code());
             return ExitCode::FAILURE;
         }
+    };
+    let existing = match store.practice_ids().await {
+        Ok(ids) => ids.first().copied(),
+        Err(e) => {
+            eprintln!("cannot read the database: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let practice = existing.unwrap_or_else(|| UuidV7Ids.new_id());
+    let state = AppState::new(store, practice);
+    if existing.is_none() {
+        let today = chrono::Utc::now()
+            .with_timezone(&chrono_tz::Australia::Sydney)
+            .date_naive();
+        match demo::seed(&state, practice, today).await {
+            Ok(seeded) => {
+                let ids: Vec<String> = seeded.patients.iter().map(ToString::to_string).collect();
+                tracing::warn!(practice = %seeded.practice, demo_patient_ids = %ids.join(","),
+                    "new database: seeded a fictional demo practice");
+            }
+            Err(e) => {
+                eprintln!("could not seed the demo practice: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        tracing::info!(practice = %practice, database = %clinic_server_example::config::redacted_url(&config.database_url), "serving the stored practice");
     }
     if let Err(e) = serve(&config, state, shutdown_signal()).await {
         eprintln!("server error: {e}");

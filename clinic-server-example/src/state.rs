@@ -3,10 +3,9 @@
 use std::sync::Arc;
 
 use clinic_adapters::manual_claims::ManualClaims;
-use clinic_adapters::memory::MemoryStore;
 use clinic_adapters::system::{SystemClock, UuidV7Ids};
 use clinic_core::ids::PracticeId;
-use clinic_core::ports::Clock;
+use clinic_core::ports::{Clock, Storage};
 use clinic_core::service::{BillingPorts, BillingRules, BillingService, BookingService, SchedulingPorts};
 
 /// Shared state: the use cases and the ports they sit on.
@@ -19,7 +18,7 @@ pub struct AppState {
     /// Claims waiting to be lodged by hand.
     pub manual_claims: Arc<ManualClaims>,
     /// The storage (read models for the directory).
-    pub store: Arc<MemoryStore>,
+    pub store: Arc<dyn Storage>,
     /// The practice this server serves. (Multi-practice routing arrives with auth: the
     /// practice will come from the signed-in user's token.)
     pub practice: PracticeId,
@@ -28,13 +27,13 @@ pub struct AppState {
 impl AppState {
     /// State over `store` with the system clock, for `practice`.
     #[must_use]
-    pub fn new(store: Arc<MemoryStore>, practice: PracticeId) -> Self {
+    pub fn new(store: Arc<dyn Storage>, practice: PracticeId) -> Self {
         Self::with_clock(store, practice, Arc::new(SystemClock))
     }
 
     /// State over `store` with a given clock (tests pin it).
     #[must_use]
-    pub fn with_clock(store: Arc<MemoryStore>, practice: PracticeId, clock: Arc<dyn Clock>) -> Self {
+    pub fn with_clock(store: Arc<dyn Storage>, practice: PracticeId, clock: Arc<dyn Clock>) -> Self {
         let ports = SchedulingPorts {
             practices: store.clone(),
             patients: store.clone(),

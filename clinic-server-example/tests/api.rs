@@ -8,7 +8,7 @@ use std::sync::Arc;
 use clinic_adapters::memory::MemoryStore;
 use clinic_adapters::system::{SettableClock, UuidV7Ids};
 use clinic_core::ids::PatientId;
-use clinic_core::ports::{IdGenerator, IdGeneratorExt};
+use clinic_core::ports::{IdGenerator, IdGeneratorExt, Storage};
 use clinic_server_example::{AppState, demo, routes};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,7 +26,10 @@ struct Reply {
 
 /// Monday 23 Nov 2026, 11:00 in Sydney.
 async fn spawn_app() -> TestApp {
-    let store = Arc::new(MemoryStore::new());
+    spawn_app_on(Arc::new(MemoryStore::new())).await
+}
+
+async fn spawn_app_on(store: Arc<dyn Storage>) -> TestApp {
     let practice = UuidV7Ids.new_id();
     let clock = Arc::new(SettableClock::new("2026-11-23T00:00:00Z".parse().unwrap()));
     let state = AppState::with_clock(store, practice, clock);
@@ -137,8 +140,26 @@ async fn directory(app: &TestApp) -> (String, String, String) {
 
 #[tokio::test]
 async fn search_book_conflict_read_cancel() {
-    let app = spawn_app().await;
-    let (service, tom, sydney) = directory(&app).await;
+    search_book_conflict_read_cancel_on(&spawn_app().await).await;
+}
+
+/// The same over the embedded default, SQLite, with health data sealed.
+#[tokio::test]
+async fn search_book_conflict_read_cancel_on_sqlite() {
+    use clinic_adapters::crypto::EnvelopeCipher;
+    use clinic_adapters::sql::SqlStore;
+    let dir = std::env::temp_dir().join(format!("clinic-api-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("clinic.db").display());
+    let cipher = Arc::new(EnvelopeCipher::from_config(&EnvelopeCipher::generate_key("k1")).unwrap());
+    let store = Arc::new(SqlStore::connect(&url, cipher).await.unwrap());
+    search_book_conflict_read_cancel_on(&spawn_app_on(store.clone()).await).await;
+    store.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+async fn search_book_conflict_read_cancel_on(app: &TestApp) {
+    let (service, tom, sydney) = directory(app).await;
     let slots = app.get(&format!("/api/v1/slots?service_id={service}&practitioner_id={tom}&from=2026-11-24&to=2026-11-24&zone=Australia/Sydney")).await;
     assert_eq!(slots.status, 200, "{:?}", slots.body);
     let list = slots.body.as_array().unwrap();

@@ -310,6 +310,23 @@ impl SqlStore {
     }
 }
 
+/// The body of the row `$id` of an id-keyed table (`appointments`, `invoices`, `claims`),
+/// read on connection `$c`.
+macro_rules! body_by_id {
+    ($c:expr, $table:literal, $practice:expr, $id:expr) => {
+        sqlx::query_scalar::<_, Vec<u8>>(concat!(
+            "SELECT body FROM ",
+            $table,
+            " WHERE practice_id = $1 AND id = $2"
+        ))
+        .bind($practice.as_uuid())
+        .bind($id)
+        .fetch_optional(&mut *$c)
+        .await
+        .map_err(fail)?
+    };
+}
+
 /// Compare-and-swap of a version row: true if it was at `expected` (0 = absent) and is now
 /// one higher.
 macro_rules! cas {
@@ -477,14 +494,12 @@ fn decode_appointment(body: &[u8]) -> Result<Appointment, PortError> {
 #[async_trait]
 impl AppointmentRepository for SqlStore {
     async fn appointment(&self, practice: PracticeId, id: AppointmentId) -> Result<Appointment, PortError> {
-        let body: Option<Vec<u8>> = read!(self, practice, |c| {
-            sqlx::query_scalar("SELECT body FROM appointments WHERE practice_id = $1 AND id = $2")
-                .bind(practice.as_uuid())
-                .bind(id.as_uuid())
-                .fetch_optional(&mut *c)
-                .await
-                .map_err(fail)?
-        });
+        let body = read!(self, practice, |c| body_by_id!(
+            c,
+            "appointments",
+            practice,
+            id.as_uuid()
+        ));
         decode_appointment(&body.ok_or_else(|| PortError::not_found("appointment"))?)
     }
 
@@ -603,13 +618,7 @@ impl AppointmentRepository for SqlStore {
             }
             let mut existed = Vec::with_capacity(changes.len());
             for a in changes {
-                let old: Option<Vec<u8>> =
-                    sqlx::query_scalar("SELECT body FROM appointments WHERE practice_id = $1 AND id = $2")
-                        .bind(practice.as_uuid())
-                        .bind(a.id.as_uuid())
-                        .fetch_optional(&mut *c)
-                        .await
-                        .map_err(fail)?;
+                let old = body_by_id!(c, "appointments", practice, a.id.as_uuid());
                 existed.push(old.is_some());
                 if let Some(old) = old {
                     for k in ResourceKey::of(&decode_appointment(&old)?) {
@@ -776,14 +785,7 @@ fn stale_invoice() -> PortError {
 #[async_trait]
 impl InvoiceRepository for SqlStore {
     async fn invoice(&self, practice: PracticeId, id: InvoiceId) -> Result<Invoice, PortError> {
-        let body: Option<Vec<u8>> = read!(self, practice, |c| {
-            sqlx::query_scalar("SELECT body FROM invoices WHERE practice_id = $1 AND id = $2")
-                .bind(practice.as_uuid())
-                .bind(id.as_uuid())
-                .fetch_optional(&mut *c)
-                .await
-                .map_err(fail)?
-        });
+        let body = read!(self, practice, |c| body_by_id!(c, "invoices", practice, id.as_uuid()));
         decode_invoice(&body.ok_or_else(|| PortError::not_found("invoice"))?)
     }
 
@@ -826,13 +828,7 @@ impl InvoiceRepository for SqlStore {
         issued_on: NaiveDate,
     ) -> Result<Invoice, PortError> {
         let issued = write!(self, practice, |c| {
-            let body: Option<Vec<u8>> =
-                sqlx::query_scalar("SELECT body FROM invoices WHERE practice_id = $1 AND id = $2")
-                    .bind(practice.as_uuid())
-                    .bind(id.as_uuid())
-                    .fetch_optional(&mut *c)
-                    .await
-                    .map_err(fail)?;
+            let body = body_by_id!(c, "invoices", practice, id.as_uuid());
             let mut inv = decode_invoice(&body.ok_or_else(|| PortError::not_found("invoice"))?)?;
             if inv.number.is_some() || inv.revision != expected_revision {
                 return Err(stale_invoice());
@@ -870,13 +866,7 @@ impl InvoiceRepository for SqlStore {
         copy.revision += 1;
         let body = encode_invoice(&copy)?;
         write!(self, practice, |c| {
-            let stored: Option<Vec<u8>> =
-                sqlx::query_scalar("SELECT body FROM invoices WHERE practice_id = $1 AND id = $2")
-                    .bind(practice.as_uuid())
-                    .bind(invoice.id.as_uuid())
-                    .fetch_optional(&mut *c)
-                    .await
-                    .map_err(fail)?;
+            let stored = body_by_id!(c, "invoices", practice, invoice.id.as_uuid());
             let stored = decode_invoice(&stored.ok_or_else(|| PortError::not_found("invoice"))?)?;
             if stored.revision != invoice.revision {
                 return Err(PortError::conflict("the invoice changed since it was read"));
@@ -931,14 +921,7 @@ fn decode_claim(body: &[u8]) -> Result<Claim, PortError> {
 #[async_trait]
 impl ClaimRepository for SqlStore {
     async fn claim(&self, practice: PracticeId, id: ClaimId) -> Result<Claim, PortError> {
-        let body: Option<Vec<u8>> = read!(self, practice, |c| {
-            sqlx::query_scalar("SELECT body FROM claims WHERE practice_id = $1 AND id = $2")
-                .bind(practice.as_uuid())
-                .bind(id.as_uuid())
-                .fetch_optional(&mut *c)
-                .await
-                .map_err(fail)?
-        });
+        let body = read!(self, practice, |c| body_by_id!(c, "claims", practice, id.as_uuid()));
         decode_claim(&body.ok_or_else(|| PortError::not_found("claim"))?)
     }
 

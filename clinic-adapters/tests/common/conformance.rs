@@ -14,47 +14,7 @@ use clinic_core::time::TimeRange;
 
 use super::utc;
 
-/// Every port a storage adapter implements.
-pub trait Storage:
-    PracticeRepository
-    + PatientRepository
-    + PractitionerRepository
-    + AppointmentRepository
-    + WaitlistRepository
-    + InvoiceRepository
-    + ClaimRepository
-    + ReferralRepository
-    + NoteRepository
-    + CareRelationships
-    + AuditLog
-    + CredentialRepository
-    + ComplianceLog
-    + PrivacyRecords
-    + ClinicalRecords
-    + IntakeRecords
-    + TelehealthRecords
-{
-}
-impl<T> Storage for T where
-    T: PracticeRepository
-        + PatientRepository
-        + PractitionerRepository
-        + AppointmentRepository
-        + WaitlistRepository
-        + InvoiceRepository
-        + ClaimRepository
-        + ReferralRepository
-        + NoteRepository
-        + CareRelationships
-        + AuditLog
-        + CredentialRepository
-        + ComplianceLog
-        + PrivacyRecords
-        + ClinicalRecords
-        + IntakeRecords
-        + TelehealthRecords
-{
-}
+pub use clinic_core::ports::Storage;
 
 pub fn appointment(
     practice: PracticeId,

@@ -26,6 +26,51 @@ pub use storage::{
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+/// Every storage port in one bound: what a storage adapter implements and what an
+/// application holds as `Arc<dyn Storage>`, handing each service the ports it needs (an
+/// `Arc<dyn Storage>` coerces to an `Arc<dyn PatientRepository>` and the rest).
+pub trait Storage:
+    PracticeRepository
+    + PatientRepository
+    + PractitionerRepository
+    + AppointmentRepository
+    + WaitlistRepository
+    + InvoiceRepository
+    + ClaimRepository
+    + ReferralRepository
+    + NoteRepository
+    + CareRelationships
+    + AuditLog
+    + CredentialRepository
+    + ComplianceLog
+    + PrivacyRecords
+    + ClinicalRecords
+    + IntakeRecords
+    + TelehealthRecords
+{
+}
+
+impl<T> Storage for T where
+    T: PracticeRepository
+        + PatientRepository
+        + PractitionerRepository
+        + AppointmentRepository
+        + WaitlistRepository
+        + InvoiceRepository
+        + ClaimRepository
+        + ReferralRepository
+        + NoteRepository
+        + CareRelationships
+        + AuditLog
+        + CredentialRepository
+        + ComplianceLog
+        + PrivacyRecords
+        + ClinicalRecords
+        + IntakeRecords
+        + TelehealthRecords
+{
+}
+
 /// The time. The core never reads the system clock; tests pin it.
 ///
 /// # Contract

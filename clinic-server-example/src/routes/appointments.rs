@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDateTime;
 use clinic_core::ids::{AppointmentId, SeriesId};
-use clinic_core::ports::AppointmentRepository;
 use clinic_core::scheduling::{Appointment, BookingRequest, CancelledBy, SeriesPolicy, WaitlistEntry};
 use clinic_core::service::{BookingWarning, ServiceError};
 use serde::{Deserialize, Serialize};

@@ -4,7 +4,6 @@ use axum::Json;
 use axum::extract::State;
 use chrono::NaiveDate;
 use clinic_core::people::{DirectoryQuery, Practitioner, search_directory};
-use clinic_core::ports::{PracticeRepository, PractitionerRepository};
 use clinic_core::practice::{Location, Service};
 use serde::Serialize;
 
