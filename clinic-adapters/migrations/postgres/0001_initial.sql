@@ -66,25 +66,23 @@ CREATE TABLE appointments (
     ) WHERE (holds_time AND room_id IS NOT NULL)
 );
 
+-- What each appointment occupies, one row per resource (practitioner, room, each patient):
+-- the index behind calendar snapshots, busy-time reads and a patient's appointments.
+-- `block_*` is the appointment's buffered interval; `busy_*` the range this resource is
+-- held for (buffered for the practitioner, the session for rooms and patients), in
+-- microseconds since the Unix epoch.
 CREATE TABLE appointment_resources (
-    practice_id    uuid   NOT NULL,
-    resource       text   NOT NULL,
-    block_start    bigint NOT NULL, -- microseconds since the Unix epoch, UTC
-    appointment_id uuid   NOT NULL,
-    block_end      bigint NOT NULL,
+    practice_id    uuid    NOT NULL,
+    resource       text    NOT NULL,
+    block_start    bigint  NOT NULL,
+    appointment_id uuid    NOT NULL,
+    block_end      bigint  NOT NULL,
+    busy_start     bigint  NOT NULL,
+    busy_end       bigint  NOT NULL,
+    holds_time     boolean NOT NULL,
     PRIMARY KEY (practice_id, resource, block_start, appointment_id)
 );
 CREATE INDEX appointment_resources_appointment ON appointment_resources (practice_id, appointment_id);
-
-CREATE TABLE appointment_patients (
-    practice_id     uuid   NOT NULL,
-    patient_id      uuid   NOT NULL,
-    appointment_id  uuid   NOT NULL,
-    practitioner_id uuid   NOT NULL,
-    session_start   bigint NOT NULL,
-    PRIMARY KEY (practice_id, patient_id, appointment_id)
-);
-CREATE INDEX appointment_patients_appointment ON appointment_patients (practice_id, appointment_id);
 
 CREATE TABLE invoices (
     practice_id uuid   NOT NULL,
@@ -119,7 +117,7 @@ DO $$
 DECLARE t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['records', 'versions', 'appointments', 'appointment_resources',
-                             'appointment_patients', 'invoices', 'claims', 'audit_events'] LOOP
+                             'invoices', 'claims', 'audit_events'] LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('CREATE POLICY tenant ON %I USING (practice_id = app_practice()) '
                        'WITH CHECK (practice_id = app_practice())', t);
@@ -136,6 +134,6 @@ GRANT USAGE ON SCHEMA public TO clinic_app;
 GRANT EXECUTE ON FUNCTION practice_ids() TO clinic_app;
 GRANT EXECUTE ON FUNCTION app_practice() TO clinic_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON records, versions, appointments, appointment_resources,
-    appointment_patients, invoices, claims TO clinic_app;
+    invoices, claims TO clinic_app;
 -- The audit chain is append-only for the application: no UPDATE, DELETE or TRUNCATE.
 GRANT SELECT, INSERT ON audit_events TO clinic_app;

@@ -40,26 +40,22 @@ CREATE TABLE appointments (
 ) WITHOUT ROWID;
 
 -- What each live appointment occupies, for calendar snapshots.
+-- What each appointment occupies, one row per resource (practitioner, room, each patient):
+-- the index behind calendar snapshots, busy-time reads and a patient's appointments.
+-- `block_*` is the appointment's buffered interval; `busy_*` the range this resource is
+-- held for (buffered for the practitioner, the session for rooms and patients).
 CREATE TABLE appointment_resources (
     practice_id    BLOB    NOT NULL,
     resource       TEXT    NOT NULL,
     block_start    INTEGER NOT NULL,
     appointment_id BLOB    NOT NULL,
     block_end      INTEGER NOT NULL,
+    busy_start     INTEGER NOT NULL,
+    busy_end       INTEGER NOT NULL,
+    holds_time     INTEGER NOT NULL,
     PRIMARY KEY (practice_id, resource, block_start, appointment_id)
 ) WITHOUT ROWID;
 CREATE INDEX appointment_resources_appointment ON appointment_resources (practice_id, appointment_id);
-
--- Every appointment of a patient, any status.
-CREATE TABLE appointment_patients (
-    practice_id     BLOB    NOT NULL,
-    patient_id      BLOB    NOT NULL,
-    appointment_id  BLOB    NOT NULL,
-    practitioner_id BLOB    NOT NULL,
-    session_start   INTEGER NOT NULL,
-    PRIMARY KEY (practice_id, patient_id, appointment_id)
-) WITHOUT ROWID;
-CREATE INDEX appointment_patients_appointment ON appointment_patients (practice_id, appointment_id);
 
 CREATE TABLE invoices (
     practice_id BLOB    NOT NULL,

@@ -19,6 +19,7 @@
 //! Constraint violations and lost races surface as [`PortErrorKind::Conflict`]; a lost
 //! connection as [`PortErrorKind::Unavailable`], with the transaction rolled back.
 
+mod appointments;
 mod migrate;
 mod ports;
 
@@ -116,6 +117,10 @@ pub(crate) enum Db {
 pub struct SqlStore {
     db: Db,
     cipher: Arc<dyn FieldCipher>,
+    /// The longest blocked interval (µs) this process has seen stored: a commit of nothing
+    /// longer need not write the practice's maximum again. (A floor across practices, so
+    /// never larger than any practice's stored maximum would need.)
+    known_longest: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -178,7 +183,11 @@ impl SqlStore {
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
-        Ok(Self { db, cipher })
+        Ok(Self {
+            db,
+            cipher,
+            known_longest: std::sync::atomic::AtomicI64::new(0),
+        })
     }
 
     /// Applies migrations up to `version` only and returns how many ran: for tests of

@@ -1,7 +1,5 @@
 //! The storage ports over [`SqlStore`].
 
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use clinic_core::audit::{AuditEntry, AuditEvent, Checkpoint, seal};
@@ -16,16 +14,14 @@ use clinic_core::ids::{
 use clinic_core::medicare::{PastService, Referral};
 use clinic_core::people::{Patient, Practitioner};
 use clinic_core::ports::{
-    AppointmentRepository, AuditLog, CalendarSnapshot, CareRelationships, ClaimHistory, ClaimRepository,
-    ClinicalRecords, ComplianceLog, CredentialRepository, Guarded, IntakeRecords, InvoiceRepository, NoteRepository,
-    PatientRepository, PortError, PortErrorKind, PracticeRepository, PractitionerRepository, PrivacyRecords,
-    ReferralRepository, ResourceKey, TelehealthRecords, WaitlistRepository,
+    AuditLog, CareRelationships, ClaimHistory, ClaimRepository, ClinicalRecords, ComplianceLog, CredentialRepository,
+    IntakeRecords, InvoiceRepository, NoteRepository, PatientRepository, PortError, PortErrorKind, PracticeRepository,
+    PractitionerRepository, PrivacyRecords, ReferralRepository, ResourceKey, TelehealthRecords, WaitlistRepository,
 };
 use clinic_core::practice::{Location, Practice, Room, Service};
 use clinic_core::privacy::{AccessRequest, Consent, CorrectionOutcome};
-use clinic_core::scheduling::{Appointment, Availability, AvailabilityException, WaitlistEntry, WeeklyTemplate};
+use clinic_core::scheduling::{Availability, AvailabilityException, WaitlistEntry, WeeklyTemplate};
 use clinic_core::telehealth::SessionPrep;
-use clinic_core::time::TimeRange;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sqlx::Row as _;
@@ -34,7 +30,7 @@ use uuid::Uuid;
 use super::{Kind, SqlStore, fail, read, to_i64, to_u64, uuid_key, write};
 
 /// The name of a resource's calendar version and index rows.
-fn resource_name(key: ResourceKey) -> String {
+pub(super) fn resource_name(key: ResourceKey) -> String {
     match key {
         ResourceKey::Practitioner(id) => format!("practitioner:{}", id.as_uuid().hyphenated()),
         ResourceKey::Room(id) => format!("room:{}", id.as_uuid().hyphenated()),
@@ -42,7 +38,7 @@ fn resource_name(key: ResourceKey) -> String {
     }
 }
 
-fn calendar_version(key: ResourceKey) -> String {
+pub(super) fn calendar_version(key: ResourceKey) -> String {
     format!("cal:{}", resource_name(key))
 }
 
@@ -53,9 +49,9 @@ fn claims_version(patient: PatientId) -> String {
 const INVOICE_NUMBER: &str = "invoice_number";
 const AUDIT_LENGTH: &str = "audit_length";
 /// The longest blocked interval ever stored, in microseconds: bounds a snapshot's scan.
-const LONGEST_BLOCK: &str = "longest_block_us";
+pub(super) const LONGEST_BLOCK: &str = "longest_block_us";
 
-fn other_practice(what: &str) -> PortError {
+pub(super) fn other_practice(what: &str) -> PortError {
     PortError::new(PortErrorKind::Invalid, format!("{what} belongs to another practice"))
 }
 
@@ -472,6 +468,49 @@ impl PractitionerRepository for SqlStore {
         })
     }
 
+    async fn availabilities(
+        &self,
+        practice: PracticeId,
+        ids: &[PractitionerId],
+    ) -> Result<Vec<Availability>, PortError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One read for every practitioner asked about, templates and exceptions together.
+        let sql = format!(
+            "SELECT kind, key, owner_id, body FROM records
+             WHERE practice_id = $1 AND kind IN ('template', 'exception') AND owner_id IN ({}) ORDER BY key",
+            (0..ids.len())
+                .map(|i| format!("${}", i + 2))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let rows: Vec<(String, String, Uuid, Vec<u8>)> = read!(self, practice, |c| {
+            let mut q = sqlx::query_as(&sql).bind(practice.as_uuid());
+            for id in ids {
+                q = q.bind(id.as_uuid());
+            }
+            q.fetch_all(&mut *c).await.map_err(fail)?
+        });
+        let mut by_owner: std::collections::HashMap<Uuid, Availability> = std::collections::HashMap::new();
+        for (kind, key, owner, body) in rows {
+            let entry = by_owner.entry(owner).or_default();
+            if kind == Kind::Template.as_str() {
+                entry
+                    .templates
+                    .push(self.decode(practice, Kind::Template, &key, false, &body)?);
+            } else {
+                entry
+                    .exceptions
+                    .push(self.decode(practice, Kind::Exception, &key, false, &body)?);
+            }
+        }
+        Ok(ids
+            .iter()
+            .map(|id| by_owner.get(&id.as_uuid()).cloned().unwrap_or_default())
+            .collect())
+    }
+
     async fn save_template(&self, template: &WeeklyTemplate) -> Result<(), PortError> {
         let key = uuid_key(template.id.as_uuid());
         let owner = Some(template.practitioner_id.as_uuid());
@@ -484,275 +523,6 @@ impl PractitionerRepository for SqlStore {
         let owner = Some(exception.practitioner_id.as_uuid());
         self.put(exception.practice_id, Kind::Exception, &key, owner, exception)
             .await
-    }
-}
-
-fn decode_appointment(body: &[u8]) -> Result<Appointment, PortError> {
-    serde_json::from_slice(body).map_err(|e| super::corrupt("appointment", e))
-}
-
-#[async_trait]
-impl AppointmentRepository for SqlStore {
-    async fn appointment(&self, practice: PracticeId, id: AppointmentId) -> Result<Appointment, PortError> {
-        let body = read!(self, practice, |c| body_by_id!(
-            c,
-            "appointments",
-            practice,
-            id.as_uuid()
-        ));
-        decode_appointment(&body.ok_or_else(|| PortError::not_found("appointment"))?)
-    }
-
-    async fn snapshot(
-        &self,
-        practice: PracticeId,
-        keys: &[ResourceKey],
-        window: TimeRange,
-    ) -> Result<CalendarSnapshot, PortError> {
-        if keys.is_empty() {
-            return Ok(CalendarSnapshot::default());
-        }
-        let names: Vec<String> = keys.iter().map(|k| resource_name(*k)).collect();
-        let version_names: Vec<String> = keys.iter().map(|k| calendar_version(*k)).collect();
-        // Placeholders $2.. for the names; the statement text depends only on their count.
-        let list = |from: usize| {
-            (0..keys.len())
-                .map(|i| format!("${}", from + i))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let versions_sql = format!(
-            "SELECT name, value FROM versions WHERE practice_id = $1 AND name IN ({}, ${})",
-            list(2),
-            keys.len() + 2
-        );
-        let n = keys.len();
-        let rows_sql = format!(
-            "SELECT a.id, a.body FROM appointment_resources r
-             JOIN appointments a ON a.practice_id = r.practice_id AND a.id = r.appointment_id
-             WHERE r.practice_id = $1 AND r.resource IN ({}) AND r.block_start >= ${} AND r.block_start < ${}
-               AND r.block_end > ${}",
-            list(2),
-            n + 2,
-            n + 3,
-            n + 4
-        );
-        let (versions, bodies) = read!(self, practice, |c| {
-            // Versions first: a commit landing between the two reads then shows as newer
-            // appointments under an older version, which the guard refuses. (The other order
-            // could pair stale appointments with a current version.)
-            let mut q = sqlx::query(&versions_sql).bind(practice.as_uuid());
-            for name in &version_names {
-                q = q.bind(name);
-            }
-            let rows = q.bind(LONGEST_BLOCK).fetch_all(&mut *c).await.map_err(fail)?;
-            let mut versions = BTreeMap::new();
-            for r in &rows {
-                let name: String = r.try_get(0).map_err(fail)?;
-                let value: i64 = r.try_get(1).map_err(fail)?;
-                versions.insert(name, value);
-            }
-            let longest = versions.get(LONGEST_BLOCK).copied().unwrap_or(0);
-            let mut q = sqlx::query(&rows_sql).bind(practice.as_uuid());
-            for name in &names {
-                q = q.bind(name);
-            }
-            let rows = q
-                .bind(window.start_micros().saturating_sub(longest))
-                .bind(window.end_micros())
-                .bind(window.start_micros())
-                .fetch_all(&mut *c)
-                .await
-                .map_err(fail)?;
-            // An appointment occupying several of the keys comes once per key.
-            let mut bodies = BTreeMap::new();
-            for r in &rows {
-                let id: Uuid = r.try_get(0).map_err(fail)?;
-                if let std::collections::btree_map::Entry::Vacant(slot) = bodies.entry(id) {
-                    slot.insert(r.try_get::<Vec<u8>, _>(1).map_err(fail)?);
-                }
-            }
-            (versions, bodies)
-        });
-        let mut appointments = bodies
-            .values()
-            .map(|b| decode_appointment(b))
-            .collect::<Result<Vec<_>, _>>()?;
-        appointments.sort_by_key(|a| (a.blocked.start(), a.id));
-        Ok(CalendarSnapshot {
-            appointments,
-            versions: keys
-                .iter()
-                .zip(&version_names)
-                .map(|(k, name)| Guarded {
-                    key: *k,
-                    version: to_u64(versions.get(name).copied().unwrap_or(0)),
-                })
-                .collect(),
-        })
-    }
-
-    async fn commit(&self, practice: PracticeId, guards: &[Guarded], changes: &[Appointment]) -> Result<(), PortError> {
-        if changes.iter().any(|a| a.practice_id != practice) {
-            return Err(other_practice("an appointment"));
-        }
-        let bodies = changes
-            .iter()
-            .map(|a| {
-                serde_json::to_vec(a).map_err(|e| {
-                    PortError::new(PortErrorKind::Unexpected, "an appointment could not be serialized").with_source(e)
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let longest = changes
-            .iter()
-            .map(|a| a.blocked.end_micros() - a.blocked.start_micros())
-            .max()
-            .unwrap_or(0);
-        write!(self, practice, |c, ts| {
-            // Every version this commit moves: guarded ones must still be at the version
-            // read; the rest (resources the changes occupy, before and after) just move on.
-            let mut moves: BTreeMap<String, Option<u64>> = BTreeMap::new();
-            for g in guards {
-                moves.insert(calendar_version(g.key), Some(g.version));
-            }
-            let mut existed = Vec::with_capacity(changes.len());
-            for a in changes {
-                let old = body_by_id!(c, "appointments", practice, a.id.as_uuid());
-                existed.push(old.is_some());
-                if let Some(old) = old {
-                    for k in ResourceKey::of(&decode_appointment(&old)?) {
-                        moves.entry(calendar_version(k)).or_insert(None);
-                    }
-                }
-                for k in ResourceKey::of(a) {
-                    moves.entry(calendar_version(k)).or_insert(None);
-                }
-            }
-            // In name order, so concurrent commits lock version rows in one order and
-            // never deadlock.
-            for (name, expected) in &moves {
-                match expected {
-                    Some(v) => {
-                        if !cas!(c, practice, name.as_str(), *v) {
-                            return Err(PortError::conflict("the calendar changed since it was read"));
-                        }
-                    }
-                    None => {
-                        bump!(c, practice, name.as_str());
-                    }
-                }
-            }
-            for ((a, body), existed) in changes.iter().zip(&bodies).zip(existed) {
-                for table in ["appointment_resources", "appointment_patients"]
-                    .into_iter()
-                    .filter(|_| existed)
-                {
-                    sqlx::query(&format!(
-                        "DELETE FROM {table} WHERE practice_id = $1 AND appointment_id = $2"
-                    ))
-                    .bind(practice.as_uuid())
-                    .bind(a.id.as_uuid())
-                    .execute(&mut *c)
-                    .await
-                    .map_err(fail)?;
-                }
-                sqlx::query(
-                    "INSERT INTO appointments (practice_id, id, practitioner_id, room_id, holds_time,
-                        session_start, session_end, block_start, block_end, body)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                     ON CONFLICT (practice_id, id) DO UPDATE SET
-                        practitioner_id = excluded.practitioner_id, room_id = excluded.room_id,
-                        holds_time = excluded.holds_time, session_start = excluded.session_start,
-                        session_end = excluded.session_end, block_start = excluded.block_start,
-                        block_end = excluded.block_end, body = excluded.body",
-                )
-                .bind(practice.as_uuid())
-                .bind(a.id.as_uuid())
-                .bind(a.practitioner_id.as_uuid())
-                .bind(a.room_id.map(|r| r.as_uuid()))
-                .bind(a.holds_time())
-                .bind(ts(a.interval.start()))
-                .bind(ts(a.interval.end()))
-                .bind(ts(a.blocked.start()))
-                .bind(ts(a.blocked.end()))
-                .bind(body)
-                .execute(&mut *c)
-                .await
-                .map_err(fail)?;
-                if a.holds_time() {
-                    for k in ResourceKey::of(a) {
-                        sqlx::query(
-                            "INSERT INTO appointment_resources (practice_id, resource, block_start, appointment_id, block_end)
-                             VALUES ($1, $2, $3, $4, $5)",
-                        )
-                        .bind(practice.as_uuid())
-                        .bind(resource_name(k))
-                        .bind(a.blocked.start_micros())
-                        .bind(a.id.as_uuid())
-                        .bind(a.blocked.end_micros())
-                        .execute(&mut *c)
-                        .await
-                        .map_err(fail)?;
-                    }
-                }
-                for p in &a.patient_ids {
-                    sqlx::query(
-                        "INSERT INTO appointment_patients (practice_id, patient_id, appointment_id, practitioner_id, session_start)
-                         VALUES ($1, $2, $3, $4, $5)",
-                    )
-                    .bind(practice.as_uuid())
-                    .bind(p.as_uuid())
-                    .bind(a.id.as_uuid())
-                    .bind(a.practitioner_id.as_uuid())
-                    .bind(a.interval.start_micros())
-                    .execute(&mut *c)
-                    .await
-                    .map_err(fail)?;
-                }
-            }
-            if longest > 0 {
-                sqlx::query(
-                    "INSERT INTO versions (practice_id, name, value) VALUES ($1, $2, $3)
-                     ON CONFLICT (practice_id, name) DO UPDATE SET value = excluded.value
-                     WHERE versions.value < excluded.value",
-                )
-                .bind(practice.as_uuid())
-                .bind(LONGEST_BLOCK)
-                .bind(longest)
-                .execute(&mut *c)
-                .await
-                .map_err(fail)?;
-            }
-        });
-        Ok(())
-    }
-
-    async fn patient_appointments(
-        &self,
-        practice: PracticeId,
-        patient: PatientId,
-    ) -> Result<Vec<Appointment>, PortError> {
-        let bodies: Vec<Vec<u8>> = read!(self, practice, |c| {
-            sqlx::query_scalar(
-                "SELECT a.body FROM appointment_patients p
-                 JOIN appointments a ON a.practice_id = p.practice_id AND a.id = p.appointment_id
-                 WHERE p.practice_id = $1 AND p.patient_id = $2
-                 ORDER BY p.session_start, p.appointment_id",
-            )
-            .bind(practice.as_uuid())
-            .bind(patient.as_uuid())
-            .fetch_all(&mut *c)
-            .await
-            .map_err(fail)?
-        });
-        let mut v = bodies
-            .iter()
-            .map(|b| decode_appointment(b))
-            .collect::<Result<Vec<_>, _>>()?;
-        // Ids order by creation on both databases' encodings only as UUIDs; order here.
-        v.sort_by_key(|a| (a.interval.start(), a.id));
-        Ok(v)
     }
 }
 
@@ -1072,11 +842,12 @@ impl CareRelationships for SqlStore {
     ) -> Result<bool, PortError> {
         let found: Option<i32> = read!(self, practice, |c| {
             sqlx::query_scalar(
-                "SELECT 1 FROM appointment_patients
-                 WHERE practice_id = $1 AND patient_id = $2 AND practitioner_id = $3 LIMIT 1",
+                "SELECT 1 FROM appointment_resources r
+                 JOIN appointments a ON a.practice_id = r.practice_id AND a.id = r.appointment_id
+                 WHERE r.practice_id = $1 AND r.resource = $2 AND a.practitioner_id = $3 LIMIT 1",
             )
             .bind(practice.as_uuid())
-            .bind(patient.as_uuid())
+            .bind(resource_name(ResourceKey::Patient(patient)))
             .bind(practitioner.as_uuid())
             .fetch_optional(&mut *c)
             .await
@@ -1378,3 +1149,5 @@ impl TelehealthRecords for SqlStore {
             .await
     }
 }
+
+pub(super) use {body_by_id, bump};

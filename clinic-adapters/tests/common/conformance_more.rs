@@ -186,7 +186,13 @@ pub async fn scheduling_records_round_trip<S: Storage>(s: Arc<S>) {
     .unwrap();
     s.save_exception(&e).await.unwrap();
     let got = s.availability(practice, who).await.unwrap();
-    assert_eq!((got.templates, got.exceptions), (vec![t], vec![e]));
+    assert_eq!((got.templates.clone(), got.exceptions.clone()), (vec![t], vec![e]));
+    let nobody: PractitionerId = ids().new_id();
+    assert_eq!(
+        s.availabilities(practice, &[nobody, who]).await.unwrap(),
+        vec![Availability::default(), got],
+        "in the order asked"
+    );
     assert!(
         s.availability(practice, ids().new_id())
             .await
@@ -213,7 +219,9 @@ pub async fn scheduling_records_round_trip<S: Storage>(s: Arc<S>) {
     s.save_waitlist_entry(&entry).await.unwrap();
     assert_eq!(s.waitlist(practice).await.unwrap(), vec![entry]);
 
-    let later = appointment(practice, who, patient, "2026-12-09T00:00:00Z", 50);
+    let room: RoomId = ids().new_id();
+    let mut later = appointment(practice, who, patient, "2026-12-09T00:00:00Z", 50);
+    later.room_id = Some(room);
     let mut earlier = appointment(practice, who, patient, "2026-12-02T00:00:00Z", 50);
     earlier
         .cancel(CancelledBy::Patient, "", utc("2026-11-01T00:00:00Z"), Duration::zero())
@@ -223,8 +231,45 @@ pub async fn scheduling_records_round_trip<S: Storage>(s: Arc<S>) {
         .unwrap();
     assert_eq!(
         s.patient_appointments(practice, patient).await.unwrap(),
-        vec![earlier, later],
+        vec![earlier, later.clone()],
         "every status, by start"
+    );
+    // Busy time: the practitioner for the buffered interval, the room and the patient for
+    // the session; the cancelled appointment holds nothing.
+    let keys = [
+        ResourceKey::Practitioner(who),
+        ResourceKey::Room(room),
+        ResourceKey::Patient(patient),
+    ];
+    let window = TimeRange::new(utc("2026-12-01T00:00:00Z"), utc("2026-12-31T00:00:00Z")).unwrap();
+    let mut busy = s.busy(practice, &keys, window).await.unwrap();
+    busy.sort_by_key(|b| b.key);
+    let mut expected = vec![
+        Busy {
+            key: keys[0],
+            range: later.blocked,
+            appointment: later.id,
+        },
+        Busy {
+            key: keys[1],
+            range: later.interval,
+            appointment: later.id,
+        },
+        Busy {
+            key: keys[2],
+            range: later.interval,
+            appointment: later.id,
+        },
+    ];
+    expected.sort_by_key(|b| b.key);
+    assert_eq!(busy, expected);
+    // Only what overlaps the window: the buffer 00:50–01:00 alone is the practitioner's.
+    let buffer = TimeRange::new(utc("2026-12-09T00:55:00Z"), utc("2026-12-09T02:00:00Z")).unwrap();
+    let busy = s.busy(practice, &keys, buffer).await.unwrap();
+    assert_eq!(busy.iter().map(|b| b.key).collect::<Vec<_>>(), vec![keys[0]]);
+    assert!(
+        s.busy(ids().new_id(), &keys, window).await.unwrap().is_empty(),
+        "tenant boundary"
     );
     assert!(s.treats(practice, who, patient).await.unwrap());
     assert!(!s.treats(practice, ids().new_id(), patient).await.unwrap());

@@ -19,8 +19,8 @@ pub use clinical::{
 pub use documents::{Document, DocumentRenderer};
 pub use error::{PortError, PortErrorKind};
 pub use storage::{
-    AppointmentRepository, CalendarSnapshot, Guarded, PatientRepository, PracticeRepository, PractitionerRepository,
-    ResourceKey, WaitlistRepository,
+    AppointmentRepository, Busy, CalendarSnapshot, Guarded, PatientRepository, PracticeRepository,
+    PractitionerRepository, ResourceKey, WaitlistRepository,
 };
 
 use chrono::{DateTime, Utc};

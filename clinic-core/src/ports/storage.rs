@@ -70,6 +70,19 @@ pub trait PractitionerRepository: Send + Sync + 'static {
     async fn save_template(&self, template: &WeeklyTemplate) -> Result<(), PortError>;
     /// Inserts or replaces an exception.
     async fn save_exception(&self, exception: &AvailabilityException) -> Result<(), PortError>;
+    /// The availability of each of `ids`, in the same order. The default asks one by one;
+    /// storage adapters read them together.
+    async fn availabilities(
+        &self,
+        practice: PracticeId,
+        ids: &[PractitionerId],
+    ) -> Result<Vec<Availability>, PortError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.availability(practice, *id).await?);
+        }
+        Ok(out)
+    }
 }
 
 /// A calendar resource whose appointments must not overlap.
@@ -92,6 +105,43 @@ impl ResourceKey {
         v.extend(a.room_id.map(ResourceKey::Room));
         v.extend(a.patient_ids.iter().map(|p| ResourceKey::Patient(*p)));
         v
+    }
+}
+
+/// One stretch of busy time of one resource: what a slot search needs of an appointment.
+///
+/// A practitioner is busy for the appointment's buffered (`blocked`) interval, a room and
+/// each patient for the session itself — the same ranges [`Calendar`](crate::scheduling::Calendar)
+/// checks clashes against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Busy {
+    /// The resource.
+    pub key: ResourceKey,
+    /// When it is busy.
+    pub range: TimeRange,
+    /// The appointment that holds it.
+    pub appointment: AppointmentId,
+}
+
+impl Busy {
+    /// The busy ranges `a` holds, for the keys in `keys` (none if it is cancelled).
+    #[must_use]
+    pub fn of(a: &Appointment, keys: &[ResourceKey]) -> Vec<Busy> {
+        if !a.holds_time() {
+            return Vec::new();
+        }
+        ResourceKey::of(a)
+            .into_iter()
+            .filter(|k| keys.contains(k))
+            .map(|key| Busy {
+                key,
+                range: match key {
+                    ResourceKey::Practitioner(_) => a.blocked,
+                    ResourceKey::Room(_) | ResourceKey::Patient(_) => a.interval,
+                },
+                appointment: a.id,
+            })
+            .collect()
     }
 }
 
@@ -141,6 +191,24 @@ pub trait AppointmentRepository: Send + Sync + 'static {
     ) -> Result<CalendarSnapshot, PortError>;
     /// Applies `changes` if `guards` still hold.
     async fn commit(&self, practice: PracticeId, guards: &[Guarded], changes: &[Appointment]) -> Result<(), PortError>;
+    /// The busy time of `keys` overlapping `window`: the slim read a slot search needs.
+    /// Every stretch whose range overlaps the window is returned once per key; versions are
+    /// not, as a search decides nothing. The default reads a [`snapshot`](Self::snapshot);
+    /// storage adapters answer from an index without loading appointments.
+    async fn busy(
+        &self,
+        practice: PracticeId,
+        keys: &[ResourceKey],
+        window: TimeRange,
+    ) -> Result<Vec<Busy>, PortError> {
+        let snap = self.snapshot(practice, keys, window).await?;
+        Ok(snap
+            .appointments
+            .iter()
+            .flat_map(|a| Busy::of(a, keys))
+            .filter(|b| b.range.overlaps(&window))
+            .collect())
+    }
     /// Every appointment of a patient, any status (cancelled included), by start.
     async fn patient_appointments(
         &self,

@@ -130,6 +130,29 @@ impl Calendar {
         }
     }
 
+    /// A calendar of busy stretches as read from storage by
+    /// [`AppointmentRepository::busy`](crate::ports::AppointmentRepository::busy).
+    #[must_use]
+    pub fn from_busy(entries: &[crate::ports::Busy]) -> Self {
+        use crate::ports::ResourceKey;
+        let mut pr: HashMap<PractitionerId, Vec<_>> = HashMap::new();
+        let mut ro: HashMap<RoomId, Vec<_>> = HashMap::new();
+        let mut pa: HashMap<PatientId, Vec<_>> = HashMap::new();
+        for b in entries {
+            let entry = (b.range, b.appointment);
+            match b.key {
+                ResourceKey::Practitioner(k) => pr.entry(k).or_default().push(entry),
+                ResourceKey::Room(k) => ro.entry(k).or_default().push(entry),
+                ResourceKey::Patient(k) => pa.entry(k).or_default().push(entry),
+            }
+        }
+        Self {
+            practitioners: pr.into_iter().map(|(k, v)| (k, BusyIndex::new(v))).collect(),
+            rooms: ro.into_iter().map(|(k, v)| (k, BusyIndex::new(v))).collect(),
+            patients: pa.into_iter().map(|(k, v)| (k, BusyIndex::new(v))).collect(),
+        }
+    }
+
     /// Adds an appointment (if it holds time).
     pub fn add(&mut self, a: &Appointment) {
         if !a.holds_time() {

@@ -770,3 +770,42 @@ proptest! {
         prop_assert!(!overlaps_exist(&all));
     }
 }
+
+/// A calendar built from busy stretches (what storage returns for a slot search) decides
+/// every clash as one built from the appointments themselves.
+#[test]
+fn a_calendar_of_busy_stretches_decides_like_one_of_appointments() {
+    use crate::ports::{Busy, ResourceKey};
+    let w = world();
+    let other = practitioner(2);
+    let other_av = availability_for(&w.location, other.id, &[Weekday::Tue], "09:00:00", "17:00:00");
+    let theirs = w.appointment(
+        2,
+        &Proposal {
+            practitioner: &other,
+            availability: &other_av,
+            ..w.proposal("2026-11-23T22:00:00Z", &P1)
+        },
+    );
+    let mine = w.appointment(3, &w.proposal("2026-11-24T01:00:00Z", &P2));
+    let mut cancelled = w.appointment(4, &w.proposal("2026-11-24T03:00:00Z", &P2));
+    cancelled
+        .cancel(CancelledBy::Clinic, "", w.now, Duration::zero())
+        .unwrap();
+    let all = [&theirs, &mine, &cancelled];
+    let keys: Vec<ResourceKey> = all.iter().flat_map(|a| ResourceKey::of(a)).collect();
+    let busy: Vec<Busy> = all.iter().flat_map(|a| Busy::of(a, &keys)).collect();
+    assert!(Busy::of(&cancelled, &keys).is_empty(), "cancelled time is free");
+    let (from_appointments, from_busy) = (Calendar::new(all), Calendar::from_busy(&busy));
+    for minutes in (0..360).step_by(10) {
+        let at = (utc("2026-11-23T21:00:00Z") + Duration::minutes(minutes)).to_rfc3339();
+        for patients in [&P1, &P2] {
+            let p = w.proposal(&at, patients);
+            assert_eq!(
+                check(&w.ctx(), &p, &from_appointments, None),
+                check(&w.ctx(), &p, &from_busy, None),
+                "{at}"
+            );
+        }
+    }
+}

@@ -599,10 +599,8 @@ impl BookingService {
                 })
                 .collect::<Result<_, _>>()?
         };
-        let mut availabilities = Vec::with_capacity(chosen.len());
-        for pr in &chosen {
-            availabilities.push(p.practitioners.availability(practice, pr.id).await?);
-        }
+        let ids: Vec<PractitionerId> = chosen.iter().map(|x| x.id).collect();
+        let availabilities = p.practitioners.availabilities(practice, &ids).await?;
         let locations: HashMap<LocationId, Location> = p
             .practices
             .locations(practice)
@@ -614,8 +612,7 @@ impl BookingService {
         keys.extend(search.query.patient.map(ResourceKey::Patient));
         // Widen by a day: local dates at the locations may extend past the viewer's range.
         let window = TimeRange::new(range.start() - Duration::days(1), range.end() + Duration::days(1))?;
-        let snap = p.appointments.snapshot(practice, &keys, window).await?;
-        let calendar = Calendar::new(&snap.appointments);
+        let calendar = Calendar::from_busy(&p.appointments.busy(practice, &keys, window).await?);
         let candidates: Vec<Candidate<'_>> = chosen
             .iter()
             .zip(&availabilities)

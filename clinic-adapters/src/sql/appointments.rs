@@ -1,0 +1,389 @@
+//! Appointments over [`SqlStore`]: snapshots, busy time and the guarded commit.
+//!
+//! A booking is two round trips of reads and writes kept few on purpose, since each
+//! statement costs a round trip: the snapshot is one statement (versions and appointments
+//! together, from one database snapshot), and a commit of a new appointment is the
+//! transaction's begin, the insert, one compare-and-swap of every guarded version, one
+//! insert of its resource rows and the commit.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+use async_trait::async_trait;
+use chrono::DateTime;
+use clinic_core::ids::{AppointmentId, PatientId, PracticeId};
+use clinic_core::ports::{
+    AppointmentRepository, Busy, CalendarSnapshot, Guarded, PortError, PortErrorKind, ResourceKey,
+};
+use clinic_core::scheduling::Appointment;
+use clinic_core::time::TimeRange;
+use sqlx::Row as _;
+use uuid::Uuid;
+
+use super::ports::{LONGEST_BLOCK, body_by_id, bump, calendar_version, other_practice, resource_name};
+use super::{SqlStore, fail, read, to_i64, to_u64, write};
+
+fn decode(body: &[u8]) -> Result<Appointment, PortError> {
+    serde_json::from_slice(body).map_err(|e| super::corrupt("appointment", e))
+}
+
+/// `$from, $from+1, …` for `n` values.
+fn placeholders(from: usize, n: usize) -> String {
+    let mut s = String::with_capacity(n * 4);
+    for i in 0..n {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        let _ = std::write!(s, "${}", from + i);
+    }
+    s
+}
+
+/// The lower bound of a block-start scan: no appointment is longer than the longest stored.
+const SCAN_FLOOR: &str =
+    "COALESCE((SELECT value FROM versions WHERE practice_id = $1 AND name = 'longest_block_us'), 0)";
+
+fn micros_range(start: i64, end: i64) -> Result<TimeRange, PortError> {
+    let at = |us| {
+        DateTime::from_timestamp_micros(us)
+            .ok_or_else(|| PortError::new(PortErrorKind::Unexpected, "a stored instant is out of range"))
+    };
+    TimeRange::new(at(start)?, at(end)?)
+        .map_err(|_| PortError::new(PortErrorKind::Unexpected, "a stored interval is empty"))
+}
+
+/// Resource rows per multi-row insert: 8 parameters each, well under both databases' limits.
+const ROWS_PER_INSERT: usize = 500;
+
+#[async_trait]
+impl AppointmentRepository for SqlStore {
+    async fn appointment(&self, practice: PracticeId, id: AppointmentId) -> Result<Appointment, PortError> {
+        let body = read!(self, practice, |c| body_by_id!(
+            c,
+            "appointments",
+            practice,
+            id.as_uuid()
+        ));
+        decode(&body.ok_or_else(|| PortError::not_found("appointment"))?)
+    }
+
+    async fn snapshot(
+        &self,
+        practice: PracticeId,
+        keys: &[ResourceKey],
+        window: TimeRange,
+    ) -> Result<CalendarSnapshot, PortError> {
+        if keys.is_empty() {
+            return Ok(CalendarSnapshot::default());
+        }
+        let n = keys.len();
+        let version_names: Vec<String> = keys.iter().map(|k| calendar_version(*k)).collect();
+        // One statement, so versions and appointments come from one database snapshot.
+        let sql = format!(
+            "SELECT NULL AS id, name, value, NULL AS body FROM versions
+             WHERE practice_id = $1 AND name IN ({versions}, ${longest})
+             UNION ALL
+             SELECT a.id, NULL, NULL, a.body FROM appointment_resources r
+             JOIN appointments a ON a.practice_id = r.practice_id AND a.id = r.appointment_id
+             WHERE r.practice_id = $1 AND r.holds_time AND r.resource IN ({resources})
+               AND r.block_start >= ${start} - {SCAN_FLOOR} AND r.block_start < ${end} AND r.block_end > ${start}",
+            versions = placeholders(2, n),
+            longest = n + 2,
+            resources = placeholders(n + 3, n),
+            start = 2 * n + 3,
+            end = 2 * n + 4,
+        );
+        let (versions, bodies, longest) = read!(self, practice, |c| {
+            let mut q = sqlx::query(&sql).bind(practice.as_uuid());
+            for name in &version_names {
+                q = q.bind(name);
+            }
+            q = q.bind(LONGEST_BLOCK);
+            for k in keys {
+                q = q.bind(resource_name(*k));
+            }
+            let rows = q
+                .bind(window.start_micros())
+                .bind(window.end_micros())
+                .fetch_all(&mut *c)
+                .await
+                .map_err(fail)?;
+            let mut versions = HashMap::new();
+            // An appointment occupying several of the keys comes once per key.
+            let mut bodies = BTreeMap::new();
+            for r in &rows {
+                match r.try_get::<Option<Uuid>, _>(0).map_err(fail)? {
+                    Some(id) => {
+                        if let std::collections::btree_map::Entry::Vacant(slot) = bodies.entry(id) {
+                            slot.insert(r.try_get::<Vec<u8>, _>(3).map_err(fail)?);
+                        }
+                    }
+                    None => {
+                        let name: String = r.try_get(1).map_err(fail)?;
+                        let value: i64 = r.try_get(2).map_err(fail)?;
+                        versions.insert(name, value);
+                    }
+                }
+            }
+            let longest = versions.get(LONGEST_BLOCK).copied().unwrap_or(0);
+            (versions, bodies, longest)
+        });
+        self.known_longest.fetch_max(longest, Ordering::Relaxed);
+        let mut appointments = bodies.values().map(|b| decode(b)).collect::<Result<Vec<_>, _>>()?;
+        appointments.sort_by_key(|a| (a.blocked.start(), a.id));
+        Ok(CalendarSnapshot {
+            appointments,
+            versions: keys
+                .iter()
+                .zip(&version_names)
+                .map(|(k, name)| Guarded {
+                    key: *k,
+                    version: to_u64(versions.get(name).copied().unwrap_or(0)),
+                })
+                .collect(),
+        })
+    }
+
+    async fn busy(
+        &self,
+        practice: PracticeId,
+        keys: &[ResourceKey],
+        window: TimeRange,
+    ) -> Result<Vec<Busy>, PortError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let n = keys.len();
+        let by_name: HashMap<String, ResourceKey> = keys.iter().map(|k| (resource_name(*k), *k)).collect();
+        let sql = format!(
+            "SELECT r.resource, r.busy_start, r.busy_end, r.appointment_id FROM appointment_resources r
+             WHERE r.practice_id = $1 AND r.holds_time AND r.resource IN ({resources})
+               AND r.block_start >= ${start} - {SCAN_FLOOR} AND r.block_start < ${end}
+               AND r.busy_end > ${start} AND r.busy_start < ${end}",
+            resources = placeholders(2, n),
+            start = n + 2,
+            end = n + 3,
+        );
+        let rows: Vec<(String, i64, i64, Uuid)> = read!(self, practice, |c| {
+            let mut q = sqlx::query_as(&sql).bind(practice.as_uuid());
+            for k in keys {
+                q = q.bind(resource_name(*k));
+            }
+            q.bind(window.start_micros())
+                .bind(window.end_micros())
+                .fetch_all(&mut *c)
+                .await
+                .map_err(fail)?
+        });
+        rows.into_iter()
+            .filter_map(|(name, start, end, id)| by_name.get(&name).map(|k| (*k, start, end, id)))
+            .map(|(key, start, end, id)| {
+                Ok(Busy {
+                    key,
+                    range: micros_range(start, end)?,
+                    appointment: AppointmentId::from_uuid(id),
+                })
+            })
+            .collect()
+    }
+
+    async fn commit(&self, practice: PracticeId, guards: &[Guarded], changes: &[Appointment]) -> Result<(), PortError> {
+        if changes.iter().any(|a| a.practice_id != practice) {
+            return Err(other_practice("an appointment"));
+        }
+        let bodies = changes
+            .iter()
+            .map(|a| {
+                serde_json::to_vec(a).map_err(|e| {
+                    PortError::new(PortErrorKind::Unexpected, "an appointment could not be serialized").with_source(e)
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let longest = changes
+            .iter()
+            .map(|a| a.blocked.end_micros() - a.blocked.start_micros())
+            .max()
+            .unwrap_or(0);
+        // The stored maximum only grows; one already seen that covers this commit needs no write.
+        let record_longest = longest > self.known_longest.load(Ordering::Relaxed);
+        let mut guarded: Vec<(String, u64)> = guards.iter().map(|g| (calendar_version(g.key), g.version)).collect();
+        guarded.sort();
+        guarded.dedup_by(|a, b| a.0 == b.0);
+        write!(self, practice, |c, ts| {
+            // New appointments go in first; one already stored is replaced below, after its
+            // old resources are known.
+            let mut replaced = Vec::new();
+            let mut touched: Vec<String> = Vec::new();
+            for (a, body) in changes.iter().zip(&bodies) {
+                let inserted = sqlx::query(
+                    "INSERT INTO appointments (practice_id, id, practitioner_id, room_id, holds_time,
+                        session_start, session_end, block_start, block_end, body)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                     ON CONFLICT (practice_id, id) DO NOTHING",
+                )
+                .bind(practice.as_uuid())
+                .bind(a.id.as_uuid())
+                .bind(a.practitioner_id.as_uuid())
+                .bind(a.room_id.map(|r| r.as_uuid()))
+                .bind(a.holds_time())
+                .bind(ts(a.interval.start()))
+                .bind(ts(a.interval.end()))
+                .bind(ts(a.blocked.start()))
+                .bind(ts(a.blocked.end()))
+                .bind(body)
+                .execute(&mut *c)
+                .await
+                .map_err(fail)?
+                .rows_affected();
+                if inserted == 0 {
+                    let old = body_by_id!(c, "appointments", practice, a.id.as_uuid());
+                    if let Some(old) = old {
+                        touched.extend(ResourceKey::of(&decode(&old)?).into_iter().map(calendar_version));
+                    }
+                    replaced.push((a, body));
+                }
+                touched.extend(ResourceKey::of(a).into_iter().map(calendar_version));
+            }
+            // Every guarded version moves from the value read to the next in one statement,
+            // in name order so concurrent commits lock rows in one order. A row absent is
+            // version 0 and is created at 1; a row not at its expected value is not
+            // changed, and then fewer rows than guards were affected: the calendar moved.
+            if !guarded.is_empty() {
+                let mut sql = String::from("INSERT INTO versions (practice_id, name, value) VALUES ");
+                for i in 0..guarded.len() {
+                    if i > 0 {
+                        sql.push_str(", ");
+                    }
+                    let _ = std::write!(sql, "($1, ${}, ${})", 2 * i + 2, 2 * i + 3);
+                }
+                sql.push_str(
+                    " ON CONFLICT (practice_id, name) DO UPDATE SET value = excluded.value
+                      WHERE versions.value = excluded.value - 1",
+                );
+                let mut q = sqlx::query(&sql).bind(practice.as_uuid());
+                for (name, version) in &guarded {
+                    q = q.bind(name).bind(to_i64(version + 1)?);
+                }
+                let moved = q.execute(&mut *c).await.map_err(fail)?.rows_affected();
+                if moved != guarded.len() as u64 {
+                    return Err(PortError::conflict("the calendar changed since it was read"));
+                }
+            }
+            touched.sort();
+            touched.dedup();
+            for name in touched
+                .iter()
+                .filter(|t| guarded.binary_search_by(|g| g.0.cmp(t)).is_err())
+            {
+                bump!(c, practice, name.as_str());
+            }
+            for (a, body) in &replaced {
+                sqlx::query(
+                    "UPDATE appointments SET practitioner_id = $3, room_id = $4, holds_time = $5, session_start = $6,
+                        session_end = $7, block_start = $8, block_end = $9, body = $10
+                     WHERE practice_id = $1 AND id = $2",
+                )
+                .bind(practice.as_uuid())
+                .bind(a.id.as_uuid())
+                .bind(a.practitioner_id.as_uuid())
+                .bind(a.room_id.map(|r| r.as_uuid()))
+                .bind(a.holds_time())
+                .bind(ts(a.interval.start()))
+                .bind(ts(a.interval.end()))
+                .bind(ts(a.blocked.start()))
+                .bind(ts(a.blocked.end()))
+                .bind(*body)
+                .execute(&mut *c)
+                .await
+                .map_err(fail)?;
+                sqlx::query("DELETE FROM appointment_resources WHERE practice_id = $1 AND appointment_id = $2")
+                    .bind(practice.as_uuid())
+                    .bind(a.id.as_uuid())
+                    .execute(&mut *c)
+                    .await
+                    .map_err(fail)?;
+            }
+            let rows: Vec<(&Appointment, ResourceKey)> = changes
+                .iter()
+                .flat_map(|a| ResourceKey::of(a).into_iter().map(move |k| (a, k)))
+                .collect();
+            for chunk in rows.chunks(ROWS_PER_INSERT) {
+                let mut sql = String::from(
+                    "INSERT INTO appointment_resources (practice_id, resource, block_start, appointment_id, block_end,
+                        busy_start, busy_end, holds_time) VALUES ",
+                );
+                for i in 0..chunk.len() {
+                    if i > 0 {
+                        sql.push_str(", ");
+                    }
+                    let b = 7 * i + 2;
+                    let _ = std::write!(
+                        sql,
+                        "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                        b,
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6
+                    );
+                }
+                let mut q = sqlx::query(&sql).bind(practice.as_uuid());
+                for (a, k) in chunk {
+                    let busy = match k {
+                        ResourceKey::Practitioner(_) => a.blocked,
+                        ResourceKey::Room(_) | ResourceKey::Patient(_) => a.interval,
+                    };
+                    q = q
+                        .bind(resource_name(*k))
+                        .bind(a.blocked.start_micros())
+                        .bind(a.id.as_uuid())
+                        .bind(a.blocked.end_micros())
+                        .bind(busy.start_micros())
+                        .bind(busy.end_micros())
+                        .bind(a.holds_time());
+                }
+                q.execute(&mut *c).await.map_err(fail)?;
+            }
+            if record_longest {
+                sqlx::query(
+                    "INSERT INTO versions (practice_id, name, value) VALUES ($1, $2, $3)
+                     ON CONFLICT (practice_id, name) DO UPDATE SET value = excluded.value
+                     WHERE versions.value < excluded.value",
+                )
+                .bind(practice.as_uuid())
+                .bind(LONGEST_BLOCK)
+                .bind(longest)
+                .execute(&mut *c)
+                .await
+                .map_err(fail)?;
+            }
+        });
+        self.known_longest.fetch_max(longest, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn patient_appointments(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+    ) -> Result<Vec<Appointment>, PortError> {
+        let bodies: Vec<Vec<u8>> = read!(self, practice, |c| {
+            sqlx::query_scalar(
+                "SELECT a.body FROM appointment_resources r
+                 JOIN appointments a ON a.practice_id = r.practice_id AND a.id = r.appointment_id
+                 WHERE r.practice_id = $1 AND r.resource = $2",
+            )
+            .bind(practice.as_uuid())
+            .bind(resource_name(ResourceKey::Patient(patient)))
+            .fetch_all(&mut *c)
+            .await
+            .map_err(fail)?
+        });
+        let mut v = bodies.iter().map(|b| decode(b)).collect::<Result<Vec<_>, _>>()?;
+        v.sort_by_key(|a| (a.interval.start(), a.id));
+        Ok(v)
+    }
+}
