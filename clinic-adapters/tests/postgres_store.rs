@@ -73,7 +73,7 @@ async fn row_level_security_and_an_append_only_audit_chain() {
     let Some(admin) = postgres_url() else { return };
     let db = TempPostgres::new(&admin).await;
     let s = db.store().await;
-    let practice = common::sql_faults::store_clinical_text(&s).await;
+    let (practice, _) = common::sql_faults::store_clinical_text(&s).await;
     use clinic_core::ports::AuditLog;
     s.append(clinic_core::audit::AuditEntry {
         practice_id: practice,
@@ -296,5 +296,13 @@ async fn killed_connections_leave_nothing_half_written() {
     assert_eq!(numbers, (1..=numbers.len() as i64).collect::<Vec<_>>());
     conn.close().await.unwrap();
     s.close().await;
+    db.drop_now().await;
+}
+
+#[tokio::test]
+async fn keys_rotate_without_reading_bodies() {
+    let Some(admin) = postgres_url() else { return };
+    let db = TempPostgres::new(&admin).await;
+    common::sql_faults::key_rotation(&db.url).await;
     db.drop_now().await;
 }

@@ -42,7 +42,7 @@ async fn a_newer_schema_is_refused_and_migrations_run_once() {
         "from an empty database"
     );
     let store = db.store().await;
-    let practice = common::sql_faults::store_clinical_text(&store).await;
+    let (practice, _) = common::sql_faults::store_clinical_text(&store).await;
     store.close().await;
     assert_eq!(
         SqlStore::migrate_to(&db.url, 1).await.unwrap(),
@@ -116,4 +116,10 @@ async fn abandoned_writes_leave_nothing_half_written() {
     for a in &committed {
         assert!(snap.appointments.contains(a), "an acknowledged commit is kept");
     }
+}
+
+#[tokio::test]
+async fn keys_rotate_without_reading_bodies() {
+    let db = TempSqlite::new();
+    common::sql_faults::key_rotation(&db.url).await;
 }

@@ -16,7 +16,7 @@ use clinic_server_example::config::KeySource;
 use clinic_server_example::{AppState, Config, demo, serve};
 use tracing_subscriber::EnvFilter;
 
-const USAGE: &str = "usage: clinic-server-example [serve | migrate]";
+const USAGE: &str = "usage: clinic-server-example [serve | migrate | rotate-keys]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -45,6 +45,7 @@ async fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Some("rotate-keys") => rotate_keys(&config).await,
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -109,6 +110,51 @@ async fn run(config: Config) -> ExitCode {
         eprintln!("server error: {e}");
         return ExitCode::FAILURE;
     }
+    ExitCode::SUCCESS
+}
+
+/// Re-wraps every sealed record under the current key (the first of
+/// `CLINIC_ENCRYPTION_KEYS`), practice by practice, in batches; the older keys can be
+/// removed from the configuration afterwards.
+async fn rotate_keys(config: &Config) -> ExitCode {
+    let cipher = match config.cipher() {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let store = match SqlStore::connect(&config.database_url, cipher).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cannot open the database: {e} ({})", e.code());
+            return ExitCode::FAILURE;
+        }
+    };
+    let practices = match store.practice_ids().await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("cannot read the database: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut total = 0;
+    for practice in practices {
+        loop {
+            match store.rotate_keys(practice, 500).await {
+                Ok(0) => break,
+                Ok(n) => {
+                    total += n;
+                    println!("practice {practice}: {total} record(s) re-wrapped so far");
+                }
+                Err(e) => {
+                    eprintln!("rotation stopped: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    }
+    println!("{total} record(s) re-wrapped; every sealed record is under the current key");
     ExitCode::SUCCESS
 }
 

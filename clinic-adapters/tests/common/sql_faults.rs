@@ -14,7 +14,7 @@ use super::ids;
 pub const SECRET: &str = "disclosed childhood trauma zqxj";
 
 /// Saves a note, a plan and a measure whose text is [`SECRET`], and reads them back.
-pub async fn store_clinical_text(s: &Arc<SqlStore>) -> PracticeId {
+pub async fn store_clinical_text(s: &Arc<SqlStore>) -> (PracticeId, PatientId) {
     use clinic_core::clinical::{TreatmentGoal, TreatmentPlan};
     let practice: PracticeId = ids().new_id();
     let patient: PatientId = ids().new_id();
@@ -45,7 +45,7 @@ pub async fn store_clinical_text(s: &Arc<SqlStore>) -> PracticeId {
     s.save_plan(&plan).await.unwrap();
     assert_eq!(s.note(practice, note.id).await.unwrap(), note);
     assert_eq!(s.plan(practice, patient).await.unwrap(), Some(plan));
-    practice
+    (practice, patient)
 }
 
 pub fn contains(haystack: &[u8], needle: &str) -> bool {
@@ -63,4 +63,55 @@ pub async fn open_refuses_newer_schema(url: &str) {
     let err = SqlStore::connect(url, super::databases::cipher()).await.unwrap_err();
     assert_eq!(err.code(), "schema_too_new");
     assert!(err.to_string().contains("version 999"), "{err}");
+}
+
+/// Data sealed under an old key is re-wrapped under a new one without reading the bodies,
+/// after which the old key can be retired; a store missing the key a record needs reports
+/// it as unreadable, naming no content.
+pub async fn key_rotation(url: &str) {
+    use clinic_adapters::crypto::EnvelopeCipher;
+    let old = EnvelopeCipher::generate_key("2025-11");
+    let new = EnvelopeCipher::generate_key("2026-11");
+    let open = |spec: String| async move {
+        Arc::new(
+            SqlStore::connect(url, Arc::new(EnvelopeCipher::from_config(&spec).unwrap()))
+                .await
+                .unwrap(),
+        )
+    };
+    let before = open(old.clone()).await;
+    let (practice, patient) = store_clinical_text(&before).await;
+    let notes_before = before.notes(practice, patient).await.unwrap();
+    assert_eq!(notes_before.len(), 1);
+    before.close().await;
+
+    let both = open(format!("{new},{old}")).await;
+    assert_eq!(
+        both.practice_ids().await.unwrap(),
+        Vec::<PracticeId>::new(),
+        "no practice record was saved"
+    );
+    assert_eq!(both.rotate_keys(practice, 1).await.unwrap(), 1, "in batches");
+    assert_eq!(both.rotate_keys(practice, 100).await.unwrap(), 1);
+    assert_eq!(
+        both.rotate_keys(practice, 100).await.unwrap(),
+        0,
+        "nothing left under the old key"
+    );
+    both.close().await;
+
+    let retired = open(new).await;
+    assert_eq!(
+        retired.notes(practice, patient).await.unwrap(),
+        notes_before,
+        "readable under the new key alone"
+    );
+    assert!(retired.plan(practice, patient).await.unwrap().is_some());
+    retired.close().await;
+
+    let stranger = open(EnvelopeCipher::generate_key("other")).await;
+    let err = stranger.notes(practice, patient).await.unwrap_err();
+    assert_eq!(err.kind(), PortErrorKind::Invalid);
+    assert!(!err.to_string().contains("zqxj"));
+    stranger.close().await;
 }
