@@ -3,6 +3,7 @@
 -- application role (clinic_app, which the adapter switches to on every connection) sees
 -- only the practice named by the transaction's `app.practice_id` setting, so a query that
 -- forgot its filter returns nothing. The schema's owner (who runs migrations) is exempt.
+-- Keys and names compare bytewise (COLLATE "C"): they are ids, not words.
 -- Aggregates are stored as serialized documents in `body`; the columns beside it are the
 -- ones queries filter, order and guard on. Health data bodies are sealed by the
 -- FieldCipher (`sealed_with` names the key-encryption key).
@@ -27,8 +28,8 @@ CREATE FUNCTION app_practice() RETURNS uuid
 
 CREATE TABLE records (
     practice_id uuid  NOT NULL,
-    kind        text  NOT NULL,
-    key         text  NOT NULL,
+    kind        text  COLLATE "C" NOT NULL,
+    key         text  COLLATE "C" NOT NULL,
     owner_id    uuid,
     sealed_with text,
     body        bytea NOT NULL,
@@ -39,7 +40,7 @@ CREATE INDEX records_sealed ON records (sealed_with) WHERE sealed_with IS NOT NU
 
 CREATE TABLE versions (
     practice_id uuid   NOT NULL,
-    name        text   NOT NULL,
+    name        text   COLLATE "C" NOT NULL,
     value       bigint NOT NULL,
     PRIMARY KEY (practice_id, name)
 );
@@ -73,7 +74,7 @@ CREATE TABLE appointments (
 -- microseconds since the Unix epoch.
 CREATE TABLE appointment_resources (
     practice_id    uuid    NOT NULL,
-    resource       text    NOT NULL,
+    resource       text    COLLATE "C" NOT NULL,
     block_start    bigint  NOT NULL,
     appointment_id uuid    NOT NULL,
     block_end      bigint  NOT NULL,

@@ -156,16 +156,55 @@ impl AppointmentRepository for SqlStore {
         }
         let n = keys.len();
         let by_name: HashMap<String, ResourceKey> = keys.iter().map(|k| (resource_name(*k), *k)).collect();
-        let sql = format!(
-            "SELECT r.resource, r.busy_start, r.busy_end, r.appointment_id FROM appointment_resources r
+        // One row per resource with its stretches packed (arrays on PostgreSQL, text on
+        // SQLite): a row per stretch costs more in the drivers than the database spends
+        // finding it.
+        let filter = format!(
+            "FROM appointment_resources r
              WHERE r.practice_id = $1 AND r.holds_time AND r.resource IN ({resources})
                AND r.block_start >= ${start} - {SCAN_FLOOR} AND r.block_start < ${end}
-               AND r.busy_end > ${start} AND r.busy_start < ${end}",
+               AND r.busy_end > ${start} AND r.busy_start < ${end}
+             GROUP BY r.resource",
             resources = placeholders(2, n),
             start = n + 2,
             end = n + 3,
         );
-        let rows: Vec<(String, i64, i64, Uuid)> = read!(self, practice, |c| {
+        #[cfg(feature = "postgres")]
+        if let super::Db::Postgres(pool) = &self.db {
+            let sql = format!(
+                "SELECT r.resource, array_agg(r.busy_start), array_agg(r.busy_end), array_agg(r.appointment_id) {filter}"
+            );
+            let mut tx = pool.begin_with(super::pg_begin(practice)).await.map_err(fail)?;
+            let mut q = sqlx::query_as(&sql).bind(practice.as_uuid());
+            for k in keys {
+                q = q.bind(resource_name(*k));
+            }
+            let rows: Vec<(String, Vec<i64>, Vec<i64>, Vec<Uuid>)> = q
+                .bind(window.start_micros())
+                .bind(window.end_micros())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(fail)?;
+            tx.commit().await.map_err(fail)?;
+            let mut out = Vec::new();
+            for (name, starts, ends, ids) in rows {
+                let Some(key) = by_name.get(&name).copied() else {
+                    continue;
+                };
+                for ((start, end), id) in starts.into_iter().zip(ends).zip(ids) {
+                    out.push(Busy {
+                        key,
+                        range: micros_range(start, end)?,
+                        appointment: AppointmentId::from_uuid(id),
+                    });
+                }
+            }
+            return Ok(out);
+        }
+        let sql = format!(
+            "SELECT r.resource, group_concat(r.busy_start || ' ' || r.busy_end || ' ' || hex(r.appointment_id), ',') {filter}"
+        );
+        let rows: Vec<(String, String)> = read!(self, practice, |c| {
             let mut q = sqlx::query_as(&sql).bind(practice.as_uuid());
             for k in keys {
                 q = q.bind(resource_name(*k));
@@ -176,16 +215,26 @@ impl AppointmentRepository for SqlStore {
                 .await
                 .map_err(fail)?
         });
-        rows.into_iter()
-            .filter_map(|(name, start, end, id)| by_name.get(&name).map(|k| (*k, start, end, id)))
-            .map(|(key, start, end, id)| {
-                Ok(Busy {
+        let bad = || PortError::new(PortErrorKind::Unexpected, "a stored busy stretch could not be read");
+        let mut out = Vec::new();
+        for (name, packed) in rows {
+            let Some(key) = by_name.get(&name).copied() else {
+                continue;
+            };
+            for stretch in packed.split(',') {
+                let mut parts = stretch.split(' ');
+                let (Some(start), Some(end), Some(id), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+                else {
+                    return Err(bad());
+                };
+                out.push(Busy {
                     key,
-                    range: micros_range(start, end)?,
-                    appointment: AppointmentId::from_uuid(id),
-                })
-            })
-            .collect()
+                    range: micros_range(start.parse().map_err(|_| bad())?, end.parse().map_err(|_| bad())?)?,
+                    appointment: AppointmentId::from_uuid(Uuid::try_parse(id).map_err(|_| bad())?),
+                });
+            }
+        }
+        Ok(out)
     }
 
     async fn commit(&self, practice: PracticeId, guards: &[Guarded], changes: &[Appointment]) -> Result<(), PortError> {
