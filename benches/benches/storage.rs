@@ -82,9 +82,20 @@ fn booking(p: &Practice, n: u64) -> Appointment {
 async fn book(store: &SqlStore, p: &Practice, n: u64) {
     let a = booking(p, n);
     let keys = ResourceKey::of(&a);
-    let snap = store.snapshot(a.practice_id, &keys, a.blocked).await.unwrap();
-    assert!(snap.appointments.is_empty());
-    store.commit(a.practice_id, &snap.versions, &[a]).await.unwrap();
+    // A concurrent booking of the same practitioner (another slot) moves its version: read
+    // again and retry, as the booking service does.
+    loop {
+        let snap = store.snapshot(a.practice_id, &keys, a.blocked).await.unwrap();
+        assert!(snap.appointments.is_empty());
+        match store
+            .commit(a.practice_id, &snap.versions, std::slice::from_ref(&a))
+            .await
+        {
+            Ok(()) => return,
+            Err(e) if e.kind() == clinic_core::ports::PortErrorKind::Conflict => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
 }
 
 /// A 90-day search for every practitioner through the booking service, which reads the
