@@ -9,7 +9,7 @@ use super::booking::BookingService;
 use super::error::ServiceError;
 use crate::credentials::{RenewalRules, SweepAction, SweepInput, sweep};
 use crate::ids::PatientId;
-use crate::ids::PracticeId;
+use crate::ids::{PracticeId, PractitionerId};
 use crate::people::Suspension;
 use crate::ports::{
     AppointmentRepository, Clock, ComplianceLog, CredentialRepository, PracticeRepository, PractitionerRepository,
@@ -93,22 +93,54 @@ impl ComplianceService {
         for pr in &practitioners {
             credentials.insert(pr.id, p.credentials.credentials(practice, pr.id).await?);
         }
-        let keys: Vec<ResourceKey> = practitioners.iter().map(|x| ResourceKey::Practitioner(x.id)).collect();
-        let window = TimeRange::new(now, now + Duration::days(3660))?;
-        let appointments: Vec<_> = p
-            .appointments
-            .snapshot(practice, &keys, window)
-            .await?
-            .appointments
-            .into_iter()
-            .filter(|a| a.interval.start() >= now)
-            .map(|a| {
-                let d = local_date(zone, a.interval.start());
-                (a, d)
-            })
-            .collect();
         let sent: HashSet<_> = p.log.sent_warnings(practice).await?.into_iter().collect();
         let rules = self.rules.as_at(today).copied().unwrap_or_default();
+        // Only suspended practitioners' appointments can be cancelled, so only theirs are
+        // read: a first pass without appointments finds who is (or stays) suspended.
+        let dry = sweep(&SweepInput {
+            today,
+            rules: &rules,
+            practitioners: &practitioners,
+            credentials: &credentials,
+            appointments: &[],
+            sent: &sent,
+        });
+        let reinstated: HashSet<PractitionerId> = dry
+            .iter()
+            .filter_map(|a| match a {
+                SweepAction::Reinstate { practitioner_id } => Some(*practitioner_id),
+                _ => None,
+            })
+            .collect();
+        let mut keys: Vec<ResourceKey> = dry
+            .iter()
+            .filter_map(|a| match a {
+                SweepAction::Suspend { practitioner_id, .. } => Some(ResourceKey::Practitioner(*practitioner_id)),
+                _ => None,
+            })
+            .collect();
+        keys.extend(
+            practitioners
+                .iter()
+                .filter(|x| x.suspension.is_some() && !reinstated.contains(&x.id))
+                .map(|x| ResourceKey::Practitioner(x.id)),
+        );
+        let window = TimeRange::new(now, now + Duration::days(3660))?;
+        let appointments: Vec<_> = if keys.is_empty() {
+            Vec::new()
+        } else {
+            p.appointments
+                .snapshot(practice, &keys, window)
+                .await?
+                .appointments
+                .into_iter()
+                .filter(|a| a.interval.start() >= now)
+                .map(|a| {
+                    let d = local_date(zone, a.interval.start());
+                    (a, d)
+                })
+                .collect()
+        };
         let actions = sweep(&SweepInput {
             today,
             rules: &rules,
