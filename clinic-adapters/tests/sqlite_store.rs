@@ -123,3 +123,59 @@ async fn keys_rotate_without_reading_bodies() {
     let db = TempSqlite::new();
     common::sql_faults::key_rotation(&db.url).await;
 }
+
+/// A backup taken while writes go on is a complete database that opens with the same keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backups_are_consistent_copies_taken_while_serving() {
+    use clinic_core::ports::{InvoiceRepository, NoteRepository, PortErrorKind};
+    let db = TempSqlite::new();
+    let cipher = common::databases::cipher();
+    let store = std::sync::Arc::new(
+        clinic_adapters::sql::SqlStore::connect(&db.url, cipher.clone())
+            .await
+            .unwrap(),
+    );
+    let (practice, patient) = common::sql_faults::store_clinical_text(&store).await;
+    let writer = {
+        let s = store.clone();
+        tokio::spawn(async move {
+            for i in 0..50 {
+                let inv = common::conformance::draft(practice, 1000 + i);
+                s.save_draft(&inv).await.unwrap();
+                s.issue(practice, inv.id, 1, "2026-11-24".parse().unwrap())
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let copy = db.dir.join("backup.db");
+    store.backup(&copy).await.unwrap();
+    writer.await.unwrap();
+    assert_eq!(
+        store.backup(&copy).await.unwrap_err().kind(),
+        PortErrorKind::Invalid,
+        "never overwrites"
+    );
+    let restored = clinic_adapters::sql::SqlStore::connect(&format!("sqlite://{}", copy.display()), cipher)
+        .await
+        .unwrap();
+    assert_eq!(
+        restored.notes(practice, patient).await.unwrap(),
+        store.notes(practice, patient).await.unwrap()
+    );
+    restored.close().await;
+    // Whatever invoices the copy caught are whole and numbered from 1 without a gap.
+    use sqlx::{ConnectOptions as _, Connection as _};
+    let mut conn = format!("sqlite://{}", copy.display())
+        .parse::<sqlx::sqlite::SqliteConnectOptions>()
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let numbers: Vec<i64> = sqlx::query_scalar("SELECT number FROM invoices WHERE number IS NOT NULL ORDER BY number")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(numbers, (1..=numbers.len() as i64).collect::<Vec<_>>());
+    conn.close().await.unwrap();
+}

@@ -1,25 +1,54 @@
-//! `clinic-server-example`: runs the reference server.
+//! `clinic-server-example`: runs the reference server and its maintenance commands.
 //!
-//! `clinic-server-example [serve]` listens on 127.0.0.1:8080 (`CLINIC_LISTEN`) over the
-//! database at `CLINIC_DATABASE_URL` (default: SQLite `clinic.db` in the working
-//! directory), applying pending migrations first. A database without a practice is seeded
-//! with a fictional demo practice. `clinic-server-example migrate` applies the migrations
-//! and exits.
+//! With no command it serves: 127.0.0.1:8080 (`CLINIC_LISTEN`) over the database at
+//! `CLINIC_DATABASE_URL` (default: SQLite `clinic.db` in the working directory), applying
+//! pending migrations first. A database without a practice is seeded with a fictional demo
+//! practice.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::{Parser, Subcommand};
 use clinic_adapters::sql::SqlStore;
-use clinic_adapters::system::UuidV7Ids;
+use clinic_adapters::system::{SystemClock, UuidV7Ids};
+use clinic_core::credentials::RenewalRules;
 use clinic_core::ports::IdGeneratorExt;
-use clinic_server_example::config::KeySource;
+use clinic_core::service::{CompliancePorts, ComplianceService};
+use clinic_server_example::config::{KeySource, redacted_url};
 use clinic_server_example::{AppState, Config, demo, serve};
 use tracing_subscriber::EnvFilter;
 
-const USAGE: &str = "usage: clinic-server-example [serve | migrate | rotate-keys]";
+/// The clinic-rs reference server. Configuration comes from `CLINIC_*` environment
+/// variables (see the README).
+#[derive(Debug, Parser)]
+#[command(name = "clinic-server-example", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand, PartialEq, Eq)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Apply pending schema migrations and exit.
+    Migrate,
+    /// Re-wrap every sealed record under the current key (the first of
+    /// CLINIC_ENCRYPTION_KEYS); older keys can then be removed.
+    RotateKeys,
+    /// Run the compliance sweep once for every practice and print what it did.
+    Sweep,
+    /// Write a consistent copy of the SQLite database while the server keeps running.
+    Backup {
+        /// Where to write the copy; it must not exist yet.
+        path: PathBuf,
+    },
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let cli = Cli::parse();
     // Colour only on a terminal: log files and collectors get plain text.
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
@@ -32,39 +61,34 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let command = std::env::args().nth(1);
-    match command.as_deref() {
-        None | Some("serve") => run(config).await,
-        Some("migrate") => match SqlStore::migrate_to(&config.database_url, i64::MAX).await {
-            Ok(n) => {
-                println!("{n} migration(s) applied; the schema is current");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("migration failed: {e} ({})", e.code());
-                ExitCode::FAILURE
-            }
-        },
-        Some("rotate-keys") => rotate_keys(&config).await,
-        Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        Some(other) => {
-            eprintln!("unknown command {other:?}\n{USAGE}");
+    let outcome = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => run(&config).await,
+        Command::Migrate => migrate(&config).await,
+        Command::RotateKeys => rotate_keys(&config).await,
+        Command::Sweep => sweep(&config).await,
+        Command::Backup { path } => backup(&config, &path).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Config(e)) => {
+            eprintln!("configuration error: {e}");
             ExitCode::from(2)
+        }
+        Err(Failure::Other(e)) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
         }
     }
 }
 
-async fn run(config: Config) -> ExitCode {
-    let cipher = match config.cipher() {
-        Ok(c) => Arc::new(c),
-        Err(e) => {
-            eprintln!("configuration error: {e}");
-            return ExitCode::from(2);
-        }
-    };
+/// Why a command stopped: bad configuration (exit 2) or anything else (exit 1).
+enum Failure {
+    Config(String),
+    Other(String),
+}
+
+async fn open(config: &Config) -> Result<Arc<SqlStore>, Failure> {
+    let cipher = Arc::new(config.cipher().map_err(|e| Failure::Config(e.to_string()))?);
     if let KeySource::DevFile(path) = &config.keys {
         tracing::warn!(
             key_file = %path.display(),
@@ -72,74 +96,54 @@ async fn run(config: Config) -> ExitCode {
              production must supply keys from a secret manager"
         );
     }
-    let store = match SqlStore::connect(&config.database_url, cipher).await {
-        Ok(s) => Arc::new(s),
-        Err(e) => {
-            eprintln!("cannot open the database: {e} ({})", e.code());
-            return ExitCode::FAILURE;
-        }
-    };
-    let existing = match store.practice_ids().await {
-        Ok(ids) => ids.first().copied(),
-        Err(e) => {
-            eprintln!("cannot read the database: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let store = SqlStore::connect(&config.database_url, cipher)
+        .await
+        .map_err(|e| Failure::Other(format!("cannot open the database: {e} ({})", e.code())))?;
+    Ok(Arc::new(store))
+}
+
+async fn practices(store: &SqlStore) -> Result<Vec<clinic_core::ids::PracticeId>, Failure> {
+    store
+        .practice_ids()
+        .await
+        .map_err(|e| Failure::Other(format!("cannot read the database: {e}")))
+}
+
+async fn run(config: &Config) -> Result<(), Failure> {
+    let store = open(config).await?;
+    let existing = practices(&store).await?.first().copied();
     let practice = existing.unwrap_or_else(|| UuidV7Ids.new_id());
     let state = AppState::new(store, practice);
     if existing.is_none() {
         let today = chrono::Utc::now()
             .with_timezone(&chrono_tz::Australia::Sydney)
             .date_naive();
-        match demo::seed(&state, practice, today).await {
-            Ok(seeded) => {
-                let ids: Vec<String> = seeded.patients.iter().map(ToString::to_string).collect();
-                tracing::warn!(practice = %seeded.practice, demo_patient_ids = %ids.join(","),
-                    "new database: seeded a fictional demo practice");
-            }
-            Err(e) => {
-                eprintln!("could not seed the demo practice: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
+        let seeded = demo::seed(&state, practice, today)
+            .await
+            .map_err(|e| Failure::Other(format!("could not seed the demo practice: {e}")))?;
+        let ids: Vec<String> = seeded.patients.iter().map(ToString::to_string).collect();
+        tracing::warn!(practice = %seeded.practice, demo_patient_ids = %ids.join(","),
+            "new database: seeded a fictional demo practice");
     } else {
-        tracing::info!(practice = %practice, database = %clinic_server_example::config::redacted_url(&config.database_url), "serving the stored practice");
+        tracing::info!(practice = %practice, database = %redacted_url(&config.database_url), "serving the stored practice");
     }
-    if let Err(e) = serve(&config, state, shutdown_signal()).await {
-        eprintln!("server error: {e}");
-        return ExitCode::FAILURE;
-    }
-    ExitCode::SUCCESS
+    serve(config, state, shutdown_signal())
+        .await
+        .map_err(|e| Failure::Other(format!("server error: {e}")))
 }
 
-/// Re-wraps every sealed record under the current key (the first of
-/// `CLINIC_ENCRYPTION_KEYS`), practice by practice, in batches; the older keys can be
-/// removed from the configuration afterwards.
-async fn rotate_keys(config: &Config) -> ExitCode {
-    let cipher = match config.cipher() {
-        Ok(c) => Arc::new(c),
-        Err(e) => {
-            eprintln!("configuration error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let store = match SqlStore::connect(&config.database_url, cipher).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("cannot open the database: {e} ({})", e.code());
-            return ExitCode::FAILURE;
-        }
-    };
-    let practices = match store.practice_ids().await {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("cannot read the database: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+async fn migrate(config: &Config) -> Result<(), Failure> {
+    let n = SqlStore::migrate_to(&config.database_url, i64::MAX)
+        .await
+        .map_err(|e| Failure::Other(format!("migration failed: {e} ({})", e.code())))?;
+    println!("{n} migration(s) applied; the schema is current");
+    Ok(())
+}
+
+async fn rotate_keys(config: &Config) -> Result<(), Failure> {
+    let store = open(config).await?;
     let mut total = 0;
-    for practice in practices {
+    for practice in practices(&store).await? {
         loop {
             match store.rotate_keys(practice, 500).await {
                 Ok(0) => break,
@@ -147,15 +151,49 @@ async fn rotate_keys(config: &Config) -> ExitCode {
                     total += n;
                     println!("practice {practice}: {total} record(s) re-wrapped so far");
                 }
-                Err(e) => {
-                    eprintln!("rotation stopped: {e}");
-                    return ExitCode::FAILURE;
-                }
+                Err(e) => return Err(Failure::Other(format!("rotation stopped: {e}"))),
             }
         }
     }
     println!("{total} record(s) re-wrapped; every sealed record is under the current key");
-    ExitCode::SUCCESS
+    Ok(())
+}
+
+async fn sweep(config: &Config) -> Result<(), Failure> {
+    let store = open(config).await?;
+    for practice in practices(&store).await? {
+        let state = AppState::new(store.clone(), practice);
+        let service = ComplianceService::new(
+            CompliancePorts {
+                practices: store.clone(),
+                practitioners: store.clone(),
+                credentials: store.clone(),
+                appointments: store.clone(),
+                log: store.clone(),
+                privacy: store.clone(),
+                clock: Arc::new(SystemClock),
+            },
+            state.booking.clone(),
+            RenewalRules::history(),
+        );
+        let report = service
+            .run(practice)
+            .await
+            .map_err(|e| Failure::Other(format!("the sweep of practice {practice} stopped: {e}")))?;
+        let json = serde_json::to_string_pretty(&report).map_err(|e| Failure::Other(e.to_string()))?;
+        println!("practice {practice}:\n{json}");
+    }
+    Ok(())
+}
+
+async fn backup(config: &Config, path: &std::path::Path) -> Result<(), Failure> {
+    let store = open(config).await?;
+    store
+        .backup(path)
+        .await
+        .map_err(|e| Failure::Other(format!("backup failed: {e}")))?;
+    println!("backup written to {}", path.display());
+    Ok(())
 }
 
 /// Resolves on ctrl-c or SIGTERM.
@@ -179,4 +217,30 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_parse_and_bad_ones_are_refused() {
+        assert_eq!(Cli::try_parse_from(["x"]).unwrap().command, None);
+        assert_eq!(
+            Cli::try_parse_from(["x", "migrate"]).unwrap().command,
+            Some(Command::Migrate)
+        );
+        assert_eq!(
+            Cli::try_parse_from(["x", "rotate-keys"]).unwrap().command,
+            Some(Command::RotateKeys)
+        );
+        assert_eq!(
+            Cli::try_parse_from(["x", "backup", "/tmp/copy.db"]).unwrap().command,
+            Some(Command::Backup {
+                path: "/tmp/copy.db".into()
+            })
+        );
+        assert!(Cli::try_parse_from(["x", "backup"]).is_err(), "backup needs a path");
+        assert!(Cli::try_parse_from(["x", "drop-tables"]).is_err());
+    }
 }

@@ -272,6 +272,35 @@ impl SqlStore {
         Err(StoreError::UnsupportedUrl)
     }
 
+    /// Writes a consistent copy of a SQLite database to `path` while the store keeps
+    /// serving (`VACUUM INTO` reads one snapshot; writers carry on). The copy is a complete
+    /// database: open it with [`connect`](Self::connect) and the same keys.
+    ///
+    /// # Errors
+    /// `Invalid` on PostgreSQL (back it up with `pg_dump` or a base backup) or when `path`
+    /// exists; `Unavailable` when the copy cannot be written.
+    pub async fn backup(&self, path: &std::path::Path) -> Result<(), PortError> {
+        if path.exists() {
+            return Err(PortError::new(PortErrorKind::Invalid, "the backup file already exists"));
+        }
+        match &self.db {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite { reader, .. } => {
+                sqlx::query("VACUUM INTO $1")
+                    .bind(path.to_string_lossy().into_owned())
+                    .execute(reader)
+                    .await
+                    .map_err(fail)?;
+                Ok(())
+            }
+            #[cfg(feature = "postgres")]
+            Db::Postgres(_) => Err(PortError::new(
+                PortErrorKind::Invalid,
+                "PostgreSQL is backed up with pg_dump or a base backup, not by the server",
+            )),
+        }
+    }
+
     /// Closes every connection, waiting for those in use to be returned.
     pub async fn close(&self) {
         match &self.db {

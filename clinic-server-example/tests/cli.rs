@@ -1,0 +1,87 @@
+//! The maintenance commands, run as a clinic's operator would: the real binary against a
+//! database in a temporary directory.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Dir(PathBuf);
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clinic-server-example"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env(
+            "CLINIC_DATABASE_URL",
+            format!("sqlite://{}", dir.join("clinic.db").display()),
+        )
+        .env("CLINIC_KEY_FILE", dir.join("keys").display().to_string())
+        .env("RUST_LOG", "error");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn migrate_backup_sweep_and_rotate_from_the_command_line() {
+    let dir = Dir(std::env::temp_dir().join(format!("clinic-cli-{}", uuid::Uuid::now_v7())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let d = dir.0.as_path();
+
+    let first = run(d, &["migrate"], &[]);
+    assert!(first.status.success(), "{}", text(&first));
+    assert!(text(&first).contains("1 migration(s) applied"), "{}", text(&first));
+    let again = run(d, &["migrate"], &[]);
+    assert!(text(&again).contains("0 migration(s) applied"), "{}", text(&again));
+
+    let sweep = run(d, &["sweep"], &[]);
+    assert!(sweep.status.success(), "{}", text(&sweep));
+
+    let copy = d.join("copy.db");
+    let backup = run(d, &["backup", copy.to_str().unwrap()], &[]);
+    assert!(backup.status.success(), "{}", text(&backup));
+    assert!(copy.exists());
+    let twice = run(d, &["backup", copy.to_str().unwrap()], &[]);
+    assert_eq!(twice.status.code(), Some(1));
+    assert!(text(&twice).contains("already exists"), "{}", text(&twice));
+
+    let keys = clinic_adapters::crypto::EnvelopeCipher::generate_key("k2");
+    let rotate = run(d, &["rotate-keys"], &[("CLINIC_ENCRYPTION_KEYS", keys)]);
+    assert!(rotate.status.success(), "{}", text(&rotate));
+    assert!(text(&rotate).contains("0 record(s) re-wrapped"), "{}", text(&rotate));
+}
+
+#[test]
+fn bad_configuration_and_commands_stop_with_a_clear_message() {
+    let dir = Dir(std::env::temp_dir().join(format!("clinic-cli-{}", uuid::Uuid::now_v7())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let d = dir.0.as_path();
+    let bad_url = run(d, &["migrate"], &[("CLINIC_DATABASE_URL", "mysql://db/clinic".into())]);
+    assert_eq!(bad_url.status.code(), Some(2));
+    assert!(text(&bad_url).contains("CLINIC_DATABASE_URL"), "{}", text(&bad_url));
+    let secret = format!("k1:{}", "ab".repeat(31));
+    let bad_key = run(d, &["serve"], &[("CLINIC_ENCRYPTION_KEYS", secret)]);
+    assert_eq!(bad_key.status.code(), Some(2));
+    assert!(text(&bad_key).contains("CLINIC_ENCRYPTION_KEYS"));
+    assert!(!text(&bad_key).contains("abab"), "never prints a key");
+    let unknown = run(d, &["drop-tables"], &[]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(text(&unknown).contains("drop-tables"), "{}", text(&unknown));
+}
