@@ -28,7 +28,11 @@ struct World {
 }
 
 async fn world() -> World {
-    let f = practice_on(Arc::new(MemoryStore::new())).await;
+    world_on(Arc::new(MemoryStore::new())).await
+}
+
+async fn world_on(store: Arc<dyn Storage>) -> World {
+    let f = practice_on(store).await;
     let gateway = Arc::new(ManualClaims::new());
     let billing = f.billing(gateway.clone());
     let referral = Referral {
@@ -124,9 +128,8 @@ impl World {
     }
 }
 
-#[tokio::test]
-async fn invoice_claim_lodge_pay() {
-    let w = world().await;
+async fn invoice_claim_lodge_pay(store: Arc<dyn Storage>) {
+    let w = world_on(store).await;
     let inv = w.session(0).await;
     let issued = w.f.store.invoice(w.f.practice, inv).await.unwrap();
     assert_eq!(issued.number, Some(1));
@@ -161,9 +164,8 @@ async fn invoice_claim_lodge_pay() {
     assert_eq!(inv.status(), InvoiceStatus::Paid);
 }
 
-#[tokio::test]
-async fn eleventh_session_is_refused_but_can_be_invoiced_privately() {
-    let w = world().await;
+async fn eleventh_session_is_refused_but_can_be_invoiced_privately(store: Arc<dyn Storage>) {
+    let w = world_on(store).await;
     w.external(10).await;
     let inv = w.session(0).await;
     let err = w.billing.claim(w.f.practice, &w.request(inv)).await.unwrap_err();
@@ -180,9 +182,8 @@ async fn eleventh_session_is_refused_but_can_be_invoiced_privately() {
     assert_eq!(paid.status(), InvoiceStatus::Paid);
 }
 
-#[tokio::test]
-async fn unfinished_session_cannot_be_claimed() {
-    let w = world().await;
+async fn unfinished_session_cannot_be_claimed(store: Arc<dyn Storage>) {
+    let w = world_on(store).await;
     let a =
         w.f.service
             .book(w.f.practice, &w.f.request(1, "2026-11-23T22:00:00Z"))
@@ -219,9 +220,8 @@ async fn unfinished_session_cannot_be_claimed() {
     assert!(err.to_string().contains("must be completed"), "{err}");
 }
 
-#[tokio::test]
-async fn a_suspended_practitioners_claims_are_not_lodged() {
-    let w = world().await;
+async fn a_suspended_practitioners_claims_are_not_lodged(store: Arc<dyn Storage>) {
+    let w = world_on(store).await;
     let inv = w.session(0).await;
     let claim = w.billing.claim(w.f.practice, &w.request(inv)).await.unwrap();
     let mut p = w.f.practitioner.clone();
@@ -237,10 +237,9 @@ async fn a_suspended_practitioners_claims_are_not_lodged() {
     assert!(w.gateway.forms().is_empty());
 }
 
-#[tokio::test]
-async fn clinical_items_need_the_clinical_endorsement() {
+async fn clinical_items_need_the_clinical_endorsement(store: Arc<dyn Storage>) {
     use clinic_core::credentials::{Credentials, Endorsement, Insurance, Registration, RegistrationType};
-    let w = world().await;
+    let w = world_on(store).await;
     let mut p = w.f.practitioner.clone();
     p.kind = clinic_core::people::PractitionerKind::ClinicalPsychologist;
     w.f.store.save_practitioner(&p).await.unwrap();
@@ -302,9 +301,8 @@ async fn clinical_items_need_the_clinical_endorsement() {
     );
 }
 
-#[tokio::test]
-async fn rejection_frees_the_place_under_the_cap() {
-    let w = world().await;
+async fn rejection_frees_the_place_under_the_cap(store: Arc<dyn Storage>) {
+    let w = world_on(store).await;
     w.external(9).await;
     let first = w.session(0).await;
     let second = w.session(1).await;
@@ -322,9 +320,8 @@ async fn rejection_frees_the_place_under_the_cap() {
 }
 
 /// 16 tasks claim the last session under the cap at once: exactly one claim is made.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sixteen_claims_for_the_last_capped_session_one_wins() {
-    let w = Arc::new(world().await);
+async fn sixteen_claims_for_the_last_capped_session_one_wins(store: Arc<dyn Storage>) {
+    let w = Arc::new(world_on(store).await);
     w.external(9).await;
     let mut invoices = Vec::new();
     for n in 0..16 {
@@ -353,9 +350,8 @@ async fn sixteen_claims_for_the_last_capped_session_one_wins() {
 }
 
 /// 100 drafts issued concurrently get the numbers 1 to 100, each once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hundred_concurrent_invoices_are_numbered_without_gaps() {
-    let w = Arc::new(world().await);
+async fn hundred_concurrent_invoices_are_numbered_without_gaps(store: Arc<dyn Storage>) {
+    let w = Arc::new(world_on(store).await);
     let mut drafts = Vec::new();
     for i in 0..100 {
         let line = LineInput {
@@ -401,9 +397,8 @@ async fn hundred_concurrent_invoices_are_numbered_without_gaps() {
 
 /// 20 concurrent payments of $20 against $220 owed: 11 land, 9 are refused, nothing is
 /// overpaid.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_payments_never_overpay() {
-    let w = Arc::new(world().await);
+async fn concurrent_payments_never_overpay(store: Arc<dyn Storage>) {
+    let w = Arc::new(world_on(store).await);
     let inv = w.session(0).await;
     let tasks: Vec<_> = (0..20)
         .map(|_| {
@@ -428,9 +423,8 @@ async fn concurrent_payments_never_overpay() {
     assert_eq!(stored.balance(), Money::ZERO);
 }
 
-#[tokio::test]
-async fn booking_warns_but_books() {
-    let w = world().await;
+async fn booking_warns_but_books(store: Arc<dyn Storage>) {
+    let w = world_on(store).await;
     // Patient 1 has no referral and ten sessions claimed this year.
     for i in 0..10 {
         let s = PastService {
@@ -535,3 +529,16 @@ proptest! {
         });
     }
 }
+
+on_every_store!(
+    invoice_claim_lodge_pay,
+    eleventh_session_is_refused_but_can_be_invoiced_privately,
+    unfinished_session_cannot_be_claimed,
+    a_suspended_practitioners_claims_are_not_lodged,
+    clinical_items_need_the_clinical_endorsement,
+    rejection_frees_the_place_under_the_cap,
+    sixteen_claims_for_the_last_capped_session_one_wins,
+    hundred_concurrent_invoices_are_numbered_without_gaps,
+    concurrent_payments_never_overpay,
+    booking_warns_but_books,
+);

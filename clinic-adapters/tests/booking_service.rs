@@ -15,15 +15,18 @@ use common::{Fixture, practice_on, utc};
 use proptest::prelude::*;
 
 async fn fixture() -> Fixture {
-    practice_on(Arc::new(MemoryStore::new())).await
+    fixture_on(Arc::new(MemoryStore::new())).await
+}
+
+async fn fixture_on(store: Arc<dyn Storage>) -> Fixture {
+    practice_on(store).await
 }
 
 // Tuesday 24 Nov 2026 09:00 Sydney = 2026-11-23T22:00Z.
 const TUE_0900: &str = "2026-11-23T22:00:00Z";
 
-#[tokio::test]
-async fn books_then_refuses_the_same_slot() {
-    let f = fixture().await;
+async fn books_then_refuses_the_same_slot(store: Arc<dyn Storage>) {
+    let f = fixture_on(store).await;
     let a = f.service.book(f.practice, &f.request(0, TUE_0900)).await.unwrap();
     assert_eq!(a.status_kind(), StatusKind::Booked);
     assert_eq!(
@@ -38,9 +41,8 @@ async fn books_then_refuses_the_same_slot() {
     assert_eq!(err.code(), "practitioner_busy");
 }
 
-#[tokio::test]
-async fn unknown_records_are_not_found() {
-    let f = fixture().await;
+async fn unknown_records_are_not_found(store: Arc<dyn Storage>) {
+    let f = fixture_on(store).await;
     let mut r = f.request(0, TUE_0900);
     r.patient_ids = vec![common::ids().new_id()];
     assert!(matches!(
@@ -60,9 +62,8 @@ async fn unknown_records_are_not_found() {
     ));
 }
 
-#[tokio::test]
-async fn cancel_flags_late_and_ranks_the_waitlist() {
-    let f = fixture().await;
+async fn cancel_flags_late_and_ranks_the_waitlist(store: Arc<dyn Storage>) {
+    let f = fixture_on(store).await;
     let a = f.service.book(f.practice, &f.request(0, TUE_0900)).await.unwrap();
     let entry = WaitlistEntry {
         id: common::ids().new_id(),
@@ -102,9 +103,8 @@ async fn cancel_flags_late_and_ranks_the_waitlist() {
     assert_eq!(again.code(), "illegal_transition");
 }
 
-#[tokio::test]
-async fn reschedule_keeps_history_and_frees_the_old_time() {
-    let f = fixture().await;
+async fn reschedule_keeps_history_and_frees_the_old_time(store: Arc<dyn Storage>) {
+    let f = fixture_on(store).await;
     let a = f.service.book(f.practice, &f.request(0, TUE_0900)).await.unwrap();
     let moved = f
         .service
@@ -123,9 +123,8 @@ async fn reschedule_keeps_history_and_frees_the_old_time() {
     assert_eq!(clash.code(), "practitioner_busy");
 }
 
-#[tokio::test]
-async fn status_machine_through_the_service() {
-    let f = fixture().await;
+async fn status_machine_through_the_service(store: Arc<dyn Storage>) {
+    let f = fixture_on(store).await;
     let a = f.service.book(f.practice, &f.request(0, TUE_0900)).await.unwrap();
     assert_eq!(
         f.service.mark_no_show(f.practice, a.id).await.unwrap_err().code(),
@@ -141,9 +140,8 @@ async fn status_machine_through_the_service() {
     );
 }
 
-#[tokio::test]
-async fn series_all_or_nothing_and_book_free() {
-    let f = fixture().await;
+async fn series_all_or_nothing_and_book_free(store: Arc<dyn Storage>) {
+    let f = fixture_on(store).await;
     // Someone already has Tuesday 8 Dec 09:00.
     f.service
         .book(f.practice, &f.request(9, "2026-12-07T22:00:00Z"))
@@ -189,9 +187,8 @@ async fn series_all_or_nothing_and_book_free() {
     assert_eq!(out.booked.len(), 5);
 }
 
-#[tokio::test]
-async fn slot_search_excludes_booked_time_and_everything_found_books() {
-    let f = fixture().await;
+async fn slot_search_excludes_booked_time_and_everything_found_books(store: Arc<dyn Storage>) {
+    let f = fixture_on(store).await;
     f.service.book(f.practice, &f.request(0, TUE_0900)).await.unwrap();
     let search = SlotSearch {
         service_id: f.session.id,
@@ -343,3 +340,13 @@ proptest! {
         });
     }
 }
+
+on_every_store!(
+    books_then_refuses_the_same_slot,
+    unknown_records_are_not_found,
+    cancel_flags_late_and_ranks_the_waitlist,
+    reschedule_keeps_history_and_frees_the_old_time,
+    status_machine_through_the_service,
+    series_all_or_nothing_and_book_free,
+    slot_search_excludes_booked_time_and_everything_found_books,
+);

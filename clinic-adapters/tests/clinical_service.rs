@@ -6,7 +6,6 @@ mod common;
 
 use std::sync::Arc;
 
-use clinic_adapters::memory::MemoryStore;
 use clinic_core::audit::{Outcome, verify};
 use clinic_core::clinical::{NoteKind, Soap};
 use clinic_core::ids::*;
@@ -22,8 +21,8 @@ struct World {
     clinical: ClinicalService,
 }
 
-async fn world() -> World {
-    let f = practice_on(Arc::new(MemoryStore::new())).await;
+async fn world_on(store: Arc<dyn Storage>) -> World {
+    let f = practice_on(store).await;
     // Sam Lee treats patient 0.
     f.service
         .book(f.practice, &f.request(0, "2026-11-23T22:00:00Z"))
@@ -68,9 +67,8 @@ impl World {
     }
 }
 
-#[tokio::test]
-async fn treating_clinician_writes_signs_locks_and_amends() {
-    let w = world().await;
+async fn treating_clinician_writes_signs_locks_and_amends(store: Arc<dyn Storage>) {
+    let w = world_on(store).await;
     let p = w.f.patients[0];
     let n = w
         .clinical
@@ -94,9 +92,8 @@ async fn treating_clinician_writes_signs_locks_and_amends() {
     assert!(outcomes.iter().all(|(_, o)| *o == Outcome::Allowed));
 }
 
-#[tokio::test]
-async fn others_are_denied_and_the_denial_is_audited() {
-    let w = world().await;
+async fn others_are_denied_and_the_denial_is_audited(store: Arc<dyn Storage>) {
+    let w = world_on(store).await;
     let p = w.f.patients[0];
     let n = w
         .clinical
@@ -122,9 +119,8 @@ async fn others_are_denied_and_the_denial_is_audited() {
     assert_eq!(outcomes.iter().filter(|(_, o)| *o == Outcome::Denied).count(), 3);
 }
 
-#[tokio::test]
-async fn break_glass_is_let_in_and_flagged() {
-    let w = world().await;
+async fn break_glass_is_let_in_and_flagged(store: Arc<dyn Storage>) {
+    let w = world_on(store).await;
     let n = w
         .clinical
         .create(&w.sam(), w.f.patients[0], NoteKind::Progress, World::soap())
@@ -140,9 +136,8 @@ async fn break_glass_is_let_in_and_flagged() {
     );
 }
 
-#[tokio::test]
-async fn patients_see_only_shared_notes_and_never_process_notes() {
-    let w = world().await;
+async fn patients_see_only_shared_notes_and_never_process_notes(store: Arc<dyn Storage>) {
+    let w = world_on(store).await;
     let p = w.f.patients[0];
     let me = w.actor(Role::Patient, None, Some(p));
     let n = w
@@ -177,9 +172,8 @@ async fn patients_see_only_shared_notes_and_never_process_notes() {
     ));
 }
 
-#[tokio::test]
-async fn the_audit_chain_verifies_and_holds_no_clinical_text() {
-    let w = world().await;
+async fn the_audit_chain_verifies_and_holds_no_clinical_text(store: Arc<dyn Storage>) {
+    let w = world_on(store).await;
     let n = w
         .clinical
         .create(&w.sam(), w.f.patients[0], NoteKind::Progress, World::soap())
@@ -203,10 +197,9 @@ async fn the_audit_chain_verifies_and_holds_no_clinical_text() {
     );
 }
 
-#[tokio::test]
-async fn checkpoints_are_signed_stored_and_verified() {
+async fn checkpoints_are_signed_stored_and_verified(store: Arc<dyn Storage>) {
     use clinic_core::service::AuditService;
-    let w = world().await;
+    let w = world_on(store).await;
     let key = b"deployment checkpoint key";
     let audit = AuditService::new(w.f.store.clone());
     assert_eq!(
@@ -256,11 +249,10 @@ async fn checkpoints_are_signed_stored_and_verified() {
     assert!(audit.verify(w.f.practice, key, &[later]).await.unwrap().is_err());
 }
 
-#[tokio::test]
-async fn intake_is_submitted_once_amended_with_history_and_flags_risk() {
+async fn intake_is_submitted_once_amended_with_history_and_flags_risk(store: Arc<dyn Storage>) {
     use clinic_core::clinical::Answer;
     use clinic_core::service::IntakeService;
-    let w = world().await;
+    let w = world_on(store).await;
     let p = w.f.patients[0];
     let intake = IntakeService::new(w.f.store.clone(), w.f.store.clone(), w.f.clock.clone());
     let me = w.actor(Role::Patient, None, Some(p));
@@ -300,3 +292,13 @@ async fn intake_is_submitted_once_amended_with_history_and_flags_risk() {
     let outcomes = w.outcomes().await;
     assert_eq!(outcomes.iter().filter(|(a, _)| a.starts_with("intake.")).count(), 6);
 }
+
+on_every_store!(
+    treating_clinician_writes_signs_locks_and_amends,
+    others_are_denied_and_the_denial_is_audited,
+    break_glass_is_let_in_and_flagged,
+    patients_see_only_shared_notes_and_never_process_notes,
+    the_audit_chain_verifies_and_holds_no_clinical_text,
+    checkpoints_are_signed_stored_and_verified,
+    intake_is_submitted_once_amended_with_history_and_flags_risk,
+);

@@ -7,7 +7,6 @@ mod common;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use clinic_adapters::memory::MemoryStore;
 use clinic_core::credentials::{Credentials, Insurance, Registration, RegistrationType, RenewalRules, SweepAction};
 use clinic_core::money::Money;
 use clinic_core::ports::*;
@@ -35,9 +34,8 @@ fn creds(f: &common::Fixture, reg: &str) -> Credentials {
     }
 }
 
-#[tokio::test]
-async fn lapsed_registration_suspends_cancels_and_reinstates_on_renewal() {
-    let f = practice_on(Arc::new(MemoryStore::new())).await;
+async fn lapsed_registration_suspends_cancels_and_reinstates_on_renewal(store: Arc<dyn Storage>) {
+    let f = practice_on(store).await;
     let a = f
         .service
         .book(f.practice, &f.request(0, "2026-11-23T22:00:00Z"))
@@ -111,9 +109,8 @@ async fn lapsed_registration_suspends_cancels_and_reinstates_on_renewal() {
         .unwrap();
 }
 
-#[tokio::test]
-async fn expiring_insurance_warns_once() {
-    let f = practice_on(Arc::new(MemoryStore::new())).await;
+async fn expiring_insurance_warns_once(store: Arc<dyn Storage>) {
+    let f = practice_on(store).await;
     let mut c = creds(&f, "2027-11-30");
     c.insurances[0].expires_on = NaiveDate::from_ymd_opt(2026, 12, 10).unwrap();
     f.store
@@ -156,3 +153,8 @@ async fn expiring_insurance_warns_once() {
     let report = sweep.run(f.practice).await.unwrap();
     assert_eq!(report.overdue_access_requests, vec![(f.patients[4], vic)]);
 }
+
+on_every_store!(
+    lapsed_registration_suspends_cancels_and_reinstates_on_renewal,
+    expiring_insurance_warns_once,
+);

@@ -7,7 +7,6 @@ mod common;
 use std::sync::Arc;
 
 use clinic_adapters::export::{to_csv, to_json};
-use clinic_adapters::memory::MemoryStore;
 use clinic_core::audit::Outcome;
 use clinic_core::billing::{LineInput, Payer, SupplyKind};
 use clinic_core::clinical::{NoteKind, Soap};
@@ -19,9 +18,8 @@ use clinic_core::scheduling::CancelledBy;
 use clinic_core::service::{Actor, ServiceError};
 use common::practice_on;
 
-#[tokio::test]
-async fn a_manager_exports_everything_held_and_the_export_is_audited() {
-    let f = practice_on(Arc::new(MemoryStore::new())).await;
+async fn a_manager_exports_everything_held_and_the_export_is_audited(store: Arc<dyn Storage>) {
+    let f = practice_on(store).await;
     let p = f.patients[0];
     let kept = f
         .service
@@ -132,11 +130,10 @@ async fn a_manager_exports_everything_held_and_the_export_is_audited() {
     let _: PatientId = p;
 }
 
-#[tokio::test]
-async fn consents_and_access_requests_are_kept_and_overdue_ones_flagged() {
+async fn consents_and_access_requests_are_kept_and_overdue_ones_flagged(store: Arc<dyn Storage>) {
     use clinic_core::practice::AuState;
     use clinic_core::privacy::{Consent, ConsentKind, ConsentMethod};
-    let f = practice_on(Arc::new(MemoryStore::new())).await;
+    let f = practice_on(store).await;
     let privacy = f.privacy();
     let p = f.patients[0];
     let consent = |granted, at: &str| Consent {
@@ -220,10 +217,9 @@ async fn consents_and_access_requests_are_kept_and_overdue_ones_flagged() {
     assert_eq!(wrong_day.code(), "not_found");
 }
 
-#[tokio::test]
-async fn deletion_is_refused_while_records_must_be_kept_then_carried_out() {
+async fn deletion_is_refused_while_records_must_be_kept_then_carried_out(store: Arc<dyn Storage>) {
     use clinic_core::privacy::DeletionOutcome;
-    let f = practice_on(Arc::new(MemoryStore::new())).await;
+    let f = practice_on(store).await;
     let privacy = f.privacy();
     let clinical = f.clinical();
     let p = f.patients[0];
@@ -313,11 +309,10 @@ async fn deletion_is_refused_while_records_must_be_kept_then_carried_out() {
     assert!(matches!(never.outcome, DeletionOutcome::Approved { .. }) && never.deidentified);
 }
 
-#[tokio::test]
-async fn corrections_are_applied_with_history_or_declined_with_the_patients_statement() {
+async fn corrections_are_applied_with_history_or_declined_with_the_patients_statement(store: Arc<dyn Storage>) {
     use clinic_core::people::PatientSpec;
     use clinic_core::privacy::CorrectionOutcome;
-    let f = practice_on(Arc::new(MemoryStore::new())).await;
+    let f = practice_on(store).await;
     let privacy = f.privacy();
     let p = f.patients[0];
     let actor = |role| Actor {
@@ -371,3 +366,10 @@ async fn corrections_are_applied_with_history_or_declined_with_the_patients_stat
     );
     assert!(matches!(&history[1], CorrectionOutcome::Declined { statement: Some(s), .. } if s.contains("disagree")));
 }
+
+on_every_store!(
+    a_manager_exports_everything_held_and_the_export_is_audited,
+    consents_and_access_requests_are_kept_and_overdue_ones_flagged,
+    deletion_is_refused_while_records_must_be_kept_then_carried_out,
+    corrections_are_applied_with_history_or_declined_with_the_patients_statement,
+);

@@ -7,7 +7,6 @@ mod common;
 use std::sync::Arc;
 
 use chrono::Duration;
-use clinic_adapters::memory::MemoryStore;
 use clinic_adapters::system::UuidV7Ids;
 use clinic_core::audit::Outcome;
 use clinic_core::clinical::{Instrument, PrescriptionSpec, ResultValue, Severity};
@@ -19,9 +18,8 @@ use clinic_core::service::{Actor, RecordsPorts, RecordsService, ServiceError};
 use clinic_core::time::TimeRange;
 use common::{practice_on, utc};
 
-#[tokio::test]
-async fn who_may_prescribe_record_review_and_read() {
-    let f = practice_on(Arc::new(MemoryStore::new())).await;
+async fn who_may_prescribe_record_review_and_read(store: Arc<dyn Storage>) {
+    let f = practice_on(store).await;
     let p = f.patients[0];
     let doctor = Practitioner::new(
         common::ids().new_id(),
@@ -194,3 +192,5 @@ async fn who_may_prescribe_record_review_and_read() {
         "no clinical content in the audit trail"
     );
 }
+
+on_every_store!(who_may_prescribe_record_review_and_read,);

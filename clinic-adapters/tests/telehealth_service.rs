@@ -6,7 +6,6 @@ mod common;
 
 use std::sync::Arc;
 
-use clinic_adapters::memory::MemoryStore;
 use clinic_core::people::{ContactPerson, Phone};
 use clinic_core::ports::*;
 use clinic_core::privacy::{Consent, ConsentKind, ConsentMethod};
@@ -15,9 +14,8 @@ use clinic_core::service::{TelehealthPorts, TelehealthService};
 use clinic_core::telehealth::{Missing, SessionPrep};
 use common::practice_on;
 
-#[tokio::test]
-async fn a_video_session_starts_only_when_everything_is_in_place() {
-    let f = practice_on(Arc::new(MemoryStore::new())).await;
+async fn a_video_session_starts_only_when_everything_is_in_place(store: Arc<dyn Storage>) {
+    let f = practice_on(store).await;
     let p = f.patients[0];
     let mut req = f.request(0, "2026-11-23T22:00:00Z");
     req.mode = DeliveryMode::Video;
@@ -85,3 +83,5 @@ async fn a_video_session_starts_only_when_everything_is_in_place() {
         "invalid_field"
     );
 }
+
+on_every_store!(a_video_session_starts_only_when_everything_is_in_place,);

@@ -12,7 +12,6 @@ pub mod sql_faults;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc, Weekday};
-use clinic_adapters::memory::MemoryStore;
 use clinic_adapters::system::{SettableClock, UuidV7Ids};
 use clinic_core::ids::*;
 use clinic_core::money::Money;
@@ -31,7 +30,7 @@ pub fn utc(s: &str) -> DateTime<Utc> {
 
 /// Everything a booking test needs.
 pub struct Fixture {
-    pub store: Arc<MemoryStore>,
+    pub store: Arc<dyn Storage>,
     pub clock: Arc<SettableClock>,
     pub service: BookingService,
     pub practice: PracticeId,
@@ -48,7 +47,7 @@ pub fn ids() -> UuidV7Ids {
 
 /// A Sydney practice, one psychologist working Mon–Fri 09:00–17:00, a 50-minute service
 /// with a 10-minute notes buffer, 40 patients; now is Monday 23 Nov 2026 09:00 Sydney.
-pub async fn practice_on(store: Arc<MemoryStore>) -> Fixture {
+pub async fn practice_on(store: Arc<dyn Storage>) -> Fixture {
     let ids = ids();
     let clock = Arc::new(SettableClock::new(utc("2026-11-22T22:00:00Z")));
     let practice = Practice::new(ids.new_id(), "Harbour Psychology", BookingPolicy::default()).unwrap();
@@ -210,4 +209,45 @@ impl Fixture {
             series_policy: None,
         }
     }
+}
+
+/// Runs each named `async fn(store: Arc<dyn Storage>)` as a test on every storage adapter:
+/// in memory, on SQLite in a temporary file, and on PostgreSQL in a database of its own
+/// (when `DATABASE_URL` is set; see `databases::postgres_url`).
+#[macro_export]
+macro_rules! on_every_store {
+    ($($name:ident),* $(,)?) => {
+        mod memory_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(std::sync::Arc::new(clinic_adapters::memory::MemoryStore::new())).await;
+                }
+            )*
+        }
+        #[cfg(all(feature = "sqlite", feature = "crypto"))]
+        mod sqlite_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = crate::common::databases::TempSqlite::new();
+                    super::$name(db.store().await).await;
+                }
+            )*
+        }
+        #[cfg(all(feature = "postgres", feature = "crypto"))]
+        mod postgres_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(admin) = crate::common::databases::postgres_url() else { return };
+                    let db = crate::common::databases::TempPostgres::new(&admin).await;
+                    let store = db.store().await;
+                    super::$name(store.clone()).await;
+                    store.close().await;
+                    db.drop_now().await;
+                }
+            )*
+        }
+    };
 }
