@@ -1,4 +1,4 @@
-//! Invoices and Medicare claims end to end over the in-memory store.
+//! Invoices and Medicare claims end to end over every storage adapter (memory, SQLite, PostgreSQL).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

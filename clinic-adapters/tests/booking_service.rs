@@ -1,4 +1,6 @@
-//! The booking use cases end to end over the in-memory store.
+//! The booking use cases end to end over every storage adapter (memory, SQLite, PostgreSQL).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test bodies run through `on_every_store!`
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! The compliance sweep end to end over the in-memory store.
+//! The compliance sweep end to end over every storage adapter (memory, SQLite, PostgreSQL).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -1,4 +1,4 @@
-//! Data-access exports (APP 12) over the in-memory store.
+//! Data-access exports (APP 12) over every storage adapter (memory, SQLite, PostgreSQL).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

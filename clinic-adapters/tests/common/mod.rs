@@ -230,7 +230,7 @@ macro_rules! on_every_store {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let db = crate::common::databases::TempSqlite::new();
+                    let db = $crate::common::databases::TempSqlite::new();
                     super::$name(db.store().await).await;
                 }
             )*
@@ -240,8 +240,8 @@ macro_rules! on_every_store {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let Some(admin) = crate::common::databases::postgres_url() else { return };
-                    let db = crate::common::databases::TempPostgres::new(&admin).await;
+                    let Some(admin) = $crate::common::databases::postgres_url() else { return };
+                    let db = $crate::common::databases::TempPostgres::new(&admin).await;
                     let store = db.store().await;
                     super::$name(store.clone()).await;
                     store.close().await;
