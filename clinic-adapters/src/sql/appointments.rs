@@ -22,7 +22,7 @@ use sqlx::Row as _;
 use uuid::Uuid;
 
 use super::ports::{LONGEST_BLOCK, body_by_id, bump, calendar_version, other_practice, resource_name};
-use super::{SqlStore, fail, read, to_i64, to_u64, write};
+use super::{SqlStore, fail, read_tx, to_i64, to_u64, write_tx};
 
 fn decode(body: &[u8]) -> Result<Appointment, PortError> {
     serde_json::from_slice(body).map_err(|e| super::corrupt("appointment", e))
@@ -35,7 +35,7 @@ fn placeholders(from: usize, n: usize) -> String {
         if i > 0 {
             s.push_str(", ");
         }
-        let _ = std::write!(s, "${}", from + i);
+        let _ = write!(s, "${}", from + i);
     }
     s
 }
@@ -59,7 +59,7 @@ const ROWS_PER_INSERT: usize = 500;
 #[async_trait]
 impl AppointmentRepository for SqlStore {
     async fn appointment(&self, practice: PracticeId, id: AppointmentId) -> Result<Appointment, PortError> {
-        let body = read!(self, practice, |c| body_by_id!(
+        let body = read_tx!(self, practice, |c| body_by_id!(
             c,
             "appointments",
             practice,
@@ -94,7 +94,7 @@ impl AppointmentRepository for SqlStore {
             start = 2 * n + 3,
             end = 2 * n + 4,
         );
-        let (versions, bodies, longest) = read!(self, practice, |c| {
+        let (versions, bodies, longest) = read_tx!(self, practice, |c| {
             let mut q = sqlx::query(&sql).bind(practice.as_uuid());
             for name in &version_names {
                 q = q.bind(name);
@@ -204,7 +204,7 @@ impl AppointmentRepository for SqlStore {
         let sql = format!(
             "SELECT r.resource, group_concat(r.busy_start || ' ' || r.busy_end || ' ' || hex(r.appointment_id), ',') {filter}"
         );
-        let rows: Vec<(String, String)> = read!(self, practice, |c| {
+        let rows: Vec<(String, String)> = read_tx!(self, practice, |c| {
             let mut q = sqlx::query_as(&sql).bind(practice.as_uuid());
             for k in keys {
                 q = q.bind(resource_name(*k));
@@ -259,7 +259,7 @@ impl AppointmentRepository for SqlStore {
         let mut guarded: Vec<(String, u64)> = guards.iter().map(|g| (calendar_version(g.key), g.version)).collect();
         guarded.sort();
         guarded.dedup_by(|a, b| a.0 == b.0);
-        write!(self, practice, |c, ts| {
+        write_tx!(self, practice, |c, ts| {
             // New appointments go in first; one already stored is replaced below, after its
             // old resources are known.
             let mut replaced = Vec::new();
@@ -304,7 +304,7 @@ impl AppointmentRepository for SqlStore {
                     if i > 0 {
                         sql.push_str(", ");
                     }
-                    let _ = std::write!(sql, "($1, ${}, ${})", 2 * i + 2, 2 * i + 3);
+                    let _ = write!(sql, "($1, ${}, ${})", 2 * i + 2, 2 * i + 3);
                 }
                 sql.push_str(
                     " ON CONFLICT (practice_id, name) DO UPDATE SET value = excluded.value
@@ -367,7 +367,7 @@ impl AppointmentRepository for SqlStore {
                         sql.push_str(", ");
                     }
                     let b = 7 * i + 2;
-                    let _ = std::write!(
+                    let _ = write!(
                         sql,
                         "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
                         b,
@@ -419,7 +419,7 @@ impl AppointmentRepository for SqlStore {
         practice: PracticeId,
         patient: PatientId,
     ) -> Result<Vec<Appointment>, PortError> {
-        let bodies: Vec<Vec<u8>> = read!(self, practice, |c| {
+        let bodies: Vec<Vec<u8>> = read_tx!(self, practice, |c| {
             sqlx::query_scalar(
                 "SELECT a.body FROM appointment_resources r
                  JOIN appointments a ON a.practice_id = r.practice_id AND a.id = r.appointment_id

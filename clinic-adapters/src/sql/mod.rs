@@ -531,7 +531,7 @@ fn pg_begin(practice: PracticeId) -> String {
 
 /// Runs `$body` with `$c` bound to a read connection of `$store`, scoped to `$practice`.
 /// The body is the same text for both drivers and is type-checked once per driver.
-macro_rules! read {
+macro_rules! read_tx {
     ($store:expr, $practice:expr, |$c:ident| $body:expr) => {
         match &$store.db {
             #[cfg(feature = "sqlite")]
@@ -557,7 +557,7 @@ macro_rules! read {
 /// Runs `$body` in a write transaction scoped to `$practice`, committed if the body
 /// finishes and rolled back if it returns early with an error. `$ts` converts an instant
 /// to the driver's column type (microseconds on SQLite, `timestamptz` on PostgreSQL).
-macro_rules! write {
+macro_rules! write_tx {
     ($store:expr, $practice:expr, |$c:ident $(, $ts:ident)?| $body:expr) => {
         match &$store.db {
             #[cfg(feature = "sqlite")]
@@ -583,4 +583,4 @@ macro_rules! write {
         }
     };
 }
-pub(crate) use {read, write};
+pub(crate) use {read_tx, write_tx};

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row as _;
 use uuid::Uuid;
 
-use super::{Kind, SqlStore, fail, read, to_i64, to_u64, uuid_key, write};
+use super::{Kind, SqlStore, fail, read_tx, to_i64, to_u64, uuid_key, write_tx};
 
 /// The name of a resource's calendar version and index rows.
 pub(super) fn resource_name(key: ResourceKey) -> String {
@@ -117,7 +117,7 @@ impl SqlStore {
         value: &T,
     ) -> Result<(), PortError> {
         let body = self.encode(practice, kind, key, value)?;
-        write!(self, practice, |c| {
+        write_tx!(self, practice, |c| {
             sqlx::query(
                 "INSERT INTO records (practice_id, kind, key, owner_id, sealed_with, body) VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT (practice_id, kind, key) DO UPDATE
@@ -145,7 +145,7 @@ impl SqlStore {
         value: &T,
     ) -> Result<(), PortError> {
         let body = self.encode(practice, kind, key, value)?;
-        write!(self, practice, |c| {
+        write_tx!(self, practice, |c| {
             sqlx::query(
                 "INSERT INTO records (practice_id, kind, key, owner_id, sealed_with, body) VALUES ($1, $2, $3, NULL, $4, $5)
                  ON CONFLICT (practice_id, kind, key) DO NOTHING",
@@ -169,7 +169,7 @@ impl SqlStore {
         kind: Kind,
         key: &str,
     ) -> Result<Option<T>, PortError> {
-        let row = read!(self, practice, |c| {
+        let row = read_tx!(self, practice, |c| {
             sqlx::query(
                 "SELECT sealed_with IS NOT NULL, body FROM records WHERE practice_id = $1 AND kind = $2 AND key = $3",
             )
@@ -210,7 +210,7 @@ impl SqlStore {
         kind: Kind,
         owner: Option<Uuid>,
     ) -> Result<Vec<T>, PortError> {
-        let rows: Vec<Stored> = read!(self, practice, |c| {
+        let rows: Vec<Stored> = read_tx!(self, practice, |c| {
             let query = if owner.is_some() {
                 "SELECT key, sealed_with IS NOT NULL, body FROM records
                  WHERE practice_id = $1 AND kind = $2 AND owner_id = $3 ORDER BY key"
@@ -268,7 +268,7 @@ impl SqlStore {
     /// A database failure, or a record sealed under a key that is not configured.
     pub async fn rotate_keys(&self, practice: PracticeId, batch: u32) -> Result<usize, PortError> {
         let current = self.cipher.current_key_id().to_owned();
-        let moved = write!(self, practice, |c| {
+        let moved = write_tx!(self, practice, |c| {
             let rows = sqlx::query(
                 "SELECT kind, key, body FROM records
                  WHERE practice_id = $1 AND sealed_with IS NOT NULL AND sealed_with <> $2 LIMIT $3",
@@ -485,7 +485,7 @@ impl PractitionerRepository for SqlStore {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let rows: Vec<(String, String, Uuid, Vec<u8>)> = read!(self, practice, |c| {
+        let rows: Vec<(String, String, Uuid, Vec<u8>)> = read_tx!(self, practice, |c| {
             let mut q = sqlx::query_as(&sql).bind(practice.as_uuid());
             for id in ids {
                 q = q.bind(id.as_uuid());
@@ -555,7 +555,7 @@ fn stale_invoice() -> PortError {
 #[async_trait]
 impl InvoiceRepository for SqlStore {
     async fn invoice(&self, practice: PracticeId, id: InvoiceId) -> Result<Invoice, PortError> {
-        let body = read!(self, practice, |c| body_by_id!(c, "invoices", practice, id.as_uuid()));
+        let body = read_tx!(self, practice, |c| body_by_id!(c, "invoices", practice, id.as_uuid()));
         decode_invoice(&body.ok_or_else(|| PortError::not_found("invoice"))?)
     }
 
@@ -567,7 +567,7 @@ impl InvoiceRepository for SqlStore {
         copy.revision = invoice.revision + 1;
         let body = encode_invoice(&copy)?;
         let practice = invoice.practice_id;
-        let done = write!(self, practice, |c| {
+        let done = write_tx!(self, practice, |c| {
             // Inserts, or replaces a draft still at the revision the caller read.
             sqlx::query(
                 "INSERT INTO invoices (practice_id, id, patient_id, number, revision, body)
@@ -597,7 +597,7 @@ impl InvoiceRepository for SqlStore {
         expected_revision: u64,
         issued_on: NaiveDate,
     ) -> Result<Invoice, PortError> {
-        let issued = write!(self, practice, |c| {
+        let issued = write_tx!(self, practice, |c| {
             let body = body_by_id!(c, "invoices", practice, id.as_uuid());
             let mut inv = decode_invoice(&body.ok_or_else(|| PortError::not_found("invoice"))?)?;
             if inv.number.is_some() || inv.revision != expected_revision {
@@ -635,7 +635,7 @@ impl InvoiceRepository for SqlStore {
         let mut copy = invoice.clone();
         copy.revision += 1;
         let body = encode_invoice(&copy)?;
-        write!(self, practice, |c| {
+        write_tx!(self, practice, |c| {
             let stored = body_by_id!(c, "invoices", practice, invoice.id.as_uuid());
             let stored = decode_invoice(&stored.ok_or_else(|| PortError::not_found("invoice"))?)?;
             if stored.revision != invoice.revision {
@@ -666,7 +666,7 @@ impl InvoiceRepository for SqlStore {
     }
 
     async fn invoices_for(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<Invoice>, PortError> {
-        let bodies: Vec<Vec<u8>> = read!(self, practice, |c| {
+        let bodies: Vec<Vec<u8>> = read_tx!(self, practice, |c| {
             sqlx::query_scalar("SELECT body FROM invoices WHERE practice_id = $1 AND patient_id = $2")
                 .bind(practice.as_uuid())
                 .bind(patient.as_uuid())
@@ -691,13 +691,13 @@ fn decode_claim(body: &[u8]) -> Result<Claim, PortError> {
 #[async_trait]
 impl ClaimRepository for SqlStore {
     async fn claim(&self, practice: PracticeId, id: ClaimId) -> Result<Claim, PortError> {
-        let body = read!(self, practice, |c| body_by_id!(c, "claims", practice, id.as_uuid()));
+        let body = read_tx!(self, practice, |c| body_by_id!(c, "claims", practice, id.as_uuid()));
         decode_claim(&body.ok_or_else(|| PortError::not_found("claim"))?)
     }
 
     async fn history(&self, practice: PracticeId, patient: PatientId) -> Result<ClaimHistory, PortError> {
         // The version first, for the same reason as a calendar snapshot.
-        let (version, bodies) = read!(self, practice, |c| {
+        let (version, bodies) = read_tx!(self, practice, |c| {
             let version: Option<i64> =
                 sqlx::query_scalar("SELECT value FROM versions WHERE practice_id = $1 AND name = $2")
                     .bind(practice.as_uuid())
@@ -730,7 +730,7 @@ impl ClaimRepository for SqlStore {
         }
         let body = serde_json::to_vec(claim)
             .map_err(|e| PortError::new(PortErrorKind::Unexpected, "a claim could not be serialized").with_source(e))?;
-        write!(self, practice, |c| {
+        write_tx!(self, practice, |c| {
             if !cas!(c, practice, claims_version(claim.patient_id), expected_version) {
                 return Err(PortError::conflict("the patient's claims changed since they were read"));
             }
@@ -759,7 +759,7 @@ impl ClaimRepository for SqlStore {
     ) -> Result<(), PortError> {
         let key = uuid_key(Uuid::now_v7());
         let body = self.encode(practice, Kind::PastService, &key, service)?;
-        write!(self, practice, |c| {
+        write_tx!(self, practice, |c| {
             sqlx::query(
                 "INSERT INTO records (practice_id, kind, key, owner_id, sealed_with, body) VALUES ($1, $2, $3, $4, $5, $6)",
             )
@@ -818,7 +818,7 @@ impl NoteRepository for SqlStore {
     }
 
     async fn destroy_notes(&self, practice: PracticeId, patient: PatientId) -> Result<usize, PortError> {
-        let n = write!(self, practice, |c| {
+        let n = write_tx!(self, practice, |c| {
             sqlx::query("DELETE FROM records WHERE practice_id = $1 AND kind = $2 AND owner_id = $3")
                 .bind(practice.as_uuid())
                 .bind(Kind::Note.as_str())
@@ -840,7 +840,7 @@ impl CareRelationships for SqlStore {
         practitioner: PractitionerId,
         patient: PatientId,
     ) -> Result<bool, PortError> {
-        let found: Option<i32> = read!(self, practice, |c| {
+        let found: Option<i32> = read_tx!(self, practice, |c| {
             sqlx::query_scalar(
                 "SELECT 1 FROM appointment_resources r
                  JOIN appointments a ON a.practice_id = r.practice_id AND a.id = r.appointment_id
@@ -865,7 +865,7 @@ fn decode_event(body: &[u8]) -> Result<AuditEvent, PortError> {
 impl AuditLog for SqlStore {
     async fn append(&self, entry: AuditEntry) -> Result<AuditEvent, PortError> {
         let practice = entry.practice_id;
-        let event = write!(self, practice, |c| {
+        let event = write_tx!(self, practice, |c| {
             // The length row's lock orders concurrent appends into one chain.
             let length = bump!(c, practice, AUDIT_LENGTH);
             let prev = if length >= 2 {
@@ -899,7 +899,7 @@ impl AuditLog for SqlStore {
     async fn events(&self, practice: PracticeId, from: u64, limit: usize) -> Result<Vec<AuditEvent>, PortError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let from = i64::try_from(from).unwrap_or(i64::MAX);
-        let bodies: Vec<Vec<u8>> = read!(self, practice, |c| {
+        let bodies: Vec<Vec<u8>> = read_tx!(self, practice, |c| {
             sqlx::query_scalar(
                 "SELECT body FROM audit_events WHERE practice_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
             )
