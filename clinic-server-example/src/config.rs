@@ -35,6 +35,11 @@ pub struct Config {
     pub database_url: String,
     /// The encryption keys.
     pub keys: KeySource,
+    /// The key that signs audit-chain checkpoints (`CLINIC_AUDIT_KEY`, 64 hex digits), or
+    /// the development file it is kept in (`audit-key` beside the development key file).
+    pub audit_key: KeySource,
+    /// How often the background jobs run (`CLINIC_JOB_INTERVAL_SECS`, default 3600).
+    pub job_interval: std::time::Duration,
 }
 
 /// A configuration value that is present but unusable; names the variable, never a secret.
@@ -107,11 +112,72 @@ impl Config {
                 })?)
             }
         };
+        let audit_key = match get("CLINIC_AUDIT_KEY") {
+            Some(hex) => {
+                parse_hex_key(hex.trim()).ok_or_else(|| ConfigError {
+                    key: "CLINIC_AUDIT_KEY",
+                    problem: "must be 64 hexadecimal digits (256 bits)".into(),
+                })?;
+                KeySource::Configured(hex.trim().to_owned())
+            }
+            None => match &keys {
+                KeySource::DevFile(path) => KeySource::DevFile(path.with_file_name("audit-key")),
+                KeySource::Configured(_) => {
+                    return Err(ConfigError {
+                        key: "CLINIC_AUDIT_KEY",
+                        problem: "must be set when CLINIC_ENCRYPTION_KEYS is (64 hexadecimal digits)".into(),
+                    });
+                }
+            },
+        };
+        let job_interval = match get("CLINIC_JOB_INTERVAL_SECS") {
+            None => std::time::Duration::from_secs(3600),
+            Some(raw) => match raw.trim().parse::<u64>() {
+                Ok(secs) if secs >= 1 => std::time::Duration::from_secs(secs),
+                _ => {
+                    return Err(ConfigError {
+                        key: "CLINIC_JOB_INTERVAL_SECS",
+                        problem: "must be a whole number of seconds, at least 1".into(),
+                    });
+                }
+            },
+        };
         Ok(Self {
             listen,
             database_url,
             keys,
+            audit_key,
+            job_interval,
         })
+    }
+
+    /// The audit checkpoint key: configured, or the development file (created with a fresh
+    /// random key, readable by its owner only, if missing).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the variable whose key or key file cannot be used.
+    pub fn audit_key(&self) -> Result<Vec<u8>, ConfigError> {
+        match &self.audit_key {
+            KeySource::Configured(hex) => parse_hex_key(hex).ok_or_else(|| ConfigError {
+                key: "CLINIC_AUDIT_KEY",
+                problem: "must be 64 hexadecimal digits (256 bits)".into(),
+            }),
+            KeySource::DevFile(path) => {
+                let file_error = |problem: String| ConfigError {
+                    key: "CLINIC_KEY_FILE",
+                    problem,
+                };
+                if !path.exists() {
+                    let spec = EnvelopeCipher::generate_key("audit");
+                    let hex = spec.split_once(':').map_or("", |(_, h)| h).to_owned();
+                    write_private(path, &hex)
+                        .map_err(|e| file_error(format!("cannot create {}: {e}", path.display())))?;
+                }
+                let hex = std::fs::read_to_string(path)
+                    .map_err(|e| file_error(format!("cannot read {}: {e}", path.display())))?;
+                parse_hex_key(hex.trim()).ok_or_else(|| file_error(format!("{} holds no usable key", path.display())))
+            }
+        }
     }
 
     /// The cipher for health data: the configured keys, or the development key file
@@ -155,6 +221,12 @@ pub fn redacted_url(url: &str) -> String {
 }
 
 fn create_key_file(path: &std::path::Path) -> std::io::Result<()> {
+    let id = format!("dev-{}", chrono::Utc::now().format("%Y%m%d"));
+    write_private(path, &EnvelopeCipher::generate_key(&id))
+}
+
+/// Creates `path` (never overwriting) readable by its owner only, holding `line`.
+fn write_private(path: &std::path::Path, line: &str) -> std::io::Result<()> {
     use std::io::Write as _;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
@@ -163,9 +235,17 @@ fn create_key_file(path: &std::path::Path) -> std::io::Result<()> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    let id = format!("dev-{}", chrono::Utc::now().format("%Y%m%d"));
-    writeln!(file, "{}", EnvelopeCipher::generate_key(&id))
+    writeln!(options.open(path)?, "{line}")
+}
+
+/// 32 bytes from 64 hexadecimal digits.
+fn parse_hex_key(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    (0..32)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+        .collect()
 }
 
 #[cfg(test)]
@@ -202,6 +282,42 @@ mod tests {
     }
 
     #[test]
+    fn the_audit_key_and_job_interval() {
+        let keys = EnvelopeCipher::generate_key("k1");
+        let only_keys = |k: &str| (k == "CLINIC_ENCRYPTION_KEYS").then(|| keys.clone());
+        let e = Config::from_env(only_keys).unwrap_err();
+        assert_eq!(e.key, "CLINIC_AUDIT_KEY", "production keys need a production audit key");
+        let audit = "0f".repeat(32);
+        let both = |k: &str| match k {
+            "CLINIC_ENCRYPTION_KEYS" => Some(keys.clone()),
+            "CLINIC_AUDIT_KEY" => Some(audit.clone()),
+            _ => None,
+        };
+        let c = Config::from_env(both).unwrap();
+        assert_eq!(c.audit_key().unwrap(), vec![0x0f; 32]);
+        assert!(!format!("{c:?}").contains("0f0f"));
+        let e = Config::from_env(env("CLINIC_AUDIT_KEY", "xyz")).unwrap_err();
+        assert_eq!(e.key, "CLINIC_AUDIT_KEY");
+        assert_eq!(
+            Config::from_env(env("NOTHING", "")).unwrap().job_interval.as_secs(),
+            3600
+        );
+        assert_eq!(
+            Config::from_env(env("CLINIC_JOB_INTERVAL_SECS", "60"))
+                .unwrap()
+                .job_interval
+                .as_secs(),
+            60
+        );
+        for bad in ["0", "-5", "soon"] {
+            assert_eq!(
+                Config::from_env(env("CLINIC_JOB_INTERVAL_SECS", bad)).unwrap_err().key,
+                "CLINIC_JOB_INTERVAL_SECS"
+            );
+        }
+    }
+
+    #[test]
     fn passwords_never_reach_the_log() {
         assert_eq!(
             redacted_url("postgres://clinic:s3cret@db:5432/clinic"),
@@ -217,7 +333,13 @@ mod tests {
         assert_eq!(e.key, "CLINIC_ENCRYPTION_KEYS");
         assert!(!e.to_string().contains("abab"), "{e}");
         let good = EnvelopeCipher::generate_key("k1");
-        let c = Config::from_env(|k| (k == "CLINIC_ENCRYPTION_KEYS").then(|| good.clone())).unwrap();
+        let audit = "01".repeat(32);
+        let c = Config::from_env(|k| match k {
+            "CLINIC_ENCRYPTION_KEYS" => Some(good.clone()),
+            "CLINIC_AUDIT_KEY" => Some(audit.clone()),
+            _ => None,
+        })
+        .unwrap();
         assert!(!format!("{c:?}").contains(&good[3..]));
         assert_eq!(c.cipher().unwrap().current_key_id(), "k1");
     }
@@ -231,6 +353,10 @@ mod tests {
         let first = c.cipher().unwrap();
         let second = c.cipher().unwrap();
         assert_eq!(first.current_key_id(), second.current_key_id());
+        let audit = c.audit_key().unwrap();
+        assert_eq!(audit.len(), 32);
+        assert_eq!(c.audit_key().unwrap(), audit, "kept, not regenerated");
+        assert!(dir.join("nested/audit-key").exists());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;

@@ -2,13 +2,15 @@
 //!
 //! `axum` router → thin handlers (parse, call one `clinic-core` service, map the result) →
 //! ports → adapters. Errors leave as `application/problem+json` with a stable `code`.
-//! Today it runs on the in-memory store, seeded with a demo practice; SQLite, auth and the
-//! full API are built on this skeleton.
+//! It runs on any storage adapter (`Arc<dyn Storage>`: SQLite by default, PostgreSQL, or
+//! the in-memory store in tests), with background jobs beside it; auth and the full API
+//! are built on this skeleton.
 #![deny(missing_docs)]
 
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod jobs;
 pub mod routes;
 pub mod state;
 

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use clinic_adapters::sql::SqlStore;
 use clinic_adapters::system::{SystemClock, UuidV7Ids};
-use clinic_core::credentials::RenewalRules;
-use clinic_core::ports::IdGeneratorExt;
-use clinic_core::service::{CompliancePorts, ComplianceService};
+use clinic_core::ports::{IdGeneratorExt, Storage};
 use clinic_server_example::config::{KeySource, redacted_url};
+use clinic_server_example::jobs::Jobs;
 use clinic_server_example::{AppState, Config, demo, serve};
+use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
 
 /// The clinic-rs reference server. Configuration comes from `CLINIC_*` environment
@@ -37,7 +37,8 @@ enum Command {
     /// Re-wrap every sealed record under the current key (the first of
     /// CLINIC_ENCRYPTION_KEYS); older keys can then be removed.
     RotateKeys,
-    /// Run the compliance sweep once for every practice and print what it did.
+    /// Run the background jobs (compliance sweep, audit checkpoint) once for every
+    /// practice and print what they did.
     Sweep,
     /// Write a consistent copy of the SQLite database while the server keeps running.
     Backup {
@@ -113,7 +114,7 @@ async fn run(config: &Config) -> Result<(), Failure> {
     let store = open(config).await?;
     let existing = practices(&store).await?.first().copied();
     let practice = existing.unwrap_or_else(|| UuidV7Ids.new_id());
-    let state = AppState::new(store, practice);
+    let state = AppState::new(store.clone(), practice);
     if existing.is_none() {
         let today = chrono::Utc::now()
             .with_timezone(&chrono_tz::Australia::Sydney)
@@ -127,9 +128,24 @@ async fn run(config: &Config) -> Result<(), Failure> {
     } else {
         tracing::info!(practice = %practice, database = %redacted_url(&config.database_url), "serving the stored practice");
     }
-    serve(config, state, shutdown_signal())
-        .await
-        .map_err(|e| Failure::Other(format!("server error: {e}")))
+    let store_ports: Arc<dyn Storage> = store.clone();
+    let jobs = Jobs::new(
+        practice,
+        &store_ports,
+        state.booking.clone(),
+        Arc::new(SystemClock),
+        config.audit_key().map_err(|e| Failure::Config(e.to_string()))?,
+    );
+    let (stop, stopped) = watch::channel(false);
+    let jobs = jobs.spawn(config.job_interval, stopped);
+    let shutdown = async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    };
+    let served = serve(config, state, shutdown).await;
+    // In-flight requests are done; let a running round of jobs finish too.
+    let _ = jobs.await;
+    served.map_err(|e| Failure::Other(format!("server error: {e}")))
 }
 
 async fn migrate(config: &Config) -> Result<(), Failure> {
@@ -161,27 +177,26 @@ async fn rotate_keys(config: &Config) -> Result<(), Failure> {
 
 async fn sweep(config: &Config) -> Result<(), Failure> {
     let store = open(config).await?;
+    let audit_key = config.audit_key().map_err(|e| Failure::Config(e.to_string()))?;
+    let ports: Arc<dyn Storage> = store.clone();
     for practice in practices(&store).await? {
         let state = AppState::new(store.clone(), practice);
-        let service = ComplianceService::new(
-            CompliancePorts {
-                practices: store.clone(),
-                practitioners: store.clone(),
-                credentials: store.clone(),
-                appointments: store.clone(),
-                log: store.clone(),
-                privacy: store.clone(),
-                clock: Arc::new(SystemClock),
-            },
+        let jobs = Jobs::new(
+            practice,
+            &ports,
             state.booking.clone(),
-            RenewalRules::history(),
+            Arc::new(SystemClock),
+            audit_key.clone(),
         );
-        let report = service
-            .run(practice)
+        let round = jobs
+            .run_once()
             .await
-            .map_err(|e| Failure::Other(format!("the sweep of practice {practice} stopped: {e}")))?;
-        let json = serde_json::to_string_pretty(&report).map_err(|e| Failure::Other(e.to_string()))?;
+            .map_err(|e| Failure::Other(format!("the jobs of practice {practice} stopped: {e}")))?;
+        let json = serde_json::to_string_pretty(&round.compliance).map_err(|e| Failure::Other(e.to_string()))?;
         println!("practice {practice}:\n{json}");
+        if let Some(seq) = round.checkpoint {
+            println!("audit checkpoint signed at event {seq}");
+        }
     }
     Ok(())
 }

@@ -63,7 +63,11 @@ fn migrate_backup_sweep_and_rotate_from_the_command_line() {
     assert!(text(&twice).contains("already exists"), "{}", text(&twice));
 
     let keys = clinic_adapters::crypto::EnvelopeCipher::generate_key("k2");
-    let rotate = run(d, &["rotate-keys"], &[("CLINIC_ENCRYPTION_KEYS", keys)]);
+    let rotate = run(
+        d,
+        &["rotate-keys"],
+        &[("CLINIC_ENCRYPTION_KEYS", keys), ("CLINIC_AUDIT_KEY", "2a".repeat(32))],
+    );
     assert!(rotate.status.success(), "{}", text(&rotate));
     assert!(text(&rotate).contains("0 record(s) re-wrapped"), "{}", text(&rotate));
 }
