@@ -7,6 +7,7 @@
 //!   practitioners, reading everything it needs from storage holding 20,000 appointments
 //!   (target: under 30 ms on PostgreSQL).
 //!
+//! Statistics are gathered after the bulk load (`ANALYZE`), as in a database in service.
 //! PostgreSQL runs when `DATABASE_URL` names a server (a database is created for the run
 //! and dropped after); otherwise it is skipped with a note.
 
@@ -134,8 +135,27 @@ fn booking_service(store: &Arc<SqlStore>, p: &Practice) -> BookingService {
     })
 }
 
-fn bench_store(c: &mut Criterion, rt: &Runtime, name: &str, store: &Arc<SqlStore>, p: &Arc<Practice>) {
+/// Gathers planner statistics after the bulk load, as autovacuum (PostgreSQL) or the
+/// periodic `PRAGMA optimize` (SQLite) would on a database in service.
+async fn analyze(url: &str) {
+    use sqlx::{ConnectOptions as _, Connection as _, Executor as _};
+    if url.starts_with("postgres") {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        conn.execute("ANALYZE").await.unwrap();
+    } else {
+        let mut conn = url
+            .parse::<sqlx::sqlite::SqliteConnectOptions>()
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        conn.execute("ANALYZE").await.unwrap();
+    }
+}
+
+fn bench_store(c: &mut Criterion, rt: &Runtime, name: &str, url: &str, store: &Arc<SqlStore>, p: &Arc<Practice>) {
     rt.block_on(load(store, p));
+    rt.block_on(analyze(url));
     let next = Arc::new(AtomicU64::new(0));
     let mut g = c.benchmark_group(format!("storage/{name}"));
     g.throughput(Throughput::Elements(1));
@@ -193,7 +213,7 @@ fn storage(c: &mut Criterion) {
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}", dir.join("bench.db").display());
     let sqlite = Arc::new(rt.block_on(SqlStore::connect(&url, cipher())).unwrap());
-    bench_store(c, &rt, "sqlite", &sqlite, &p);
+    bench_store(c, &rt, "sqlite", &url, &sqlite, &p);
     rt.block_on(sqlite.close());
     std::fs::remove_dir_all(&dir).unwrap();
 
@@ -206,11 +226,9 @@ fn storage(c: &mut Criterion) {
                 let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
                 conn.execute(&*format!("CREATE DATABASE {name}")).await.unwrap();
             });
-            let pg = Arc::new(
-                rt.block_on(SqlStore::connect(&format!("{base}/{name}"), cipher()))
-                    .unwrap(),
-            );
-            bench_store(c, &rt, "postgres", &pg, &p);
+            let url = format!("{base}/{name}");
+            let pg = Arc::new(rt.block_on(SqlStore::connect(&url, cipher())).unwrap());
+            bench_store(c, &rt, "postgres", &url, &pg, &p);
             rt.block_on(async {
                 pg.close().await;
                 let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();

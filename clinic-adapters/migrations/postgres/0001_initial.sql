@@ -120,8 +120,9 @@ BEGIN
     FOREACH t IN ARRAY ARRAY['records', 'versions', 'appointments', 'appointment_resources',
                              'invoices', 'claims', 'audit_events'] LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('CREATE POLICY tenant ON %I USING (practice_id = app_practice()) '
-                       'WITH CHECK (practice_id = app_practice())', t);
+        -- The sub-select runs once per statement (an init plan), not once per row.
+        EXECUTE format('CREATE POLICY tenant ON %I USING (practice_id = (SELECT app_practice())) '
+                       'WITH CHECK (practice_id = (SELECT app_practice()))', t);
     END LOOP;
 END $$;
 

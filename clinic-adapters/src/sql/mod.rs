@@ -306,6 +306,9 @@ impl SqlStore {
         match &self.db {
             #[cfg(feature = "sqlite")]
             Db::Sqlite { writer, reader } => {
+                // SQLite's advice: refresh the planner's statistics where they are stale
+                // before closing. Best effort: a failure here loses nothing.
+                let _ = sqlx::query("PRAGMA optimize").execute(writer).await;
                 writer.close().await;
                 reader.close().await;
             }
