@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 use clinic_adapters::sql::SqlStore;
 use clinic_adapters::system::{SystemClock, UuidV7Ids};
 use clinic_core::ports::{IdGeneratorExt, Storage};
+use clinic_core::service::AuditService;
 use clinic_server_example::config::{KeySource, redacted_url};
 use clinic_server_example::jobs::Jobs;
 use clinic_server_example::{AppState, Config, demo, serve};
@@ -40,6 +41,9 @@ enum Command {
     /// Run the background jobs (compliance sweep, audit checkpoint) once for every
     /// practice and print what they did.
     Sweep,
+    /// Verify every practice's audit chain against its signed checkpoints; exits 1 on the
+    /// first sign of tampering.
+    VerifyAudit,
     /// Write a consistent copy of the SQLite database while the server keeps running.
     Backup {
         /// Where to write the copy; it must not exist yet.
@@ -67,6 +71,7 @@ async fn main() -> ExitCode {
         Command::Migrate => migrate(&config).await,
         Command::RotateKeys => rotate_keys(&config).await,
         Command::Sweep => sweep(&config).await,
+        Command::VerifyAudit => verify_audit(&config).await,
         Command::Backup { path } => backup(&config, &path).await,
     };
     match outcome {
@@ -201,6 +206,35 @@ async fn sweep(config: &Config) -> Result<(), Failure> {
     Ok(())
 }
 
+async fn verify_audit(config: &Config) -> Result<(), Failure> {
+    let store = open(config).await?;
+    let key = config.audit_key().map_err(|e| Failure::Config(e.to_string()))?;
+    let audit = AuditService::new(store.clone());
+    let mut tampered = Vec::new();
+    for practice in practices(&store).await? {
+        match audit.verify(practice, &key, &[]).await {
+            Ok(Ok(n)) => println!("practice {practice}: {n} audit event(s) verified"),
+            Ok(Err(e)) => {
+                println!("practice {practice}: TAMPERED: {e}");
+                tampered.push(practice);
+            }
+            Err(e) => {
+                return Err(Failure::Other(format!(
+                    "cannot read the audit chain of {practice}: {e}"
+                )));
+            }
+        }
+    }
+    if tampered.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Other(format!(
+            "{} audit chain(s) failed verification",
+            tampered.len()
+        )))
+    }
+}
+
 async fn backup(config: &Config, path: &std::path::Path) -> Result<(), Failure> {
     let store = open(config).await?;
     store
@@ -256,6 +290,10 @@ mod tests {
             })
         );
         assert!(Cli::try_parse_from(["x", "backup"]).is_err(), "backup needs a path");
+        assert_eq!(
+            Cli::try_parse_from(["x", "verify-audit"]).unwrap().command,
+            Some(Command::VerifyAudit)
+        );
         assert!(Cli::try_parse_from(["x", "drop-tables"]).is_err());
     }
 }

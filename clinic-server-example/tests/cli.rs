@@ -89,3 +89,74 @@ fn bad_configuration_and_commands_stop_with_a_clear_message() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(text(&unknown).contains("drop-tables"), "{}", text(&unknown));
 }
+
+/// `verify-audit` passes an intact chain and fails, naming the event, once a row is edited
+/// behind the application's back (here with SQLite's append-only triggers dropped first).
+#[tokio::test]
+async fn verify_audit_catches_an_edited_event() {
+    use clinic_core::audit::{AuditEntry, Outcome};
+    use clinic_core::ports::{AuditLog, PracticeRepository};
+    use sqlx::{ConnectOptions as _, Connection as _, Executor as _};
+    let dir = Dir(std::env::temp_dir().join(format!("clinic-cli-{}", uuid::Uuid::now_v7())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let d = dir.0.as_path();
+    let url = format!("sqlite://{}", d.join("clinic.db").display());
+    // The development key files the binary will use.
+    assert!(run(d, &["migrate"], &[]).status.success());
+    let store = clinic_adapters::sql::SqlStore::connect(
+        &url,
+        std::sync::Arc::new(
+            clinic_adapters::crypto::EnvelopeCipher::from_config(
+                &clinic_adapters::crypto::EnvelopeCipher::generate_key("t"),
+            )
+            .unwrap(),
+        ),
+    )
+    .await
+    .unwrap();
+    let practice = clinic_core::ids::PracticeId::from_uuid(uuid::Uuid::now_v7());
+    store
+        .save_practice(&clinic_core::practice::Practice::new(practice, "Audit Test", Default::default()).unwrap())
+        .await
+        .unwrap();
+    for i in 0..3u128 {
+        store
+            .append(AuditEntry {
+                practice_id: practice,
+                at: "2026-11-24T00:00:00Z".parse().unwrap(),
+                actor: None,
+                action: "note.read".into(),
+                resource_kind: "progress_note".into(),
+                resource_id: uuid::Uuid::from_u128(i),
+                patient_id: None,
+                outcome: Outcome::Allowed,
+                request_id: None,
+                reason: None,
+            })
+            .await
+            .unwrap();
+    }
+    store.close().await;
+    let intact = run(d, &["verify-audit"], &[]);
+    assert!(intact.status.success(), "{}", text(&intact));
+    assert!(text(&intact).contains("3 audit event(s) verified"), "{}", text(&intact));
+
+    let mut conn = url
+        .parse::<sqlx::sqlite::SqliteConnectOptions>()
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    conn.execute("DROP TRIGGER audit_events_no_update").await.unwrap();
+    conn.execute("UPDATE audit_events SET body = replace(body, 'note.read', 'note.rEad') WHERE seq = 1")
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let edited = run(d, &["verify-audit"], &[]);
+    assert_eq!(edited.status.code(), Some(1), "{}", text(&edited));
+    assert!(
+        text(&edited).contains("TAMPERED: event 1 was altered"),
+        "{}",
+        text(&edited)
+    );
+}
