@@ -53,6 +53,23 @@ fn micros_range(start: i64, end: i64) -> Result<TimeRange, PortError> {
         .map_err(|_| PortError::new(PortErrorKind::Unexpected, "a stored interval is empty"))
 }
 
+/// Binds an appointment row's ten columns, in table order: practice, id, practitioner,
+/// room, whether it holds time, session and blocked intervals (through `$ts`), body.
+macro_rules! bind_row {
+    ($q:expr, $practice:expr, $a:expr, $body:expr, $ts:expr) => {
+        $q.bind($practice.as_uuid())
+            .bind($a.id.as_uuid())
+            .bind($a.practitioner_id.as_uuid())
+            .bind($a.room_id.map(|r| r.as_uuid()))
+            .bind($a.holds_time())
+            .bind($ts($a.interval.start()))
+            .bind($ts($a.interval.end()))
+            .bind($ts($a.blocked.start()))
+            .bind($ts($a.blocked.end()))
+            .bind($body)
+    };
+}
+
 /// Resource rows per multi-row insert: 8 parameters each, well under both databases' limits.
 const ROWS_PER_INSERT: usize = 500;
 
@@ -265,22 +282,18 @@ impl AppointmentRepository for SqlStore {
             let mut replaced = Vec::new();
             let mut touched: Vec<String> = Vec::new();
             for (a, body) in changes.iter().zip(&bodies) {
-                let inserted = sqlx::query(
-                    "INSERT INTO appointments (practice_id, id, practitioner_id, room_id, holds_time,
-                        session_start, session_end, block_start, block_end, body)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                     ON CONFLICT (practice_id, id) DO NOTHING",
+                let inserted = bind_row!(
+                    sqlx::query(
+                        "INSERT INTO appointments (practice_id, id, practitioner_id, room_id, holds_time,
+                            session_start, session_end, block_start, block_end, body)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                         ON CONFLICT (practice_id, id) DO NOTHING",
+                    ),
+                    practice,
+                    a,
+                    body,
+                    ts
                 )
-                .bind(practice.as_uuid())
-                .bind(a.id.as_uuid())
-                .bind(a.practitioner_id.as_uuid())
-                .bind(a.room_id.map(|r| r.as_uuid()))
-                .bind(a.holds_time())
-                .bind(ts(a.interval.start()))
-                .bind(ts(a.interval.end()))
-                .bind(ts(a.blocked.start()))
-                .bind(ts(a.blocked.end()))
-                .bind(body)
                 .execute(&mut *c)
                 .await
                 .map_err(fail)?
@@ -328,21 +341,17 @@ impl AppointmentRepository for SqlStore {
                 bump!(c, practice, name.as_str());
             }
             for (a, body) in &replaced {
-                sqlx::query(
-                    "UPDATE appointments SET practitioner_id = $3, room_id = $4, holds_time = $5, session_start = $6,
-                        session_end = $7, block_start = $8, block_end = $9, body = $10
-                     WHERE practice_id = $1 AND id = $2",
+                bind_row!(
+                    sqlx::query(
+                        "UPDATE appointments SET practitioner_id = $3, room_id = $4, holds_time = $5,
+                            session_start = $6, session_end = $7, block_start = $8, block_end = $9, body = $10
+                         WHERE practice_id = $1 AND id = $2",
+                    ),
+                    practice,
+                    a,
+                    *body,
+                    ts
                 )
-                .bind(practice.as_uuid())
-                .bind(a.id.as_uuid())
-                .bind(a.practitioner_id.as_uuid())
-                .bind(a.room_id.map(|r| r.as_uuid()))
-                .bind(a.holds_time())
-                .bind(ts(a.interval.start()))
-                .bind(ts(a.interval.end()))
-                .bind(ts(a.blocked.start()))
-                .bind(ts(a.blocked.end()))
-                .bind(*body)
                 .execute(&mut *c)
                 .await
                 .map_err(fail)?;
