@@ -208,6 +208,80 @@ impl Config {
     }
 }
 
+/// The settings a configuration file may hold, and the environment variable each one
+/// stands for (the environment wins when both are set).
+pub const FILE_KEYS: &[(&str, &str)] = &[
+    ("listen", "CLINIC_LISTEN"),
+    ("database_url", "CLINIC_DATABASE_URL"),
+    ("encryption_keys", "CLINIC_ENCRYPTION_KEYS"),
+    ("audit_key", "CLINIC_AUDIT_KEY"),
+    ("key_file", "CLINIC_KEY_FILE"),
+    ("job_interval_secs", "CLINIC_JOB_INTERVAL_SECS"),
+];
+
+impl Config {
+    /// Reads the TOML file at `path` (if any), overlays the environment read through `env`,
+    /// and validates the result as [`from_env`](Self::from_env) does.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for an unreadable file, bad TOML (by line, never quoting the file,
+    /// which may hold keys), a setting the file may not hold, or any invalid value.
+    ///
+    /// # Example
+    /// ```
+    /// use clinic_server_example::Config;
+    /// let dir = std::env::temp_dir().join(format!("clinic-doc-{}", uuid::Uuid::now_v7()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let file = dir.join("clinic.toml");
+    /// std::fs::write(&file, "listen = \"127.0.0.1:9000\"\njob_interval_secs = 60\n").unwrap();
+    /// let env = |k: &str| (k == "HOME").then(|| "/home/clinic".to_owned());
+    /// let c = Config::load(Some(&file), env).unwrap();
+    /// assert_eq!((c.listen.port(), c.job_interval.as_secs()), (9000, 60));
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn load(path: Option<&std::path::Path>, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let file_error = |problem: String| ConfigError {
+            key: "CLINIC_CONFIG",
+            problem,
+        };
+        let mut from_file: std::collections::HashMap<&'static str, String> = std::collections::HashMap::new();
+        if let Some(path) = path {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| file_error(format!("cannot read {}: {e}", path.display())))?;
+            let table: toml::Table = toml::from_str(&text).map_err(|e| {
+                let line = e
+                    .span()
+                    .map_or(0, |s| text[..s.start.min(text.len())].lines().count().max(1));
+                file_error(format!(
+                    "{} is not valid TOML (line {line}): {}",
+                    path.display(),
+                    e.message()
+                ))
+            })?;
+            for (name, value) in table {
+                let Some((_, var)) = FILE_KEYS.iter().find(|(k, _)| *k == name) else {
+                    return Err(file_error(format!(
+                        "{} has an unknown setting {name:?}",
+                        path.display()
+                    )));
+                };
+                let value = match value {
+                    toml::Value::String(s) => s,
+                    toml::Value::Integer(i) => i.to_string(),
+                    _ => {
+                        return Err(file_error(format!(
+                            "{name} in {} must be a string or a number",
+                            path.display()
+                        )));
+                    }
+                };
+                from_file.insert(var, value);
+            }
+        }
+        Self::from_env(|k| env(k).or_else(|| from_file.get(k).cloned()))
+    }
+}
+
 /// A database URL fit for a log line: any password replaced by `***`.
 #[must_use]
 pub fn redacted_url(url: &str) -> String {
@@ -315,6 +389,39 @@ mod tests {
                 "CLINIC_JOB_INTERVAL_SECS"
             );
         }
+    }
+
+    #[test]
+    fn a_file_is_overlaid_by_the_environment_and_checked() {
+        let dir = std::env::temp_dir().join(format!("clinic-conf-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("clinic.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9100\"\ndatabase_url = \"sqlite://file.db\"\njob_interval_secs = 30\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&file), env("CLINIC_LISTEN", "127.0.0.1:9200")).unwrap();
+        assert_eq!(c.listen.port(), 9200, "the environment wins");
+        assert_eq!(c.database_url, "sqlite://file.db");
+        assert_eq!(c.job_interval.as_secs(), 30);
+
+        std::fs::write(&file, "listen = \"127.0.0.1:9100\"\npasword = \"x\"\n").unwrap();
+        let e = Config::load(Some(&file), env("NOTHING", "")).unwrap_err();
+        assert_eq!(e.key, "CLINIC_CONFIG");
+        assert!(e.problem.contains("unknown setting \"pasword\""), "{e}");
+
+        let secret = "ab".repeat(32);
+        std::fs::write(&file, format!("audit_key = \"{secret}\"\nlisten = = 3\n")).unwrap();
+        let e = Config::load(Some(&file), env("NOTHING", "")).unwrap_err();
+        assert!(e.problem.contains("line 2"), "{e}");
+        assert!(!e.to_string().contains(&secret), "never quotes the file: {e}");
+
+        std::fs::write(&file, "listen = [1, 2]\n").unwrap();
+        assert!(Config::load(Some(&file), env("NOTHING", "")).is_err());
+        let e = Config::load(Some(&dir.join("missing.toml")), env("NOTHING", "")).unwrap_err();
+        assert_eq!(e.key, "CLINIC_CONFIG");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

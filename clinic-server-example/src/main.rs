@@ -25,6 +25,9 @@ use tracing_subscriber::EnvFilter;
 #[derive(Debug, Parser)]
 #[command(name = "clinic-server-example", version)]
 struct Cli {
+    /// A TOML configuration file (or `CLINIC_CONFIG`); environment variables override it.
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -59,7 +62,10 @@ async fn main() -> ExitCode {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
-    let config = match Config::from_env(|k| std::env::var(k).ok()) {
+    let file = cli
+        .config
+        .or_else(|| std::env::var_os("CLINIC_CONFIG").map(PathBuf::from));
+    let config = match Config::load(file.as_deref(), |k| std::env::var(k).ok()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("configuration error: {e}");
@@ -295,5 +301,7 @@ mod tests {
             Some(Command::VerifyAudit)
         );
         assert!(Cli::try_parse_from(["x", "drop-tables"]).is_err());
+        let with_file = Cli::try_parse_from(["x", "migrate", "--config", "/etc/clinic.toml"]).unwrap();
+        assert_eq!(with_file.config, Some(PathBuf::from("/etc/clinic.toml")));
     }
 }

@@ -160,3 +160,31 @@ async fn verify_audit_catches_an_edited_event() {
         text(&edited)
     );
 }
+
+/// A configuration file names the database; a bad one stops start-up naming the problem.
+#[test]
+fn a_configuration_file_is_read_and_checked() {
+    let dir = Dir(std::env::temp_dir().join(format!("clinic-cli-{}", uuid::Uuid::now_v7())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let d = dir.0.as_path();
+    let file = d.join("clinic.toml");
+    std::fs::write(
+        &file,
+        format!("database_url = \"sqlite://{}\"\n", d.join("from-file.db").display()),
+    )
+    .unwrap();
+    // `run` sets CLINIC_DATABASE_URL, which would win over the file: clear it here.
+    let out = Command::new(env!("CARGO_BIN_EXE_clinic-server-example"))
+        .args(["migrate", "--config", file.to_str().unwrap()])
+        .current_dir(d)
+        .env_clear()
+        .env("CLINIC_KEY_FILE", d.join("keys").display().to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(d.join("from-file.db").exists());
+    std::fs::write(&file, "colour = \"blue\"\n").unwrap();
+    let bad = run(d, &["migrate", "--config", file.to_str().unwrap()], &[]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad).contains("unknown setting \"colour\""), "{}", text(&bad));
+}
