@@ -8,7 +8,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
 use chrono::DateTime;
@@ -146,7 +145,7 @@ impl AppointmentRepository for SqlStore {
             let longest = versions.get(LONGEST_BLOCK).copied().unwrap_or(0);
             (versions, bodies, longest)
         });
-        self.known_longest.fetch_max(longest, Ordering::Relaxed);
+        self.saw_longest(practice, longest);
         let mut appointments = bodies.values().map(|b| decode(b)).collect::<Result<Vec<_>, _>>()?;
         appointments.sort_by_key(|a| (a.blocked.start(), a.id));
         Ok(CalendarSnapshot {
@@ -272,13 +271,41 @@ impl AppointmentRepository for SqlStore {
             .max()
             .unwrap_or(0);
         // The stored maximum only grows; one already seen that covers this commit needs no write.
-        let record_longest = longest > self.known_longest.load(Ordering::Relaxed);
+        let record_longest = longest > self.longest_seen(practice);
         let mut guarded: Vec<(String, u64)> = guards.iter().map(|g| (calendar_version(g.key), g.version)).collect();
         guarded.sort();
         guarded.dedup_by(|a, b| a.0 == b.0);
         write_tx!(self, practice, |c, ts| {
-            // New appointments go in first; one already stored is replaced below, after its
-            // old resources are known.
+            // First, every guarded version moves from the value read to the next in one
+            // statement, in name order so concurrent commits lock rows in one order. Losers
+            // of a race stop here, before inserting: an insert that overlapped the winner's
+            // would wait on PostgreSQL's exclusion constraint, and two such waits can
+            // deadlock. A row absent is version 0 and is created at 1; a row not at its
+            // expected value is not changed, and then fewer rows than guards were affected:
+            // the calendar moved.
+            if !guarded.is_empty() {
+                let mut sql = String::from("INSERT INTO versions (practice_id, name, value) VALUES ");
+                for i in 0..guarded.len() {
+                    if i > 0 {
+                        sql.push_str(", ");
+                    }
+                    let _ = write!(sql, "($1, ${}, ${})", 2 * i + 2, 2 * i + 3);
+                }
+                sql.push_str(
+                    " ON CONFLICT (practice_id, name) DO UPDATE SET value = excluded.value
+                      WHERE versions.value = excluded.value - 1",
+                );
+                let mut q = sqlx::query(&sql).bind(practice.as_uuid());
+                for (name, version) in &guarded {
+                    q = q.bind(name).bind(to_i64(version + 1)?);
+                }
+                let moved = q.execute(&mut *c).await.map_err(fail)?.rows_affected();
+                if moved != guarded.len() as u64 {
+                    return Err(PortError::conflict("the calendar changed since it was read"));
+                }
+            }
+            // Then new appointments go in; one already stored is replaced below, after its old
+            // resources are known.
             let mut replaced = Vec::new();
             let mut touched: Vec<String> = Vec::new();
             for (a, body) in changes.iter().zip(&bodies) {
@@ -306,31 +333,6 @@ impl AppointmentRepository for SqlStore {
                     replaced.push((a, body));
                 }
                 touched.extend(ResourceKey::of(a).into_iter().map(calendar_version));
-            }
-            // Every guarded version moves from the value read to the next in one statement,
-            // in name order so concurrent commits lock rows in one order. A row absent is
-            // version 0 and is created at 1; a row not at its expected value is not
-            // changed, and then fewer rows than guards were affected: the calendar moved.
-            if !guarded.is_empty() {
-                let mut sql = String::from("INSERT INTO versions (practice_id, name, value) VALUES ");
-                for i in 0..guarded.len() {
-                    if i > 0 {
-                        sql.push_str(", ");
-                    }
-                    let _ = write!(sql, "($1, ${}, ${})", 2 * i + 2, 2 * i + 3);
-                }
-                sql.push_str(
-                    " ON CONFLICT (practice_id, name) DO UPDATE SET value = excluded.value
-                      WHERE versions.value = excluded.value - 1",
-                );
-                let mut q = sqlx::query(&sql).bind(practice.as_uuid());
-                for (name, version) in &guarded {
-                    q = q.bind(name).bind(to_i64(version + 1)?);
-                }
-                let moved = q.execute(&mut *c).await.map_err(fail)?.rows_affected();
-                if moved != guarded.len() as u64 {
-                    return Err(PortError::conflict("the calendar changed since it was read"));
-                }
             }
             touched.sort();
             touched.dedup();
@@ -419,7 +421,7 @@ impl AppointmentRepository for SqlStore {
                 .map_err(fail)?;
             }
         });
-        self.known_longest.fetch_max(longest, Ordering::Relaxed);
+        self.saw_longest(practice, longest);
         Ok(())
     }
 

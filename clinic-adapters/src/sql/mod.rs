@@ -117,10 +117,10 @@ pub(crate) enum Db {
 pub struct SqlStore {
     db: Db,
     cipher: Arc<dyn FieldCipher>,
-    /// The longest blocked interval (µs) this process has seen stored: a commit of nothing
-    /// longer need not write the practice's maximum again. (A floor across practices, so
-    /// never larger than any practice's stored maximum would need.)
-    known_longest: std::sync::atomic::AtomicI64,
+    /// Per practice, the longest blocked interval (µs) this process has seen stored: a
+    /// commit of nothing longer need not write the practice's maximum again. (Stored
+    /// maxima only grow, so a value seen stays a lower bound of the stored one.)
+    known_longest: std::sync::Mutex<std::collections::HashMap<PracticeId, i64>>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -186,7 +186,7 @@ impl SqlStore {
         Ok(Self {
             db,
             cipher,
-            known_longest: std::sync::atomic::AtomicI64::new(0),
+            known_longest: std::sync::Mutex::default(),
         })
     }
 
@@ -299,6 +299,24 @@ impl SqlStore {
                 "PostgreSQL is backed up with pg_dump or a base backup, not by the server",
             )),
         }
+    }
+
+    fn longest_seen(&self, practice: PracticeId) -> i64 {
+        // The map is only ever read or extended whole, so a poisoned lock's data is sound.
+        let map = self
+            .known_longest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(&practice).copied().unwrap_or(0)
+    }
+
+    fn saw_longest(&self, practice: PracticeId, longest: i64) {
+        let mut map = self
+            .known_longest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let seen = map.entry(practice).or_insert(0);
+        *seen = (*seen).max(longest);
     }
 
     /// Closes every connection, waiting for those in use to be returned.

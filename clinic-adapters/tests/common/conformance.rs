@@ -69,6 +69,7 @@ where
     more::scheduling_records_round_trip(make().await).await;
     more::practice_records_round_trip(make().await).await;
     more::destroying_notes_is_per_patient(make().await).await;
+    more::snapshots_find_long_appointments_in_every_practice(make().await).await;
 }
 
 pub async fn audit_log_is_one_chain_under_concurrency<S: Storage + 'static>(s: Arc<S>) {

@@ -426,3 +426,20 @@ pub async fn destroying_notes_is_per_patient<S: Storage>(s: Arc<S>) {
     assert_eq!(s.notes(practice, kept).await.unwrap().len(), 1);
     assert_eq!(s.destroy_notes(practice, gone).await.unwrap(), 0);
 }
+
+/// A long appointment in one practice never hides a shorter one of another from a
+/// snapshot: each practice's scan bound is its own.
+pub async fn snapshots_find_long_appointments_in_every_practice<S: Storage>(s: Arc<S>) {
+    let (a, b): (PracticeId, PracticeId) = (ids().new_id(), ids().new_id());
+    let long = appointment(a, ids().new_id(), ids().new_id(), "2026-12-01T00:00:00Z", 240);
+    s.commit(a, &[], &[long]).await.unwrap();
+    let who: PractitionerId = ids().new_id();
+    let two_hours = appointment(b, who, ids().new_id(), "2026-12-01T00:00:00Z", 120);
+    s.commit(b, &[], std::slice::from_ref(&two_hours)).await.unwrap();
+    // A window that starts 90 minutes into B's appointment still overlaps it.
+    let window = TimeRange::new(utc("2026-12-01T01:30:00Z"), utc("2026-12-01T03:00:00Z")).unwrap();
+    let snap = s.snapshot(b, &[ResourceKey::Practitioner(who)], window).await.unwrap();
+    assert_eq!(snap.appointments, vec![two_hours.clone()]);
+    let busy = s.busy(b, &[ResourceKey::Practitioner(who)], window).await.unwrap();
+    assert_eq!(busy.len(), 1);
+}
