@@ -220,6 +220,8 @@ impl AppointmentRepository for SqlStore {
         let sql = format!(
             "SELECT r.resource, group_concat(r.busy_start || ' ' || r.busy_end || ' ' || hex(r.appointment_id), ',') {filter}"
         );
+        // Only SQLite gets here (PostgreSQL returned above); the macro's PostgreSQL arm is
+        // compiled but never runs.
         let rows: Vec<(String, String)> = read_tx!(self, practice, |c| {
             let mut q = sqlx::query_as(&sql).bind(practice.as_uuid());
             for k in keys {
