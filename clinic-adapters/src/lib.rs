@@ -19,11 +19,27 @@ pub mod crypto;
 pub mod export;
 pub mod system;
 
+#[cfg(feature = "console")]
+pub mod console;
+#[cfg(any(feature = "fs", feature = "s3"))]
+pub mod documents;
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "manual-claims")]
 pub mod manual_claims;
 #[cfg(feature = "memory")]
 pub mod memory;
 #[cfg(feature = "pdf")]
 pub mod pdf;
+#[cfg(any(feature = "http", feature = "smtp"))]
+pub mod retry;
+#[cfg(feature = "sendgrid")]
+pub mod sendgrid;
+#[cfg(feature = "smtp")]
+pub mod smtp;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod sql;
+#[cfg(feature = "stripe")]
+pub mod stripe;
+#[cfg(feature = "twilio")]
+pub mod twilio;

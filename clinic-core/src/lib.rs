@@ -21,6 +21,7 @@
 //! | [`people`] | patients, practitioners, users and roles, validated identifiers |
 //! | [`scheduling`] | availability, holidays, appointments, conflict rules, series, waitlist, slot search |
 //! | [`telehealth`] | the gate a video or phone session passes before it starts |
+//! | [`notify`] | what the practice tells people: templates as data, no clinical content |
 //! | [`ports`] | the traits adapters implement |
 //! | [`service`] | use cases written against the ports |
 #![deny(missing_docs)]
@@ -34,6 +35,7 @@ pub mod error;
 pub mod ids;
 pub mod medicare;
 pub mod money;
+pub mod notify;
 pub mod people;
 pub mod ports;
 pub mod practice;

@@ -8,7 +8,10 @@ mod cipher;
 mod clinical;
 mod documents;
 mod error;
+mod messaging;
+mod payments;
 mod storage;
+mod video;
 
 pub use billing::{ClaimGateway, ClaimHistory, ClaimRepository, InvoiceRepository, ReferralRepository};
 pub use cipher::{FieldCipher, SealContext};
@@ -16,12 +19,24 @@ pub use clinical::{
     AuditLog, CareRelationships, ClinicalRecords, ComplianceLog, CredentialRepository, IntakeRecords, NoteRepository,
     PrivacyRecords, TelehealthRecords,
 };
-pub use documents::{Document, DocumentRenderer};
+pub use documents::{
+    DEFAULT_MAX_DOCUMENT_BYTES, Document, DocumentRef, DocumentRenderer, DocumentStore, DocumentType, Upload,
+    UploadError,
+};
 pub use error::{PortError, PortErrorKind};
+pub use messaging::{
+    ApprovedTemplate, Attachment, CallbackError, Channel, DeliveryStatus, DeliveryUpdate, EmailMessage, EmailSender,
+    MessageSender, SentMessage, TextMessage,
+};
+pub use payments::{
+    IntentRequest, IntentStatus, PaymentEvent, PaymentGateway, PaymentIntent, ProviderRefund, RefundRequest,
+    WebhookError,
+};
 pub use storage::{
     AppointmentRepository, Busy, CalendarSnapshot, Guarded, PatientRepository, PracticeRepository,
     PractitionerRepository, ResourceKey, WaitlistRepository,
 };
+pub use video::{JoinPermit, RoomSpec, VideoProvider, VideoRoom, VideoToken, room_name};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;

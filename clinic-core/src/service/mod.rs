@@ -23,4 +23,4 @@ pub use error::ServiceError;
 pub use intake::IntakeService;
 pub use privacy::{PatientExport, PrivacyPorts, PrivacyService};
 pub use records::{RecordsPorts, RecordsService};
-pub use telehealth::{TelehealthPorts, TelehealthService};
+pub use telehealth::{JOIN_OPENS_BEFORE, JOIN_TOKEN_TTL, Joiner, TelehealthPorts, TelehealthService};
