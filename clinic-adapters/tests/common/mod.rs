@@ -21,7 +21,7 @@ use clinic_core::practice::*;
 use clinic_core::scheduling::*;
 use clinic_core::service::{
     BillingPorts, BillingRules, BillingService, BookingService, ClinicalPorts, ClinicalService, PrivacyPorts,
-    PrivacyService, SchedulingPorts,
+    PrivacyService, SchedulingPorts, TelehealthPorts, TelehealthService,
 };
 
 pub fn utc(s: &str) -> DateTime<Utc> {
@@ -149,6 +149,56 @@ pub async fn practice_on(store: Arc<dyn Storage>) -> Fixture {
 }
 
 impl Fixture {
+    /// The telehealth gate over this store.
+    pub fn telehealth(&self) -> TelehealthService {
+        TelehealthService::new(TelehealthPorts {
+            practices: self.store.clone(),
+            appointments: self.store.clone(),
+            patients: self.store.clone(),
+            practitioners: self.store.clone(),
+            privacy: self.store.clone(),
+            prep: self.store.clone(),
+            clock: self.clock.clone(),
+        })
+    }
+
+    /// Books a video session for `patient` at `start` and puts in place everything the
+    /// telehealth gate asks for.
+    pub async fn ready_video_session(&self, patient: usize, start: &str) -> Appointment {
+        let p = self.patients[patient];
+        let mut req = self.request(patient, start);
+        req.mode = DeliveryMode::Video;
+        let appt = self.service.book(self.practice, &req).await.unwrap();
+        self.store
+            .record_consent(
+                self.practice,
+                &clinic_core::privacy::Consent {
+                    patient_id: p,
+                    kind: clinic_core::privacy::ConsentKind::Telehealth,
+                    granted: true,
+                    at: self.clock.now() - chrono::Duration::days(1),
+                    method: clinic_core::privacy::ConsentMethod::Online,
+                },
+            )
+            .await
+            .unwrap();
+        let mut patient = self.store.patient(self.practice, p).await.unwrap();
+        patient.emergency_contact = Some(ContactPerson {
+            name: "Alex Nguyen".into(),
+            relationship: "partner".into(),
+            phone: Phone::parse("0412 345 678").unwrap(),
+            email: None,
+        });
+        self.store.save_patient(&patient).await.unwrap();
+        let prep = clinic_core::telehealth::SessionPrep {
+            emergency_plan: true,
+            location: Some("Home".into()),
+            technical_acknowledged: true,
+        };
+        self.store.save_prep(self.practice, appt.id, p, &prep).await.unwrap();
+        appt
+    }
+
     /// The billing use cases over this store, lodging through `gateway`.
     pub fn billing(&self, gateway: Arc<dyn ClaimGateway>) -> BillingService {
         BillingService::new(

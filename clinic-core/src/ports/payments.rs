@@ -55,8 +55,8 @@ pub enum IntentStatus {
     Succeeded,
 }
 
-/// A payment intent as the provider holds it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// A payment intent as the provider holds it. Its `Debug` leaves out the client secret.
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct PaymentIntent {
     /// The provider's id (recorded as the payment's reference).
     pub id: String,
@@ -74,6 +74,20 @@ pub struct PaymentIntent {
     pub practice: Option<PracticeId>,
     /// The invoice, from the intent's metadata.
     pub invoice: Option<InvoiceId>,
+}
+
+impl std::fmt::Debug for PaymentIntent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaymentIntent")
+            .field("id", &self.id)
+            .field("amount", &self.amount)
+            .field("amount_received", &self.amount_received)
+            .field("status", &self.status)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "[redacted]"))
+            .field("practice", &self.practice)
+            .field("invoice", &self.invoice)
+            .finish()
+    }
 }
 
 /// A full or partial refund to ask the provider for.
