@@ -242,6 +242,22 @@ impl ConsolePayments {
         self.delivery("succeeded", intent, amount)
     }
 
+    /// The webhook delivery a provider sends after refunds of `intent`: the cumulative
+    /// amount refunded so far.
+    ///
+    /// # Errors
+    /// [`PortErrorKind::NotFound`] for an unknown intent.
+    pub fn refunded(&self, intent: &str) -> Result<(String, Vec<u8>), PortError> {
+        if !lock(&self.intents).contains_key(intent) {
+            return Err(PortError::not_found("payment intent"));
+        }
+        let total = lock(&self.refunds)
+            .iter()
+            .filter(|(i, _)| i == intent)
+            .fold(Money::ZERO, |acc, (_, r)| acc + r.amount);
+        self.delivery("refunded", intent, total)
+    }
+
     /// The refunds asked for: (intent, refund).
     #[must_use]
     pub fn refunds(&self) -> Vec<(String, ProviderRefund)> {
@@ -324,6 +340,11 @@ impl PaymentGateway for ConsolePayments {
                 amount: Money::from_cents(e.amount_cents),
                 practice,
                 invoice,
+            },
+            "refunded" => PaymentEvent::Refunded {
+                event_id: e.id,
+                intent: e.intent,
+                total_refunded: Money::from_cents(e.amount_cents),
             },
             _ => PaymentEvent::Ignored {
                 event_id: e.id,

@@ -19,8 +19,8 @@ use crate::medicare::{CapTable, Catalogue, Decision, ItemMode, Referral, Session
 use crate::money::Money;
 use crate::ports::{
     AppointmentRepository, ClaimGateway, ClaimRepository, Clock, CredentialRepository, IdGenerator, IdGeneratorExt,
-    InvoiceRepository, PatientRepository, PortErrorKind, PracticeRepository, PractitionerRepository,
-    ReferralRepository, ResourceKey,
+    IntentRequest, InvoiceRepository, PatientRepository, PaymentEvent, PaymentGateway, PaymentIntent, PortErrorKind,
+    PracticeRepository, PractitionerRepository, ReferralRepository, ResourceKey,
 };
 use crate::scheduling::{Appointment, DeliveryMode};
 use crate::time::{TimeRange, local_date};
@@ -109,6 +109,23 @@ pub enum BookingWarning {
     /// The latest referral's course is used by claimed and booked sessions: a review and a
     /// new referral are needed.
     NeedsNewReferral,
+}
+
+/// What applying a payment-provider event did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PaymentOutcome {
+    /// The invoice changed: a payment or a refund was recorded.
+    Applied(Box<Invoice>),
+    /// The event had already been applied (a repeated delivery): nothing changed.
+    AlreadyApplied,
+    /// The event needs nothing from billing (a failed attempt, an event not acted on).
+    NothingToDo,
+    /// The event could not be applied as it stands (money taken beyond what the invoice
+    /// owes, or a refund of a payment not recorded here); acknowledged for staff to resolve.
+    NeedsAttention {
+        /// The billing rule's code.
+        code: &'static str,
+    },
 }
 
 /// The billing use cases.
@@ -284,6 +301,167 @@ impl BillingService {
             })?)
         })
         .await
+    }
+
+    /// Starts (or, for the same attempt, resumes) a card payment of an issued invoice's
+    /// balance through the payment provider. The provider's idempotency key is derived from
+    /// the invoice and `attempt`, so a retried request never creates a second charge.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`]; [`ServiceError::Billing`] for a draft;
+    /// [`ServiceError::Invalid`] when nothing is owing; a port error from the provider.
+    pub async fn start_card_payment(
+        &self,
+        practice: PracticeId,
+        id: InvoiceId,
+        attempt: u32,
+        gateway: &dyn PaymentGateway,
+    ) -> Result<PaymentIntent, ServiceError> {
+        let inv = self
+            .ports
+            .invoices
+            .invoice(practice, id)
+            .await
+            .map_err(ServiceError::from_port("invoice"))?;
+        let Some(number) = inv.number else {
+            return Err(crate::billing::BillingError::NotIssued.into());
+        };
+        let balance = inv.balance();
+        if balance <= Money::ZERO {
+            return Err(crate::FieldError::new("invoice", "has nothing owing").into());
+        }
+        if attempt == 0 {
+            return Err(crate::FieldError::new("attempt", "starts at 1").into());
+        }
+        gateway
+            .create_intent(&IntentRequest {
+                practice,
+                invoice: id,
+                invoice_number: Some(number.to_string()),
+                amount: balance,
+                attempt,
+            })
+            .await
+            .map_err(ServiceError::Port)
+    }
+
+    /// Applies a verified payment-provider event to its invoice, exactly once however many
+    /// times it is delivered:
+    /// - a succeeded intent records a card payment whose reference is the intent id, unless
+    ///   a payment with that reference is already recorded;
+    /// - a refunded charge records the difference between the provider's cumulative refunded
+    ///   amount and the refunds already recorded against that payment (the invoice is found
+    ///   through the intent's metadata, read from the provider);
+    /// - a failed payment or any other event changes nothing.
+    ///
+    /// # Errors
+    /// [`ServiceError::Invalid`] for an event whose metadata names no invoice;
+    /// [`ServiceError::NotFound`]; a port error.
+    pub async fn apply_payment_event(
+        &self,
+        event: &PaymentEvent,
+        gateway: &dyn PaymentGateway,
+    ) -> Result<PaymentOutcome, ServiceError> {
+        let at = self.ports.clock.now();
+        match event {
+            PaymentEvent::Succeeded {
+                intent,
+                amount,
+                practice,
+                invoice,
+                ..
+            } => {
+                let (Some(practice), Some(invoice)) = (*practice, *invoice) else {
+                    return Err(crate::FieldError::new("metadata", "names no practice and invoice").into());
+                };
+                let current = self
+                    .ports
+                    .invoices
+                    .invoice(practice, invoice)
+                    .await
+                    .map_err(ServiceError::from_port("invoice"))?;
+                if current
+                    .payments
+                    .iter()
+                    .any(|p| p.reference.as_deref() == Some(intent.as_str()))
+                {
+                    return Ok(PaymentOutcome::AlreadyApplied);
+                }
+                let payment_id: PaymentId = self.ports.ids.new_id();
+                let result = self
+                    .update_invoice(practice, invoice, |inv| {
+                        if inv
+                            .payments
+                            .iter()
+                            .any(|p| p.reference.as_deref() == Some(intent.as_str()))
+                        {
+                            return Err(ServiceError::Contention);
+                        }
+                        Ok(inv.pay(Payment {
+                            id: payment_id,
+                            amount: *amount,
+                            method: PaymentMethod::Card,
+                            at,
+                            reference: Some(intent.clone()),
+                        })?)
+                    })
+                    .await;
+                match result {
+                    Ok(inv) => Ok(PaymentOutcome::Applied(Box::new(inv))),
+                    // Another delivery of the same event won the race.
+                    Err(ServiceError::Contention) => Ok(PaymentOutcome::AlreadyApplied),
+                    // The money was taken but the invoice owes less (credited meanwhile):
+                    // acknowledged, for staff to refund.
+                    Err(ServiceError::Billing(e)) => Ok(PaymentOutcome::NeedsAttention { code: e.code() }),
+                    Err(e) => Err(e),
+                }
+            }
+            PaymentEvent::Refunded {
+                intent, total_refunded, ..
+            } => {
+                let pi = gateway
+                    .intent(intent)
+                    .await
+                    .map_err(ServiceError::from_port("payment intent"))?;
+                let (Some(practice), Some(invoice)) = (pi.practice, pi.invoice) else {
+                    return Err(crate::FieldError::new("metadata", "names no practice and invoice").into());
+                };
+                let result = self
+                    .update_invoice(practice, invoice, |inv| {
+                        let Some(payment) = inv
+                            .payments
+                            .iter()
+                            .find(|p| p.reference.as_deref() == Some(intent.as_str()))
+                        else {
+                            return Err(crate::billing::BillingError::UnknownPayment.into());
+                        };
+                        let payment_id = payment.id;
+                        let recorded = inv
+                            .refunds
+                            .iter()
+                            .filter(|r| r.payment_id == payment_id)
+                            .fold(Money::ZERO, |acc, r| acc + r.amount);
+                        let added = *total_refunded - recorded;
+                        if added <= Money::ZERO {
+                            return Err(ServiceError::Contention);
+                        }
+                        Ok(inv.refund(Refund {
+                            payment_id,
+                            amount: added,
+                            at,
+                            reason: "refunded at the payment provider".into(),
+                        })?)
+                    })
+                    .await;
+                match result {
+                    Ok(inv) => Ok(PaymentOutcome::Applied(Box::new(inv))),
+                    Err(ServiceError::Contention) => Ok(PaymentOutcome::AlreadyApplied),
+                    Err(ServiceError::Billing(e)) => Ok(PaymentOutcome::NeedsAttention { code: e.code() }),
+                    Err(e) => Err(e),
+                }
+            }
+            PaymentEvent::Failed { .. } | PaymentEvent::Ignored { .. } => Ok(PaymentOutcome::NothingToDo),
+        }
     }
 
     /// Issues a credit note against an invoice.

@@ -13,7 +13,7 @@ mod records;
 mod telehealth;
 
 pub use audit::AuditService;
-pub use billing::{BillingPorts, BillingRules, BillingService, BookingWarning, ClaimRequest};
+pub use billing::{BillingPorts, BillingRules, BillingService, BookingWarning, ClaimRequest, PaymentOutcome};
 pub use booking::{
     BookingService, CancelOutcome, MAX_ATTEMPTS, OccurrenceReport, SchedulingPorts, SeriesOutcome, SlotSearch,
 };
