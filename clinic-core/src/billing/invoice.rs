@@ -616,3 +616,83 @@ pub struct InvoiceDocument {
     /// Outstanding.
     pub outstanding: Money,
 }
+
+impl InvoiceDocument {
+    /// The invoice number as printed: `INV-000042`.
+    #[must_use]
+    pub fn number_text(&self) -> String {
+        format!("INV-{:06}", self.number)
+    }
+
+    /// The invoice as a renderable document. Rows put amounts after a tab (renderers align
+    /// them right). Every line shows its GST treatment, so a mixed invoice flags its taxable
+    /// lines (ATO: a tax invoice shows the extent to which each supply is taxable), and every
+    /// Medicare-claimable line its particulars: item, provider and provider number, the
+    /// benefit, bulk billing and the referral (Services Australia's account and receipt
+    /// requirements for claiming).
+    #[must_use]
+    pub fn to_document(&self) -> crate::ports::Document {
+        let date = |d: NaiveDate| d.format("%-d %B %Y").to_string();
+        let mut from = vec![self.supplier.clone()];
+        if let Some(abn) = &self.supplier_abn {
+            from.push(format!("ABN {abn}"));
+        }
+        let details = vec![
+            format!("Number\t{}", self.number_text()),
+            format!("Issued\t{}", date(self.issued_on)),
+            format!("Patient\t{}", self.patient),
+            format!("Bill to\t{}", self.buyer),
+        ];
+        let mut items = Vec::new();
+        for l in &self.lines {
+            items.push(format!(
+                "{} \u{2014} {}\t{}",
+                date(l.service_date),
+                l.description,
+                l.total
+            ));
+            let gst = match l.gst_treatment {
+                crate::billing::GstTreatment::Free(_) => "GST-free".to_owned(),
+                crate::billing::GstTreatment::Taxable => format!("Taxable: includes GST of {}", l.gst),
+            };
+            items.push(format!("  {} \u{00d7} {} \u{00b7} {gst}", l.quantity, l.unit_price));
+            if let Some(m) = &l.medicare {
+                let provider = match &m.provider_number {
+                    Some(n) => format!("{}, provider number {n}", m.provider_name),
+                    None => m.provider_name.clone(),
+                };
+                items.push(format!("  Medicare item {} \u{00b7} {provider}", m.item));
+                let mut benefit = format!("  Medicare benefit {}", m.rebate);
+                if m.bulk_billed {
+                    benefit.push_str(" \u{00b7} bulk billed: no charge beyond the benefit");
+                }
+                items.push(benefit);
+                if let Some(r) = &m.referral {
+                    items.push(format!("  Referred by {r}"));
+                }
+            }
+        }
+        let mut totals = Vec::new();
+        if let Some(statement) = self.gst_statement {
+            totals.push(format!("GST\t{}", self.gst_total));
+            totals.push(format!("Total\t{}", self.total));
+            totals.push(statement.to_owned());
+        } else {
+            totals.push(format!("Total\t{}", self.total));
+        }
+        if self.credited > Money::ZERO {
+            totals.push(format!("Credited\t{}", self.credited));
+        }
+        totals.push(format!("Paid\t{}", self.paid));
+        totals.push(format!("Amount owing\t{}", self.outstanding));
+        crate::ports::Document {
+            title: format!("{} {}", self.title, self.number_text()),
+            sections: vec![
+                ("From".into(), from),
+                ("Details".into(), details),
+                ("Services".into(), items),
+                ("Totals".into(), totals),
+            ],
+        }
+    }
+}
