@@ -102,6 +102,12 @@ impl EncryptedDocuments {
         Ok(Self::over(Arc::new(store), cipher))
     }
 
+    /// Files held in memory only: for tests and throwaway development servers.
+    #[must_use]
+    pub fn in_memory(cipher: Arc<dyn FieldCipher>) -> Self {
+        Self::over(Arc::new(object_store::memory::InMemory::new()), cipher)
+    }
+
     /// Over any object store (for tests, or a store an integrator configured).
     #[must_use]
     pub fn over(store: Arc<dyn ObjectStore>, cipher: Arc<dyn FieldCipher>) -> Self {

@@ -40,6 +40,8 @@ pub struct Config {
     pub audit_key: KeySource,
     /// How often the background jobs run (`CLINIC_JOB_INTERVAL_SECS`, default 3600).
     pub job_interval: std::time::Duration,
+    /// Payments, email, messages, video and document storage.
+    pub providers: crate::providers::ProviderSettings,
 }
 
 /// A configuration value that is present but unusable; names the variable, never a secret.
@@ -142,12 +144,14 @@ impl Config {
                 }
             },
         };
+        let providers = crate::providers::ProviderSettings::from_env(&get)?;
         Ok(Self {
             listen,
             database_url,
             keys,
             audit_key,
             job_interval,
+            providers,
         })
     }
 
@@ -259,7 +263,11 @@ impl Config {
                 ))
             })?;
             for (name, value) in table {
-                let Some((_, var)) = FILE_KEYS.iter().find(|(k, _)| *k == name) else {
+                let Some((_, var)) = FILE_KEYS
+                    .iter()
+                    .chain(crate::providers::PROVIDER_KEYS)
+                    .find(|(k, _)| *k == name)
+                else {
                     return Err(file_error(format!(
                         "{} has an unknown setting {name:?}",
                         path.display()

@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod jobs;
+pub mod providers;
 pub mod routes;
 pub mod state;
 

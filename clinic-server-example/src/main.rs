@@ -10,12 +10,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use clinic_adapters::crypto::EnvelopeCipher;
 use clinic_adapters::sql::SqlStore;
 use clinic_adapters::system::{SystemClock, UuidV7Ids};
 use clinic_core::ports::{IdGeneratorExt, Storage};
 use clinic_core::service::AuditService;
 use clinic_server_example::config::{KeySource, redacted_url};
 use clinic_server_example::jobs::Jobs;
+use clinic_server_example::providers::Integrations;
 use clinic_server_example::{AppState, Config, demo, serve};
 use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
@@ -100,6 +102,10 @@ enum Failure {
 }
 
 async fn open(config: &Config) -> Result<Arc<SqlStore>, Failure> {
+    open_with_cipher(config).await.map(|(store, _)| store)
+}
+
+async fn open_with_cipher(config: &Config) -> Result<(Arc<SqlStore>, Arc<EnvelopeCipher>), Failure> {
     let cipher = Arc::new(config.cipher().map_err(|e| Failure::Config(e.to_string()))?);
     if let KeySource::DevFile(path) = &config.keys {
         tracing::warn!(
@@ -108,10 +114,10 @@ async fn open(config: &Config) -> Result<Arc<SqlStore>, Failure> {
              production must supply keys from a secret manager"
         );
     }
-    let store = SqlStore::connect(&config.database_url, cipher)
+    let store = SqlStore::connect(&config.database_url, cipher.clone())
         .await
         .map_err(|e| Failure::Other(format!("cannot open the database: {e} ({})", e.code())))?;
-    Ok(Arc::new(store))
+    Ok((Arc::new(store), cipher))
 }
 
 async fn practices(store: &SqlStore) -> Result<Vec<clinic_core::ids::PracticeId>, Failure> {
@@ -122,10 +128,12 @@ async fn practices(store: &SqlStore) -> Result<Vec<clinic_core::ids::PracticeId>
 }
 
 async fn run(config: &Config) -> Result<(), Failure> {
-    let store = open(config).await?;
+    let (store, cipher) = open_with_cipher(config).await?;
+    let integrations = Integrations::build(&config.providers, cipher).map_err(|e| Failure::Config(e.to_string()))?;
+    integrations.warn_about_console();
     let existing = practices(&store).await?.first().copied();
     let practice = existing.unwrap_or_else(|| UuidV7Ids.new_id());
-    let state = AppState::new(store.clone(), practice);
+    let state = AppState::new(store.clone(), practice).with_integrations(integrations);
     if existing.is_none() {
         let today = chrono::Utc::now()
             .with_timezone(&chrono_tz::Australia::Sydney)

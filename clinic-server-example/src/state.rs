@@ -19,6 +19,8 @@ pub struct AppState {
     pub manual_claims: Arc<ManualClaims>,
     /// The storage (read models for the directory).
     pub store: Arc<dyn Storage>,
+    /// Payments, email, messages, video, documents.
+    pub integrations: crate::providers::Integrations,
     /// The practice this server serves. (Multi-practice routing arrives with auth: the
     /// practice will come from the signed-in user's token.)
     pub practice: PracticeId,
@@ -62,7 +64,15 @@ impl AppState {
             billing: BillingService::new(billing_ports, BillingRules::default()),
             manual_claims,
             store,
+            integrations: crate::providers::Integrations::console_only(),
             practice,
         }
+    }
+
+    /// The same state with `integrations` instead of the console adapters.
+    #[must_use]
+    pub fn with_integrations(mut self, integrations: crate::providers::Integrations) -> Self {
+        self.integrations = integrations;
+        self
     }
 }

@@ -2,6 +2,7 @@
 
 mod appointments;
 mod directory;
+mod hooks;
 mod slots;
 
 use axum::Router;
@@ -22,6 +23,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/appointments", post(appointments::book))
         .route("/api/v1/appointments/{id}", get(appointments::get))
         .route("/api/v1/appointments/{id}/cancel", post(appointments::cancel))
+        .route("/api/v1/hooks/stripe", post(hooks::stripe))
+        .route("/api/v1/hooks/twilio/status", post(hooks::twilio_status))
         .fallback(not_found)
         .with_state(state)
 }
