@@ -21,12 +21,13 @@ use clinic_core::ids::{
     PractitionerId, PrescriptionId, ReferralId, RoomId, ServiceId, TemplateId, TestResultId, WaitlistEntryId,
 };
 use clinic_core::medicare::{PastService, Referral};
+use clinic_core::notify::{Notification, OutboxState};
 use clinic_core::people::{Patient, Practitioner};
 use clinic_core::ports::{
     AppointmentRepository, AuditLog, CalendarSnapshot, CareRelationships, ClaimHistory, ClaimRepository,
-    ClinicalRecords, ComplianceLog, CredentialRepository, Guarded, IntakeRecords, InvoiceRepository, NoteRepository,
-    PatientRepository, PortError, PortErrorKind, PracticeRepository, PractitionerRepository, PrivacyRecords,
-    ReferralRepository, ResourceKey, TelehealthRecords, WaitlistRepository,
+    ClinicalRecords, ComplianceLog, CredentialRepository, DeliveryStatus, Guarded, IntakeRecords, InvoiceRepository,
+    NoteRepository, Outbox, PatientRepository, PortError, PortErrorKind, PracticeRepository, PractitionerRepository,
+    PrivacyRecords, ReferralRepository, ResourceKey, TelehealthRecords, WaitlistRepository,
 };
 use clinic_core::practice::{Location, Practice, Room, Service};
 use clinic_core::privacy::{AccessRequest, Consent, CorrectionOutcome};
@@ -75,6 +76,8 @@ struct Inner {
     corrections: HashMap<Key<PatientId>, Vec<CorrectionOutcome>>,
     audit: HashMap<PracticeId, Vec<AuditEvent>>,
     checkpoints: HashMap<PracticeId, Vec<Checkpoint>>,
+    /// The outbox, per practice, in insertion order.
+    outbox: HashMap<PracticeId, Vec<Notification>>,
 }
 
 impl Inner {
@@ -925,6 +928,80 @@ impl TelehealthRecords for MemoryStore {
             .prep
             .get(&(practice, appointment))
             .cloned()
+            .unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl Outbox for MemoryStore {
+    async fn enqueue(&self, notification: &Notification) -> Result<bool, PortError> {
+        let mut g = self.write();
+        let list = g.outbox.entry(notification.practice_id).or_default();
+        if list.iter().any(|n| n.key == notification.key) {
+            return Ok(false);
+        }
+        list.push(notification.clone());
+        Ok(true)
+    }
+
+    async fn claim_due(
+        &self,
+        practice: PracticeId,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Notification>, PortError> {
+        let mut g = self.write();
+        let Some(list) = g.outbox.get_mut(&practice) else {
+            return Ok(Vec::new());
+        };
+        let mut due: Vec<usize> = (0..list.len()).filter(|i| list[*i].claimable(now)).collect();
+        due.sort_by_key(|i| (list[*i].next_attempt_at, *i));
+        due.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(due
+            .into_iter()
+            .map(|i| {
+                list[i].claim(lease_until);
+                list[i].clone()
+            })
+            .collect())
+    }
+
+    async fn settle(&self, notification: &Notification) -> Result<(), PortError> {
+        let mut g = self.write();
+        let stored = g
+            .outbox
+            .get_mut(&notification.practice_id)
+            .and_then(|l| l.iter_mut().find(|n| n.id == notification.id))
+            .ok_or_else(|| PortError::not_found("notification"))?;
+        if stored.state != OutboxState::Claimed || stored.attempts != notification.attempts {
+            return Err(PortError::conflict("the notification was claimed again since"));
+        }
+        *stored = notification.clone();
+        Ok(())
+    }
+
+    async fn record_delivery(
+        &self,
+        practice: PracticeId,
+        provider_id: &str,
+        status: DeliveryStatus,
+        error_code: Option<String>,
+    ) -> Result<bool, PortError> {
+        let mut g = self.write();
+        let found = g
+            .outbox
+            .get_mut(&practice)
+            .and_then(|l| l.iter_mut().find(|n| n.provider_id.as_deref() == Some(provider_id)));
+        Ok(found.map(|n| n.delivery(status, error_code)).is_some())
+    }
+
+    async fn notifications_about(&self, practice: PracticeId, about: Uuid) -> Result<Vec<Notification>, PortError> {
+        Ok(self
+            .read()
+            .outbox
+            .get(&practice)
+            .map(|l| l.iter().filter(|n| n.about == about).cloned().collect())
             .unwrap_or_default())
     }
 }

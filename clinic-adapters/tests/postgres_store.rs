@@ -306,3 +306,10 @@ async fn keys_rotate_without_reading_bodies() {
     common::sql_faults::key_rotation(&db.url).await;
     db.drop_now().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_database_upgrades_with_its_data() {
+    let Some(admin) = postgres_url() else { return };
+    let db = TempPostgres::new(&admin).await;
+    common::sql_faults::upgrade_from_version_1_keeps_everything(&db.url).await;
+}

@@ -179,3 +179,9 @@ async fn backups_are_consistent_copies_taken_while_serving() {
     assert_eq!(numbers, (1..=numbers.len() as i64).collect::<Vec<_>>());
     conn.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_database_upgrades_with_its_data() {
+    let db = TempSqlite::new();
+    common::sql_faults::upgrade_from_version_1_keeps_everything(&db.url).await;
+}

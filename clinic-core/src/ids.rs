@@ -139,6 +139,10 @@ id_type!(
     /// A waitlist entry.
     WaitlistEntryId, "waitlist_entry_id"
 );
+id_type!(
+    /// A notification in the outbox.
+    NotificationId, "notification_id"
+);
 
 #[cfg(test)]
 mod tests {

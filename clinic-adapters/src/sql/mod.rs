@@ -21,6 +21,7 @@
 
 mod appointments;
 mod migrate;
+mod outbox;
 mod ports;
 
 use std::sync::Arc;
@@ -180,6 +181,27 @@ impl SqlStore {
             Self::open_sqlite(url, options, i64::MAX).await?
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Self::open_postgres(url, options, i64::MAX).await?
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        Ok(Self {
+            db,
+            cipher,
+            known_longest: std::sync::Mutex::default(),
+        })
+    }
+
+    /// Opens the database migrated no further than `version`: a store as an earlier
+    /// release saw it, for tests that upgrade a database holding data.
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect).
+    pub async fn connect_at(url: &str, cipher: Arc<dyn FieldCipher>, version: i64) -> Result<Self, StoreError> {
+        let options = PoolOptions::default();
+        let db = if url.starts_with("sqlite:") {
+            Self::open_sqlite(url, options, version).await?
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Self::open_postgres(url, options, version).await?
         } else {
             return Err(StoreError::UnsupportedUrl);
         };

@@ -4,6 +4,7 @@
 
 pub mod conformance;
 pub mod conformance_more;
+pub mod conformance_outbox;
 #[cfg(all(feature = "crypto", any(feature = "sqlite", feature = "postgres")))]
 pub mod databases;
 #[cfg(all(feature = "crypto", any(feature = "sqlite", feature = "postgres")))]

@@ -115,3 +115,59 @@ pub async fn key_rotation(url: &str) {
     assert!(!err.to_string().contains("zqxj"));
     stranger.close().await;
 }
+
+/// A database written by schema version 1 (the first release) is upgraded in place to the
+/// current schema when opened: its records read back unchanged, sealed ones included, and
+/// what version 2 added (the outbox) works.
+pub async fn upgrade_from_version_1_keeps_everything(url: &str) {
+    use clinic_adapters::sql::SqlStore;
+    use clinic_core::notify::{Audience, Dispatch, Notification, Occasion, Via};
+    use clinic_core::ports::{AppointmentRepository, Outbox, ResourceKey};
+    let cipher = super::databases::cipher();
+    let v1 = Arc::new(SqlStore::connect_at(url, cipher.clone(), 1).await.unwrap());
+    let (practice, patient) = store_clinical_text(&v1).await;
+    let notes = v1.notes(practice, patient).await.unwrap();
+    let who: clinic_core::ids::PractitionerId = ids().new_id();
+    let appt = super::conformance::appointment(practice, who, patient, "2027-02-01T00:00:00Z", 50);
+    v1.commit(practice, &[], std::slice::from_ref(&appt)).await.unwrap();
+    let reminder = Notification::new(
+        ids().new_id(),
+        practice,
+        Dispatch {
+            occasion: Occasion::AppointmentReminder,
+            audience: Audience::Patient(patient),
+            via: Via::Email,
+            about: appt.id.as_uuid(),
+        },
+        super::utc("2027-01-31T00:00:00Z"),
+        super::utc("2027-01-01T00:00:00Z"),
+    );
+    assert!(v1.enqueue(&reminder).await.is_err(), "version 1 has no outbox");
+    v1.close().await;
+
+    let current = Arc::new(SqlStore::connect(url, cipher).await.unwrap());
+    assert_eq!(
+        current.notes(practice, patient).await.unwrap(),
+        notes,
+        "sealed notes still open"
+    );
+    assert_eq!(current.appointment(practice, appt.id).await.unwrap(), appt);
+    let window =
+        clinic_core::time::TimeRange::new(super::utc("2027-02-01T00:00:00Z"), super::utc("2027-02-01T01:00:00Z"))
+            .unwrap();
+    let snap = current
+        .snapshot(practice, &[ResourceKey::Practitioner(who)], window)
+        .await
+        .unwrap();
+    assert_eq!(snap.appointments, vec![appt.clone()]);
+    assert!(current.enqueue(&reminder).await.unwrap());
+    assert_eq!(
+        current
+            .notifications_about(practice, appt.id.as_uuid())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    current.close().await;
+}

@@ -9,6 +9,7 @@ mod clinical;
 mod documents;
 mod error;
 mod messaging;
+mod outbox;
 mod payments;
 mod storage;
 mod video;
@@ -28,6 +29,7 @@ pub use messaging::{
     ApprovedTemplate, Attachment, CallbackError, Channel, DeliveryStatus, DeliveryUpdate, EmailMessage, EmailSender,
     MessageSender, SentMessage, TextMessage,
 };
+pub use outbox::Outbox;
 pub use payments::{
     IntentRequest, IntentStatus, PaymentEvent, PaymentGateway, PaymentIntent, ProviderRefund, RefundRequest,
     WebhookError,
@@ -62,6 +64,7 @@ pub trait Storage:
     + ClinicalRecords
     + IntakeRecords
     + TelehealthRecords
+    + Outbox
 {
 }
 
@@ -83,6 +86,7 @@ impl<T> Storage for T where
         + ClinicalRecords
         + IntakeRecords
         + TelehealthRecords
+        + Outbox
 {
 }
 

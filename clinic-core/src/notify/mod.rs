@@ -12,6 +12,10 @@
 //! placeholders it may use ([`Occasion::placeholders`]); a template that uses any other
 //! fails [`TemplateSet::check`], and the built-in set is checked by the tests.
 
+mod outbox;
+
+pub use outbox::{Audience, Dispatch, MAX_ATTEMPTS, Notification, OutboxState, Via, retry_delay};
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -52,6 +56,21 @@ impl Occasion {
         Self::DataExportReady,
         Self::MessageWaiting,
     ];
+
+    /// The stable snake-case name (as serialized).
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::AppointmentConfirmation => "appointment_confirmation",
+            Self::AppointmentReminder => "appointment_reminder",
+            Self::AppointmentCancellation => "appointment_cancellation",
+            Self::TelehealthLink => "telehealth_link",
+            Self::CredentialExpiryWarning => "credential_expiry_warning",
+            Self::Invoice => "invoice",
+            Self::DataExportReady => "data_export_ready",
+            Self::MessageWaiting => "message_waiting",
+        }
+    }
 
     /// The placeholders a template for this occasion may use.
     #[must_use]
@@ -549,6 +568,13 @@ mod tests {
             practitioner: "Dr Lee".into(),
             place: Some("Level 2, 1 George St, Sydney".into()),
             contact: "02 9000 0000".into(),
+        }
+    }
+
+    #[test]
+    fn occasion_codes_are_the_serialized_names() {
+        for o in Occasion::ALL {
+            assert_eq!(serde_json::to_value(o).unwrap(), serde_json::json!(o.code()));
         }
     }
 

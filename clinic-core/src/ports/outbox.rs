@@ -1,0 +1,53 @@
+//! The outbox port: notices stored before they are sent (see [`crate::notify`]).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{DeliveryStatus, PortError};
+use crate::ids::PracticeId;
+use crate::notify::Notification;
+
+/// Stores notifications and hands them to workers one at a time.
+///
+/// # Contract
+/// - `enqueue` stores a notification unless its practice already holds one with the same
+///   key, and says which happened; concurrent enqueues of one key store one.
+/// - `claim_due` returns up to `limit` notifications [claimable](Notification::claimable) at
+///   `now`, earliest `next_attempt_at` first, each [claimed](Notification::claim) until
+///   `lease_until` and stored so; concurrent claimers never receive the same notification
+///   (on PostgreSQL, `FOR UPDATE SKIP LOCKED`).
+/// - `settle` stores a claimed notification as its worker left it, only if it is still
+///   claimed with the same attempt count: a worker whose lease ran out and was overtaken
+///   gets [`super::PortErrorKind::Conflict`] and changes nothing.
+/// - `record_delivery` applies a provider's report to the notification sent with that
+///   provider id ([`Notification::delivery`]) and says whether there was one.
+#[async_trait]
+pub trait Outbox: Send + Sync + 'static {
+    /// Queues a notification unless its key is already queued; true when queued.
+    async fn enqueue(&self, notification: &Notification) -> Result<bool, PortError>;
+
+    /// Claims due notifications.
+    async fn claim_due(
+        &self,
+        practice: PracticeId,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Notification>, PortError>;
+
+    /// Stores the outcome of an attempt.
+    async fn settle(&self, notification: &Notification) -> Result<(), PortError>;
+
+    /// Applies a delivery report; false when no notification has that provider id.
+    async fn record_delivery(
+        &self,
+        practice: PracticeId,
+        provider_id: &str,
+        status: DeliveryStatus,
+        error_code: Option<String>,
+    ) -> Result<bool, PortError>;
+
+    /// The notifications about a record, oldest first.
+    async fn notifications_about(&self, practice: PracticeId, about: Uuid) -> Result<Vec<Notification>, PortError>;
+}
