@@ -134,7 +134,7 @@ pub async fn concurrent_claims_never_share_a_notification<S: Storage + 'static>(
             practice,
             uuid::Uuid::now_v7(),
             Via::Email,
-            &format!("2026-11-23T21:{:02}:00Z", i),
+            &format!("2026-11-23T21:{i:02}:00Z"),
         );
         s.enqueue(&n).await.unwrap();
     }

@@ -27,6 +27,9 @@ pub struct Practice {
     /// The supplier's ABN, required on a tax invoice.
     #[serde(default)]
     pub abn: Option<Abn>,
+    /// How patients reach reception (a phone number, say), printed in notices.
+    #[serde(default)]
+    pub contact: Option<String>,
 }
 
 impl Practice {
@@ -40,6 +43,7 @@ impl Practice {
             name: non_blank("name", name, 200)?,
             policy,
             abn: None,
+            contact: None,
         })
     }
 }

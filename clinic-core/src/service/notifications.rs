@@ -1,0 +1,377 @@
+//! Appointment notices through the outbox: what to queue when an appointment is booked or
+//! cancelled, and the worker that sends what is due.
+//!
+//! Channels follow each patient's reminder preferences (email, SMS, WhatsApp); the
+//! reminder goes the number of hours before the start the patient chose (24 by default).
+//! A minor's notices go to their guardian's contact details when the patient has none.
+//! Every text comes from [`crate::notify::TemplateSet`]: no clinical content.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use super::error::ServiceError;
+use crate::ids::{NotificationId, PracticeId};
+use crate::notify::{
+    AppointmentFacts, Audience, Dispatch, Notice, Notification, Occasion, OutboxState, TemplateSet, Via,
+};
+use crate::people::Patient;
+use crate::ports::{
+    AppointmentRepository, ApprovedTemplate, Channel, Clock, EmailMessage, EmailSender, IdGenerator, IdGeneratorExt,
+    MessageSender, Outbox, PatientRepository, PortError, PortErrorKind, PracticeRepository, PractitionerRepository,
+    TextMessage,
+};
+use crate::scheduling::{Appointment, AppointmentStatus};
+
+/// The ports notices read and queue through.
+#[derive(Clone)]
+pub struct NotificationPorts {
+    /// Practices and locations (names, zones).
+    pub practices: Arc<dyn PracticeRepository>,
+    /// Patients (contact details, preferences).
+    pub patients: Arc<dyn PatientRepository>,
+    /// Practitioners (display names).
+    pub practitioners: Arc<dyn PractitionerRepository>,
+    /// Appointments.
+    pub appointments: Arc<dyn AppointmentRepository>,
+    /// The outbox.
+    pub outbox: Arc<dyn Outbox>,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+    /// Ids.
+    pub ids: Arc<dyn IdGenerator>,
+}
+
+/// Where notices go out.
+#[derive(Clone)]
+pub struct Channels {
+    /// Email.
+    pub email: Arc<dyn EmailSender>,
+    /// SMS and WhatsApp.
+    pub messages: Arc<dyn MessageSender>,
+    /// The practice's approved WhatsApp templates by occasion (the provider's template
+    /// id). Their variables are, in order: the practice, the patient's name, the time.
+    pub whatsapp_templates: BTreeMap<Occasion, String>,
+    /// The wording.
+    pub templates: TemplateSet,
+    /// The join page for video sessions (`{base}/{appointment id}`), when the server has a
+    /// public address.
+    pub join_base: Option<String>,
+}
+
+/// What one worker round did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DispatchReport {
+    /// Handed to a provider.
+    pub sent: usize,
+    /// To be tried again after a backoff.
+    pub retrying: usize,
+    /// Given up (kept with their error for staff).
+    pub parked: usize,
+    /// Nothing to send any more.
+    pub skipped: usize,
+    /// Taken over by another worker meanwhile.
+    pub lost: usize,
+}
+
+/// How long a worker holds what it claims: five minutes, well over one send's timeout
+/// with retries.
+pub const LEASE: Duration = Duration::minutes(5);
+
+/// Appointment notices.
+#[derive(Clone)]
+pub struct NotificationService {
+    ports: NotificationPorts,
+}
+
+fn channels_of(p: &Patient) -> Vec<Via> {
+    let r = p.reminders;
+    let mut out = Vec::new();
+    if r.email {
+        out.push(Via::Email);
+    }
+    if r.sms {
+        out.push(Via::Sms);
+    }
+    if r.whatsapp {
+        out.push(Via::WhatsApp);
+    }
+    out
+}
+
+impl NotificationService {
+    /// A service over `ports`.
+    #[must_use]
+    pub fn new(ports: NotificationPorts) -> Self {
+        Self { ports }
+    }
+
+    async fn queue(
+        &self,
+        practice: PracticeId,
+        appt: &Appointment,
+        occasion: Occasion,
+        due: impl Fn(&Patient) -> Option<DateTime<Utc>>,
+    ) -> Result<usize, ServiceError> {
+        let now = self.ports.clock.now();
+        let mut queued = 0;
+        for patient_id in &appt.patient_ids {
+            let patient = self
+                .ports
+                .patients
+                .patient(practice, *patient_id)
+                .await
+                .map_err(ServiceError::from_port("patient"))?;
+            let Some(at) = due(&patient) else { continue };
+            for via in channels_of(&patient) {
+                let id: NotificationId = self.ports.ids.new_id();
+                let what = Dispatch {
+                    occasion,
+                    audience: Audience::Patient(*patient_id),
+                    via,
+                    about: appt.id.as_uuid(),
+                };
+                if self
+                    .ports
+                    .outbox
+                    .enqueue(&Notification::new(id, practice, what, at, now))
+                    .await?
+                {
+                    queued += 1;
+                }
+            }
+        }
+        Ok(queued)
+    }
+
+    /// Queues what a new booking sends: a confirmation now, a reminder at each patient's
+    /// chosen lead time before the start (none when that time has already passed: the
+    /// confirmation covers it), and for a video session the join link with the reminder.
+    /// Queuing twice queues nothing more.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] for a patient not in the practice; a port error.
+    pub async fn appointment_booked(&self, practice: PracticeId, appt: &Appointment) -> Result<usize, ServiceError> {
+        let now = self.ports.clock.now();
+        let start = appt.interval.start();
+        let reminder_at = |p: &Patient| {
+            let at = start - Duration::hours(i64::from(p.reminders.hours_before));
+            (at > now).then_some(at)
+        };
+        let mut n = self
+            .queue(practice, appt, Occasion::AppointmentConfirmation, |_| Some(now))
+            .await?;
+        n += self
+            .queue(practice, appt, Occasion::AppointmentReminder, reminder_at)
+            .await?;
+        if appt.mode.is_telehealth() {
+            n += self
+                .queue(practice, appt, Occasion::TelehealthLink, |p| {
+                    Some(reminder_at(p).unwrap_or(now))
+                })
+                .await?;
+        }
+        Ok(n)
+    }
+
+    /// Queues the cancellation notice (pending reminders are skipped when their time
+    /// comes, since the appointment is no longer live).
+    ///
+    /// # Errors
+    /// As [`appointment_booked`](Self::appointment_booked).
+    pub async fn appointment_cancelled(&self, practice: PracticeId, appt: &Appointment) -> Result<usize, ServiceError> {
+        let now = self.ports.clock.now();
+        self.queue(practice, appt, Occasion::AppointmentCancellation, |_| Some(now))
+            .await
+    }
+
+    /// Claims what is due (at most `limit`), sends each through its channel and settles
+    /// it: sent, retried after a backoff on a failure that may pass, parked on one that
+    /// will not, or skipped when there is nothing to send any more.
+    ///
+    /// # Errors
+    /// A port error from the outbox itself (sending failures are settled, not returned).
+    pub async fn dispatch(
+        &self,
+        practice: PracticeId,
+        channels: &Channels,
+        limit: u32,
+    ) -> Result<DispatchReport, ServiceError> {
+        let now = self.ports.clock.now();
+        let claimed = self.ports.outbox.claim_due(practice, now, now + LEASE, limit).await?;
+        let mut report = DispatchReport::default();
+        for mut n in claimed {
+            match self.send_one(practice, &n, channels).await {
+                Ok(Ok(provider_id)) => n.sent(provider_id),
+                Ok(Err(reason)) => n.skipped(reason),
+                Err(e) => n.failed(e.kind().code(), e.is_retryable(), now),
+            }
+            match self.ports.outbox.settle(&n).await {
+                Ok(()) => match n.state {
+                    OutboxState::Sent => report.sent += 1,
+                    OutboxState::Pending => report.retrying += 1,
+                    OutboxState::Parked => report.parked += 1,
+                    _ => report.skipped += 1,
+                },
+                Err(e) if e.kind() == PortErrorKind::Conflict => report.lost += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Renders and sends one notification: `Ok(Ok(provider id))` when sent, `Ok(Err(why))`
+    /// when there is nothing to send, `Err` when sending failed.
+    async fn send_one(
+        &self,
+        practice: PracticeId,
+        n: &Notification,
+        channels: &Channels,
+    ) -> Result<Result<Option<String>, &'static str>, PortError> {
+        let Audience::Patient(patient_id) = n.audience else {
+            return Ok(Err("audience_not_supported"));
+        };
+        let appt = match self.ports.appointments.appointment(practice, n.about.into()).await {
+            Ok(a) => a,
+            Err(e) if e.kind() == PortErrorKind::NotFound => return Ok(Err("appointment_gone")),
+            Err(e) => return Err(e),
+        };
+        let live = matches!(
+            appt.status,
+            AppointmentStatus::Booked | AppointmentStatus::Confirmed | AppointmentStatus::Requested
+        );
+        match n.occasion {
+            Occasion::AppointmentReminder | Occasion::TelehealthLink
+                if !live || appt.interval.start() <= self.ports.clock.now() =>
+            {
+                return Ok(Err("appointment_not_upcoming"));
+            }
+            Occasion::AppointmentConfirmation if !live => return Ok(Err("appointment_not_live")),
+            Occasion::AppointmentConfirmation
+            | Occasion::AppointmentReminder
+            | Occasion::TelehealthLink
+            | Occasion::AppointmentCancellation => {}
+            _ => return Ok(Err("occasion_not_dispatched")),
+        }
+        let patient = match self.ports.patients.patient(practice, patient_id).await {
+            Ok(p) => p,
+            Err(e) if e.kind() == PortErrorKind::NotFound => return Ok(Err("patient_gone")),
+            Err(e) => return Err(e),
+        };
+        let practice_row = self.ports.practices.practice(practice).await?;
+        let location = self
+            .ports
+            .practices
+            .locations(practice)
+            .await?
+            .into_iter()
+            .find(|l| l.id == appt.location_id);
+        let zone = location.as_ref().map_or(chrono_tz::Australia::Sydney, |l| l.zone);
+        let practitioner = self
+            .ports
+            .practitioners
+            .practitioner(practice, appt.practitioner_id)
+            .await?;
+        let facts = AppointmentFacts {
+            practice: practice_row.name.clone(),
+            name: patient
+                .preferred_name
+                .clone()
+                .unwrap_or_else(|| patient.legal_name.given.clone()),
+            start: appt.interval.start(),
+            zone,
+            practitioner: practitioner.display_name.clone(),
+            place: if appt.mode.is_telehealth() {
+                None
+            } else {
+                location.map(|l| format!("{}, {}", l.name, l.address))
+            },
+            contact: practice_row
+                .contact
+                .clone()
+                .unwrap_or_else(|| "the usual number".into()),
+        };
+        let notice = match n.occasion {
+            Occasion::AppointmentConfirmation => Notice::Confirmation(facts),
+            Occasion::AppointmentReminder => Notice::Reminder(facts),
+            Occasion::AppointmentCancellation => Notice::Cancellation(facts),
+            _ => {
+                let Some(base) = &channels.join_base else {
+                    return Ok(Err("no_join_address"));
+                };
+                Notice::Telehealth {
+                    facts,
+                    link: format!("{base}/{}", appt.id),
+                }
+            }
+        };
+        let rendered = channels
+            .templates
+            .render(&notice)
+            .map_err(|e| PortError::new(PortErrorKind::Invalid, e.code()))?;
+        match n.via {
+            Via::Email => {
+                let to = patient
+                    .email
+                    .clone()
+                    .or_else(|| patient.guardian.as_ref().and_then(|g| g.email.clone()));
+                let Some(to) = to else {
+                    return Ok(Err("no_email_address"));
+                };
+                let email = EmailMessage {
+                    to,
+                    reply_to: None,
+                    subject: rendered.subject,
+                    text: rendered.text,
+                    html: Some(rendered.html),
+                    attachments: vec![],
+                };
+                channels.email.send(&email).await.map(Ok)
+            }
+            Via::Sms | Via::WhatsApp => {
+                let to = patient
+                    .phone
+                    .clone()
+                    .or_else(|| patient.guardian.as_ref().map(|g| g.phone.clone()));
+                let Some(to) = to else {
+                    return Ok(Err("no_phone_number"));
+                };
+                let (channel, template) = if n.via == Via::Sms {
+                    (Channel::Sms, None)
+                } else {
+                    let Some(id) = channels.whatsapp_templates.get(&n.occasion) else {
+                        return Err(PortError::new(
+                            PortErrorKind::Invalid,
+                            "no approved WhatsApp template for this occasion",
+                        ));
+                    };
+                    let when = crate::notify::local_when(appt.interval.start(), zone);
+                    let name = patient
+                        .preferred_name
+                        .clone()
+                        .unwrap_or_else(|| patient.legal_name.given.clone());
+                    (
+                        Channel::WhatsApp,
+                        Some(ApprovedTemplate {
+                            id: id.clone(),
+                            variables: vec![practice_row.name.clone(), name, when],
+                        }),
+                    )
+                };
+                let message = TextMessage {
+                    channel,
+                    to,
+                    body: rendered.short,
+                    template,
+                };
+                channels
+                    .messages
+                    .send(&message)
+                    .await
+                    .map(|sent| Ok(Some(sent.provider_id)))
+            }
+        }
+    }
+}
