@@ -934,14 +934,17 @@ impl TelehealthRecords for MemoryStore {
 
 #[async_trait]
 impl Outbox for MemoryStore {
-    async fn enqueue(&self, notification: &Notification) -> Result<bool, PortError> {
+    async fn enqueue(&self, notifications: &[Notification]) -> Result<usize, PortError> {
         let mut g = self.write();
-        let list = g.outbox.entry(notification.practice_id).or_default();
-        if list.iter().any(|n| n.key == notification.key) {
-            return Ok(false);
+        let mut added = 0;
+        for notification in notifications {
+            let list = g.outbox.entry(notification.practice_id).or_default();
+            if !list.iter().any(|n| n.key == notification.key) {
+                list.push(notification.clone());
+                added += 1;
+            }
         }
-        list.push(notification.clone());
-        Ok(true)
+        Ok(added)
     }
 
     async fn claim_due(

@@ -67,32 +67,62 @@ macro_rules! store_row {
 
 #[async_trait]
 impl Outbox for SqlStore {
-    async fn enqueue(&self, n: &Notification) -> Result<bool, PortError> {
-        let body = encode(n)?;
-        let practice = n.practice_id;
+    async fn enqueue(&self, notifications: &[Notification]) -> Result<usize, PortError> {
+        let Some(first) = notifications.first() else {
+            return Ok(0);
+        };
+        let practice = first.practice_id;
+        if notifications.iter().any(|n| n.practice_id != practice) {
+            return Err(PortError::new(
+                PortErrorKind::Invalid,
+                "one enqueue holds one practice's notifications",
+            ));
+        }
+        let bodies = notifications.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
+        // One statement for the batch: ten parameters a row.
+        let rows: Vec<String> = (0..notifications.len())
+            .map(|i| {
+                let p = |k: usize| format!("${}", i * 10 + k);
+                format!(
+                    "({}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+                    p(1),
+                    p(2),
+                    p(3),
+                    p(4),
+                    p(5),
+                    p(6),
+                    p(7),
+                    p(8),
+                    p(9),
+                    p(10)
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO outbox (practice_id, id, key, about, state, attempts, next_attempt_at, lease_until,
+                                 provider_id, body)
+             VALUES {}
+             ON CONFLICT (practice_id, key) DO NOTHING",
+            rows.join(", ")
+        );
         let added = write_tx!(self, practice, |c, ts| {
-            sqlx::query(
-                "INSERT INTO outbox (practice_id, id, key, about, state, attempts, next_attempt_at, lease_until,
-                                     provider_id, body)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                 ON CONFLICT (practice_id, key) DO NOTHING",
-            )
-            .bind(practice.as_uuid())
-            .bind(n.id.as_uuid())
-            .bind(&n.key)
-            .bind(n.about)
-            .bind(n.state.code())
-            .bind(i64::from(n.attempts))
-            .bind(ts(n.next_attempt_at))
-            .bind(n.lease_until.map(ts))
-            .bind(n.provider_id.as_deref())
-            .bind(&body)
-            .execute(&mut *c)
-            .await
-            .map_err(fail)?
-            .rows_affected()
+            let mut q = sqlx::query(&sql);
+            for (n, body) in notifications.iter().zip(&bodies) {
+                q = q
+                    .bind(practice.as_uuid())
+                    .bind(n.id.as_uuid())
+                    .bind(&n.key)
+                    .bind(n.about)
+                    .bind(n.state.code())
+                    .bind(i64::from(n.attempts))
+                    .bind(ts(n.next_attempt_at))
+                    .bind(n.lease_until.map(ts))
+                    .bind(n.provider_id.as_deref())
+                    .bind(body);
+            }
+            q.execute(&mut *c).await.map_err(fail)?.rows_affected()
         });
-        Ok(added == 1)
+        usize::try_from(added).map_err(|_| PortError::new(PortErrorKind::Unexpected, "row count out of range"))
     }
 
     async fn claim_due(

@@ -36,16 +36,21 @@ pub async fn outbox_queues_claims_and_settles<S: Storage>(s: Arc<S>) {
     let early = reminder(practice, about, Via::Email, "2026-11-23T21:00:00Z");
     let late = reminder(practice, about, Via::Sms, "2026-11-23T22:00:00Z");
     let future = reminder(practice, uuid::Uuid::now_v7(), Via::Email, "2026-11-25T00:00:00Z");
-    assert!(s.enqueue(&late).await.unwrap());
-    assert!(s.enqueue(&early).await.unwrap());
-    assert!(s.enqueue(&future).await.unwrap());
+    assert_eq!(s.enqueue(std::slice::from_ref(&late)).await.unwrap(), 1);
     let mut twin = early.clone();
     twin.id = ids().new_id();
-    assert!(!s.enqueue(&twin).await.unwrap(), "the same key is queued once");
-    assert!(
-        s.enqueue(&reminder(other, about, Via::Email, "2026-11-23T21:00:00Z"))
+    assert_eq!(
+        s.enqueue(&[early.clone(), future.clone(), twin]).await.unwrap(),
+        2,
+        "a batch stores what is new; the same key is queued once"
+    );
+    assert_eq!(s.enqueue(std::slice::from_ref(&early)).await.unwrap(), 0);
+    assert_eq!(s.enqueue(&[]).await.unwrap(), 0);
+    assert_eq!(
+        s.enqueue(&[reminder(other, about, Via::Email, "2026-11-23T21:00:00Z")])
             .await
-            .unwrap()
+            .unwrap(),
+        1
     );
 
     let now = utc("2026-11-23T23:00:00Z");
@@ -136,7 +141,7 @@ pub async fn concurrent_claims_never_share_a_notification<S: Storage + 'static>(
             Via::Email,
             &format!("2026-11-23T21:{i:02}:00Z"),
         );
-        s.enqueue(&n).await.unwrap();
+        s.enqueue(&[n]).await.unwrap();
     }
     let barrier = Arc::new(Barrier::new(8));
     let tasks: Vec<_> = (0..8)

@@ -142,7 +142,10 @@ pub async fn upgrade_from_version_1_keeps_everything(url: &str) {
         super::utc("2027-01-31T00:00:00Z"),
         super::utc("2027-01-01T00:00:00Z"),
     );
-    assert!(v1.enqueue(&reminder).await.is_err(), "version 1 has no outbox");
+    assert!(
+        v1.enqueue(std::slice::from_ref(&reminder)).await.is_err(),
+        "version 1 has no outbox"
+    );
     v1.close().await;
 
     let current = Arc::new(SqlStore::connect(url, cipher).await.unwrap());
@@ -160,7 +163,7 @@ pub async fn upgrade_from_version_1_keeps_everything(url: &str) {
         .await
         .unwrap();
     assert_eq!(snap.appointments, vec![appt.clone()]);
-    assert!(current.enqueue(&reminder).await.unwrap());
+    assert_eq!(current.enqueue(std::slice::from_ref(&reminder)).await.unwrap(), 1);
     assert_eq!(
         current
             .notifications_about(practice, appt.id.as_uuid())

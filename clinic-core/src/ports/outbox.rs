@@ -11,8 +11,9 @@ use crate::notify::Notification;
 /// Stores notifications and hands them to workers one at a time.
 ///
 /// # Contract
-/// - `enqueue` stores a notification unless its practice already holds one with the same
-///   key, and says which happened; concurrent enqueues of one key store one.
+/// - `enqueue` stores, in one transaction, each notification whose practice does not
+///   already hold one with the same key, and returns how many it stored; concurrent
+///   enqueues of one key store one.
 /// - `claim_due` returns up to `limit` notifications [claimable](Notification::claimable) at
 ///   `now`, earliest `next_attempt_at` first, each [claimed](Notification::claim) until
 ///   `lease_until` and stored so; concurrent claimers never receive the same notification
@@ -24,8 +25,9 @@ use crate::notify::Notification;
 ///   provider id ([`Notification::delivery`]) and says whether there was one.
 #[async_trait]
 pub trait Outbox: Send + Sync + 'static {
-    /// Queues a notification unless its key is already queued; true when queued.
-    async fn enqueue(&self, notification: &Notification) -> Result<bool, PortError>;
+    /// Queues the notifications (all of one practice) whose keys are not queued yet;
+    /// returns how many were queued.
+    async fn enqueue(&self, notifications: &[Notification]) -> Result<usize, PortError>;
 
     /// Claims due notifications.
     async fn claim_due(

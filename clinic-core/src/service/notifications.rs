@@ -108,42 +108,46 @@ impl NotificationService {
         Self { ports }
     }
 
-    async fn queue(
+    /// The notifications of `occasion` for each of the appointment's patients, by each of
+    /// their channels, due when `due` says (none for a patient it gives `None`).
+    fn notices_for(
         &self,
         practice: PracticeId,
         appt: &Appointment,
+        patients: &[Patient],
         occasion: Occasion,
         due: impl Fn(&Patient) -> Option<DateTime<Utc>>,
-    ) -> Result<usize, ServiceError> {
+    ) -> Vec<Notification> {
         let now = self.ports.clock.now();
-        let mut queued = 0;
-        for patient_id in &appt.patient_ids {
-            let patient = self
-                .ports
-                .patients
-                .patient(practice, *patient_id)
-                .await
-                .map_err(ServiceError::from_port("patient"))?;
-            let Some(at) = due(&patient) else { continue };
-            for via in channels_of(&patient) {
+        let mut out = Vec::new();
+        for patient in patients {
+            let Some(at) = due(patient) else { continue };
+            for via in channels_of(patient) {
                 let id: NotificationId = self.ports.ids.new_id();
                 let what = Dispatch {
                     occasion,
-                    audience: Audience::Patient(*patient_id),
+                    audience: Audience::Patient(patient.id),
                     via,
                     about: appt.id.as_uuid(),
                 };
-                if self
-                    .ports
-                    .outbox
-                    .enqueue(&Notification::new(id, practice, what, at, now))
-                    .await?
-                {
-                    queued += 1;
-                }
+                out.push(Notification::new(id, practice, what, at, now));
             }
         }
-        Ok(queued)
+        out
+    }
+
+    async fn patients_of(&self, practice: PracticeId, appt: &Appointment) -> Result<Vec<Patient>, ServiceError> {
+        let mut out = Vec::with_capacity(appt.patient_ids.len());
+        for id in &appt.patient_ids {
+            out.push(
+                self.ports
+                    .patients
+                    .patient(practice, *id)
+                    .await
+                    .map_err(ServiceError::from_port("patient"))?,
+            );
+        }
+        Ok(out)
     }
 
     /// Queues what a new booking sends: a confirmation now, a reminder at each patient's
@@ -160,20 +164,19 @@ impl NotificationService {
             let at = start - Duration::hours(i64::from(p.reminders.hours_before));
             (at > now).then_some(at)
         };
-        let mut n = self
-            .queue(practice, appt, Occasion::AppointmentConfirmation, |_| Some(now))
-            .await?;
-        n += self
-            .queue(practice, appt, Occasion::AppointmentReminder, reminder_at)
-            .await?;
+        let patients = self.patients_of(practice, appt).await?;
+        let mut batch = self.notices_for(practice, appt, &patients, Occasion::AppointmentConfirmation, |_| {
+            Some(now)
+        });
+        batch.extend(self.notices_for(practice, appt, &patients, Occasion::AppointmentReminder, reminder_at));
         if appt.mode.is_telehealth() {
-            n += self
-                .queue(practice, appt, Occasion::TelehealthLink, |p| {
+            batch.extend(
+                self.notices_for(practice, appt, &patients, Occasion::TelehealthLink, |p| {
                     Some(reminder_at(p).unwrap_or(now))
-                })
-                .await?;
+                }),
+            );
         }
-        Ok(n)
+        Ok(self.ports.outbox.enqueue(&batch).await?)
     }
 
     /// Queues the cancellation notice (pending reminders are skipped when their time
@@ -183,8 +186,11 @@ impl NotificationService {
     /// As [`appointment_booked`](Self::appointment_booked).
     pub async fn appointment_cancelled(&self, practice: PracticeId, appt: &Appointment) -> Result<usize, ServiceError> {
         let now = self.ports.clock.now();
-        self.queue(practice, appt, Occasion::AppointmentCancellation, |_| Some(now))
-            .await
+        let patients = self.patients_of(practice, appt).await?;
+        let batch = self.notices_for(practice, appt, &patients, Occasion::AppointmentCancellation, |_| {
+            Some(now)
+        });
+        Ok(self.ports.outbox.enqueue(&batch).await?)
     }
 
     /// Claims what is due (at most `limit`), sends each through its channel and settles
