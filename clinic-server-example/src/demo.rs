@@ -67,11 +67,12 @@ pub async fn seed(state: &AppState, practice_id: PracticeId, today: NaiveDate) -
     let ids = clinic_adapters::system::UuidV7Ids;
     let store = &state.store;
     store
-        .save_practice(&Practice::new(
-            practice_id,
-            "Harbour Psychology",
-            BookingPolicy::default(),
-        )?)
+        .save_practice(&{
+            let mut p = Practice::new(practice_id, "Harbour Psychology", BookingPolicy::default())?;
+            // A number in the range the ACMA sets aside for fiction (02 5550 xxxx).
+            p.contact = Some("02 5550 1234".into());
+            p
+        })
         .await?;
     let sydney = Location::new(
         ids.new_id(),
@@ -170,6 +171,27 @@ pub async fn seed(state: &AppState, practice_id: PracticeId, today: NaiveDate) -
             profile,
         )?;
         store.save_practitioner(&p).await?;
+        // Current registration (psychologists renew by 30 November each year) and a year
+        // of insurance, so the compliance sweep leaves the demo's bookings alone.
+        let renewal = NaiveDate::from_ymd_opt(today.year() + 1, 11, 30).unwrap_or(today);
+        let credentials = clinic_core::credentials::Credentials {
+            practitioner_id: Some(p.id),
+            registrations: vec![clinic_core::credentials::Registration {
+                number: AhpraNumber::parse(ahpra)?,
+                kind: clinic_core::credentials::RegistrationType::General,
+                endorsements: vec![],
+                conditions: vec![],
+                expires_on: renewal,
+            }],
+            insurances: vec![clinic_core::credentials::Insurance {
+                insurer: "Example Mutual".into(),
+                policy_number: format!("DEMO-{i:04}"),
+                cover: Money::from_cents(2_000_000_000),
+                expires_on: today + chrono::Duration::days(365),
+                certificate: None,
+            }],
+        };
+        store.save_credentials(practice_id, p.id, &credentials).await?;
         for day in [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri] {
             let t = WeeklyTemplate::new(
                 ids.new_id(),
@@ -198,7 +220,13 @@ pub async fn seed(state: &AppState, practice_id: PracticeId, today: NaiveDate) -
         ("Morgan", "Smith", 1990),
     ] {
         let spec = PatientSpec::new(given, family, NaiveDate::from_ymd_opt(born, 6, 15).unwrap_or(today));
-        let p = Patient::register(ids.new_id(), practice_id, spec, today)?;
+        let mut p = Patient::register(ids.new_id(), practice_id, spec, today)?;
+        // example.com is reserved for examples (RFC 2606): nothing sent there reaches anyone.
+        p.email = Some(clinic_core::people::Email::parse(&format!(
+            "{}.{}@example.com",
+            given.to_lowercase(),
+            family.to_lowercase()
+        ))?);
         store.save_patient(&p).await?;
         patients.push(p.id);
     }

@@ -154,7 +154,8 @@ async fn run(config: &Config) -> Result<(), Failure> {
         state.booking.clone(),
         Arc::new(SystemClock),
         config.audit_key().map_err(|e| Failure::Config(e.to_string()))?,
-    );
+    )
+    .with_notices(state.notices.clone(), state.channels.clone());
     let (stop, stopped) = watch::channel(false);
     let jobs = jobs.spawn(config.job_interval, stopped);
     let shutdown = async move {
@@ -195,18 +196,21 @@ async fn rotate_keys(config: &Config) -> Result<(), Failure> {
 }
 
 async fn sweep(config: &Config) -> Result<(), Failure> {
-    let store = open(config).await?;
+    let (store, cipher) = open_with_cipher(config).await?;
     let audit_key = config.audit_key().map_err(|e| Failure::Config(e.to_string()))?;
+    let integrations = Integrations::build(&config.providers, cipher).map_err(|e| Failure::Config(e.to_string()))?;
+    integrations.warn_about_console();
     let ports: Arc<dyn Storage> = store.clone();
     for practice in practices(&store).await? {
-        let state = AppState::new(store.clone(), practice);
+        let state = AppState::new(store.clone(), practice).with_integrations(integrations.clone());
         let jobs = Jobs::new(
             practice,
             &ports,
             state.booking.clone(),
             Arc::new(SystemClock),
             audit_key.clone(),
-        );
+        )
+        .with_notices(state.notices.clone(), state.channels.clone());
         let round = jobs
             .run_once()
             .await
@@ -216,6 +220,11 @@ async fn sweep(config: &Config) -> Result<(), Failure> {
         if let Some(seq) = round.checkpoint {
             println!("audit checkpoint signed at event {seq}");
         }
+        let n = &round.notices;
+        println!(
+            "notices: {} sent, {} to retry, {} parked, {} skipped",
+            n.sent, n.retrying, n.parked, n.skipped
+        );
     }
     Ok(())
 }

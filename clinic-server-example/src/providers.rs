@@ -36,6 +36,7 @@ pub struct ProviderSettings {
     /// (`CLINIC_DOCUMENTS_DIR`, default `documents` in the working directory).
     pub documents_dir: PathBuf,
     s3: Option<S3Settings>,
+    whatsapp_templates: std::collections::BTreeMap<clinic_core::notify::Occasion, String>,
 }
 
 #[derive(Clone)]
@@ -102,6 +103,7 @@ pub const PROVIDER_KEYS: &[(&str, &str)] = &[
     ("twilio_sms_from", "CLINIC_TWILIO_SMS_FROM"),
     ("twilio_whatsapp_from", "CLINIC_TWILIO_WHATSAPP_FROM"),
     ("twilio_messaging_service_sid", "CLINIC_TWILIO_MESSAGING_SERVICE_SID"),
+    ("whatsapp_templates", "CLINIC_WHATSAPP_TEMPLATES"),
     ("documents_dir", "CLINIC_DOCUMENTS_DIR"),
     ("s3_bucket", "CLINIC_S3_BUCKET"),
     ("s3_region", "CLINIC_S3_REGION"),
@@ -274,7 +276,12 @@ impl ProviderSettings {
                 secret_access_key: SecretString::from(secret),
             }),
         };
+        let whatsapp_templates = match get("CLINIC_WHATSAPP_TEMPLATES") {
+            None => std::collections::BTreeMap::new(),
+            Some(spec) => whatsapp_templates(&spec)?,
+        };
         Ok(Self {
+            whatsapp_templates,
             public_url: url(&get, "CLINIC_PUBLIC_URL")?,
             stripe,
             email_from,
@@ -285,6 +292,31 @@ impl ProviderSettings {
             s3,
         })
     }
+}
+
+/// Parses `occasion=template id` pairs separated by commas, e.g.
+/// `appointment_reminder=HX0123…,appointment_confirmation=HX4567…`.
+fn whatsapp_templates(
+    spec: &str,
+) -> Result<std::collections::BTreeMap<clinic_core::notify::Occasion, String>, ConfigError> {
+    use clinic_core::notify::Occasion;
+    let key = "CLINIC_WHATSAPP_TEMPLATES";
+    let mut out = std::collections::BTreeMap::new();
+    for pair in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, id) = pair
+            .split_once('=')
+            .ok_or_else(|| err(key, "must be occasion=template-id pairs separated by commas"))?;
+        let occasion = Occasion::ALL
+            .into_iter()
+            .find(|o| o.code() == name.trim())
+            .ok_or_else(|| err(key, format!("names an unknown occasion {:?}", name.trim())))?;
+        let id = id.trim();
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(err(key, "template ids are letters and digits (HX…)"));
+        }
+        out.insert(occasion, id.to_owned());
+    }
+    Ok(out)
 }
 
 /// The adapters behind each outside service.
@@ -304,6 +336,8 @@ pub struct Integrations {
     pub renderer: Arc<dyn DocumentRenderer>,
     /// The server's public URL, for provider callbacks.
     pub public_url: Option<String>,
+    /// Approved WhatsApp templates by occasion (`CLINIC_WHATSAPP_TEMPLATES`).
+    pub whatsapp_templates: std::collections::BTreeMap<clinic_core::notify::Occasion, String>,
     /// The services running on console adapters (nothing is sent for them).
     pub console: Vec<&'static str>,
 }
@@ -407,6 +441,7 @@ impl Integrations {
             documents,
             renderer: Arc::new(PdfRenderer),
             public_url: settings.public_url.clone(),
+            whatsapp_templates: settings.whatsapp_templates.clone(),
             console,
         })
     }
@@ -429,6 +464,7 @@ impl Integrations {
             documents: Arc::new(EncryptedDocuments::in_memory(cipher)),
             renderer: Arc::new(PdfRenderer),
             public_url: None,
+            whatsapp_templates: std::collections::BTreeMap::new(),
             console: vec!["payments", "email", "sms and whatsapp", "video", "documents"],
         }
     }
@@ -504,8 +540,13 @@ mod tests {
             ("CLINIC_TWILIO_API_KEY_SID", "SK0123456789abcdef0123456789abcdef"),
             ("CLINIC_TWILIO_API_KEY_SECRET", "key-secret"),
             ("CLINIC_TWILIO_SMS_FROM", "+61480000000"),
+            (
+                "CLINIC_WHATSAPP_TEMPLATES",
+                "appointment_reminder=HXaaa, appointment_confirmation=HXbbb",
+            ),
         ]))
         .unwrap();
+        assert_eq!(s.whatsapp_templates.len(), 2);
         assert_eq!(s.public_url.as_deref(), Some("https://clinic.example"));
         let debug = format!("{s:?}");
         for secret in ["sk_test_abc", "whsec_new", "SG.secret", "key-secret", "token"] {
@@ -561,6 +602,14 @@ mod tests {
             ),
             (vec![("CLINIC_S3_BUCKET", "docs")], "CLINIC_S3_REGION"),
             (vec![("CLINIC_PUBLIC_URL", "clinic.example")], "CLINIC_PUBLIC_URL"),
+            (
+                vec![("CLINIC_WHATSAPP_TEMPLATES", "birthday=HX1")],
+                "CLINIC_WHATSAPP_TEMPLATES",
+            ),
+            (
+                vec![("CLINIC_WHATSAPP_TEMPLATES", "appointment_reminder")],
+                "CLINIC_WHATSAPP_TEMPLATES",
+            ),
         ];
         for (vars, key) in cases {
             let e = ProviderSettings::from_env(env(&vars)).unwrap_err();

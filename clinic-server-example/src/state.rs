@@ -5,8 +5,13 @@ use std::sync::Arc;
 use clinic_adapters::manual_claims::ManualClaims;
 use clinic_adapters::system::{SystemClock, UuidV7Ids};
 use clinic_core::ids::PracticeId;
+use clinic_core::notify::TemplateSet;
 use clinic_core::ports::{Clock, Storage};
-use clinic_core::service::{BillingPorts, BillingRules, BillingService, BookingService, SchedulingPorts};
+use clinic_core::scheduling::Appointment;
+use clinic_core::service::{
+    BillingPorts, BillingRules, BillingService, BookingService, Channels, NotificationPorts, NotificationService,
+    SchedulingPorts,
+};
 
 /// Shared state: the use cases and the ports they sit on.
 #[derive(Clone)]
@@ -21,6 +26,10 @@ pub struct AppState {
     pub store: Arc<dyn Storage>,
     /// Payments, email, messages, video, documents.
     pub integrations: crate::providers::Integrations,
+    /// Appointment notices through the outbox.
+    pub notices: NotificationService,
+    /// Where notices go out (from `integrations`).
+    pub channels: Channels,
     /// The practice this server serves. (Multi-practice routing arrives with auth: the
     /// practice will come from the signed-in user's token.)
     pub practice: PracticeId,
@@ -56,15 +65,27 @@ impl AppState {
             referrals: store.clone(),
             gateway: manual_claims.clone(),
             credentials: store.clone(),
-            clock,
+            clock: clock.clone(),
             ids: Arc::new(UuidV7Ids),
         };
+        let notices = NotificationService::new(NotificationPorts {
+            practices: store.clone(),
+            patients: store.clone(),
+            practitioners: store.clone(),
+            appointments: store.clone(),
+            outbox: store.clone(),
+            clock,
+            ids: Arc::new(UuidV7Ids),
+        });
+        let integrations = crate::providers::Integrations::console_only();
         Self {
             booking: BookingService::new(ports),
             billing: BillingService::new(billing_ports, BillingRules::default()),
             manual_claims,
             store,
-            integrations: crate::providers::Integrations::console_only(),
+            channels: channels_of(&integrations),
+            integrations,
+            notices,
             practice,
         }
     }
@@ -72,7 +93,35 @@ impl AppState {
     /// The same state with `integrations` instead of the console adapters.
     #[must_use]
     pub fn with_integrations(mut self, integrations: crate::providers::Integrations) -> Self {
+        self.channels = channels_of(&integrations);
         self.integrations = integrations;
         self
+    }
+
+    /// Queues the notices of a new booking. A failure is logged, not returned: the booking
+    /// stands, and the patient still sees it in the app.
+    pub async fn booked(&self, appointment: &Appointment) {
+        if let Err(e) = self.notices.appointment_booked(self.practice, appointment).await {
+            tracing::warn!(code = e.code(), appointment = %appointment.id, "booking notices not queued");
+        }
+    }
+
+    /// Queues the notices of a cancellation (logged, not returned, on failure).
+    pub async fn cancelled(&self, appointment: &Appointment) {
+        if let Err(e) = self.notices.appointment_cancelled(self.practice, appointment).await {
+            tracing::warn!(code = e.code(), appointment = %appointment.id, "cancellation notices not queued");
+        }
+    }
+}
+
+/// The notice channels of a set of integrations: its email and messages, the built-in
+/// wording, and the join page under the public address.
+fn channels_of(i: &crate::providers::Integrations) -> Channels {
+    Channels {
+        email: i.email.clone(),
+        messages: i.messages.clone(),
+        whatsapp_templates: i.whatsapp_templates.clone(),
+        templates: TemplateSet::default(),
+        join_base: i.public_url.as_ref().map(|u| format!("{u}/join")),
     }
 }

@@ -48,12 +48,16 @@ pub(crate) async fn book(
     match req.recurrence {
         None => {
             let appointment = s.booking.book(s.practice, &req).await?;
+            s.booked(&appointment).await;
             let warnings = s.billing.booking_warnings(s.practice, appointment.id).await?;
             Ok((StatusCode::CREATED, Json(BookedDto { appointment, warnings })).into_response())
         }
         Some(rec) => {
             let policy = req.series_policy.unwrap_or(SeriesPolicy::AllOrNothing);
             let out = s.booking.book_series(s.practice, &req, rec, policy).await?;
+            for a in &out.booked {
+                s.booked(a).await;
+            }
             let status = if out.booked.is_empty() {
                 StatusCode::CONFLICT
             } else {
@@ -122,6 +126,7 @@ pub(crate) async fn cancel(
     let id: AppointmentId = id.parse()?;
     let req = json_body(body)?;
     let out = s.booking.cancel(s.practice, id, req.by, &req.reason).await?;
+    s.cancelled(&out.appointment).await;
     Ok(Json(CancelDto {
         appointment: out.appointment,
         waitlist: out.waitlist,

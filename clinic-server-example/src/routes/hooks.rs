@@ -97,5 +97,22 @@ pub async fn twilio_status(
         error_code = update.error_code.as_deref().unwrap_or(""),
         "message delivery report"
     );
+    let known = state
+        .store
+        .record_delivery(state.practice, &update.provider_id, update.status, update.error_code)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                e.kind().code(),
+                "the report could not be recorded now; deliver it again later",
+            )
+        })?;
+    if !known {
+        tracing::info!(
+            message = update.provider_id,
+            "delivery report for a message not in the outbox"
+        );
+    }
     Ok(StatusCode::NO_CONTENT)
 }
