@@ -11,6 +11,7 @@ use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use clinic_core::audit::{AuditEntry, AuditEvent, Checkpoint, seal};
+use clinic_core::auth::{Account, RefreshToken, RefreshUse};
 use clinic_core::billing::{Claim, Invoice};
 use clinic_core::clinical::{
     IntakeForm, IntakeSubmission, MeasureRecord, Prescription, ProgressNote, TestResult, TreatmentPlan,
@@ -18,13 +19,13 @@ use clinic_core::clinical::{
 use clinic_core::credentials::{Credentials, WarningKey};
 use clinic_core::ids::{
     AppointmentId, ClaimId, ExceptionId, InvoiceId, LocationId, MeasureId, NoteId, PatientId, PracticeId,
-    PractitionerId, PrescriptionId, ReferralId, RoomId, ServiceId, TemplateId, TestResultId, WaitlistEntryId,
+    PractitionerId, PrescriptionId, ReferralId, RoomId, ServiceId, TemplateId, TestResultId, UserId, WaitlistEntryId,
 };
 use clinic_core::medicare::{PastService, Referral};
 use clinic_core::notify::{Notification, OutboxState};
-use clinic_core::people::{Patient, Practitioner};
+use clinic_core::people::{Email, Patient, Practitioner};
 use clinic_core::ports::{
-    AppointmentRepository, AuditLog, CalendarSnapshot, CareRelationships, ClaimHistory, ClaimRepository,
+    Accounts, AppointmentRepository, AuditLog, CalendarSnapshot, CareRelationships, ClaimHistory, ClaimRepository,
     ClinicalRecords, ComplianceLog, CredentialRepository, DeliveryStatus, Guarded, IntakeRecords, InvoiceRepository,
     NoteRepository, Outbox, PatientRepository, PortError, PortErrorKind, PracticeRepository, PractitionerRepository,
     PrivacyRecords, ReferralRepository, ResourceKey, TelehealthRecords, WaitlistRepository,
@@ -78,6 +79,9 @@ struct Inner {
     checkpoints: HashMap<PracticeId, Vec<Checkpoint>>,
     /// The outbox, per practice, in insertion order.
     outbox: HashMap<PracticeId, Vec<Notification>>,
+    accounts: HashMap<Key<UserId>, Account>,
+    refresh: HashMap<(PracticeId, String), RefreshToken>,
+    revoked_families: std::collections::HashSet<(PracticeId, Uuid)>,
 }
 
 impl Inner {
@@ -1006,5 +1010,106 @@ impl Outbox for MemoryStore {
             .get(&practice)
             .map(|l| l.iter().filter(|n| n.about == about).cloned().collect())
             .unwrap_or_default())
+    }
+}
+
+fn same_email(a: &Email, b: &Email) -> bool {
+    a.as_str().eq_ignore_ascii_case(b.as_str())
+}
+
+#[async_trait]
+impl Accounts for MemoryStore {
+    async fn create_account(&self, account: &Account) -> Result<(), PortError> {
+        let mut g = self.write();
+        let practice = account.user.practice_id;
+        if g.accounts.iter().any(|((p, _), a)| {
+            *p == practice && (same_email(&a.user.email, &account.user.email) || a.user.id == account.user.id)
+        }) {
+            return Err(PortError::conflict("an account with this email exists"));
+        }
+        g.accounts.insert((practice, account.user.id), account.clone());
+        Ok(())
+    }
+
+    async fn account_by_email(&self, practice: PracticeId, email: &Email) -> Result<Account, PortError> {
+        self.read()
+            .accounts
+            .iter()
+            .find(|((p, _), a)| *p == practice && same_email(&a.user.email, email))
+            .map(|(_, a)| a.clone())
+            .ok_or_else(|| PortError::not_found("account"))
+    }
+
+    async fn account(&self, practice: PracticeId, user: UserId) -> Result<Account, PortError> {
+        self.read()
+            .accounts
+            .get(&(practice, user))
+            .cloned()
+            .ok_or_else(|| PortError::not_found("account"))
+    }
+
+    async fn update_account(&self, account: &Account) -> Result<(), PortError> {
+        let mut g = self.write();
+        let stored = g
+            .accounts
+            .get_mut(&(account.user.practice_id, account.user.id))
+            .ok_or_else(|| PortError::not_found("account"))?;
+        if stored.revision != account.revision {
+            return Err(PortError::conflict("the account changed since it was read"));
+        }
+        *stored = account.clone();
+        stored.revision += 1;
+        Ok(())
+    }
+
+    async fn accounts(&self, practice: PracticeId) -> Result<Vec<Account>, PortError> {
+        let mut out: Vec<Account> = self
+            .read()
+            .accounts
+            .iter()
+            .filter(|((p, _), _)| *p == practice)
+            .map(|(_, a)| a.clone())
+            .collect();
+        out.sort_by_key(|a| (a.created_at, a.user.id));
+        Ok(out)
+    }
+
+    async fn save_refresh(&self, token: &RefreshToken) -> Result<(), PortError> {
+        let mut g = self.write();
+        let key = (token.practice_id, token.hash.clone());
+        if g.refresh.contains_key(&key) {
+            return Err(PortError::conflict("refresh token exists"));
+        }
+        g.refresh.insert(key, token.clone());
+        Ok(())
+    }
+
+    async fn use_refresh(&self, practice: PracticeId, hash: &str, now: DateTime<Utc>) -> Result<RefreshUse, PortError> {
+        let mut g = self.write();
+        let Some(token) = g.refresh.get(&(practice, hash.to_owned())).cloned() else {
+            return Ok(RefreshUse::Unknown);
+        };
+        if g.revoked_families.contains(&(practice, token.family)) {
+            return Ok(RefreshUse::Revoked);
+        }
+        if token.used_at.is_some() {
+            g.revoked_families.insert((practice, token.family));
+            return Ok(RefreshUse::Reused {
+                family: token.family,
+                user_id: token.user_id,
+            });
+        }
+        if token.expires_at <= now {
+            return Ok(RefreshUse::Expired);
+        }
+        let mut used = token;
+        used.used_at = Some(now);
+        g.refresh.insert((practice, hash.to_owned()), used.clone());
+        Ok(RefreshUse::Valid(used))
+    }
+
+    async fn revoke_family(&self, practice: PracticeId, family: Uuid) -> Result<(), PortError> {
+        self.write().revoked_families.insert((practice, family));
+        Ok(())
     }
 }

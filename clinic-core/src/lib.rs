@@ -11,6 +11,7 @@
 //! | [`ids`], [`money`], [`time`] | typed ids, AUD money with explicit rounding, UTC intervals and local-time resolution |
 //! | [`access`] | who may do what: the roles matrix as one pure function |
 //! | [`audit`] | audit events in a hash chain with signed checkpoints |
+//! | [`auth`] | sign-in rules: lockout, rotating refresh-token families, the password policy |
 //! | [`billing`] | invoices, GST per line, payments, refunds, credit notes, Medicare claims |
 //! | [`clinical`] | SOAP progress notes (sign, lock, addenda), process notes, treatment plans, outcome measures |
 //! | [`credentials`] | AHPRA registration and insurance: status on a date, the compliance sweep |
@@ -28,6 +29,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod auth;
 pub mod billing;
 pub mod clinical;
 pub mod credentials;

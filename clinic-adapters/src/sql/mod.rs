@@ -19,6 +19,7 @@
 //! Constraint violations and lost races surface as [`PortErrorKind::Conflict`]; a lost
 //! connection as [`PortErrorKind::Unavailable`], with the transaction rolled back.
 
+mod accounts;
 mod appointments;
 mod migrate;
 mod outbox;

@@ -24,7 +24,7 @@ impl SqlStore {
     /// The row lock a read-then-update takes: PostgreSQL locks the rows it reads (skipping
     /// rows another worker holds, when claiming); SQLite's single writer already excludes
     /// every other writer.
-    fn lock_clause(&self, skip_locked: bool) -> &'static str {
+    pub(super) fn lock_clause(&self, skip_locked: bool) -> &'static str {
         match &self.db {
             #[cfg(feature = "sqlite")]
             Db::Sqlite { .. } => "",

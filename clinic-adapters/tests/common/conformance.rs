@@ -73,6 +73,10 @@ where
     use super::conformance_outbox as outbox;
     outbox::outbox_queues_claims_and_settles(make().await).await;
     outbox::concurrent_claims_never_share_a_notification(make().await).await;
+    use super::conformance_accounts as accounts;
+    accounts::accounts_are_unique_and_updated_by_revision(make().await).await;
+    accounts::refresh_tokens_rotate_and_reuse_revokes_the_family(make().await).await;
+    accounts::concurrent_uses_of_one_token_succeed_once(make().await).await;
 }
 
 pub async fn audit_log_is_one_chain_under_concurrency<S: Storage + 'static>(s: Arc<S>) {

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 pub mod conformance;
+pub mod conformance_accounts;
 pub mod conformance_more;
 pub mod conformance_outbox;
 #[cfg(all(feature = "crypto", any(feature = "sqlite", feature = "postgres")))]

@@ -3,6 +3,7 @@
 //! Every port is an object-safe `#[async_trait]` trait, `Send + Sync + 'static`, used as
 //! `Arc<dyn Port>`, and returns [`PortError`].
 
+mod accounts;
 mod billing;
 mod cipher;
 mod clinical;
@@ -14,6 +15,7 @@ mod payments;
 mod storage;
 mod video;
 
+pub use accounts::Accounts;
 pub use billing::{ClaimGateway, ClaimHistory, ClaimRepository, InvoiceRepository, ReferralRepository};
 pub use cipher::{FieldCipher, SealContext};
 pub use clinical::{
@@ -65,6 +67,7 @@ pub trait Storage:
     + IntakeRecords
     + TelehealthRecords
     + Outbox
+    + Accounts
 {
 }
 
@@ -87,6 +90,7 @@ impl<T> Storage for T where
         + IntakeRecords
         + TelehealthRecords
         + Outbox
+        + Accounts
 {
 }
 

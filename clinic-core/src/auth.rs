@@ -1,0 +1,209 @@
+//! Sign-in rules: accounts with their lockout counters, refresh tokens in rotating
+//! families, and the password policy. Hashing, token signing and randomness are the
+//! server's (they need I/O and entropy); the rules they follow are here.
+//!
+//! - **Lockout.** After [`MAX_FAILURES`] wrong passwords in a row an account is locked for
+//!   [`LOCKOUT`]; a right password resets the count. (OWASP Authentication Cheat Sheet:
+//!   lock out or throttle after repeated failures; NIST SP 800-63B §5.2.2: rate-limit
+//!   online guessing to at most 100 failures per account.)
+//! - **Refresh tokens** are opaque, stored only as their SHA-256, and single-use: each use
+//!   issues the next token of the same family. Presenting a token that was already used
+//!   means it was copied, so the whole family is revoked (RFC 9700, OAuth 2.0 Security Best
+//!   Current Practice, §4.14.2: refresh token rotation with reuse detection). Logging out
+//!   revokes the family too.
+//! - **Passwords** are at least [`MIN_PASSWORD_CHARS`] characters and at most
+//!   [`MAX_PASSWORD_BYTES`] bytes, any characters allowed, with no composition rules
+//!   (NIST SP 800-63B §5.1.1.2).
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::FieldError;
+use crate::ids::{PracticeId, UserId};
+use crate::people::User;
+
+/// Wrong passwords in a row before the account locks: five.
+pub const MAX_FAILURES: u32 = 5;
+
+/// How long a locked account stays locked: fifteen minutes.
+pub const LOCKOUT: Duration = Duration::minutes(15);
+
+/// The shortest password: twelve characters.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// The longest password accepted: 256 bytes (bounds the hashing work an attacker can ask
+/// for).
+pub const MAX_PASSWORD_BYTES: usize = 256;
+
+/// How long a refresh token lives unused: thirty days.
+pub const REFRESH_TTL: Duration = Duration::days(30);
+
+/// Checks a new password against the policy, never echoing it.
+///
+/// # Errors
+/// A [`FieldError`] on `password`.
+pub fn check_password(password: &str) -> Result<(), FieldError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(FieldError::new("password", "must be at least 12 characters"));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(FieldError::new("password", "must be at most 256 bytes"));
+    }
+    if password.chars().all(|c| password.starts_with(c)) {
+        return Err(FieldError::new("password", "must not be one character repeated"));
+    }
+    Ok(())
+}
+
+/// A user's sign-in record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// The user.
+    pub user: User,
+    /// The password hash in PHC string form (argon2id).
+    pub password_hash: String,
+    /// Wrong passwords since the last right one.
+    pub failed_logins: u32,
+    /// Locked until then.
+    pub locked_until: Option<DateTime<Utc>>,
+    /// A disabled account cannot sign in.
+    pub disabled: bool,
+    /// Bumped by every stored change (compare-and-swap).
+    pub revision: u64,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl Account {
+    /// A new, enabled account.
+    #[must_use]
+    pub fn new(user: User, password_hash: String, now: DateTime<Utc>) -> Self {
+        Self {
+            user,
+            password_hash,
+            failed_logins: 0,
+            locked_until: None,
+            disabled: false,
+            revision: 0,
+            created_at: now,
+        }
+    }
+
+    /// True while locked.
+    #[must_use]
+    pub fn is_locked(&self, now: DateTime<Utc>) -> bool {
+        self.locked_until.is_some_and(|t| now < t)
+    }
+
+    /// A wrong password: counts it, and locks the account on the [`MAX_FAILURES`]th.
+    pub fn failed(&mut self, now: DateTime<Utc>) {
+        if self.locked_until.is_some_and(|t| now >= t) {
+            // A lock that has run out starts a fresh count.
+            self.locked_until = None;
+            self.failed_logins = 0;
+        }
+        self.failed_logins += 1;
+        if self.failed_logins >= MAX_FAILURES {
+            self.locked_until = Some(now + LOCKOUT);
+        }
+    }
+
+    /// A right password: the count starts again.
+    pub fn succeeded(&mut self) {
+        self.failed_logins = 0;
+        self.locked_until = None;
+    }
+}
+
+/// A refresh token as stored: its hash, never the token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshToken {
+    /// SHA-256 of the token, lowercase hex.
+    pub hash: String,
+    /// The practice.
+    pub practice_id: PracticeId,
+    /// The user.
+    pub user_id: UserId,
+    /// The family: every token descended from one sign-in.
+    pub family: Uuid,
+    /// Issued.
+    pub issued_at: DateTime<Utc>,
+    /// Expires.
+    pub expires_at: DateTime<Utc>,
+    /// When it was exchanged for the next one.
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+/// What presenting a refresh token found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefreshUse {
+    /// Valid: it is now used; issue the next token of its family.
+    Valid(RefreshToken),
+    /// Already used: the family is revoked.
+    Reused {
+        /// The revoked family.
+        family: Uuid,
+        /// Whose.
+        user_id: UserId,
+    },
+    /// Its family was revoked (logout or reuse).
+    Revoked,
+    /// Expired.
+    Expired,
+    /// No such token.
+    Unknown,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::people::{Email, Role};
+
+    fn account() -> Account {
+        Account::new(
+            User {
+                id: Uuid::nil().into(),
+                practice_id: Uuid::nil().into(),
+                email: Email::parse("sam@example.com").unwrap(),
+                roles: vec![Role::Patient],
+                practitioner_id: None,
+                patient_id: None,
+            },
+            "$argon2id$…".into(),
+            "2026-11-24T00:00:00Z".parse().unwrap(),
+        )
+    }
+
+    #[test]
+    fn the_fifth_wrong_password_locks_for_fifteen_minutes() {
+        let now: DateTime<Utc> = "2026-11-24T01:00:00Z".parse().unwrap();
+        let mut a = account();
+        for _ in 0..4 {
+            a.failed(now);
+        }
+        assert!(!a.is_locked(now), "four failures: not yet");
+        a.failed(now);
+        assert!(a.is_locked(now));
+        assert!(a.is_locked(now + LOCKOUT - Duration::seconds(1)));
+        assert!(!a.is_locked(now + LOCKOUT), "unlocked exactly fifteen minutes on");
+        // After the lock runs out, one more failure does not relock at once.
+        a.failed(now + LOCKOUT);
+        assert!(!a.is_locked(now + LOCKOUT));
+        assert_eq!(a.failed_logins, 1);
+        a.succeeded();
+        assert_eq!((a.failed_logins, a.locked_until), (0, None));
+    }
+
+    #[test]
+    fn password_policy() {
+        assert!(check_password("correct horse").is_ok());
+        assert!(check_password("elevenchars").is_err(), "11 characters");
+        assert!(check_password("twelve chars").is_ok(), "12 characters");
+        assert!(check_password("ééééééééééé1").is_ok(), "characters, not bytes");
+        assert!(check_password("aaaaaaaaaaaaaaaa").is_err());
+        assert!(check_password(&"ab".repeat(129)).is_err(), "258 bytes");
+        let e = check_password("secret").unwrap_err();
+        assert!(!e.to_string().contains("secret"));
+    }
+}
