@@ -40,6 +40,10 @@ pub struct Config {
     pub audit_key: KeySource,
     /// How often the background jobs run (`CLINIC_JOB_INTERVAL_SECS`, default 3600).
     pub job_interval: std::time::Duration,
+    /// The key access tokens are signed with (`CLINIC_JWT_SECRET`, at least 32
+    /// characters), or the development file it is kept in (`jwt-key` beside the development
+    /// key file).
+    pub jwt_key: KeySource,
     /// Payments, email, messages, video and document storage.
     pub providers: crate::providers::ProviderSettings,
 }
@@ -144,6 +148,24 @@ impl Config {
                 }
             },
         };
+        let jwt_key = match get("CLINIC_JWT_SECRET") {
+            Some(secret) if secret.trim().len() >= 32 => KeySource::Configured(secret.trim().to_owned()),
+            Some(_) => {
+                return Err(ConfigError {
+                    key: "CLINIC_JWT_SECRET",
+                    problem: "must be at least 32 characters of random text".into(),
+                });
+            }
+            None => match &keys {
+                KeySource::DevFile(path) => KeySource::DevFile(path.with_file_name("jwt-key")),
+                KeySource::Configured(_) => {
+                    return Err(ConfigError {
+                        key: "CLINIC_JWT_SECRET",
+                        problem: "must be set when CLINIC_ENCRYPTION_KEYS is (at least 32 characters)".into(),
+                    });
+                }
+            },
+        };
         let providers = crate::providers::ProviderSettings::from_env(&get)?;
         Ok(Self {
             listen,
@@ -151,6 +173,7 @@ impl Config {
             keys,
             audit_key,
             job_interval,
+            jwt_key,
             providers,
         })
     }
@@ -180,6 +203,36 @@ impl Config {
                 let hex = std::fs::read_to_string(path)
                     .map_err(|e| file_error(format!("cannot read {}: {e}", path.display())))?;
                 parse_hex_key(hex.trim()).ok_or_else(|| file_error(format!("{} holds no usable key", path.display())))
+            }
+        }
+    }
+
+    /// The access-token signing secret: configured, or the development file (created with
+    /// a fresh random secret, readable by its owner only, if missing).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the variable whose secret or file cannot be used.
+    pub fn jwt_secret(&self) -> Result<Vec<u8>, ConfigError> {
+        match &self.jwt_key {
+            KeySource::Configured(secret) => Ok(secret.as_bytes().to_vec()),
+            KeySource::DevFile(path) => {
+                let file_error = |problem: String| ConfigError {
+                    key: "CLINIC_KEY_FILE",
+                    problem,
+                };
+                if !path.exists() {
+                    let spec = EnvelopeCipher::generate_key("jwt");
+                    let hex = spec.split_once(':').map_or("", |(_, h)| h).to_owned();
+                    write_private(path, &hex)
+                        .map_err(|e| file_error(format!("cannot create {}: {e}", path.display())))?;
+                }
+                let secret = std::fs::read_to_string(path)
+                    .map_err(|e| file_error(format!("cannot read {}: {e}", path.display())))?;
+                let secret = secret.trim();
+                if secret.len() < 32 {
+                    return Err(file_error(format!("{} holds no usable secret", path.display())));
+                }
+                Ok(secret.as_bytes().to_vec())
             }
         }
     }
@@ -221,6 +274,8 @@ pub const FILE_KEYS: &[(&str, &str)] = &[
     ("audit_key", "CLINIC_AUDIT_KEY"),
     ("key_file", "CLINIC_KEY_FILE"),
     ("job_interval_secs", "CLINIC_JOB_INTERVAL_SECS"),
+    ("jwt_secret", "CLINIC_JWT_SECRET"),
+    ("admin_email", "CLINIC_ADMIN_EMAIL"),
 ];
 
 impl Config {
@@ -370,14 +425,26 @@ mod tests {
         let e = Config::from_env(only_keys).unwrap_err();
         assert_eq!(e.key, "CLINIC_AUDIT_KEY", "production keys need a production audit key");
         let audit = "0f".repeat(32);
-        let both = |k: &str| match k {
+        let jwt = std::cell::RefCell::new(None::<String>);
+        let all = |k: &str| match k {
             "CLINIC_ENCRYPTION_KEYS" => Some(keys.clone()),
             "CLINIC_AUDIT_KEY" => Some(audit.clone()),
+            "CLINIC_JWT_SECRET" => jwt.borrow().clone(),
             _ => None,
         };
-        let c = Config::from_env(both).unwrap();
+        assert_eq!(
+            Config::from_env(all).unwrap_err().key,
+            "CLINIC_JWT_SECRET",
+            "needed in production"
+        );
+        *jwt.borrow_mut() = Some("too short".into());
+        assert_eq!(Config::from_env(all).unwrap_err().key, "CLINIC_JWT_SECRET");
+        *jwt.borrow_mut() = Some("s3cr3t-".repeat(6));
+        let c = Config::from_env(all).unwrap();
         assert_eq!(c.audit_key().unwrap(), vec![0x0f; 32]);
+        assert_eq!(c.jwt_secret().unwrap(), "s3cr3t-".repeat(6).into_bytes());
         assert!(!format!("{c:?}").contains("0f0f"));
+        assert!(!format!("{c:?}").contains("s3cr3t"));
         let e = Config::from_env(env("CLINIC_AUDIT_KEY", "xyz")).unwrap_err();
         assert_eq!(e.key, "CLINIC_AUDIT_KEY");
         assert_eq!(
@@ -452,6 +519,7 @@ mod tests {
         let c = Config::from_env(|k| match k {
             "CLINIC_ENCRYPTION_KEYS" => Some(good.clone()),
             "CLINIC_AUDIT_KEY" => Some(audit.clone()),
+            "CLINIC_JWT_SECRET" => Some("j".repeat(40)),
             _ => None,
         })
         .unwrap();

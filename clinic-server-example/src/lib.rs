@@ -7,6 +7,8 @@
 //! are built on this skeleton.
 #![deny(missing_docs)]
 
+pub mod accounts;
+pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -32,7 +34,11 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let listener = TcpListener::bind(config.listen).await?;
     tracing::info!(address = %listener.local_addr()?, "listening");
-    axum::serve(listener, routes::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // Connection info gives the sign-in throttle each client's address.
+    axum::serve(
+        listener,
+        routes::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -54,6 +54,13 @@ enum Command {
         /// Where to write the copy; it must not exist yet.
         path: PathBuf,
     },
+    /// Create an administrator account; the password is read from CLINIC_ADMIN_PASSWORD
+    /// (never from the command line, where other users of the machine could see it).
+    CreateAdmin {
+        /// The administrator's sign-in email.
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[tokio::main]
@@ -81,6 +88,7 @@ async fn main() -> ExitCode {
         Command::Sweep => sweep(&config).await,
         Command::VerifyAudit => verify_audit(&config).await,
         Command::Backup { path } => backup(&config, &path).await,
+        Command::CreateAdmin { email } => create_admin(&config, &email).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -133,7 +141,10 @@ async fn run(config: &Config) -> Result<(), Failure> {
     integrations.warn_about_console();
     let existing = practices(&store).await?.first().copied();
     let practice = existing.unwrap_or_else(|| UuidV7Ids.new_id());
-    let state = AppState::new(store.clone(), practice).with_integrations(integrations);
+    let jwt = config.jwt_secret().map_err(|e| Failure::Config(e.to_string()))?;
+    let state = AppState::new(store.clone(), practice)
+        .with_integrations(integrations)
+        .with_token_secret(&jwt);
     if existing.is_none() {
         let today = chrono::Utc::now()
             .with_timezone(&chrono_tz::Australia::Sydney)
@@ -147,6 +158,7 @@ async fn run(config: &Config) -> Result<(), Failure> {
     } else {
         tracing::info!(practice = %practice, database = %redacted_url(&config.database_url), "serving the stored practice");
     }
+    first_admin(&state).await?;
     let store_ports: Arc<dyn Storage> = store.clone();
     let jobs = Jobs::new(
         practice,
@@ -192,6 +204,63 @@ async fn rotate_keys(config: &Config) -> Result<(), Failure> {
         }
     }
     println!("{total} record(s) re-wrapped; every sealed record is under the current key");
+    Ok(())
+}
+
+/// With no administrator yet: creates one from CLINIC_ADMIN_EMAIL and
+/// CLINIC_ADMIN_PASSWORD when both are set, otherwise prints a one-time token that creates
+/// one through `POST /api/v1/auth/bootstrap`.
+async fn first_admin(state: &AppState) -> Result<(), Failure> {
+    let fail = |e: clinic_server_example::error::ApiError| Failure::Other(format!("first administrator: {}", e.code()));
+    if clinic_server_example::accounts::has_admin(state).await.map_err(fail)? {
+        return Ok(());
+    }
+    match (
+        std::env::var("CLINIC_ADMIN_EMAIL"),
+        std::env::var("CLINIC_ADMIN_PASSWORD"),
+    ) {
+        (Ok(email), Ok(password)) => {
+            let email = clinic_core::people::Email::parse(email.trim())
+                .map_err(|e| Failure::Config(format!("CLINIC_ADMIN_EMAIL: {}", e.problem())))?;
+            clinic_server_example::accounts::create_admin(state, email, password)
+                .await
+                .map_err(|e| Failure::Config(format!("CLINIC_ADMIN_PASSWORD: {}", e.code())))?;
+            tracing::info!("the first administrator was created from CLINIC_ADMIN_EMAIL");
+        }
+        _ => {
+            let token = clinic_server_example::accounts::one_time_token();
+            *state
+                .bootstrap
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(token.clone());
+            // Printed once, to the operator's terminal, for the one request that uses it.
+            eprintln!(
+                "\nNo administrator yet. Create one within this run with:\n  curl -X POST http://<listen>/api/v1/auth/bootstrap -H 'content-type: application/json' \\\n    -d '{{\"token\": \"{token}\", \"email\": \"you@example.com\", \"password\": \"<12+ characters>\"}}'\n"
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn create_admin(config: &Config, email: &str) -> Result<(), Failure> {
+    let email = clinic_core::people::Email::parse(email.trim())
+        .map_err(|e| Failure::Config(format!("--email: {}", e.problem())))?;
+    let password = std::env::var("CLINIC_ADMIN_PASSWORD")
+        .map_err(|_| Failure::Config("CLINIC_ADMIN_PASSWORD: must hold the new administrator's password".into()))?;
+    let store = open(config).await?;
+    let Some(practice) = practices(&store).await?.first().copied() else {
+        return Err(Failure::Other(
+            "the database holds no practice yet: run the server once first".into(),
+        ));
+    };
+    let state = AppState::new(store, practice);
+    clinic_server_example::accounts::create_admin(&state, email, password)
+        .await
+        .map_err(|e| match e.status().as_u16() {
+            409 | 422 => Failure::Config(format!("{}: {}", e.code(), e.detail())),
+            _ => Failure::Other(format!("could not create the administrator: {}", e.code())),
+        })?;
+    println!("administrator created for practice {practice}");
     Ok(())
 }
 

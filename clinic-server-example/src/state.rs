@@ -30,6 +30,14 @@ pub struct AppState {
     pub notices: NotificationService,
     /// Where notices go out (from `integrations`).
     pub channels: Channels,
+    /// The keys access tokens are signed with.
+    pub tokens: Arc<crate::auth::TokenKeys>,
+    /// Failed sign-ins per client address.
+    pub throttle: Arc<crate::auth::IpThrottle>,
+    /// The one-time token that creates the first administrator, while there is none.
+    pub bootstrap: Arc<std::sync::Mutex<Option<String>>>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
     /// The practice this server serves. (Multi-practice routing arrives with auth: the
     /// practice will come from the signed-in user's token.)
     pub practice: PracticeId,
@@ -68,6 +76,7 @@ impl AppState {
             clock: clock.clone(),
             ids: Arc::new(UuidV7Ids),
         };
+        let app_clock = clock.clone();
         let notices = NotificationService::new(NotificationPorts {
             practices: store.clone(),
             patients: store.clone(),
@@ -86,8 +95,21 @@ impl AppState {
             channels: channels_of(&integrations),
             integrations,
             notices,
+            tokens: Arc::new(crate::auth::TokenKeys::new(
+                uuid::Uuid::new_v4().as_bytes().repeat(2).as_slice(),
+            )),
+            throttle: Arc::new(crate::auth::IpThrottle::default()),
+            bootstrap: Arc::new(std::sync::Mutex::new(None)),
+            clock: app_clock,
             practice,
         }
+    }
+
+    /// The same state signing access tokens with `secret` (at least 32 bytes).
+    #[must_use]
+    pub fn with_token_secret(mut self, secret: &[u8]) -> Self {
+        self.tokens = Arc::new(crate::auth::TokenKeys::new(secret));
+        self
     }
 
     /// The same state with `integrations` instead of the console adapters.

@@ -16,7 +16,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 struct TestApp {
     addr: SocketAddr,
     patients: Vec<PatientId>,
+    state: AppState,
+    /// The access token sent with every call (an administrator's, unless changed).
+    token: std::sync::Mutex<Option<String>>,
 }
+
+const ADMIN_EMAIL: &str = "admin@harbour.example";
+const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
 struct Reply {
     status: u16,
@@ -36,21 +42,51 @@ async fn spawn_app_on(store: Arc<dyn Storage>) -> TestApp {
     let seeded = demo::seed(&state, practice, "2026-11-23".parse().unwrap())
         .await
         .unwrap();
+    clinic_server_example::accounts::create_admin(
+        &state,
+        clinic_core::people::Email::parse(ADMIN_EMAIL).unwrap(),
+        ADMIN_PASSWORD.into(),
+    )
+    .await
+    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, routes::router(state)).await });
-    TestApp {
+    let router = routes::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let app = TestApp {
         addr,
         patients: seeded.patients,
-    }
+        state,
+        token: std::sync::Mutex::new(None),
+    };
+    let login = app
+        .post(
+            "/api/v1/auth/login",
+            &json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
+        )
+        .await;
+    assert_eq!(login.status, 200, "{:?}", login.body);
+    app.use_token(login.body["access_token"].as_str());
+    app
 }
 
 impl TestApp {
+    fn use_token(&self, token: Option<&str>) {
+        *self.token.lock().unwrap() = token.map(str::to_owned);
+    }
+
     async fn call(&self, method: &str, path: &str, body: Option<&str>) -> Reply {
         let mut stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
         let body = body.unwrap_or("");
+        let auth = self
+            .token
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
         let req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
         stream.write_all(req.as_bytes()).await.unwrap();
@@ -327,5 +363,260 @@ async fn bad_input_gets_clear_problems() {
         &app.get(&format!("/api/v1/appointments/{}", UuidV7Ids.new_uuid())).await,
         404,
         "not_found",
+    );
+}
+
+fn login_body(email: &str, password: &str) -> Value {
+    json!({"email": email, "password": password})
+}
+
+#[tokio::test]
+async fn every_api_route_needs_a_valid_token() {
+    let app = spawn_app().await;
+    app.use_token(None);
+    problem(&app.get("/api/v1/directory").await, 401, "unauthenticated");
+    app.use_token(Some("not.a.token"));
+    problem(&app.get("/api/v1/directory").await, 401, "token_invalid");
+    // A token signed with this server's key for another practice is refused.
+    let other = clinic_core::people::User {
+        id: UuidV7Ids.new_id(),
+        practice_id: UuidV7Ids.new_id(),
+        email: clinic_core::people::Email::parse("x@example.com").unwrap(),
+        roles: vec![clinic_core::people::Role::Admin],
+        practitioner_id: None,
+        patient_id: None,
+    };
+    let foreign = app.state.tokens.issue(&other, chrono::Utc::now()).unwrap();
+    app.use_token(Some(&foreign));
+    problem(&app.get("/api/v1/directory").await, 401, "token_invalid");
+    // Health stays open.
+    assert_eq!(app.get("/health").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_patient_registers_books_for_themselves_and_sees_nobody_else() {
+    let app = spawn_app().await;
+    let (service, tom, sydney) = directory(&app).await;
+    let slots = app
+        .get(&format!(
+            "/api/v1/slots?service_id={service}&practitioner_id={tom}&from=2026-11-24&to=2026-11-24&zone=Australia/Sydney"
+        ))
+        .await;
+    let starts: Vec<String> = slots
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["start"].as_str().unwrap().to_owned())
+        .collect();
+    // The administrator books a demo patient's appointment.
+    let theirs = app
+        .post(
+            "/api/v1/appointments",
+            &json!({"practitioner_id": tom, "service_id": service, "location_id": sydney,
+                    "patient_ids": [app.patients[0]], "start": starts[0]}),
+        )
+        .await;
+    assert_eq!(theirs.status, 201, "{:?}", theirs.body);
+
+    app.use_token(None);
+    let weak = app
+        .post(
+            "/api/v1/auth/register",
+            &json!({"email": "zoe@example.com", "password": "short", "given_name": "Zoë",
+                    "family_name": "Nguyen", "date_of_birth": "1994-03-02"}),
+        )
+        .await;
+    problem(&weak, 422, "invalid_field");
+    assert!(weak.body["detail"].as_str().unwrap().starts_with("password"));
+    let reg = app
+        .post(
+            "/api/v1/auth/register",
+            &json!({"email": "zoe@example.com", "password": "a long enough passphrase", "given_name": "Zoë",
+                    "family_name": "Nguyen", "date_of_birth": "1994-03-02"}),
+        )
+        .await;
+    assert_eq!(reg.status, 201, "{:?}", reg.body);
+    assert_eq!(reg.body["token_type"], "Bearer");
+    assert_eq!(reg.body["expires_in"], 900);
+    let again = app
+        .post(
+            "/api/v1/auth/register",
+            &json!({"email": "ZOE@example.com", "password": "another long passphrase", "given_name": "Z",
+                    "family_name": "N", "date_of_birth": "1994-03-02"}),
+        )
+        .await;
+    problem(&again, 409, "email_taken");
+
+    app.use_token(reg.body["access_token"].as_str());
+    let me = app.get("/api/v1/auth/me").await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.body["roles"], json!(["patient"]));
+    let mine = me.body["patient_id"].as_str().unwrap().to_owned();
+    let booked = app
+        .post(
+            "/api/v1/appointments",
+            &json!({"practitioner_id": tom, "service_id": service, "location_id": sydney,
+                    "patient_ids": [mine], "start": starts[8]}),
+        )
+        .await;
+    assert_eq!(booked.status, 201, "{:?}", booked.body);
+    let id = booked.body["id"].as_str().unwrap();
+    assert_eq!(app.get(&format!("/api/v1/appointments/{id}")).await.status, 200);
+    // Another patient's appointment does not exist for them, and they cannot book for others.
+    let other_id = theirs.body["id"].as_str().unwrap();
+    problem(
+        &app.get(&format!("/api/v1/appointments/{other_id}")).await,
+        404,
+        "not_found",
+    );
+    let for_someone_else = app
+        .post(
+            "/api/v1/appointments",
+            &json!({"practitioner_id": tom, "service_id": service, "location_id": sydney,
+                    "patient_ids": [app.patients[1]], "start": starts[16]}),
+        )
+        .await;
+    problem(&for_someone_else, 404, "not_found");
+    let cancel_other = app
+        .post(
+            &format!("/api/v1/appointments/{other_id}/cancel"),
+            &json!({"by": "clinic"}),
+        )
+        .await;
+    problem(&cancel_other, 404, "not_found");
+    // Their own cancellation is recorded as the patient's, whatever they claim.
+    let cancelled = app
+        .post(
+            &format!("/api/v1/appointments/{id}/cancel"),
+            &json!({"by": "clinic", "reason": "travel"}),
+        )
+        .await;
+    assert_eq!(cancelled.status, 200, "{:?}", cancelled.body);
+    assert_eq!(cancelled.body["appointment"]["status"]["by"], "patient");
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_reuse_signs_out_and_logout_revokes() {
+    let app = spawn_app().await;
+    app.use_token(None);
+    let first = app
+        .post("/api/v1/auth/login", &login_body(ADMIN_EMAIL, ADMIN_PASSWORD))
+        .await;
+    let r1 = first.body["refresh_token"].as_str().unwrap().to_owned();
+    let second = app.post("/api/v1/auth/refresh", &json!({"refresh_token": r1})).await;
+    assert_eq!(second.status, 200, "{:?}", second.body);
+    let r2 = second.body["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(r1, r2);
+    app.use_token(second.body["access_token"].as_str());
+    assert_eq!(app.get("/api/v1/auth/me").await.status, 200);
+    // The first token again: stolen. The whole sign-in is revoked.
+    problem(
+        &app.post("/api/v1/auth/refresh", &json!({"refresh_token": r1})).await,
+        401,
+        "refresh_token_reused",
+    );
+    problem(
+        &app.post("/api/v1/auth/refresh", &json!({"refresh_token": r2})).await,
+        401,
+        "refresh_token_revoked",
+    );
+    // A fresh sign-in, then logout: its refresh token stops working.
+    let fresh = app
+        .post("/api/v1/auth/login", &login_body(ADMIN_EMAIL, ADMIN_PASSWORD))
+        .await;
+    let r3 = fresh.body["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.post("/api/v1/auth/logout", &json!({"refresh_token": r3}))
+            .await
+            .status,
+        204
+    );
+    problem(
+        &app.post("/api/v1/auth/refresh", &json!({"refresh_token": r3})).await,
+        401,
+        "refresh_token_revoked",
+    );
+    problem(
+        &app.post("/api/v1/auth/refresh", &json!({"refresh_token": "made-up"}))
+            .await,
+        401,
+        "refresh_token_invalid",
+    );
+}
+
+#[tokio::test]
+async fn five_wrong_passwords_lock_the_account_and_an_unknown_email_looks_the_same() {
+    let app = spawn_app().await;
+    app.use_token(None);
+    let unknown = app
+        .post(
+            "/api/v1/auth/login",
+            &login_body("nobody@example.com", "whatever it is"),
+        )
+        .await;
+    problem(&unknown, 401, "invalid_credentials");
+    for _ in 0..5 {
+        let r = app
+            .post("/api/v1/auth/login", &login_body(ADMIN_EMAIL, "wrong password!!"))
+            .await;
+        problem(&r, 401, "invalid_credentials");
+        assert_eq!(r.body["detail"], unknown.body["detail"], "the same words either way");
+    }
+    problem(
+        &app.post("/api/v1/auth/login", &login_body(ADMIN_EMAIL, ADMIN_PASSWORD))
+            .await,
+        423,
+        "account_locked",
+    );
+}
+
+#[tokio::test]
+async fn twenty_failures_from_one_address_make_it_wait() {
+    let app = spawn_app().await;
+    app.use_token(None);
+    for i in 0..20 {
+        let r = app
+            .post(
+                "/api/v1/auth/login",
+                &login_body(&format!("guess{i}@example.com"), "guessing away"),
+            )
+            .await;
+        problem(&r, 401, "invalid_credentials");
+    }
+    problem(
+        &app.post("/api/v1/auth/login", &login_body(ADMIN_EMAIL, ADMIN_PASSWORD))
+            .await,
+        429,
+        "too_many_attempts",
+    );
+}
+
+#[tokio::test]
+async fn the_first_administrator_comes_from_the_one_time_token_once() {
+    let app = spawn_app().await;
+    app.use_token(None);
+    let body =
+        |token: &str| json!({"token": token, "email": "owner@harbour.example", "password": "the owner's passphrase"});
+    problem(
+        &app.post("/api/v1/auth/bootstrap", &body("anything")).await,
+        403,
+        "bootstrap_token_invalid",
+    );
+    *app.state.bootstrap.lock().unwrap() = Some("one-time-token".into());
+    problem(
+        &app.post("/api/v1/auth/bootstrap", &body("wrong-token")).await,
+        403,
+        "bootstrap_token_invalid",
+    );
+    let made = app.post("/api/v1/auth/bootstrap", &body("one-time-token")).await;
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    app.use_token(made.body["access_token"].as_str());
+    assert_eq!(app.get("/api/v1/auth/me").await.body["roles"], json!(["admin"]));
+    app.use_token(None);
+    problem(
+        &app.post("/api/v1/auth/bootstrap", &body("one-time-token")).await,
+        403,
+        "bootstrap_token_invalid",
     );
 }

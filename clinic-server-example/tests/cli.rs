@@ -66,7 +66,11 @@ fn migrate_backup_sweep_and_rotate_from_the_command_line() {
     let rotate = run(
         d,
         &["rotate-keys"],
-        &[("CLINIC_ENCRYPTION_KEYS", keys), ("CLINIC_AUDIT_KEY", "2a".repeat(32))],
+        &[
+            ("CLINIC_ENCRYPTION_KEYS", keys),
+            ("CLINIC_AUDIT_KEY", "2a".repeat(32)),
+            ("CLINIC_JWT_SECRET", "3b".repeat(32)),
+        ],
     );
     assert!(rotate.status.success(), "{}", text(&rotate));
     assert!(text(&rotate).contains("0 record(s) re-wrapped"), "{}", text(&rotate));
@@ -187,4 +191,70 @@ fn a_configuration_file_is_read_and_checked() {
     let bad = run(d, &["migrate", "--config", file.to_str().unwrap()], &[]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad).contains("unknown setting \"colour\""), "{}", text(&bad));
+}
+
+#[tokio::test]
+async fn create_admin_takes_the_password_from_the_environment_only() {
+    use clinic_core::ports::{Accounts, PracticeRepository};
+    let dir = Dir(std::env::temp_dir().join(format!("clinic-cli-{}", uuid::Uuid::now_v7())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let d = dir.0.as_path();
+    let none = run(
+        d,
+        &["create-admin", "--email", "owner@harbour.example"],
+        &[("CLINIC_ADMIN_PASSWORD", "a long passphrase".to_owned())],
+    );
+    assert_eq!(none.status.code(), Some(1), "{}", text(&none));
+    assert!(text(&none).contains("no practice yet"), "{}", text(&none));
+    let url = format!("sqlite://{}", d.join("clinic.db").display());
+    let cipher = std::sync::Arc::new(
+        clinic_adapters::crypto::EnvelopeCipher::from_config(&clinic_adapters::crypto::EnvelopeCipher::generate_key(
+            "t",
+        ))
+        .unwrap(),
+    );
+    let store = clinic_adapters::sql::SqlStore::connect(&url, cipher).await.unwrap();
+    let practice = clinic_core::ids::PracticeId::from_uuid(uuid::Uuid::now_v7());
+    store
+        .save_practice(&clinic_core::practice::Practice::new(practice, "Admin Test", Default::default()).unwrap())
+        .await
+        .unwrap();
+    let missing = run(d, &["create-admin", "--email", "owner@harbour.example"], &[]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing).contains("CLINIC_ADMIN_PASSWORD"), "{}", text(&missing));
+    let weak = run(
+        d,
+        &["create-admin", "--email", "owner@harbour.example"],
+        &[("CLINIC_ADMIN_PASSWORD", "short".to_owned())],
+    );
+    assert_eq!(weak.status.code(), Some(2));
+    assert!(text(&weak).contains("password"), "{}", text(&weak));
+    assert!(
+        !text(&weak).contains("short"),
+        "the password is never echoed: {}",
+        text(&weak)
+    );
+    let ok = run(
+        d,
+        &["create-admin", "--email", "owner@harbour.example"],
+        &[("CLINIC_ADMIN_PASSWORD", "a long passphrase".to_owned())],
+    );
+    assert!(ok.status.success(), "{}", text(&ok));
+    let again = run(
+        d,
+        &["create-admin", "--email", "OWNER@harbour.example"],
+        &[("CLINIC_ADMIN_PASSWORD", "a long passphrase".to_owned())],
+    );
+    assert_eq!(again.status.code(), Some(2));
+    assert!(text(&again).contains("email_taken"), "{}", text(&again));
+    let account = store
+        .account_by_email(
+            practice,
+            &clinic_core::people::Email::parse("owner@harbour.example").unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(account.user.roles, vec![clinic_core::people::Role::Admin]);
+    assert!(account.password_hash.starts_with("$argon2id$"));
+    store.close().await;
 }

@@ -12,8 +12,10 @@ use clinic_core::service::{BookingWarning, ServiceError};
 use serde::{Deserialize, Serialize};
 
 use super::json_body;
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
+use clinic_core::access::{Action, Area, Relation};
 
 /// One occurrence of a booked series, in the response.
 #[derive(Serialize)]
@@ -40,11 +42,36 @@ struct SeriesDto {
     occurrences: Vec<OccurrenceDto>,
 }
 
+/// How an appointment (or a booking request) relates to the principal: their own when
+/// they are its patient or its practitioner.
+fn relation(
+    who: &Principal,
+    patients: &[clinic_core::ids::PatientId],
+    practitioner: clinic_core::ids::PractitionerId,
+) -> Relation {
+    let patient = who
+        .patient_id
+        .is_some_and(|p| !patients.is_empty() && patients.iter().all(|x| *x == p));
+    let clinician = who.practitioner_id == Some(practitioner);
+    if patient || clinician {
+        Relation::Own
+    } else {
+        Relation::Other
+    }
+}
+
 pub(crate) async fn book(
     State(s): State<AppState>,
+    who: Principal,
     body: Result<Json<BookingRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let req = json_body(body)?;
+    who.require(
+        Action::Write,
+        Area::Appointments,
+        relation(&who, &req.patient_ids, req.practitioner_id),
+        "patient",
+    )?;
     match req.recurrence {
         None => {
             let appointment = s.booking.book(s.practice, &req).await?;
@@ -93,13 +120,23 @@ pub(crate) async fn book(
     }
 }
 
-pub(crate) async fn get(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Appointment>, ApiError> {
+pub(crate) async fn get(
+    State(s): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Appointment>, ApiError> {
     let id: AppointmentId = id.parse()?;
     let a = s
         .store
         .appointment(s.practice, id)
         .await
         .map_err(|e| ServiceError::from_port_kind(e, "appointment"))?;
+    who.require(
+        Action::Read,
+        Area::Appointments,
+        relation(&who, &a.patient_ids, a.practitioner_id),
+        "appointment",
+    )?;
     Ok(Json(a))
 }
 
@@ -120,11 +157,27 @@ struct CancelDto {
 
 pub(crate) async fn cancel(
     State(s): State<AppState>,
+    who: Principal,
     Path(id): Path<String>,
     body: Result<Json<CancelRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let id: AppointmentId = id.parse()?;
-    let req = json_body(body)?;
+    let mut req = json_body(body)?;
+    let a = s
+        .store
+        .appointment(s.practice, id)
+        .await
+        .map_err(|e| ServiceError::from_port_kind(e, "appointment"))?;
+    who.require(
+        Action::Write,
+        Area::Appointments,
+        relation(&who, &a.patient_ids, a.practitioner_id),
+        "appointment",
+    )?;
+    // A patient cancels as the patient, whatever the request says (the fee rules differ).
+    if who.is_patient_only() {
+        req.by = CancelledBy::Patient;
+    }
     let out = s.booking.cancel(s.practice, id, req.by, &req.reason).await?;
     s.cancelled(&out.appointment).await;
     Ok(Json(CancelDto {

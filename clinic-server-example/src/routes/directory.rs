@@ -7,8 +7,10 @@ use clinic_core::people::{DirectoryQuery, Practitioner, search_directory};
 use clinic_core::practice::{Location, Service};
 use serde::Serialize;
 
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
+use clinic_core::access::{Action, Area, Relation};
 
 /// What the directory returns.
 #[derive(Serialize)]
@@ -18,7 +20,8 @@ pub struct Directory {
     practitioners: Vec<Practitioner>,
 }
 
-pub(crate) async fn directory(State(s): State<AppState>) -> Result<Json<Directory>, ApiError> {
+pub(crate) async fn directory(State(s): State<AppState>, who: Principal) -> Result<Json<Directory>, ApiError> {
+    who.require(Action::Read, Area::Directory, Relation::Other, "directory")?;
     let locations = s
         .store
         .locations(s.practice)

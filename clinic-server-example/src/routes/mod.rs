@@ -1,6 +1,7 @@
 //! The router.
 
 mod appointments;
+mod auth;
 mod directory;
 mod hooks;
 mod slots;
@@ -18,6 +19,12 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/api/v1/auth/register", post(auth::register))
+        .route("/api/v1/auth/login", post(auth::login))
+        .route("/api/v1/auth/refresh", post(auth::refresh))
+        .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/auth/me", get(auth::me))
+        .route("/api/v1/auth/bootstrap", post(auth::bootstrap))
         .route("/api/v1/directory", get(directory::directory))
         .route("/api/v1/slots", get(slots::search))
         .route("/api/v1/appointments", post(appointments::book))

@@ -9,8 +9,10 @@ use clinic_core::scheduling::{DeliveryMode, Slot, SlotQuery};
 use clinic_core::service::SlotSearch;
 use serde::Deserialize;
 
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
+use clinic_core::access::{Action, Area, Relation};
 
 /// Query parameters. `practitioner_id` takes a comma-separated list; `zone` is the
 /// viewer's IANA zone (default `Australia/Sydney`).
@@ -29,8 +31,10 @@ pub(crate) struct Params {
 
 pub(crate) async fn search(
     State(s): State<AppState>,
+    who: Principal,
     params: Result<Query<Params>, QueryRejection>,
 ) -> Result<Json<Vec<Slot>>, ApiError> {
+    who.require(Action::Read, Area::Directory, Relation::Other, "slots")?;
     let Query(p) = params.map_err(|r| ApiError::bad_request(r.body_text()))?;
     let viewer_zone = clinic_core::time::parse_zone("zone", p.zone.as_deref().unwrap_or("Australia/Sydney"))?;
     let practitioner_ids = p

@@ -1,0 +1,471 @@
+//! Authentication: argon2id password hashes, short-lived JWT access tokens (HS256), and
+//! opaque refresh tokens stored as their SHA-256, rotated on every use, with reuse of an
+//! old one revoking its whole family (the rules are `clinic_core::auth`'s).
+//!
+//! Every handler that needs a signed-in user takes a [`Principal`], which only a valid,
+//! unexpired access token issued for this practice produces; what the principal may do is
+//! decided by `clinic_core::access::decide` and nothing else ([`Principal::may`]).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use base64::Engine as _;
+use chrono::{DateTime, Duration, Utc};
+use clinic_core::access::{self, Action, Area, Decision, RecordFacts, Relation};
+use clinic_core::ids::{PatientId, PracticeId, PractitionerId, UserId};
+use clinic_core::people::{Role, User};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// How long an access token lives: fifteen minutes (the refresh token renews it).
+pub const ACCESS_TTL: Duration = Duration::minutes(15);
+
+/// Failed sign-ins from one address before it must wait: twenty per fifteen minutes.
+pub const IP_FAILURES: u32 = 20;
+
+/// The window of the per-address count.
+pub const IP_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// The keys access tokens are signed and checked with.
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl std::fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKeys(<redacted>)")
+    }
+}
+
+/// What an access token says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user.
+    pub sub: Uuid,
+    /// The practice it was issued for.
+    pub practice: Uuid,
+    /// The user's roles.
+    pub roles: Vec<Role>,
+    /// The patient record the user is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient: Option<Uuid>,
+    /// The practitioner record the user acts as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub practitioner: Option<Uuid>,
+    /// Issued at (seconds since the epoch).
+    pub iat: i64,
+    /// Not valid before.
+    pub nbf: i64,
+    /// Expires.
+    pub exp: i64,
+    /// Token id.
+    pub jti: Uuid,
+}
+
+impl TokenKeys {
+    /// Keys from a secret of at least 32 bytes.
+    #[must_use]
+    pub fn new(secret: &[u8]) -> Self {
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        }
+    }
+
+    /// An access token for `user`, valid from `now` for [`ACCESS_TTL`].
+    ///
+    /// # Errors
+    /// 500 if signing fails (it cannot with an HMAC key).
+    pub fn issue(&self, user: &User, now: DateTime<Utc>) -> Result<String, ApiError> {
+        let claims = Claims {
+            sub: user.id.as_uuid(),
+            practice: user.practice_id.as_uuid(),
+            roles: user.roles.clone(),
+            patient: user.patient_id.map(|p| p.as_uuid()),
+            practitioner: user.practitioner_id.map(|p| p.as_uuid()),
+            iat: now.timestamp(),
+            nbf: now.timestamp(),
+            exp: (now + ACCESS_TTL).timestamp(),
+            jti: Uuid::new_v4(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "token_signing_failed",
+                "could not sign",
+            )
+        })
+    }
+
+    /// The claims of a token signed with these keys (HS256 only: `alg: none` and every
+    /// other algorithm are refused), unexpired and already valid, with five seconds'
+    /// allowance for clock skew.
+    ///
+    /// # Errors
+    /// 401 `token_expired` or `token_invalid`.
+    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        let mut v = Validation::new(Algorithm::HS256);
+        v.leeway = 5;
+        v.validate_nbf = true;
+        v.set_required_spec_claims(&["exp", "nbf", "iat", "sub"]);
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &v)
+            .map(|d| d.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                    unauthenticated("token_expired", "the access token has expired; refresh it")
+                }
+                _ => unauthenticated("token_invalid", "the access token is not valid"),
+            })
+    }
+}
+
+fn unauthenticated(code: &'static str, detail: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, code, detail)
+}
+
+/// The signed-in user of a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// The user.
+    pub user_id: UserId,
+    /// Their practice.
+    pub practice: PracticeId,
+    /// Their roles.
+    pub roles: Vec<Role>,
+    /// The patient record they are.
+    pub patient_id: Option<PatientId>,
+    /// The practitioner record they act as.
+    pub practitioner_id: Option<PractitionerId>,
+}
+
+impl Principal {
+    /// What `access::decide` says for the best of the principal's roles.
+    #[must_use]
+    pub fn decide(&self, action: Action, area: Area, relation: Relation, facts: RecordFacts) -> Decision {
+        let mut best = Decision::Deny;
+        for role in &self.roles {
+            match access::decide(&access::Request {
+                role: *role,
+                action,
+                area,
+                relation,
+                facts,
+                break_glass: false,
+            }) {
+                Decision::Allow => return Decision::Allow,
+                Decision::AllowFlagged => best = Decision::AllowFlagged,
+                Decision::Deny => {}
+            }
+        }
+        best
+    }
+
+    /// True when some role of the principal may do `action` in `area` on a record with
+    /// `relation` to them.
+    #[must_use]
+    pub fn may(&self, action: Action, area: Area, relation: Relation) -> bool {
+        self.decide(action, area, relation, RecordFacts::default()) == Decision::Allow
+    }
+
+    /// Refuses unless [`may`](Self::may): 403 with the area and action, or 404 when the
+    /// record is someone else's (so its existence does not leak).
+    ///
+    /// # Errors
+    /// 403 `forbidden`, or 404 `not_found` for another's record.
+    pub fn require(
+        &self,
+        action: Action,
+        area: Area,
+        relation: Relation,
+        entity: &'static str,
+    ) -> Result<(), ApiError> {
+        if self.may(action, area, relation) {
+            return Ok(());
+        }
+        if relation == Relation::Other && self.may(action, area, Relation::Own) {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{entity} not found"),
+            ));
+        }
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "your role may not do this",
+        ))
+    }
+
+    /// True for a staff member who is not acting only for themselves.
+    #[must_use]
+    pub fn is_patient_only(&self) -> bool {
+        self.roles.iter().all(|r| *r == Role::Patient)
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| unauthenticated("unauthenticated", "sign in: send Authorization: Bearer <access token>"))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .ok_or_else(|| unauthenticated("unauthenticated", "the Authorization header must be Bearer <token>"))?;
+        let claims = state.tokens.verify(token.trim())?;
+        if claims.practice != state.practice.as_uuid() {
+            return Err(unauthenticated(
+                "token_invalid",
+                "the access token is for another practice",
+            ));
+        }
+        Ok(Self {
+            user_id: claims.sub.into(),
+            practice: claims.practice.into(),
+            roles: claims.roles,
+            patient_id: claims.patient.map(Into::into),
+            practitioner_id: claims.practitioner.map(Into::into),
+        })
+    }
+}
+
+/// Hashes a password with argon2id (the crate's defaults: 19 MiB, two passes, one lane, as
+/// OWASP's Password Storage Cheat Sheet recommends), off the async threads.
+///
+/// # Errors
+/// 500 if hashing fails.
+pub async fn hash_password(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        use argon2::password_hash::PasswordHasher as _;
+        argon2::Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+    })
+    .await
+    .ok()
+    .and_then(Result::ok)
+    .ok_or_else(|| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "hashing_failed",
+            "could not hash the password",
+        )
+    })
+}
+
+/// A hash of a random password, checked when an email is unknown, so that answering
+/// "wrong password" takes as long whether or not the account exists.
+pub async fn decoy_hash() -> String {
+    static DECOY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    DECOY
+        .get_or_init(|| async {
+            hash_password(Uuid::new_v4().to_string())
+                .await
+                .unwrap_or_else(|_| "$argon2id$invalid".to_owned())
+        })
+        .await
+        .clone()
+}
+
+/// Whether `password` matches the PHC string `hash`, off the async threads.
+pub async fn verify_password(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        use argon2::password_hash::PasswordVerifier as _;
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), hash.as_str())
+            .is_ok()
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A new refresh token (256 random bits, base64url) and its stored hash.
+#[must_use]
+pub fn new_refresh_token() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    bytes[..16].copy_from_slice(Uuid::new_v4().as_bytes());
+    bytes[16..].copy_from_slice(Uuid::new_v4().as_bytes());
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let hash = refresh_hash(&token);
+    (token, hash)
+}
+
+/// The stored form of a refresh token.
+#[must_use]
+pub fn refresh_hash(token: &str) -> String {
+    clinic_core::audit::hex(&clinic_core::audit::Sha256::digest(token.as_bytes()))
+}
+
+/// Failed sign-ins per client address, in a sliding window.
+#[derive(Debug, Default)]
+pub struct IpThrottle {
+    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+}
+
+impl IpThrottle {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, (u32, Instant)>> {
+        self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// True when `ip` has failed [`IP_FAILURES`] times within the window.
+    #[must_use]
+    pub fn blocked(&self, ip: IpAddr, now: Instant) -> bool {
+        self.lock()
+            .get(&ip)
+            .is_some_and(|(n, since)| *n >= IP_FAILURES && now.duration_since(*since) < IP_WINDOW)
+    }
+
+    /// Counts a failure from `ip`.
+    pub fn failed(&self, ip: IpAddr, now: Instant) {
+        let mut map = self.lock();
+        let entry = map.entry(ip).or_insert((0, now));
+        if now.duration_since(entry.1) >= IP_WINDOW {
+            *entry = (0, now);
+        }
+        entry.0 += 1;
+        // Bound the table: drop windows that are over.
+        if map.len() > 100_000 {
+            map.retain(|_, (_, since)| now.duration_since(*since) < IP_WINDOW);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> User {
+        User {
+            id: Uuid::now_v7().into(),
+            practice_id: Uuid::now_v7().into(),
+            email: clinic_core::people::Email::parse("sam@example.com").unwrap(),
+            roles: vec![Role::Patient],
+            practitioner_id: None,
+            patient_id: Some(Uuid::now_v7().into()),
+        }
+    }
+
+    #[test]
+    fn tokens_verify_only_with_their_key_and_only_unexpired() {
+        let keys = TokenKeys::new(&[7; 32]);
+        let u = user();
+        let now = Utc::now();
+        let t = keys.issue(&u, now).unwrap();
+        let c = keys.verify(&t).unwrap();
+        assert_eq!((c.sub, c.practice), (u.id.as_uuid(), u.practice_id.as_uuid()));
+        assert_eq!(c.exp - c.iat, 15 * 60);
+        assert_eq!(
+            TokenKeys::new(&[8; 32]).verify(&t).unwrap_err().status(),
+            StatusCode::UNAUTHORIZED
+        );
+        let old = keys.issue(&u, now - Duration::minutes(16)).unwrap();
+        let e = keys.verify(&old).unwrap_err();
+        assert_eq!(e.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(e.code(), "token_expired");
+        let future = keys.issue(&u, now + Duration::minutes(2)).unwrap();
+        assert_eq!(
+            keys.verify(&future).unwrap_err().code(),
+            "token_invalid",
+            "not yet valid"
+        );
+        // The same claims unsigned (alg: none) are refused.
+        let payload = t.split('.').nth(1).unwrap();
+        let none = format!(
+            "{}.{payload}.",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#)
+        );
+        assert_eq!(keys.verify(&none).unwrap_err().code(), "token_invalid");
+        // A changed payload breaks the signature.
+        let mut parts: Vec<String> = t.split('.').map(str::to_owned).collect();
+        let mut claims: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(&parts[1])
+                .unwrap(),
+        )
+        .unwrap();
+        claims["roles"] = serde_json::json!(["admin"]);
+        parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string());
+        assert_eq!(keys.verify(&parts.join(".")).unwrap_err().code(), "token_invalid");
+    }
+
+    #[tokio::test]
+    async fn passwords_hash_with_argon2id_and_verify() {
+        let h = hash_password("correct horse battery".into()).await.unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery".into(), h.clone()).await);
+        assert!(!verify_password("correct horse battery!".into(), h).await);
+        let decoy = decoy_hash().await;
+        assert!(decoy.starts_with("$argon2id$"));
+        assert!(!verify_password("anything at all".into(), decoy).await);
+        assert!(!verify_password("x".into(), "not a hash".into()).await);
+    }
+
+    #[test]
+    fn refresh_tokens_are_random_and_stored_hashed() {
+        let (a, ha) = new_refresh_token();
+        let (b, _) = new_refresh_token();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43, "32 bytes, base64url without padding");
+        assert_eq!(ha, refresh_hash(&a));
+        assert!(!ha.contains(&a));
+    }
+
+    #[test]
+    fn an_address_is_blocked_after_twenty_failures_for_the_window() {
+        let t = IpThrottle::default();
+        let ip: IpAddr = "203.0.113.9".parse().unwrap();
+        let start = Instant::now();
+        for _ in 0..19 {
+            t.failed(ip, start);
+        }
+        assert!(!t.blocked(ip, start));
+        t.failed(ip, start);
+        assert!(t.blocked(ip, start));
+        assert!(!t.blocked("203.0.113.10".parse().unwrap(), start), "per address");
+        assert!(!t.blocked(ip, start + IP_WINDOW), "the window passes");
+    }
+
+    #[test]
+    fn roles_decide_through_the_access_matrix() {
+        let p = Principal {
+            user_id: Uuid::nil().into(),
+            practice: Uuid::nil().into(),
+            roles: vec![Role::Patient],
+            patient_id: Some(Uuid::nil().into()),
+            practitioner_id: None,
+        };
+        assert!(p.may(Action::Write, Area::Appointments, Relation::Own));
+        assert_eq!(
+            p.require(Action::Read, Area::Appointments, Relation::Other, "appointment")
+                .unwrap_err()
+                .status(),
+            StatusCode::NOT_FOUND,
+            "another patient's appointment does not exist for them"
+        );
+        assert_eq!(
+            p.require(Action::Read, Area::AuditLog, Relation::Other, "audit")
+                .unwrap_err()
+                .status(),
+            StatusCode::FORBIDDEN
+        );
+        let manager = Principal {
+            roles: vec![Role::PracticeManager],
+            ..p
+        };
+        assert!(manager.may(Action::Write, Area::Appointments, Relation::Other));
+        assert!(!manager.may(Action::Read, Area::ProgressNotes, Relation::Other));
+    }
+}

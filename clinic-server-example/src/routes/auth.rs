@@ -1,0 +1,370 @@
+//! `/api/v1/auth`: registration, sign-in, token refresh, sign-out, the current user, and
+//! the first administrator.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use chrono::NaiveDate;
+use clinic_adapters::system::UuidV7Ids;
+use clinic_core::auth::{Account, REFRESH_TTL, RefreshToken, RefreshUse, check_password};
+use clinic_core::ids::{PatientId, UserId};
+use clinic_core::people::{Email, Patient, PatientSpec, Role, User};
+use clinic_core::ports::{IdGeneratorExt, PortErrorKind};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::json_body;
+use crate::auth::{self, Principal};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The client's address (unknown when the server was not started with connection info).
+pub(crate) struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip()),
+        ))
+    }
+}
+
+/// Tokens handed out on sign-in and refresh.
+#[derive(Serialize)]
+pub(crate) struct TokenPair {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    refresh_token: String,
+}
+
+/// Sign-in time is real time: tokens are checked against the system clock (by the JWT
+/// library and by clients), whatever clock the practice's rules run on.
+fn real_now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
+async fn tokens_for(s: &AppState, user: &User, family: Uuid) -> Result<TokenPair, ApiError> {
+    let now = real_now();
+    let access_token = s.tokens.issue(user, now)?;
+    let (refresh_token, hash) = auth::new_refresh_token();
+    s.store
+        .save_refresh(&RefreshToken {
+            hash,
+            practice_id: user.practice_id,
+            user_id: user.id,
+            family,
+            issued_at: now,
+            expires_at: now + REFRESH_TTL,
+            used_at: None,
+        })
+        .await
+        .map_err(clinic_core::service::ServiceError::Port)?;
+    Ok(TokenPair {
+        access_token,
+        token_type: "Bearer",
+        expires_in: auth::ACCESS_TTL.num_seconds(),
+        refresh_token,
+    })
+}
+
+fn parse_email(text: &str) -> Result<Email, ApiError> {
+    Ok(Email::parse(text.trim())?)
+}
+
+/// A patient's self-registration.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Register {
+    email: String,
+    password: String,
+    given_name: String,
+    family_name: String,
+    date_of_birth: NaiveDate,
+}
+
+/// `POST /api/v1/auth/register`: a patient creates their record and account and is signed
+/// in. 409 `email_taken` when the address has an account.
+pub(crate) async fn register(
+    State(s): State<AppState>,
+    body: Result<Json<Register>, JsonRejection>,
+) -> Result<(StatusCode, Json<TokenPair>), ApiError> {
+    let r = json_body(body)?;
+    let email = parse_email(&r.email)?;
+    check_password(&r.password)?;
+    let now = s.clock.now();
+    let today = now.with_timezone(&chrono_tz::Australia::Sydney).date_naive();
+    let patient_id: PatientId = UuidV7Ids.new_id();
+    let mut patient = Patient::register(
+        patient_id,
+        s.practice,
+        PatientSpec::new(&r.given_name, &r.family_name, r.date_of_birth),
+        today,
+    )?;
+    patient.email = Some(email.clone());
+    let user = User {
+        id: UuidV7Ids.new_id(),
+        practice_id: s.practice,
+        email,
+        roles: vec![Role::Patient],
+        practitioner_id: None,
+        patient_id: Some(patient_id),
+    };
+    let hash = auth::hash_password(r.password).await?;
+    match s.store.create_account(&Account::new(user.clone(), hash, now)).await {
+        Ok(()) => {}
+        Err(e) if e.kind() == PortErrorKind::Conflict => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "email_taken",
+                "an account with this email exists; sign in instead",
+            ));
+        }
+        Err(e) => return Err(clinic_core::service::ServiceError::Port(e).into()),
+    }
+    s.store
+        .save_patient(&patient)
+        .await
+        .map_err(clinic_core::service::ServiceError::Port)?;
+    let pair = tokens_for(&s, &user, Uuid::new_v4()).await?;
+    Ok((StatusCode::CREATED, Json(pair)))
+}
+
+/// Email and password.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Login {
+    email: String,
+    password: String,
+}
+
+fn bad_credentials() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "the email or password is wrong",
+    )
+}
+
+/// `POST /api/v1/auth/login`. A wrong email and a wrong password get the same answer in
+/// the same time; five wrong passwords lock the account for fifteen minutes (423
+/// `account_locked`), and twenty failures from one address in fifteen minutes make it
+/// wait (429 `too_many_attempts`).
+pub(crate) async fn login(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: Result<Json<Login>, JsonRejection>,
+) -> Result<Json<TokenPair>, ApiError> {
+    let r = json_body(body)?;
+    let started = std::time::Instant::now();
+    if s.throttle.blocked(ip, started) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "too many failed sign-ins from this address; try again in 15 minutes",
+        ));
+    }
+    let Ok(email) = Email::parse(r.email.trim()) else {
+        s.throttle.failed(ip, started);
+        return Err(bad_credentials());
+    };
+    let now = real_now();
+    let account = match s.store.account_by_email(s.practice, &email).await {
+        Ok(a) => Some(a),
+        Err(e) if e.kind() == PortErrorKind::NotFound => None,
+        Err(e) => return Err(clinic_core::service::ServiceError::Port(e).into()),
+    };
+    let Some(mut account) = account else {
+        let _ = auth::verify_password(r.password, auth::decoy_hash().await).await;
+        s.throttle.failed(ip, started);
+        return Err(bad_credentials());
+    };
+    if account.is_locked(now) {
+        s.throttle.failed(ip, started);
+        return Err(ApiError::new(
+            StatusCode::LOCKED,
+            "account_locked",
+            "too many wrong passwords; the account is locked for 15 minutes",
+        ));
+    }
+    let ok = !account.disabled && auth::verify_password(r.password, account.password_hash.clone()).await;
+    if ok {
+        if account.failed_logins > 0 {
+            account.succeeded();
+            // A lost race with another sign-in only loses a counter reset.
+            let _ = s.store.update_account(&account).await;
+        }
+        return Ok(Json(tokens_for(&s, &account.user, Uuid::new_v4()).await?));
+    }
+    account.failed(now);
+    // Count the failure even when another request changed the account meanwhile.
+    for _ in 0..3 {
+        match s.store.update_account(&account).await {
+            Ok(()) => break,
+            Err(e) if e.kind() == PortErrorKind::Conflict => {
+                if let Ok(fresh) = s.store.account(s.practice, account.user.id).await {
+                    account = fresh;
+                    account.failed(now);
+                }
+            }
+            Err(e) => return Err(clinic_core::service::ServiceError::Port(e).into()),
+        }
+    }
+    s.throttle.failed(ip, started);
+    Err(bad_credentials())
+}
+
+/// A refresh token.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Refresh {
+    refresh_token: String,
+}
+
+fn refresh_refused(code: &'static str, detail: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, code, detail)
+}
+
+/// `POST /api/v1/auth/refresh`: exchanges a refresh token for a new pair. Each refresh
+/// token works once; presenting one that was already used signs out every session of
+/// that sign-in (401 `refresh_token_reused`).
+pub(crate) async fn refresh(
+    State(s): State<AppState>,
+    body: Result<Json<Refresh>, JsonRejection>,
+) -> Result<Json<TokenPair>, ApiError> {
+    let r = json_body(body)?;
+    let hash = auth::refresh_hash(r.refresh_token.trim());
+    let used = s
+        .store
+        .use_refresh(s.practice, &hash, real_now())
+        .await
+        .map_err(clinic_core::service::ServiceError::Port)?;
+    let token = match used {
+        RefreshUse::Valid(t) => t,
+        RefreshUse::Reused { user_id, .. } => {
+            tracing::warn!(user = %user_id, "a used refresh token was presented again; its sessions are revoked");
+            return Err(refresh_refused(
+                "refresh_token_reused",
+                "this refresh token was already used; sign in again",
+            ));
+        }
+        RefreshUse::Revoked => return Err(refresh_refused("refresh_token_revoked", "signed out; sign in again")),
+        RefreshUse::Expired => return Err(refresh_refused("refresh_token_expired", "expired; sign in again")),
+        RefreshUse::Unknown => return Err(refresh_refused("refresh_token_invalid", "not a valid refresh token")),
+    };
+    let account = s
+        .store
+        .account(s.practice, token.user_id)
+        .await
+        .map_err(|e| clinic_core::service::ServiceError::from_port_kind(e, "account"))?;
+    if account.disabled {
+        return Err(refresh_refused("account_disabled", "the account is disabled"));
+    }
+    Ok(Json(tokens_for(&s, &account.user, token.family).await?))
+}
+
+/// `POST /api/v1/auth/logout`: revokes the refresh token's family (every token of that
+/// sign-in). Succeeds for a token already revoked or unknown.
+pub(crate) async fn logout(
+    State(s): State<AppState>,
+    body: Result<Json<Refresh>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let r = json_body(body)?;
+    let hash = auth::refresh_hash(r.refresh_token.trim());
+    // Using it finds its family (and spends it); then the family is revoked.
+    let family = match s
+        .store
+        .use_refresh(s.practice, &hash, real_now())
+        .await
+        .map_err(clinic_core::service::ServiceError::Port)?
+    {
+        RefreshUse::Valid(t) => Some(t.family),
+        RefreshUse::Reused { family, .. } => Some(family),
+        _ => None,
+    };
+    if let Some(family) = family {
+        s.store
+            .revoke_family(s.practice, family)
+            .await
+            .map_err(clinic_core::service::ServiceError::Port)?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The signed-in user.
+#[derive(Serialize)]
+pub(crate) struct Me {
+    user_id: UserId,
+    email: Email,
+    roles: Vec<Role>,
+    patient_id: Option<PatientId>,
+    practitioner_id: Option<clinic_core::ids::PractitionerId>,
+}
+
+/// `GET /api/v1/auth/me`.
+pub(crate) async fn me(State(s): State<AppState>, who: Principal) -> Result<Json<Me>, ApiError> {
+    let account = s
+        .store
+        .account(s.practice, who.user_id)
+        .await
+        .map_err(|e| clinic_core::service::ServiceError::from_port_kind(e, "account"))?;
+    Ok(Json(Me {
+        user_id: account.user.id,
+        email: account.user.email,
+        roles: account.user.roles,
+        patient_id: account.user.patient_id,
+        practitioner_id: account.user.practitioner_id,
+    }))
+}
+
+/// The first administrator.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Bootstrap {
+    token: String,
+    email: String,
+    password: String,
+}
+
+/// `POST /api/v1/auth/bootstrap`: creates the first administrator with the one-time token
+/// the server printed at start-up. The token works once, and only while the practice has
+/// no administrator.
+pub(crate) async fn bootstrap(
+    State(s): State<AppState>,
+    body: Result<Json<Bootstrap>, JsonRejection>,
+) -> Result<(StatusCode, Json<TokenPair>), ApiError> {
+    let r = json_body(body)?;
+    let email = parse_email(&r.email)?;
+    check_password(&r.password)?;
+    let expected = s
+        .bootstrap
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let matches = expected.as_deref().is_some_and(|t| {
+        clinic_core::audit::ct_eq(
+            &clinic_core::audit::Sha256::digest(t.as_bytes()),
+            &clinic_core::audit::Sha256::digest(r.token.trim().as_bytes()),
+        )
+    });
+    if !matches {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "bootstrap_token_invalid",
+            "the one-time token is wrong or already used",
+        ));
+    }
+    let user = crate::accounts::create_admin(&s, email, r.password).await?;
+    *s.bootstrap.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    let pair = tokens_for(&s, &user, Uuid::new_v4()).await?;
+    Ok((StatusCode::CREATED, Json(pair)))
+}
