@@ -44,6 +44,9 @@ pub struct Config {
     /// characters), or the development file it is kept in (`jwt-key` beside the development
     /// key file).
     pub jwt_key: KeySource,
+    /// Browser origins the API answers cross-origin (`CLINIC_CORS_ORIGINS`, comma
+    /// separated, such as `https://app.harbour.example`); none by default.
+    pub cors_origins: Vec<String>,
     /// Payments, email, messages, video and document storage.
     pub providers: crate::providers::ProviderSettings,
 }
@@ -166,6 +169,23 @@ impl Config {
                 }
             },
         };
+        let mut cors_origins = Vec::new();
+        for origin in get("CLINIC_CORS_ORIGINS").unwrap_or_default().split(',').map(str::trim) {
+            if origin.is_empty() {
+                continue;
+            }
+            let rest = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"))
+                .unwrap_or("");
+            if rest.is_empty() || rest.contains('/') || origin.parse::<axum::http::HeaderValue>().is_err() {
+                return Err(ConfigError {
+                    key: "CLINIC_CORS_ORIGINS",
+                    problem: "must be origins such as https://app.example.com, comma separated, without paths".into(),
+                });
+            }
+            cors_origins.push(origin.to_owned());
+        }
         let providers = crate::providers::ProviderSettings::from_env(&get)?;
         Ok(Self {
             listen,
@@ -174,6 +194,7 @@ impl Config {
             audit_key,
             job_interval,
             jwt_key,
+            cors_origins,
             providers,
         })
     }
@@ -276,6 +297,7 @@ pub const FILE_KEYS: &[(&str, &str)] = &[
     ("job_interval_secs", "CLINIC_JOB_INTERVAL_SECS"),
     ("jwt_secret", "CLINIC_JWT_SECRET"),
     ("admin_email", "CLINIC_ADMIN_EMAIL"),
+    ("cors_origins", "CLINIC_CORS_ORIGINS"),
 ];
 
 impl Config {
@@ -440,6 +462,16 @@ mod tests {
         *jwt.borrow_mut() = Some("too short".into());
         assert_eq!(Config::from_env(all).unwrap_err().key, "CLINIC_JWT_SECRET");
         *jwt.borrow_mut() = Some("s3cr3t-".repeat(6));
+        let cors = |v: &'static str| Config::from_env(env("CLINIC_CORS_ORIGINS", v));
+        assert_eq!(
+            cors("https://app.example.com, http://localhost:5173")
+                .unwrap()
+                .cors_origins,
+            vec!["https://app.example.com", "http://localhost:5173"]
+        );
+        for bad in ["app.example.com", "https://app.example.com/path", "ftp://x"] {
+            assert_eq!(cors(bad).unwrap_err().key, "CLINIC_CORS_ORIGINS", "{bad}");
+        }
         let c = Config::from_env(all).unwrap();
         assert_eq!(c.audit_key().unwrap(), vec![0x0f; 32]);
         assert_eq!(c.jwt_secret().unwrap(), "s3cr3t-".repeat(6).into_bytes());

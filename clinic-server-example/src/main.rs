@@ -142,9 +142,10 @@ async fn run(config: &Config) -> Result<(), Failure> {
     let existing = practices(&store).await?.first().copied();
     let practice = existing.unwrap_or_else(|| UuidV7Ids.new_id());
     let jwt = config.jwt_secret().map_err(|e| Failure::Config(e.to_string()))?;
-    let state = AppState::new(store.clone(), practice)
+    let mut state = AppState::new(store.clone(), practice)
         .with_integrations(integrations)
         .with_token_secret(&jwt);
+    state.cors_origins = config.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
     if existing.is_none() {
         let today = chrono::Utc::now()
             .with_timezone(&chrono_tz::Australia::Sydney)

@@ -38,6 +38,8 @@ pub struct AppState {
     pub bootstrap: Arc<std::sync::Mutex<Option<String>>>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// Browser origins allowed to call the API (CORS); none means same-origin only.
+    pub cors_origins: Vec<axum::http::HeaderValue>,
     /// The practice this server serves. (Multi-practice routing arrives with auth: the
     /// practice will come from the signed-in user's token.)
     pub practice: PracticeId,
@@ -101,6 +103,7 @@ impl AppState {
             throttle: Arc::new(crate::auth::IpThrottle::default()),
             bootstrap: Arc::new(std::sync::Mutex::new(None)),
             clock: app_clock,
+            cors_origins: Vec::new(),
             practice,
         }
     }

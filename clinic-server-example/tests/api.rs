@@ -27,7 +27,14 @@ const ADMIN_PASSWORD: &str = "correct horse battery staple";
 struct Reply {
     status: u16,
     content_type: String,
+    headers: Vec<(String, String)>,
     body: Value,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
 }
 
 /// Monday 23 Nov 2026, 11:00 in Sydney.
@@ -38,7 +45,8 @@ async fn spawn_app() -> TestApp {
 async fn spawn_app_on(store: Arc<dyn Storage>) -> TestApp {
     let practice = UuidV7Ids.new_id();
     let clock = Arc::new(SettableClock::new("2026-11-23T00:00:00Z".parse().unwrap()));
-    let state = AppState::with_clock(store, practice, clock);
+    let mut state = AppState::with_clock(store, practice, clock);
+    state.cors_origins = vec!["https://app.harbour.example".parse().unwrap()];
     let seeded = demo::seed(&state, practice, "2026-11-23".parse().unwrap())
         .await
         .unwrap();
@@ -95,6 +103,12 @@ impl TestApp {
         let text = String::from_utf8(raw).unwrap();
         let (head, payload) = text.split_once("\r\n\r\n").unwrap();
         let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        let headers = head
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(": "))
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
+            .collect();
         let content_type = head
             .lines()
             .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-type: ").map(str::to_owned))
@@ -107,7 +121,31 @@ impl TestApp {
         Reply {
             status,
             content_type,
+            headers,
             body,
+        }
+    }
+
+    /// A raw request with extra header lines, for middleware tests.
+    async fn raw(&self, method: &str, path: &str, extra: &str) -> Reply {
+        let mut stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let req =
+            format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{extra}Content-Length: 0\r\n\r\n");
+        stream.write_all(req.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.unwrap();
+        let text = String::from_utf8(raw).unwrap();
+        let (head, _) = text.split_once("\r\n\r\n").unwrap();
+        Reply {
+            status: head.split(' ').nth(1).unwrap().parse().unwrap(),
+            content_type: String::new(),
+            headers: head
+                .lines()
+                .skip(1)
+                .filter_map(|l| l.split_once(": "))
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
+                .collect(),
+            body: Value::Null,
         }
     }
 
@@ -619,4 +657,50 @@ async fn the_first_administrator_comes_from_the_one_time_token_once() {
         403,
         "bootstrap_token_invalid",
     );
+}
+
+#[tokio::test]
+async fn responses_carry_a_request_id_security_headers_and_cors_for_configured_origins_only() {
+    let app = spawn_app().await;
+    let r = app.get("/api/v1/directory").await;
+    let id = r.header("x-request-id").unwrap();
+    assert_eq!(id.len(), 36, "a UUID when the client sent none: {id}");
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+    let echoed = app.raw("GET", "/health", "X-Request-Id: trace-me-42\r\n").await;
+    assert_eq!(echoed.header("x-request-id"), Some("trace-me-42"));
+    let preflight = |origin: &str| {
+        format!(
+            "Origin: {origin}\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: authorization, content-type\r\n"
+        )
+    };
+    let allowed = app
+        .raw(
+            "OPTIONS",
+            "/api/v1/appointments",
+            &preflight("https://app.harbour.example"),
+        )
+        .await;
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("https://app.harbour.example")
+    );
+    let refused = app
+        .raw("OPTIONS", "/api/v1/appointments", &preflight("https://evil.example"))
+        .await;
+    assert_eq!(refused.header("access-control-allow-origin"), None);
+    assert_eq!(app.get("/ready").await.body, json!({"status": "ready"}));
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_with_413() {
+    let app = spawn_app().await;
+    let big = format!(
+        "{{\"email\": \"{}\", \"password\": \"x\"}}",
+        "a".repeat(2 * 1024 * 1024)
+    );
+    let r = app.call("POST", "/api/v1/auth/login", Some(&big)).await;
+    problem(&r, 413, "payload_too_large");
 }

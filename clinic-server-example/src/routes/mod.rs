@@ -15,10 +15,68 @@ use serde::Serialize;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Every route of the server.
+/// The largest request body accepted: 1 MiB (uploads will have their own limit).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// Every route of the server, with its middleware: a request id on every request and
+/// response (generated when the client sends none), security headers, the body limit,
+/// CORS for the configured origins only, and a trace span per request that names the
+/// method, path and request id (never a query string or body).
 pub fn router(state: AppState) -> Router {
+    use axum::http::{HeaderName, HeaderValue, Method, header};
+    use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+    use tower_http::set_header::SetResponseHeaderLayer;
+    let cors = (!state.cors_origins.is_empty()).then(|| {
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(state.cors_origins.clone())
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .expose_headers([HeaderName::from_static("x-request-id")])
+            .max_age(std::time::Duration::from_secs(600))
+    });
+    let security = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        // Responses carry health data: no shared or browser cache may keep them.
+        (header::CACHE_CONTROL, "no-store"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+        (header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains"),
+    ];
+    let mut app = routes(state)
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned();
+                // The path names records by id only; the query string is left out.
+                tracing::info_span!("request", method = %req.method(), path = req.uri().path(), request_id = id)
+            }),
+        );
+    for (name, value) in security {
+        app = app.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ));
+    }
+    if let Some(cors) = cors {
+        app = app.layer(cors);
+    }
+    app.layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+fn routes(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/ready", get(ready))
         .route("/api/v1/auth/register", post(auth::register))
         .route("/api/v1/auth/login", post(auth::login))
         .route("/api/v1/auth/refresh", post(auth::refresh))
@@ -43,6 +101,20 @@ struct Health {
 
 async fn health() -> Json<Health> {
     Json(Health { status: "ok" })
+}
+
+/// Ready when the database answers (migrations ran when the store connected, and a newer
+/// schema would have stopped start-up).
+async fn ready(axum::extract::State(s): axum::extract::State<AppState>) -> Result<Json<Health>, ApiError> {
+    s.store.practice(s.practice).await.map_err(|e| {
+        tracing::warn!(code = e.kind().code(), "not ready: the database did not answer");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the database is not reachable",
+        )
+    })?;
+    Ok(Json(Health { status: "ready" }))
 }
 
 async fn not_found() -> ApiError {
