@@ -28,6 +28,8 @@ pub struct AppState {
     pub integrations: crate::providers::Integrations,
     /// Appointment notices through the outbox.
     pub notices: NotificationService,
+    /// The telehealth gate and video joining.
+    pub telehealth: clinic_core::service::TelehealthService,
     /// Where notices go out (from `integrations`).
     pub channels: Channels,
     /// The keys access tokens are signed with.
@@ -88,6 +90,15 @@ impl AppState {
             clock,
             ids: Arc::new(UuidV7Ids),
         });
+        let telehealth = clinic_core::service::TelehealthService::new(clinic_core::service::TelehealthPorts {
+            practices: store.clone(),
+            appointments: store.clone(),
+            patients: store.clone(),
+            practitioners: store.clone(),
+            privacy: store.clone(),
+            prep: store.clone(),
+            clock: app_clock.clone(),
+        });
         let integrations = crate::providers::Integrations::console_only();
         Self {
             booking: BookingService::new(ports),
@@ -97,6 +108,7 @@ impl AppState {
             channels: channels_of(&integrations),
             integrations,
             notices,
+            telehealth,
             tokens: Arc::new(crate::auth::TokenKeys::new(
                 uuid::Uuid::new_v4().as_bytes().repeat(2).as_slice(),
             )),

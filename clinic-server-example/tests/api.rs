@@ -17,6 +17,7 @@ struct TestApp {
     addr: SocketAddr,
     patients: Vec<PatientId>,
     state: AppState,
+    clock: Arc<SettableClock>,
     /// The access token sent with every call (an administrator's, unless changed).
     token: std::sync::Mutex<Option<String>>,
 }
@@ -45,7 +46,7 @@ async fn spawn_app() -> TestApp {
 async fn spawn_app_on(store: Arc<dyn Storage>) -> TestApp {
     let practice = UuidV7Ids.new_id();
     let clock = Arc::new(SettableClock::new("2026-11-23T00:00:00Z".parse().unwrap()));
-    let mut state = AppState::with_clock(store, practice, clock);
+    let mut state = AppState::with_clock(store, practice, clock.clone());
     state.cors_origins = vec!["https://app.harbour.example".parse().unwrap()];
     let seeded = demo::seed(&state, practice, "2026-11-23".parse().unwrap())
         .await
@@ -65,6 +66,7 @@ async fn spawn_app_on(store: Arc<dyn Storage>) -> TestApp {
         addr,
         patients: seeded.patients,
         state,
+        clock,
         token: std::sync::Mutex::new(None),
     };
     let login = app
@@ -134,7 +136,7 @@ impl TestApp {
         stream.write_all(req.as_bytes()).await.unwrap();
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).await.unwrap();
-        let text = String::from_utf8(raw).unwrap();
+        let text = String::from_utf8_lossy(&raw).into_owned();
         let (head, _) = text.split_once("\r\n\r\n").unwrap();
         Reply {
             status: head.split(' ').nth(1).unwrap().parse().unwrap(),
@@ -703,4 +705,140 @@ async fn oversized_bodies_are_refused_with_413() {
     );
     let r = app.call("POST", "/api/v1/auth/login", Some(&big)).await;
     problem(&r, 413, "payload_too_large");
+}
+
+async fn register_patient(app: &TestApp, email: &str) -> String {
+    app.use_token(None);
+    let reg = app
+        .post(
+            "/api/v1/auth/register",
+            &json!({"email": email, "password": "a long enough passphrase", "given_name": "Zoë",
+                    "family_name": "Nguyen", "date_of_birth": "1994-03-02"}),
+        )
+        .await;
+    assert_eq!(reg.status, 201, "{:?}", reg.body);
+    reg.body["access_token"].as_str().unwrap().to_owned()
+}
+
+async fn issued_invoice(app: &TestApp, patient: PatientId) -> String {
+    use clinic_core::billing::{LineInput, Payer, SupplyKind};
+    let line = LineInput {
+        description: "Individual therapy, 50 minutes".into(),
+        service_date: "2026-11-23".parse().unwrap(),
+        quantity: 1,
+        unit_price: clinic_core::money::Money::from_cents(22_000),
+        supply: SupplyKind::PsychologicalService,
+        registered_provider: true,
+        clinically_necessary: true,
+        appointment_id: None,
+        medicare: None,
+    };
+    let inv = app
+        .state
+        .billing
+        .create_invoice(app.state.practice, patient, Payer::Patient, vec![line])
+        .await
+        .unwrap();
+    app.state
+        .billing
+        .issue(app.state.practice, inv.id, chrono_tz::Australia::Sydney)
+        .await
+        .unwrap()
+        .id
+        .to_string()
+}
+
+#[tokio::test]
+async fn invoices_pdfs_and_card_payments_for_their_readers_only() {
+    let app = spawn_app().await;
+    let demo = issued_invoice(&app, app.patients[0]).await;
+    let r = app.get(&format!("/api/v1/invoices/{demo}")).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["number"], 1);
+    let pdf = app
+        .raw(
+            "GET",
+            &format!("/api/v1/invoices/{demo}/pdf"),
+            &format!(
+                "Authorization: Bearer {}\r\n",
+                app.token.lock().unwrap().clone().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(pdf.status, 200);
+    assert_eq!(pdf.header("content-type"), Some("application/pdf"));
+    assert_eq!(
+        pdf.header("content-disposition"),
+        Some("attachment; filename=\"INV-000001.pdf\"")
+    );
+
+    let token = register_patient(&app, "payer@example.com").await;
+    app.use_token(Some(&token));
+    let me = app.get("/api/v1/auth/me").await;
+    let mine: PatientId = me.body["patient_id"].as_str().unwrap().parse().unwrap();
+    problem(&app.get(&format!("/api/v1/invoices/{demo}")).await, 404, "not_found");
+    let own = issued_invoice(&app, mine).await;
+    assert_eq!(app.get(&format!("/api/v1/invoices/{own}")).await.status, 200);
+    let intent = app
+        .post(&format!("/api/v1/invoices/{own}/payment-intent"), &json!({}))
+        .await;
+    assert_eq!(intent.status, 200, "{:?}", intent.body);
+    assert_eq!(intent.body["amount"], json!({"amount": "220.00", "currency": "AUD"}));
+    assert!(intent.body["client_secret"].as_str().is_some());
+    let again = app
+        .post(
+            &format!("/api/v1/invoices/{own}/payment-intent"),
+            &json!({"attempt": 1}),
+        )
+        .await;
+    assert_eq!(again.body["id"], intent.body["id"], "the same attempt, the same intent");
+    problem(
+        &app.post(&format!("/api/v1/invoices/{demo}/payment-intent"), &json!({}))
+            .await,
+        404,
+        "not_found",
+    );
+}
+
+#[tokio::test]
+async fn joining_a_video_session_passes_the_gate_first() {
+    let app = spawn_app().await;
+    let (service, tom, sydney) = directory(&app).await;
+    let token = register_patient(&app, "video@example.com").await;
+    app.use_token(Some(&token));
+    let mine = app.get("/api/v1/auth/me").await.body["patient_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let booked = app
+        .post(
+            "/api/v1/appointments",
+            &json!({"practitioner_id": tom, "service_id": service, "location_id": sydney,
+                    "patient_ids": [mine], "start": "2026-11-23T22:00:00Z", "mode": "video"}),
+        )
+        .await;
+    assert_eq!(booked.status, 201, "{:?}", booked.body);
+    let id = booked.body["id"].as_str().unwrap();
+    // Too early: the room opens 15 minutes before the start.
+    let r = app.post(&format!("/api/v1/appointments/{id}/join"), &json!({})).await;
+    problem(&r, 422, "invalid_field");
+    app.clock.set("2026-11-23T21:50:00Z".parse().unwrap());
+    let r = app.post(&format!("/api/v1/appointments/{id}/join"), &json!({})).await;
+    problem(&r, 422, "telehealth_not_ready");
+    let detail = r.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("telehealth_consent") && detail.contains("emergency_contact"),
+        "{detail}"
+    );
+    // Staff who are neither its patient nor its practitioner do not join.
+    app.use_token(None);
+    let admin = app
+        .post("/api/v1/auth/login", &login_body(ADMIN_EMAIL, ADMIN_PASSWORD))
+        .await;
+    app.use_token(admin.body["access_token"].as_str());
+    problem(
+        &app.post(&format!("/api/v1/appointments/{id}/join"), &json!({})).await,
+        403,
+        "forbidden",
+    );
 }

@@ -2,6 +2,7 @@
 
 mod appointments;
 mod auth;
+mod billing;
 mod directory;
 mod hooks;
 mod slots;
@@ -88,6 +89,10 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/appointments", post(appointments::book))
         .route("/api/v1/appointments/{id}", get(appointments::get))
         .route("/api/v1/appointments/{id}/cancel", post(appointments::cancel))
+        .route("/api/v1/appointments/{id}/join", post(billing::join))
+        .route("/api/v1/invoices/{id}", get(billing::get))
+        .route("/api/v1/invoices/{id}/pdf", get(billing::pdf))
+        .route("/api/v1/invoices/{id}/payment-intent", post(billing::payment_intent))
         .route("/api/v1/hooks/stripe", post(hooks::stripe))
         .route("/api/v1/hooks/twilio/status", post(hooks::twilio_status))
         .fallback(not_found)
