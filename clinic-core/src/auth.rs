@@ -73,6 +73,33 @@ pub struct Account {
     pub revision: u64,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// The second factor, once enrolled.
+    #[serde(default)]
+    pub two_factor: Option<TwoFactor>,
+}
+
+/// A time-based one-time-password second factor (RFC 6238).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TwoFactor {
+    /// The shared secret (stored sealed by the storage adapter).
+    pub secret: Vec<u8>,
+    /// Confirmed by a first correct code; until then sign-in does not ask for it.
+    pub confirmed: bool,
+    /// The last time step a code was accepted for: no code of that step or earlier works
+    /// again (replay).
+    pub last_step: Option<u64>,
+    /// SHA-256 of each unused recovery code; a code is removed when used.
+    pub recovery: Vec<String>,
+}
+
+impl std::fmt::Debug for TwoFactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwoFactor")
+            .field("confirmed", &self.confirmed)
+            .field("last_step", &self.last_step)
+            .field("recovery_left", &self.recovery.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Account {
@@ -87,7 +114,14 @@ impl Account {
             disabled: false,
             revision: 0,
             created_at: now,
+            two_factor: None,
         }
+    }
+
+    /// True when sign-in must present a second factor.
+    #[must_use]
+    pub fn has_two_factor(&self) -> bool {
+        self.two_factor.as_ref().is_some_and(|t| t.confirmed)
     }
 
     /// True while locked.
@@ -133,6 +167,9 @@ pub struct RefreshToken {
     pub expires_at: DateTime<Utc>,
     /// When it was exchanged for the next one.
     pub used_at: Option<DateTime<Utc>>,
+    /// The sign-in it descends from passed a second factor.
+    #[serde(default)]
+    pub two_factor: bool,
 }
 
 /// What presenting a refresh token found.

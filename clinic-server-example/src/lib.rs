@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod providers;
 pub mod routes;
 pub mod state;
+pub mod totp;
 
 pub use config::Config;
 pub use state::AppState;

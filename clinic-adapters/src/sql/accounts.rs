@@ -1,14 +1,15 @@
 //! Accounts and refresh tokens on SQL, as rows of `records`: an account under its
 //! lower-cased email (owner: the user), a refresh token under its hash (owner: its family),
-//! a revoked family under its id. None of them is health data; the password is stored only
-//! as its argon2id hash and a refresh token only as its SHA-256.
+//! a revoked family under its id. The password is stored only as its argon2id hash and a
+//! refresh token only as its SHA-256; an account is sealed with the `FieldCipher` (bound to
+//! `account/<user id>`), since it holds the second factor's shared secret.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use clinic_core::auth::{Account, RefreshToken, RefreshUse};
 use clinic_core::ids::{PracticeId, UserId};
 use clinic_core::people::Email;
-use clinic_core::ports::{Accounts, PortError, PortErrorKind};
+use clinic_core::ports::{Accounts, PortError, PortErrorKind, SealContext};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -31,6 +32,33 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, PortError> {
 fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, PortError> {
     serde_json::from_slice(body)
         .map_err(|_| PortError::new(PortErrorKind::Unexpected, "a stored sign-in record is unreadable"))
+}
+
+impl SqlStore {
+    /// The sealed body of an account and the key it is sealed under.
+    fn seal_account(&self, account: &Account) -> Result<(Vec<u8>, String), PortError> {
+        let record = format!("account/{}", account.user.id);
+        let sealed = self.cipher.seal(
+            SealContext {
+                practice: account.user.practice_id,
+                record: &record,
+            },
+            &encode(account)?,
+        )?;
+        let key_id = self.cipher.key_id(&sealed)?;
+        Ok((sealed, key_id))
+    }
+
+    fn open_account(&self, practice: PracticeId, user: Uuid, body: &[u8]) -> Result<Account, PortError> {
+        let record = format!("account/{}", UserId::from(user));
+        decode(&self.cipher.open(
+            SealContext {
+                practice,
+                record: &record,
+            },
+            body,
+        )?)
+    }
 }
 
 /// Inserts a record unless its key exists; returns the rows inserted.
@@ -56,7 +84,7 @@ macro_rules! insert_once {
 impl Accounts for SqlStore {
     async fn create_account(&self, account: &Account) -> Result<(), PortError> {
         let practice = account.user.practice_id;
-        let body = encode(account)?;
+        let (body, key_id) = self.seal_account(account)?;
         let key = email_key(&account.user.email);
         let added = write_tx!(self, practice, |c| {
             let taken: Option<i32> =
@@ -70,7 +98,20 @@ impl Accounts for SqlStore {
             if taken.is_some() {
                 0
             } else {
-                insert_once!(c, practice, ACCOUNT, &key, Some(account.user.id.as_uuid()), &body)
+                sqlx::query(
+                    "INSERT INTO records (practice_id, kind, key, owner_id, sealed_with, body) VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (practice_id, kind, key) DO NOTHING",
+                )
+                .bind(practice.as_uuid())
+                .bind(ACCOUNT)
+                .bind(&key)
+                .bind(account.user.id.as_uuid())
+                .bind(&key_id)
+                .bind(&body)
+                .execute(&mut *c)
+                .await
+                .map_err(fail)?
+                .rows_affected()
             }
         });
         if added == 1 {
@@ -82,8 +123,8 @@ impl Accounts for SqlStore {
 
     async fn account_by_email(&self, practice: PracticeId, email: &Email) -> Result<Account, PortError> {
         let key = email_key(email);
-        let body: Option<Vec<u8>> = read_tx!(self, practice, |c| {
-            sqlx::query_scalar("SELECT body FROM records WHERE practice_id = $1 AND kind = $2 AND key = $3")
+        let row: Option<(Uuid, Vec<u8>)> = read_tx!(self, practice, |c| {
+            sqlx::query_as("SELECT owner_id, body FROM records WHERE practice_id = $1 AND kind = $2 AND key = $3")
                 .bind(practice.as_uuid())
                 .bind(ACCOUNT)
                 .bind(&key)
@@ -91,7 +132,8 @@ impl Accounts for SqlStore {
                 .await
                 .map_err(fail)?
         });
-        decode(&body.ok_or_else(|| PortError::not_found("account"))?)
+        let (user, body) = row.ok_or_else(|| PortError::not_found("account"))?;
+        self.open_account(practice, user, &body)
     }
 
     async fn account(&self, practice: PracticeId, user: UserId) -> Result<Account, PortError> {
@@ -104,14 +146,14 @@ impl Accounts for SqlStore {
                 .await
                 .map_err(fail)?
         });
-        decode(&body.ok_or_else(|| PortError::not_found("account"))?)
+        self.open_account(practice, user.as_uuid(), &body.ok_or_else(|| PortError::not_found("account"))?)
     }
 
     async fn update_account(&self, account: &Account) -> Result<(), PortError> {
         let practice = account.user.practice_id;
         let mut next = account.clone();
         next.revision += 1;
-        let body = encode(&next)?;
+        let (body, key_id) = self.seal_account(&next)?;
         let key = email_key(&account.user.email);
         let sql = format!(
             "SELECT body FROM records WHERE practice_id = $1 AND kind = $2 AND owner_id = $3{}",
@@ -125,18 +167,24 @@ impl Accounts for SqlStore {
                 .fetch_optional(&mut *c)
                 .await
                 .map_err(fail)?;
-            let stored: Account = decode(&stored.ok_or_else(|| PortError::not_found("account"))?)?;
+            let stored = self.open_account(
+                practice,
+                account.user.id.as_uuid(),
+                &stored.ok_or_else(|| PortError::not_found("account"))?,
+            )?;
             if stored.revision != account.revision {
                 return Err(PortError::conflict("the account changed since it was read"));
             }
             sqlx::query(
-                "UPDATE records SET key = $4, body = $5 WHERE practice_id = $1 AND kind = $2 AND owner_id = $3",
+                "UPDATE records SET key = $4, body = $5, sealed_with = $6
+                 WHERE practice_id = $1 AND kind = $2 AND owner_id = $3",
             )
             .bind(practice.as_uuid())
             .bind(ACCOUNT)
             .bind(account.user.id.as_uuid())
             .bind(&key)
             .bind(&body)
+            .bind(&key_id)
             .execute(&mut *c)
             .await
             .map_err(|e| {
@@ -152,17 +200,17 @@ impl Accounts for SqlStore {
     }
 
     async fn accounts(&self, practice: PracticeId) -> Result<Vec<Account>, PortError> {
-        let bodies: Vec<Vec<u8>> = read_tx!(self, practice, |c| {
-            sqlx::query_scalar("SELECT body FROM records WHERE practice_id = $1 AND kind = $2")
+        let rows: Vec<(Uuid, Vec<u8>)> = read_tx!(self, practice, |c| {
+            sqlx::query_as("SELECT owner_id, body FROM records WHERE practice_id = $1 AND kind = $2")
                 .bind(practice.as_uuid())
                 .bind(ACCOUNT)
                 .fetch_all(&mut *c)
                 .await
                 .map_err(fail)?
         });
-        let mut out = bodies
+        let mut out = rows
             .iter()
-            .map(|b| decode::<Account>(b))
+            .map(|(user, body)| self.open_account(practice, *user, body))
             .collect::<Result<Vec<_>, _>>()?;
         out.sort_by_key(|a| (a.created_at, a.user.id));
         Ok(out)

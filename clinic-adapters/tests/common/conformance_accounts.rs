@@ -36,6 +36,7 @@ fn token(practice: PracticeId, user: UserId, family: uuid::Uuid, hash: &str) -> 
         issued_at: utc("2026-11-24T00:00:00Z"),
         expires_at: utc("2026-12-24T00:00:00Z"),
         used_at: None,
+        two_factor: false,
     }
 }
 

@@ -30,6 +30,9 @@ pub struct Practice {
     /// How patients reach reception (a phone number, say), printed in notices.
     #[serde(default)]
     pub contact: Option<String>,
+    /// Staff must sign in with a second factor (patients may choose one).
+    #[serde(default)]
+    pub staff_two_factor: bool,
 }
 
 impl Practice {
@@ -44,6 +47,7 @@ impl Practice {
             policy,
             abn: None,
             contact: None,
+            staff_two_factor: false,
         })
     }
 }
