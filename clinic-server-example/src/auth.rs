@@ -70,6 +70,13 @@ pub struct Claims {
     pub exp: i64,
     /// Token id.
     pub jti: Uuid,
+    /// The sign-in passed a second factor.
+    #[serde(default)]
+    pub mfa: bool,
+    /// The practice requires this user to sign in with a second factor and they have not:
+    /// the token only reaches the enrolment routes.
+    #[serde(default)]
+    pub mfa_required: bool,
 }
 
 impl TokenKeys {
@@ -87,6 +94,21 @@ impl TokenKeys {
     /// # Errors
     /// 500 if signing fails (it cannot with an HMAC key).
     pub fn issue(&self, user: &User, now: DateTime<Utc>) -> Result<String, ApiError> {
+        self.issue_with(user, now, false, false)
+    }
+
+    /// An access token recording whether the sign-in passed a second factor, and whether
+    /// the practice required one it did not pass.
+    ///
+    /// # Errors
+    /// 500 if signing fails.
+    pub fn issue_with(
+        &self,
+        user: &User,
+        now: DateTime<Utc>,
+        mfa: bool,
+        mfa_required: bool,
+    ) -> Result<String, ApiError> {
         let claims = Claims {
             sub: user.id.as_uuid(),
             practice: user.practice_id.as_uuid(),
@@ -97,6 +119,8 @@ impl TokenKeys {
             nbf: now.timestamp(),
             exp: (now + ACCESS_TTL).timestamp(),
             jti: Uuid::new_v4(),
+            mfa,
+            mfa_required: mfa_required && !mfa,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|_| {
             ApiError::new(
@@ -213,33 +237,63 @@ impl Principal {
     }
 }
 
+/// A signed-in user who may still owe the practice a second factor: what the enrolment
+/// routes (and `me`) accept. Every other route takes a [`Principal`], which refuses such a
+/// token with 403 `two_factor_enrolment_required`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Enrolling(pub Principal);
+
+impl FromRequestParts<AppState> for Enrolling {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        principal(parts, state).map(|(p, _)| Self(p))
+    }
+}
+
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| unauthenticated("unauthenticated", "sign in: send Authorization: Bearer <access token>"))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .ok_or_else(|| unauthenticated("unauthenticated", "the Authorization header must be Bearer <token>"))?;
-        let claims = state.tokens.verify(token.trim())?;
-        if claims.practice != state.practice.as_uuid() {
-            return Err(unauthenticated(
-                "token_invalid",
-                "the access token is for another practice",
+        let (p, owes_second_factor) = principal(parts, state)?;
+        if owes_second_factor {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "two_factor_enrolment_required",
+                "the practice requires staff to sign in with a second factor: enrol at /api/v1/auth/2fa/enrol",
             ));
         }
-        Ok(Self {
+        Ok(p)
+    }
+}
+
+/// The principal of a request, and whether it still owes a second factor.
+fn principal(parts: &Parts, state: &AppState) -> Result<(Principal, bool), ApiError> {
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| unauthenticated("unauthenticated", "sign in: send Authorization: Bearer <access token>"))?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .ok_or_else(|| unauthenticated("unauthenticated", "the Authorization header must be Bearer <token>"))?;
+    let claims = state.tokens.verify(token.trim())?;
+    if claims.practice != state.practice.as_uuid() {
+        return Err(unauthenticated(
+            "token_invalid",
+            "the access token is for another practice",
+        ));
+    }
+    Ok((
+        Principal {
             user_id: claims.sub.into(),
             practice: claims.practice.into(),
             roles: claims.roles,
             patient_id: claims.patient.map(Into::into),
             practitioner_id: claims.practitioner.map(Into::into),
-        })
-    }
+        },
+        claims.mfa_required && !claims.mfa,
+    ))
 }
 
 /// Hashes a password with argon2id (the crate's defaults: 19 MiB, two passes, one lane, as

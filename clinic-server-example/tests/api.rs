@@ -842,3 +842,121 @@ async fn joining_a_video_session_passes_the_gate_first() {
         "forbidden",
     );
 }
+
+fn code_for(secret: &[u8], offset_steps: i64) -> String {
+    let t = chrono::Utc::now().timestamp() + offset_steps * clinic_server_example::totp::STEP;
+    format!(
+        "{:06}",
+        clinic_server_example::totp::hotp(secret, clinic_server_example::totp::step_at(t), 6)
+    )
+}
+
+#[tokio::test]
+async fn a_second_factor_is_enrolled_confirmed_and_then_required_without_replays() {
+    let app = spawn_app().await;
+    let enrol = app.post("/api/v1/auth/2fa/enrol", &json!({})).await;
+    assert_eq!(enrol.status, 200, "{:?}", enrol.body);
+    assert!(
+        enrol.body["otpauth_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/Harbour%20Psychology:")
+    );
+    let codes: Vec<String> = enrol.body["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes.len(), 10);
+    let admin = app
+        .state
+        .store
+        .account_by_email(
+            app.state.practice,
+            &clinic_core::people::Email::parse(ADMIN_EMAIL).unwrap(),
+        )
+        .await
+        .unwrap();
+    let secret = admin.two_factor.unwrap().secret;
+    assert_eq!(enrol.body["secret"], clinic_server_example::totp::base32(&secret));
+    // Not on until confirmed: a password alone still signs in.
+    app.use_token(None);
+    assert_eq!(
+        app.post("/api/v1/auth/login", &login_body(ADMIN_EMAIL, ADMIN_PASSWORD))
+            .await
+            .status,
+        200
+    );
+    let login = app
+        .post("/api/v1/auth/login", &login_body(ADMIN_EMAIL, ADMIN_PASSWORD))
+        .await;
+    app.use_token(login.body["access_token"].as_str());
+    problem(
+        &app.post("/api/v1/auth/2fa/confirm", &json!({"code": "000000"})).await,
+        422,
+        "two_factor_invalid",
+    );
+    let first = code_for(&secret, 0);
+    let confirmed = app.post("/api/v1/auth/2fa/confirm", &json!({"code": first})).await;
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    app.use_token(confirmed.body["access_token"].as_str());
+    assert_eq!(app.get("/api/v1/auth/me").await.body["two_factor"], true);
+
+    app.use_token(None);
+    problem(
+        &app.post("/api/v1/auth/login", &login_body(ADMIN_EMAIL, ADMIN_PASSWORD))
+            .await,
+        401,
+        "two_factor_required",
+    );
+    let with = |totp: &str| json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "totp": totp});
+    // The confirming code's step is spent; the next step's code works once.
+    problem(
+        &app.post("/api/v1/auth/login", &with(&first)).await,
+        401,
+        "invalid_credentials",
+    );
+    let next = code_for(&secret, 1);
+    assert_eq!(app.post("/api/v1/auth/login", &with(&next)).await.status, 200);
+    problem(
+        &app.post("/api/v1/auth/login", &with(&next)).await,
+        401,
+        "invalid_credentials",
+    );
+    let recovery = |code: &str| json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "recovery_code": code});
+    assert_eq!(app.post("/api/v1/auth/login", &recovery(&codes[3])).await.status, 200);
+    problem(
+        &app.post("/api/v1/auth/login", &recovery(&codes[3])).await,
+        401,
+        "invalid_credentials",
+    );
+}
+
+#[tokio::test]
+async fn a_practice_can_require_staff_to_use_a_second_factor() {
+    let app = spawn_app().await;
+    let mut practice = app.state.store.practice(app.state.practice).await.unwrap();
+    practice.staff_two_factor = true;
+    app.state.store.save_practice(&practice).await.unwrap();
+    app.use_token(None);
+    let login = app
+        .post("/api/v1/auth/login", &login_body(ADMIN_EMAIL, ADMIN_PASSWORD))
+        .await;
+    app.use_token(login.body["access_token"].as_str());
+    problem(
+        &app.get("/api/v1/directory").await,
+        403,
+        "two_factor_enrolment_required",
+    );
+    assert_eq!(
+        app.get("/api/v1/auth/me").await.status,
+        200,
+        "they can still see who they are"
+    );
+    assert_eq!(app.post("/api/v1/auth/2fa/enrol", &json!({})).await.status, 200);
+    // Patients are not bound by the staff policy.
+    let token = register_patient(&app, "free@example.com").await;
+    app.use_token(Some(&token));
+    assert_eq!(app.get("/api/v1/directory").await.status, 200);
+}

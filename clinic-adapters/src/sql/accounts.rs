@@ -146,7 +146,11 @@ impl Accounts for SqlStore {
                 .await
                 .map_err(fail)?
         });
-        self.open_account(practice, user.as_uuid(), &body.ok_or_else(|| PortError::not_found("account"))?)
+        self.open_account(
+            practice,
+            user.as_uuid(),
+            &body.ok_or_else(|| PortError::not_found("account"))?,
+        )
     }
 
     async fn update_account(&self, account: &Account) -> Result<(), PortError> {

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::json_body;
-use crate::auth::{self, Principal};
+use crate::auth::{self, Enrolling};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -53,9 +53,18 @@ fn real_now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()
 }
 
-async fn tokens_for(s: &AppState, user: &User, family: Uuid) -> Result<TokenPair, ApiError> {
+/// A new token pair for `user`, in refresh family `family`; `mfa` when this sign-in passed
+/// a second factor.
+async fn tokens_for(s: &AppState, user: &User, family: Uuid, mfa: bool) -> Result<TokenPair, ApiError> {
     let now = real_now();
-    let access_token = s.tokens.issue(user, now)?;
+    let staff = user.roles.iter().any(|r| *r != Role::Patient);
+    let required = staff
+        && s.store
+            .practice(s.practice)
+            .await
+            .map_err(clinic_core::service::ServiceError::Port)?
+            .staff_two_factor;
+    let access_token = s.tokens.issue_with(user, now, mfa, required)?;
     let (refresh_token, hash) = auth::new_refresh_token();
     s.store
         .save_refresh(&RefreshToken {
@@ -66,6 +75,7 @@ async fn tokens_for(s: &AppState, user: &User, family: Uuid) -> Result<TokenPair
             issued_at: now,
             expires_at: now + REFRESH_TTL,
             used_at: None,
+            two_factor: mfa,
         })
         .await
         .map_err(clinic_core::service::ServiceError::Port)?;
@@ -135,16 +145,21 @@ pub(crate) async fn register(
         .save_patient(&patient)
         .await
         .map_err(clinic_core::service::ServiceError::Port)?;
-    let pair = tokens_for(&s, &user, Uuid::new_v4()).await?;
+    let pair = tokens_for(&s, &user, Uuid::new_v4(), false).await?;
     Ok((StatusCode::CREATED, Json(pair)))
 }
 
-/// Email and password.
+/// Email and password, and for an account with a second factor, a code from the
+/// authenticator app or one recovery code.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Login {
     email: String,
     password: String,
+    #[serde(default)]
+    totp: Option<String>,
+    #[serde(default)]
+    recovery_code: Option<String>,
 }
 
 fn bad_credentials() -> ApiError {
@@ -197,13 +212,38 @@ pub(crate) async fn login(
         ));
     }
     let ok = !account.disabled && auth::verify_password(r.password, account.password_hash.clone()).await;
-    if ok {
+    if ok && !account.has_two_factor() {
         if account.failed_logins > 0 {
             account.succeeded();
             // A lost race with another sign-in only loses a counter reset.
             let _ = s.store.update_account(&account).await;
         }
-        return Ok(Json(tokens_for(&s, &account.user, Uuid::new_v4()).await?));
+        return Ok(Json(tokens_for(&s, &account.user, Uuid::new_v4(), false).await?));
+    }
+    if ok {
+        match second_factor(&mut account, r.totp.as_deref(), r.recovery_code.as_deref(), now) {
+            SecondFactor::Missing => {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "two_factor_required",
+                    "send the code from your authenticator app as totp (or a recovery_code)",
+                ));
+            }
+            SecondFactor::Passed => {
+                account.succeeded();
+                // The step or recovery code just used must be stored before tokens go out,
+                // or it could be replayed: a lost race is a refusal.
+                s.store.update_account(&account).await.map_err(|e| {
+                    if e.kind() == PortErrorKind::Conflict {
+                        ApiError::new(StatusCode::CONFLICT, "contention", "sign in again")
+                    } else {
+                        clinic_core::service::ServiceError::Port(e).into()
+                    }
+                })?;
+                return Ok(Json(tokens_for(&s, &account.user, Uuid::new_v4(), true).await?));
+            }
+            SecondFactor::Failed => {}
+        }
     }
     account.failed(now);
     // Count the failure even when another request changed the account meanwhile.
@@ -221,6 +261,45 @@ pub(crate) async fn login(
     }
     s.throttle.failed(ip, started);
     Err(bad_credentials())
+}
+
+enum SecondFactor {
+    Missing,
+    Passed,
+    Failed,
+}
+
+/// Checks the second factor of an account that has one, recording what was used (the
+/// step, so it cannot be replayed; the recovery code, so it cannot be used again).
+fn second_factor(
+    account: &mut Account,
+    totp: Option<&str>,
+    recovery: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> SecondFactor {
+    let Some(tf) = account.two_factor.as_mut() else {
+        return SecondFactor::Passed;
+    };
+    if let Some(code) = totp {
+        return match crate::totp::verify(&tf.secret, code, now.timestamp(), tf.last_step) {
+            Some(step) => {
+                tf.last_step = Some(step);
+                SecondFactor::Passed
+            }
+            None => SecondFactor::Failed,
+        };
+    }
+    if let Some(code) = recovery {
+        let hash = crate::totp::recovery_hash(code);
+        return match tf.recovery.iter().position(|h| *h == hash) {
+            Some(i) => {
+                tf.recovery.remove(i);
+                SecondFactor::Passed
+            }
+            None => SecondFactor::Failed,
+        };
+    }
+    SecondFactor::Missing
 }
 
 /// A refresh token.
@@ -269,7 +348,9 @@ pub(crate) async fn refresh(
     if account.disabled {
         return Err(refresh_refused("account_disabled", "the account is disabled"));
     }
-    Ok(Json(tokens_for(&s, &account.user, token.family).await?))
+    Ok(Json(
+        tokens_for(&s, &account.user, token.family, token.two_factor).await?,
+    ))
 }
 
 /// `POST /api/v1/auth/logout`: revokes the refresh token's family (every token of that
@@ -308,16 +389,18 @@ pub(crate) struct Me {
     roles: Vec<Role>,
     patient_id: Option<PatientId>,
     practitioner_id: Option<clinic_core::ids::PractitionerId>,
+    two_factor: bool,
 }
 
-/// `GET /api/v1/auth/me`.
-pub(crate) async fn me(State(s): State<AppState>, who: Principal) -> Result<Json<Me>, ApiError> {
+/// `GET /api/v1/auth/me` (also for staff who still owe the practice a second factor).
+pub(crate) async fn me(State(s): State<AppState>, Enrolling(who): Enrolling) -> Result<Json<Me>, ApiError> {
     let account = s
         .store
         .account(s.practice, who.user_id)
         .await
         .map_err(|e| clinic_core::service::ServiceError::from_port_kind(e, "account"))?;
     Ok(Json(Me {
+        two_factor: account.has_two_factor(),
         user_id: account.user.id,
         email: account.user.email,
         roles: account.user.roles,
@@ -365,6 +448,97 @@ pub(crate) async fn bootstrap(
     }
     let user = crate::accounts::create_admin(&s, email, r.password).await?;
     *s.bootstrap.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
-    let pair = tokens_for(&s, &user, Uuid::new_v4()).await?;
+    let pair = tokens_for(&s, &user, Uuid::new_v4(), false).await?;
     Ok((StatusCode::CREATED, Json(pair)))
+}
+
+/// What an authenticator app needs, and the recovery codes (shown this once).
+#[derive(Serialize)]
+pub(crate) struct Enrolment {
+    secret: String,
+    otpauth_uri: String,
+    recovery_codes: Vec<String>,
+}
+
+/// `POST /api/v1/auth/2fa/enrol`: starts (or restarts, until confirmed) a second factor.
+/// 409 `two_factor_already_enrolled` once confirmed.
+pub(crate) async fn enrol(State(s): State<AppState>, Enrolling(who): Enrolling) -> Result<Json<Enrolment>, ApiError> {
+    let mut account = s
+        .store
+        .account(s.practice, who.user_id)
+        .await
+        .map_err(|e| clinic_core::service::ServiceError::from_port_kind(e, "account"))?;
+    if account.has_two_factor() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "two_factor_already_enrolled",
+            "a second factor is already set up",
+        ));
+    }
+    let secret = crate::totp::new_secret();
+    let (codes, hashes) = crate::totp::recovery_codes();
+    let practice = s
+        .store
+        .practice(s.practice)
+        .await
+        .map_err(clinic_core::service::ServiceError::Port)?;
+    let uri = crate::totp::otpauth_uri(&practice.name, account.user.email.as_str(), &secret);
+    account.two_factor = Some(clinic_core::auth::TwoFactor {
+        secret: secret.clone(),
+        confirmed: false,
+        last_step: None,
+        recovery: hashes,
+    });
+    s.store
+        .update_account(&account)
+        .await
+        .map_err(clinic_core::service::ServiceError::Port)?;
+    Ok(Json(Enrolment {
+        secret: crate::totp::base32(&secret),
+        otpauth_uri: uri,
+        recovery_codes: codes,
+    }))
+}
+
+/// A code from the authenticator app.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Confirm {
+    code: String,
+}
+
+/// `POST /api/v1/auth/2fa/confirm`: the first correct code switches the second factor on
+/// and returns tokens of a sign-in that passed it.
+pub(crate) async fn confirm(
+    State(s): State<AppState>,
+    Enrolling(who): Enrolling,
+    body: Result<Json<Confirm>, JsonRejection>,
+) -> Result<Json<TokenPair>, ApiError> {
+    let r = json_body(body)?;
+    let mut account = s
+        .store
+        .account(s.practice, who.user_id)
+        .await
+        .map_err(|e| clinic_core::service::ServiceError::from_port_kind(e, "account"))?;
+    let Some(tf) = account.two_factor.as_mut().filter(|t| !t.confirmed) else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "two_factor_not_pending",
+            "start with /api/v1/auth/2fa/enrol",
+        ));
+    };
+    let Some(step) = crate::totp::verify(&tf.secret, &r.code, real_now().timestamp(), None) else {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "two_factor_invalid",
+            "the code does not match; check the device's clock",
+        ));
+    };
+    tf.confirmed = true;
+    tf.last_step = Some(step);
+    s.store
+        .update_account(&account)
+        .await
+        .map_err(clinic_core::service::ServiceError::Port)?;
+    Ok(Json(tokens_for(&s, &account.user, Uuid::new_v4(), true).await?))
 }

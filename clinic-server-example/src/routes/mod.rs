@@ -84,6 +84,8 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/auth/logout", post(auth::logout))
         .route("/api/v1/auth/me", get(auth::me))
         .route("/api/v1/auth/bootstrap", post(auth::bootstrap))
+        .route("/api/v1/auth/2fa/enrol", post(auth::enrol))
+        .route("/api/v1/auth/2fa/confirm", post(auth::confirm))
         .route("/api/v1/directory", get(directory::directory))
         .route("/api/v1/slots", get(slots::search))
         .route("/api/v1/appointments", post(appointments::book))
