@@ -247,7 +247,15 @@ async fn create_admin_takes_the_password_from_the_environment_only() {
     );
     assert_eq!(again.status.code(), Some(2));
     assert!(text(&again).contains("email_taken"), "{}", text(&again));
-    let account = store
+    // Accounts are sealed: read them with the development key the binary used.
+    let spec = std::fs::read_to_string(d.join("keys")).unwrap();
+    let keyed = clinic_adapters::sql::SqlStore::connect(
+        &url,
+        std::sync::Arc::new(clinic_adapters::crypto::EnvelopeCipher::from_config(spec.trim()).unwrap()),
+    )
+    .await
+    .unwrap();
+    let account = keyed
         .account_by_email(
             practice,
             &clinic_core::people::Email::parse("owner@harbour.example").unwrap(),
@@ -256,5 +264,6 @@ async fn create_admin_takes_the_password_from_the_environment_only() {
         .unwrap();
     assert_eq!(account.user.roles, vec![clinic_core::people::Role::Admin]);
     assert!(account.password_hash.starts_with("$argon2id$"));
+    keyed.close().await;
     store.close().await;
 }
