@@ -54,6 +54,23 @@ enum Command {
         /// Where to write the copy; it must not exist yet.
         path: PathBuf,
     },
+    /// Write everything held about a patient (an APP 12 access request) to a file readable
+    /// by its owner only; the export is audited under the staff account named by --by.
+    ExportPatient {
+        /// The patient's id.
+        #[arg(long)]
+        patient: String,
+        /// The staff member answering the request (an administrator or practice manager's
+        /// sign-in email).
+        #[arg(long)]
+        by: String,
+        /// json, csv or pdf.
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Where to write it; it must not exist yet.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Create an administrator account; the password is read from CLINIC_ADMIN_PASSWORD
     /// (never from the command line, where other users of the machine could see it).
     CreateAdmin {
@@ -89,6 +106,12 @@ async fn main() -> ExitCode {
         Command::VerifyAudit => verify_audit(&config).await,
         Command::Backup { path } => backup(&config, &path).await,
         Command::CreateAdmin { email } => create_admin(&config, &email).await,
+        Command::ExportPatient {
+            patient,
+            by,
+            format,
+            out,
+        } => export_patient(&config, &patient, &by, &format, &out).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -262,6 +285,105 @@ async fn create_admin(config: &Config, email: &str) -> Result<(), Failure> {
             _ => Failure::Other(format!("could not create the administrator: {}", e.code())),
         })?;
     println!("administrator created for practice {practice}");
+    Ok(())
+}
+
+async fn export_patient(
+    config: &Config,
+    patient: &str,
+    by: &str,
+    format: &str,
+    out: &std::path::Path,
+) -> Result<(), Failure> {
+    use clinic_core::ports::DocumentRenderer as _;
+    let patient: clinic_core::ids::PatientId = patient
+        .parse()
+        .map_err(|e: clinic_core::FieldError| Failure::Config(format!("--patient: {}", e.problem())))?;
+    let by =
+        clinic_core::people::Email::parse(by.trim()).map_err(|e| Failure::Config(format!("--by: {}", e.problem())))?;
+    if !["json", "csv", "pdf"].contains(&format) {
+        return Err(Failure::Config("--format: must be json, csv or pdf".into()));
+    }
+    // Checked first so that no export is gathered (and audited) that cannot be written.
+    if out.exists() {
+        return Err(Failure::Other(format!(
+            "{} already exists; choose a new file",
+            out.display()
+        )));
+    }
+    let store = open(config).await?;
+    let Some(practice) = practices(&store).await?.first().copied() else {
+        return Err(Failure::Other("the database holds no practice yet".into()));
+    };
+    let account = clinic_core::ports::Accounts::account_by_email(&*store, practice, &by)
+        .await
+        .map_err(|_| Failure::Config("--by: no account with that email".into()))?;
+    let role = [
+        clinic_core::people::Role::PracticeManager,
+        clinic_core::people::Role::Admin,
+    ]
+    .into_iter()
+    .find(|r| account.user.has_role(*r))
+    .ok_or_else(|| Failure::Config("--by: exports are answered by a practice manager or administrator".into()))?;
+    let actor = clinic_core::service::Actor {
+        practice_id: practice,
+        user_id: account.user.id,
+        role,
+        practitioner_id: None,
+        patient_id: None,
+        request_id: Some(format!("cli-export-{}", uuid::Uuid::new_v4())),
+    };
+    let privacy = clinic_core::service::PrivacyService::new(clinic_core::service::PrivacyPorts {
+        patients: store.clone(),
+        appointments: store.clone(),
+        invoices: store.clone(),
+        claims: store.clone(),
+        referrals: store.clone(),
+        notes: store.clone(),
+        audit: store.clone(),
+        records: store.clone(),
+        clock: Arc::new(SystemClock),
+    });
+    let export = privacy
+        .export(&actor, patient)
+        .await
+        .map_err(|e| Failure::Other(format!("the export stopped: {} ({})", e, e.code())))?;
+    let bytes = match format {
+        "json" => clinic_adapters::export::to_json(&export).map(String::into_bytes),
+        "csv" => clinic_adapters::export::to_csv(&export).map(String::into_bytes),
+        _ => {
+            let doc = clinic_adapters::export::to_document("Records held about you", &export)
+                .map_err(|e| Failure::Other(e.to_string()))?;
+            return write_export(
+                out,
+                &clinic_adapters::pdf::PdfRenderer
+                    .render_pdf(&doc)
+                    .await
+                    .map_err(|e| Failure::Other(e.to_string()))?,
+            );
+        }
+    }
+    .map_err(|e| Failure::Other(e.to_string()))?;
+    write_export(out, &bytes)
+}
+
+/// Writes an export to a new file only its owner can read: it is health information.
+fn write_export(out: &std::path::Path, bytes: &[u8]) -> Result<(), Failure> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(out)
+        .map_err(|e| Failure::Other(format!("cannot create {}: {e}", out.display())))?;
+    file.write_all(bytes)
+        .map_err(|e| Failure::Other(format!("cannot write {}: {e}", out.display())))?;
+    println!(
+        "export written to {} ({} bytes); the request is audited",
+        out.display(),
+        bytes.len()
+    );
     Ok(())
 }
 

@@ -267,3 +267,83 @@ async fn create_admin_takes_the_password_from_the_environment_only() {
     keyed.close().await;
     store.close().await;
 }
+
+#[tokio::test]
+async fn export_patient_writes_a_private_file_and_audits_it() {
+    use clinic_core::ports::{AuditLog, PatientRepository, PracticeRepository};
+    let dir = Dir(std::env::temp_dir().join(format!("clinic-cli-{}", uuid::Uuid::now_v7())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let d = dir.0.as_path();
+    // A sweep over the empty database creates the development key file.
+    assert!(run(d, &["sweep"], &[]).status.success());
+    let url = format!("sqlite://{}", d.join("clinic.db").display());
+    let spec = std::fs::read_to_string(d.join("keys")).unwrap();
+    let store = clinic_adapters::sql::SqlStore::connect(
+        &url,
+        std::sync::Arc::new(clinic_adapters::crypto::EnvelopeCipher::from_config(spec.trim()).unwrap()),
+    )
+    .await
+    .unwrap();
+    let practice = clinic_core::ids::PracticeId::from_uuid(uuid::Uuid::now_v7());
+    store
+        .save_practice(&clinic_core::practice::Practice::new(practice, "Export Test", Default::default()).unwrap())
+        .await
+        .unwrap();
+    let patient = clinic_core::people::Patient::register(
+        uuid::Uuid::now_v7().into(),
+        practice,
+        clinic_core::people::PatientSpec::new("Zoë", "Nguyen", "1994-03-02".parse().unwrap()),
+        "2026-11-24".parse().unwrap(),
+    )
+    .unwrap();
+    store.save_patient(&patient).await.unwrap();
+    let pw = [("CLINIC_ADMIN_PASSWORD", "a long passphrase".to_owned())];
+    assert!(
+        run(d, &["create-admin", "--email", "owner@harbour.example"], &pw)
+            .status
+            .success()
+    );
+    let out = d.join("export.json");
+    let id = patient.id.to_string();
+    let args = |format: &'static str, out: &std::path::Path| -> Vec<String> {
+        vec![
+            "export-patient".into(),
+            "--patient".into(),
+            id.clone(),
+            "--by".into(),
+            "owner@harbour.example".into(),
+            "--format".into(),
+            format.into(),
+            "--out".into(),
+            out.display().to_string(),
+        ]
+    };
+    let a = args("json", &out);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let ok = run(d, &a, &[]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    let json = std::fs::read_to_string(&out).unwrap();
+    assert!(json.contains("Zoë") && json.contains("Nguyen"), "{json}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let again = run(d, &a, &[]);
+    assert_eq!(again.status.code(), Some(1), "never overwrites: {}", text(&again));
+    let pdf_out = d.join("export.pdf");
+    let p = args("pdf", &pdf_out);
+    let p: Vec<&str> = p.iter().map(String::as_str).collect();
+    assert!(run(d, &p, &[]).status.success());
+    assert!(std::fs::read(&pdf_out).unwrap().starts_with(b"%PDF-"));
+    let bad = args("xml", &d.join("x"));
+    let bad: Vec<&str> = bad.iter().map(String::as_str).collect();
+    assert_eq!(run(d, &bad, &[]).status.code(), Some(2));
+    let events = store.events(practice, 0, 100).await.unwrap();
+    assert_eq!(
+        events.iter().filter(|e| e.entry.action.contains("export")).count(),
+        2,
+        "both exports audited"
+    );
+    store.close().await;
+}
