@@ -76,6 +76,38 @@ pub struct Account {
     /// The second factor, once enrolled.
     #[serde(default)]
     pub two_factor: Option<TwoFactor>,
+    /// An open invitation: the account signs in only once it is accepted.
+    #[serde(default)]
+    pub invitation: Option<Invitation>,
+}
+
+/// How long an invitation to join the practice stays open: seven days.
+pub const INVITATION_TTL: Duration = Duration::days(7);
+
+/// An invitation for a member of staff to set their password.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    /// SHA-256 of the invitation token, lowercase hex.
+    pub token_hash: String,
+    /// When it lapses.
+    pub expires_at: DateTime<Utc>,
+    /// Who invited them.
+    pub invited_by: UserId,
+}
+
+/// The roles a role may hand out when inviting staff: a practice manager invites the
+/// clinic's workers, an administrator anyone on staff. Nobody invites patients (they
+/// register) and nobody grants more than they hold (roles matrix: staff accounts).
+#[must_use]
+pub fn may_grant(inviter: &[crate::people::Role], role: crate::people::Role) -> bool {
+    use crate::people::Role as R;
+    match role {
+        R::Patient => false,
+        R::Admin => inviter.contains(&R::Admin),
+        R::PracticeManager | R::Psychologist | R::Doctor | R::Technician => {
+            inviter.contains(&R::Admin) || inviter.contains(&R::PracticeManager)
+        }
+    }
 }
 
 /// A time-based one-time-password second factor (RFC 6238).
@@ -115,6 +147,7 @@ impl Account {
             revision: 0,
             created_at: now,
             two_factor: None,
+            invitation: None,
         }
     }
 
@@ -230,6 +263,17 @@ mod tests {
         assert_eq!(a.failed_logins, 1);
         a.succeeded();
         assert_eq!((a.failed_logins, a.locked_until), (0, None));
+    }
+
+    #[test]
+    fn nobody_grants_more_than_they_hold() {
+        use crate::people::Role as R;
+        assert!(may_grant(&[R::PracticeManager], R::Psychologist));
+        assert!(may_grant(&[R::PracticeManager], R::PracticeManager));
+        assert!(!may_grant(&[R::PracticeManager], R::Admin));
+        assert!(may_grant(&[R::Admin], R::Admin));
+        assert!(!may_grant(&[R::Admin], R::Patient), "patients register themselves");
+        assert!(!may_grant(&[R::Psychologist], R::Technician));
     }
 
     #[test]

@@ -18,6 +18,8 @@ struct TestApp {
     patients: Vec<PatientId>,
     state: AppState,
     clock: Arc<SettableClock>,
+    /// What the server would have emailed.
+    email: Arc<clinic_adapters::console::ConsoleEmail>,
     /// The access token sent with every call (an administrator's, unless changed).
     token: std::sync::Mutex<Option<String>>,
 }
@@ -46,7 +48,10 @@ async fn spawn_app() -> TestApp {
 async fn spawn_app_on(store: Arc<dyn Storage>) -> TestApp {
     let practice = UuidV7Ids.new_id();
     let clock = Arc::new(SettableClock::new("2026-11-23T00:00:00Z".parse().unwrap()));
-    let mut state = AppState::with_clock(store, practice, clock.clone());
+    let email = Arc::new(clinic_adapters::console::ConsoleEmail::new());
+    let mut integrations = clinic_server_example::providers::Integrations::console_only();
+    integrations.email = email.clone();
+    let mut state = AppState::with_clock(store, practice, clock.clone()).with_integrations(integrations);
     state.cors_origins = vec!["https://app.harbour.example".parse().unwrap()];
     let seeded = demo::seed(&state, practice, "2026-11-23".parse().unwrap())
         .await
@@ -67,6 +72,7 @@ async fn spawn_app_on(store: Arc<dyn Storage>) -> TestApp {
         patients: seeded.patients,
         state,
         clock,
+        email,
         token: std::sync::Mutex::new(None),
     };
     let login = app
@@ -959,4 +965,106 @@ async fn a_practice_can_require_staff_to_use_a_second_factor() {
     let token = register_patient(&app, "free@example.com").await;
     app.use_token(Some(&token));
     assert_eq!(app.get("/api/v1/directory").await.status, 200);
+}
+
+#[tokio::test]
+async fn staff_are_invited_within_their_inviter_s_powers_and_accept_by_email() {
+    let app = spawn_app().await;
+    let invite = |email: &str, roles: Value| json!({"email": email, "roles": roles});
+    let made = app
+        .post(
+            "/api/v1/staff/invitations",
+            &invite("mgr@harbour.example", json!(["practice_manager"])),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    let mail = app.email.sent().pop().unwrap();
+    assert_eq!(mail.to.as_str(), "mgr@harbour.example");
+    let token = mail
+        .text
+        .split("#token=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    app.use_token(None);
+    problem(
+        &app.post(
+            "/api/v1/auth/login",
+            &login_body("mgr@harbour.example", "whatever it was"),
+        )
+        .await,
+        401,
+        "invalid_credentials",
+    );
+    let accept = |t: &str| json!({"email": "mgr@harbour.example", "token": t, "password": "the manager's passphrase"});
+    problem(
+        &app.post("/api/v1/auth/accept-invitation", &accept("nope")).await,
+        403,
+        "invitation_invalid",
+    );
+    let accepted = app.post("/api/v1/auth/accept-invitation", &accept(&token)).await;
+    assert_eq!(accepted.status, 200, "{:?}", accepted.body);
+    problem(
+        &app.post("/api/v1/auth/accept-invitation", &accept(&token)).await,
+        403,
+        "invitation_invalid",
+    );
+    app.use_token(accepted.body["access_token"].as_str());
+    assert_eq!(
+        app.get("/api/v1/auth/me").await.body["roles"],
+        json!(["practice_manager"])
+    );
+
+    // A manager may not make an administrator, and a clinician needs their practitioner record.
+    problem(
+        &app.post(
+            "/api/v1/staff/invitations",
+            &invite("boss@harbour.example", json!(["admin"])),
+        )
+        .await,
+        403,
+        "role_not_grantable",
+    );
+    problem(
+        &app.post(
+            "/api/v1/staff/invitations",
+            &invite("psy@harbour.example", json!(["psychologist"])),
+        )
+        .await,
+        422,
+        "invalid_field",
+    );
+    let d = app.get("/api/v1/directory").await;
+    let practitioner = d.body["practitioners"][0]["id"].as_str().unwrap().to_owned();
+    let psy = app
+        .post(
+            "/api/v1/staff/invitations",
+            &json!({"email": "psy@harbour.example", "roles": ["psychologist"], "practitioner_id": practitioner}),
+        )
+        .await;
+    assert_eq!(psy.status, 201, "{:?}", psy.body);
+    problem(
+        &app.post(
+            "/api/v1/staff/invitations",
+            &invite("psy@harbour.example", json!(["technician"])),
+        )
+        .await,
+        409,
+        "email_taken",
+    );
+    // Patients invite nobody.
+    let patient = register_patient(&app, "pat@example.com").await;
+    app.use_token(Some(&patient));
+    problem(
+        &app.post(
+            "/api/v1/staff/invitations",
+            &invite("x@harbour.example", json!(["technician"])),
+        )
+        .await,
+        403,
+        "forbidden",
+    );
 }

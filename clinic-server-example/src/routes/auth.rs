@@ -55,7 +55,7 @@ fn real_now() -> chrono::DateTime<chrono::Utc> {
 
 /// A new token pair for `user`, in refresh family `family`; `mfa` when this sign-in passed
 /// a second factor.
-async fn tokens_for(s: &AppState, user: &User, family: Uuid, mfa: bool) -> Result<TokenPair, ApiError> {
+pub(crate) async fn tokens_for(s: &AppState, user: &User, family: Uuid, mfa: bool) -> Result<TokenPair, ApiError> {
     let now = real_now();
     let staff = user.roles.iter().any(|r| *r != Role::Patient);
     let required = staff

@@ -6,6 +6,7 @@ mod billing;
 mod directory;
 mod hooks;
 mod slots;
+mod staff;
 
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
@@ -86,6 +87,8 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/auth/bootstrap", post(auth::bootstrap))
         .route("/api/v1/auth/2fa/enrol", post(auth::enrol))
         .route("/api/v1/auth/2fa/confirm", post(auth::confirm))
+        .route("/api/v1/auth/accept-invitation", post(staff::accept))
+        .route("/api/v1/staff/invitations", post(staff::invite))
         .route("/api/v1/directory", get(directory::directory))
         .route("/api/v1/slots", get(slots::search))
         .route("/api/v1/appointments", post(appointments::book))
