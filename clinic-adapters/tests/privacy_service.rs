@@ -16,7 +16,7 @@ use clinic_core::people::Role;
 use clinic_core::ports::*;
 use clinic_core::scheduling::CancelledBy;
 use clinic_core::service::{Actor, ServiceError};
-use common::practice_on;
+use common::{practice_on, utc};
 
 async fn a_manager_exports_everything_held_and_the_export_is_audited(store: Arc<dyn Storage>) {
     let f = practice_on(store).await;
@@ -369,7 +369,56 @@ async fn corrections_are_applied_with_history_or_declined_with_the_patients_stat
     assert!(matches!(&history[1], CorrectionOutcome::Declined { statement: Some(s), .. } if s.contains("disagree")));
 }
 
+/// A signed note documents a service even when no appointment was marked completed: the
+/// record is kept seven years from it, not deleted as if nothing had been provided.
+async fn a_signed_note_alone_is_kept_for_the_retention_period(store: Arc<dyn Storage>) {
+    use clinic_core::privacy::DeletionOutcome;
+    let f = practice_on(store).await;
+    let p = f.patients[1];
+    // Booked, not completed: the practitioner treats the patient, and writes and signs a
+    // note on Tuesday 24 November 2026 (Sydney).
+    f.service
+        .book(f.practice, &f.request(1, "2026-11-23T22:00:00Z"))
+        .await
+        .unwrap();
+    f.clock.set(utc("2026-11-24T01:00:00Z"));
+    let sam = Actor {
+        practice_id: f.practice,
+        user_id: common::ids().new_id(),
+        role: Role::Psychologist,
+        practitioner_id: Some(f.practitioner.id),
+        patient_id: None,
+        request_id: None,
+    };
+    let note = f
+        .clinical()
+        .create(&sam, p, NoteKind::Progress, Soap::default())
+        .await
+        .unwrap();
+    f.clinical().sign(&sam, note.id).await.unwrap();
+    let manager = Actor {
+        role: Role::PracticeManager,
+        practitioner_id: None,
+        ..sam
+    };
+    let r = f
+        .privacy()
+        .process_deletion(&manager, p, &f.location, "2026-11-25".parse().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        matches!(&r.outcome, DeletionOutcome::RefusedUntil { until, .. } if *until == "2033-11-24".parse().unwrap()),
+        "{r:?}"
+    );
+    assert_eq!(
+        f.store.notes(f.practice, p).await.unwrap().len(),
+        1,
+        "nothing destroyed"
+    );
+}
+
 on_every_store!(
+    a_signed_note_alone_is_kept_for_the_retention_period,
     a_manager_exports_everything_held_and_the_export_is_audited,
     consents_and_access_requests_are_kept_and_overdue_ones_flagged,
     deletion_is_refused_while_records_must_be_kept_then_carried_out,

@@ -235,6 +235,26 @@ impl Principal {
     pub fn is_patient_only(&self) -> bool {
         self.roles.iter().all(|r| *r == Role::Patient)
     }
+
+    /// The principal as the core's services see an actor, in `role` when they hold it,
+    /// otherwise their first role.
+    #[must_use]
+    pub fn actor_as(&self, preferred: &[Role], request_id: Option<String>) -> clinic_core::service::Actor {
+        let role = preferred
+            .iter()
+            .copied()
+            .find(|r| self.roles.contains(r))
+            .or_else(|| self.roles.first().copied())
+            .unwrap_or(Role::Patient);
+        clinic_core::service::Actor {
+            practice_id: self.practice,
+            user_id: self.user_id,
+            role,
+            practitioner_id: self.practitioner_id,
+            patient_id: self.patient_id,
+            request_id,
+        }
+    }
 }
 
 /// A signed-in user who may still owe the practice a second factor: what the enrolment

@@ -72,7 +72,12 @@ impl From<ServiceError> for ApiError {
         let status = match &e {
             ServiceError::NotFound { .. } => StatusCode::NOT_FOUND,
             ServiceError::Scheduling(s) if s.is_conflict() => StatusCode::CONFLICT,
-            ServiceError::Invalid(_) | ServiceError::Scheduling(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ServiceError::Invalid(_)
+            | ServiceError::Scheduling(_)
+            | ServiceError::Billing(_)
+            | ServiceError::NotClaimable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ServiceError::ClaimTransition(_) | ServiceError::Note(_) => StatusCode::CONFLICT,
+            ServiceError::Forbidden => StatusCode::FORBIDDEN,
             ServiceError::Contention => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };

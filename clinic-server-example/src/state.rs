@@ -30,6 +30,10 @@ pub struct AppState {
     pub notices: NotificationService,
     /// The telehealth gate and video joining.
     pub telehealth: clinic_core::service::TelehealthService,
+    /// Consents, access and deletion requests, exports.
+    pub privacy: clinic_core::service::PrivacyService,
+    /// Clinical notes.
+    pub clinical: clinic_core::service::ClinicalService,
     /// Where notices go out (from `integrations`).
     pub channels: Channels,
     /// The keys access tokens are signed with.
@@ -99,6 +103,24 @@ impl AppState {
             prep: store.clone(),
             clock: app_clock.clone(),
         });
+        let privacy = clinic_core::service::PrivacyService::new(clinic_core::service::PrivacyPorts {
+            patients: store.clone(),
+            appointments: store.clone(),
+            invoices: store.clone(),
+            claims: store.clone(),
+            referrals: store.clone(),
+            notes: store.clone(),
+            audit: store.clone(),
+            records: store.clone(),
+            clock: app_clock.clone(),
+        });
+        let clinical = clinic_core::service::ClinicalService::new(clinic_core::service::ClinicalPorts {
+            notes: store.clone(),
+            care: store.clone(),
+            audit: store.clone(),
+            clock: app_clock.clone(),
+            ids: Arc::new(UuidV7Ids),
+        });
         let integrations = crate::providers::Integrations::console_only();
         Self {
             booking: BookingService::new(ports),
@@ -109,6 +131,8 @@ impl AppState {
             integrations,
             notices,
             telehealth,
+            privacy,
+            clinical,
             tokens: Arc::new(crate::auth::TokenKeys::new(
                 uuid::Uuid::new_v4().as_bytes().repeat(2).as_slice(),
             )),

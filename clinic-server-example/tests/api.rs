@@ -1068,3 +1068,191 @@ async fn staff_are_invited_within_their_inviter_s_powers_and_accept_by_email() {
         "forbidden",
     );
 }
+
+/// The mission's journey over HTTP: a patient registers, accepts the privacy policy, books
+/// a video session and is told, pays by card, consents and prepares, joins; the
+/// psychologist writes, signs and locks a note; the patient asks for their records and for
+/// deletion, and is told until when the records must be kept.
+#[tokio::test]
+async fn a_patient_s_journey_end_to_end() {
+    let app = spawn_app().await;
+    let admin_token = app.token.lock().unwrap().clone().unwrap();
+    let (service, tom, sydney) = directory(&app).await;
+    // The psychologist's account, invited by the administrator.
+    let psy = app
+        .post(
+            "/api/v1/staff/invitations",
+            &json!({"email": "tom@harbour.example", "roles": ["psychologist"], "practitioner_id": tom}),
+        )
+        .await;
+    assert_eq!(psy.status, 201, "{:?}", psy.body);
+    let mail = app.email.sent().pop().unwrap();
+    let invite_token = mail
+        .text
+        .split("#token=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    app.use_token(None);
+    let tom_tokens = app
+        .post(
+            "/api/v1/auth/accept-invitation",
+            &json!({"email": "tom@harbour.example", "token": invite_token, "password": "tom's long passphrase"}),
+        )
+        .await;
+    let tom_token = tom_tokens.body["access_token"].as_str().unwrap().to_owned();
+
+    // The patient registers and accepts the privacy policy.
+    let patient_token = register_patient(&app, "journey@example.com").await;
+    app.use_token(Some(&patient_token));
+    let me = app.get("/api/v1/auth/me").await.body["patient_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let policy = app
+        .post(
+            &format!("/api/v1/patients/{me}/consents"),
+            &json!({"consent": {"kind": "privacy_policy", "version": 1}, "granted": true}),
+        )
+        .await;
+    assert_eq!(policy.status, 201, "{:?}", policy.body);
+    // Books a video session and is told.
+    let booked = app
+        .post(
+            "/api/v1/appointments",
+            &json!({"practitioner_id": tom, "service_id": service, "location_id": sydney,
+                    "patient_ids": [me], "start": "2026-11-23T22:00:00Z", "mode": "video"}),
+        )
+        .await;
+    assert_eq!(booked.status, 201, "{:?}", booked.body);
+    let appt = booked.body["id"].as_str().unwrap().to_owned();
+    let sent = app
+        .state
+        .notices
+        .dispatch(app.state.practice, &app.state.channels, 50)
+        .await
+        .unwrap();
+    assert!(sent.sent >= 1);
+    assert!(
+        app.email
+            .sent()
+            .iter()
+            .any(|m| m.to.as_str() == "journey@example.com" && m.subject.ends_with("is booked"))
+    );
+
+    // The practice invoices the session; the patient pays the balance by card.
+    let pid: PatientId = me.parse().unwrap();
+    let invoice = issued_invoice(&app, pid).await;
+    let intent = app
+        .post(&format!("/api/v1/invoices/{invoice}/payment-intent"), &json!({}))
+        .await;
+    assert_eq!(intent.status, 200, "{:?}", intent.body);
+    let payments = app.state.integrations.payments.clone();
+    let intent_id = intent.body["id"].as_str().unwrap().to_owned();
+    // The console provider plays Stripe: the payment succeeds and its webhook arrives.
+    let event = clinic_core::ports::PaymentEvent::Succeeded {
+        event_id: "evt_journey".into(),
+        intent: intent_id.clone(),
+        amount: clinic_core::money::Money::from_cents(22_000),
+        practice: Some(app.state.practice),
+        invoice: Some(invoice.parse().unwrap()),
+    };
+    app.state.billing.apply_payment_event(&event, &*payments).await.unwrap();
+    let paid = app.get(&format!("/api/v1/invoices/{invoice}")).await;
+    assert_eq!(paid.body["payments"][0]["reference"], intent_id.as_str());
+
+    // Consents to telehealth, gives an emergency contact, prepares, and joins.
+    app.post(
+        &format!("/api/v1/patients/{me}/consents"),
+        &json!({"consent": {"kind": "telehealth"}, "granted": true}),
+    )
+    .await;
+    let contact = app
+        .call(
+            "PUT",
+            &format!("/api/v1/patients/{me}/emergency-contact"),
+            Some(
+                &json!({"name": "Alex Nguyen", "relationship": "partner", "phone": "+61412345678", "email": null})
+                    .to_string(),
+            ),
+        )
+        .await;
+    assert_eq!(contact.status, 204, "{:?}", contact.body);
+    let prep = app
+        .call(
+            "PUT",
+            &format!("/api/v1/appointments/{appt}/prep"),
+            Some(&json!({"emergency_plan": true, "location": "Home", "technical_acknowledged": true}).to_string()),
+        )
+        .await;
+    assert_eq!(prep.status, 204, "{:?}", prep.body);
+    app.clock.set("2026-11-23T21:50:00Z".parse().unwrap());
+    let joined = app.post(&format!("/api/v1/appointments/{appt}/join"), &json!({})).await;
+    assert_eq!(joined.status, 200, "{:?}", joined.body);
+    assert_eq!(joined.body["room"], format!("appt-{appt}"));
+
+    // The psychologist writes, signs and locks a note; the patient cannot read it.
+    app.use_token(Some(&tom_token));
+    let note = app
+        .post(
+            "/api/v1/notes",
+            &json!({"patient_id": me, "soap": {"subjective": "s", "objective": "o", "assessment": "a", "plan": "Review in two weeks"}}),
+        )
+        .await;
+    assert_eq!(note.status, 201, "{:?}", note.body);
+    let note_id = note.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.post(&format!("/api/v1/notes/{note_id}/sign"), &json!({}))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        app.post(&format!("/api/v1/notes/{note_id}/lock"), &json!({}))
+            .await
+            .status,
+        200
+    );
+    let addendum = app
+        .post(
+            &format!("/api/v1/notes/{note_id}/addenda"),
+            &json!({"text": "Phone call next week"}),
+        )
+        .await;
+    assert_eq!(addendum.status, 200, "{:?}", addendum.body);
+    app.use_token(Some(&patient_token));
+    problem(&app.get(&format!("/api/v1/notes/{note_id}")).await, 404, "not_found");
+    // A manager-level reader of notes is refused outright.
+    app.use_token(Some(&admin_token));
+    problem(&app.get(&format!("/api/v1/notes/{note_id}")).await, 403, "forbidden");
+
+    // The patient asks for their records; the practice answers with the export.
+    app.use_token(Some(&patient_token));
+    let request = app
+        .post(&format!("/api/v1/patients/{me}/access-requests"), &json!({}))
+        .await;
+    assert_eq!(request.status, 201, "{:?}", request.body);
+    // Seen in Sydney, so NSW's 45 days apply (HRIP Act), from 24 November local time.
+    assert_eq!(request.body["due_on"], "2027-01-08", "{:?}", request.body);
+    app.use_token(Some(&admin_token));
+    let export = app.get(&format!("/api/v1/patients/{me}/export")).await;
+    assert_eq!(export.status, 200, "{:?}", export.body);
+    assert!(export.body["notes"][0]["soap"]["plan"] == "Review in two weeks");
+    assert_eq!(export.body["appointments"][0]["id"], appt.as_str());
+    // And asks for deletion: refused until the retention date, which is named.
+    let deletion = app.post(&format!("/api/v1/patients/{me}/deletion"), &json!({})).await;
+    assert_eq!(deletion.status, 200, "{:?}", deletion.body);
+    assert_eq!(
+        deletion.body["outcome"]["outcome"], "refused_until",
+        "{:?}",
+        deletion.body
+    );
+    assert_eq!(
+        deletion.body["outcome"]["until"], "2033-11-24",
+        "seven years from the note (NSW)"
+    );
+    assert_eq!(deletion.body["deidentified"], false);
+}

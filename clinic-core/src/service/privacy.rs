@@ -260,7 +260,19 @@ impl PrivacyService {
             .map(|a| crate::time::local_date(zone, a.interval.start()))
             .collect();
         let notes = p.notes.notes(practice, patient).await?;
-        let outcome = match (services.iter().min(), services.iter().max()) {
+        // A signed or locked note documents a service on its date even when no appointment
+        // was marked completed (a session recorded outside the calendar), so it counts.
+        let noted: Vec<chrono::NaiveDate> = notes
+            .iter()
+            .filter_map(|n| match n.state {
+                crate::clinical::NoteState::Draft => None,
+                crate::clinical::NoteState::Signed { at } => Some(at),
+                crate::clinical::NoteState::Locked { locked_at, .. } => Some(locked_at),
+            })
+            .map(|t| crate::time::local_date(zone, t))
+            .collect();
+        let served = || services.iter().chain(noted.iter());
+        let outcome = match (served().min(), served().max()) {
             (Some(first), Some(last)) => {
                 let last_entry = notes
                     .iter()

@@ -5,12 +5,13 @@ mod auth;
 mod billing;
 mod directory;
 mod hooks;
+mod records;
 mod slots;
 mod staff;
 
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, http::StatusCode};
 use serde::Serialize;
 
@@ -95,6 +96,23 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/appointments/{id}", get(appointments::get))
         .route("/api/v1/appointments/{id}/cancel", post(appointments::cancel))
         .route("/api/v1/appointments/{id}/join", post(billing::join))
+        .route("/api/v1/appointments/{id}/prep", put(records::save_prep))
+        .route(
+            "/api/v1/patients/{id}/consents",
+            get(records::consents).post(records::record_consent),
+        )
+        .route(
+            "/api/v1/patients/{id}/emergency-contact",
+            put(records::emergency_contact),
+        )
+        .route("/api/v1/patients/{id}/access-requests", post(records::request_access))
+        .route("/api/v1/patients/{id}/export", get(records::export))
+        .route("/api/v1/patients/{id}/deletion", post(records::process_deletion))
+        .route("/api/v1/notes", post(records::create_note))
+        .route("/api/v1/notes/{id}", get(records::note))
+        .route("/api/v1/notes/{id}/sign", post(records::sign_note))
+        .route("/api/v1/notes/{id}/lock", post(records::lock_note))
+        .route("/api/v1/notes/{id}/addenda", post(records::amend_note))
         .route("/api/v1/invoices/{id}", get(billing::get))
         .route("/api/v1/invoices/{id}/pdf", get(billing::pdf))
         .route("/api/v1/invoices/{id}/payment-intent", post(billing::payment_intent))

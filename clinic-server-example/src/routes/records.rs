@@ -1,0 +1,415 @@
+//! A patient's own records: consents, session preparation for telehealth, clinical notes
+//! (for their clinicians), and privacy requests (access and deletion).
+//!
+//! Reads and writes of clinical records go through `clinic-core`'s services, which decide
+//! with `access::decide` and audit every attempt; a record of another patient answers 404
+//! to a patient, so its existence does not leak.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use clinic_core::access::{Action, Area, Relation};
+use clinic_core::clinical::{NoteKind, ProgressNote, Soap};
+use clinic_core::ids::{AppointmentId, NoteId, PatientId};
+use clinic_core::people::Role;
+use clinic_core::privacy::{AccessRequest, Consent, ConsentKind, ConsentLedger, ConsentMethod, DeletionOutcome};
+use clinic_core::service::{Actor, ServiceError};
+use clinic_core::telehealth::SessionPrep;
+use serde::{Deserialize, Serialize};
+
+use super::json_body;
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn own(who: &Principal, patient: PatientId) -> Relation {
+    if who.patient_id == Some(patient) {
+        Relation::Own
+    } else {
+        Relation::Other
+    }
+}
+
+/// A service's refusal: 404 for a patient (another's record does not exist for them),
+/// 403 for staff.
+fn refusal(who: &Principal, e: ServiceError, entity: &'static str) -> ApiError {
+    match e {
+        ServiceError::Forbidden if who.is_patient_only() => {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{entity} not found"))
+        }
+        other => other.into(),
+    }
+}
+
+/// A consent given or withdrawn.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConsentBody {
+    consent: ConsentKind,
+    granted: bool,
+    #[serde(default = "online")]
+    method: ConsentMethod,
+}
+
+const fn online() -> ConsentMethod {
+    ConsentMethod::Online
+}
+
+/// `POST /api/v1/patients/{id}/consents`: the patient gives or withdraws a consent
+/// (privacy policy, telehealth, recording …); a withdrawal is a new record, never a deletion.
+pub(crate) async fn record_consent(
+    State(s): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    body: Result<Json<ConsentBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<ConsentLedger>), ApiError> {
+    let patient: PatientId = id.parse()?;
+    who.require(Action::Write, Area::Profile, own(&who, patient), "patient")?;
+    let b = json_body(body)?;
+    let ledger = s
+        .privacy
+        .record_consent(
+            s.practice,
+            &Consent {
+                patient_id: patient,
+                kind: b.consent,
+                granted: b.granted,
+                at: s.clock.now(),
+                method: b.method,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(ledger)))
+}
+
+/// `GET /api/v1/patients/{id}/consents`.
+pub(crate) async fn consents(
+    State(s): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<ConsentLedger>, ApiError> {
+    let patient: PatientId = id.parse()?;
+    who.require(Action::Read, Area::Profile, own(&who, patient), "patient")?;
+    Ok(Json(s.privacy.consents(s.practice, patient).await?))
+}
+
+/// `PUT /api/v1/patients/{id}/emergency-contact`: who to call in an emergency (needed
+/// before a telehealth session).
+pub(crate) async fn emergency_contact(
+    State(s): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    body: Result<Json<clinic_core::people::ContactPerson>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let patient: PatientId = id.parse()?;
+    who.require(Action::Write, Area::Profile, own(&who, patient), "patient")?;
+    let contact = json_body(body)?;
+    if contact.name.trim().is_empty() || contact.relationship.trim().is_empty() {
+        return Err(clinic_core::FieldError::new("name", "and relationship must not be blank").into());
+    }
+    let mut record = s
+        .store
+        .patient(s.practice, patient)
+        .await
+        .map_err(|e| ServiceError::from_port_kind(e, "patient"))?;
+    record.emergency_contact = Some(contact);
+    s.store.save_patient(&record).await.map_err(ServiceError::Port)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PUT /api/v1/appointments/{id}/prep`: the patient confirms, before a video session,
+/// their emergency plan, where they will be, and the technical requirements.
+pub(crate) async fn save_prep(
+    State(s): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    body: Result<Json<SessionPrep>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let id: AppointmentId = id.parse()?;
+    let prep = json_body(body)?;
+    let appt = s
+        .store
+        .appointment(s.practice, id)
+        .await
+        .map_err(|e| ServiceError::from_port_kind(e, "appointment"))?;
+    let Some(patient) = who.patient_id.filter(|p| appt.patient_ids.contains(p)) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "appointment not found",
+        ));
+    };
+    s.store
+        .save_prep(s.practice, id, patient, &prep)
+        .await
+        .map_err(ServiceError::Port)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new note.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewNote {
+    patient_id: PatientId,
+    #[serde(default = "progress")]
+    kind: NoteKind,
+    soap: Soap,
+}
+
+const fn progress() -> NoteKind {
+    NoteKind::Progress
+}
+
+fn clinician(who: &Principal, headers: &HeaderMap) -> Actor {
+    who.actor_as(&[Role::Psychologist, Role::Doctor], request_id(headers))
+}
+
+/// `POST /api/v1/notes`: a clinician drafts a note for a patient they treat.
+pub(crate) async fn create_note(
+    State(s): State<AppState>,
+    who: Principal,
+    headers: HeaderMap,
+    body: Result<Json<NewNote>, JsonRejection>,
+) -> Result<(StatusCode, Json<ProgressNote>), ApiError> {
+    let b = json_body(body)?;
+    let note = s
+        .clinical
+        .create(&clinician(&who, &headers), b.patient_id, b.kind, b.soap)
+        .await
+        .map_err(|e| refusal(&who, e, "patient"))?;
+    Ok((StatusCode::CREATED, Json(note)))
+}
+
+/// `GET /api/v1/notes/{id}` (audited).
+pub(crate) async fn note(
+    State(s): State<AppState>,
+    who: Principal,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<ProgressNote>, ApiError> {
+    let id: NoteId = id.parse()?;
+    let actor = who.actor_as(&[Role::Psychologist, Role::Doctor, Role::Patient], request_id(&headers));
+    let note = s
+        .clinical
+        .read(&actor, id, None)
+        .await
+        .map_err(|e| refusal(&who, e, "note"))?;
+    Ok(Json(note))
+}
+
+/// `POST /api/v1/notes/{id}/sign` and `/lock`: the author signs, then locks; after that a
+/// note changes only by addenda.
+pub(crate) async fn sign_note(
+    State(s): State<AppState>,
+    who: Principal,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<ProgressNote>, ApiError> {
+    let id: NoteId = id.parse()?;
+    Ok(Json(
+        s.clinical
+            .sign(&clinician(&who, &headers), id)
+            .await
+            .map_err(|e| refusal(&who, e, "note"))?,
+    ))
+}
+
+/// `POST /api/v1/notes/{id}/lock`.
+pub(crate) async fn lock_note(
+    State(s): State<AppState>,
+    who: Principal,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<ProgressNote>, ApiError> {
+    let id: NoteId = id.parse()?;
+    Ok(Json(
+        s.clinical
+            .lock(&clinician(&who, &headers), id)
+            .await
+            .map_err(|e| refusal(&who, e, "note"))?,
+    ))
+}
+
+/// An addendum.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Addendum {
+    text: String,
+}
+
+/// `POST /api/v1/notes/{id}/addenda`.
+pub(crate) async fn amend_note(
+    State(s): State<AppState>,
+    who: Principal,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<Addendum>, JsonRejection>,
+) -> Result<Json<ProgressNote>, ApiError> {
+    let id: NoteId = id.parse()?;
+    let b = json_body(body)?;
+    Ok(Json(
+        s.clinical
+            .amend(&clinician(&who, &headers), id, &b.text)
+            .await
+            .map_err(|e| refusal(&who, e, "note"))?,
+    ))
+}
+
+/// The location whose state's law governs a patient's records (access periods,
+/// retention): where they were most recently seen, or, for someone never seen, the
+/// practice's first location.
+async fn patient_state(s: &AppState, patient: PatientId) -> Result<clinic_core::practice::Location, ApiError> {
+    let locations = s.store.locations(s.practice).await.map_err(ServiceError::Port)?;
+    let seen = s
+        .store
+        .patient_appointments(s.practice, patient)
+        .await
+        .map_err(ServiceError::Port)?
+        .into_iter()
+        .max_by_key(|a| a.interval.start())
+        .map(|a| a.location_id);
+    seen.and_then(|id| locations.iter().find(|l| l.id == id).cloned())
+        .or_else(|| locations.first().cloned())
+        .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "no_location", "the practice has no location yet"))
+}
+
+/// `POST /api/v1/patients/{id}/access-requests`: an APP 12 request for everything held,
+/// due by the state's period (30 days; 45 in NSW); audited.
+pub(crate) async fn request_access(
+    State(s): State<AppState>,
+    who: Principal,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<AccessRequest>), ApiError> {
+    let patient: PatientId = id.parse()?;
+    let location = patient_state(&s, patient).await?;
+    let today = s.clock.now().with_timezone(&location.zone).date_naive();
+    let actor = who.actor_as(
+        &[Role::Patient, Role::PracticeManager, Role::Admin],
+        request_id(&headers),
+    );
+    let request = s
+        .privacy
+        .request_access(&actor, patient, location.state, today)
+        .await
+        .map_err(|e| refusal(&who, e, "patient"))?;
+    Ok((StatusCode::CREATED, Json(request)))
+}
+
+/// The export's format.
+#[derive(Deserialize)]
+pub(crate) struct ExportQuery {
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// `GET /api/v1/patients/{id}/export?format=json|csv|pdf`: everything held about the
+/// patient, for a manager or administrator answering an access request; audited, and the
+/// open request is marked provided.
+pub(crate) async fn export(
+    State(s): State<AppState>,
+    who: Principal,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let patient: PatientId = id.parse()?;
+    let actor = who.actor_as(&[Role::PracticeManager, Role::Admin], request_id(&headers));
+    let format = q.format.unwrap_or_else(|| "json".into());
+    if !["json", "csv", "pdf"].contains(&format.as_str()) {
+        return Err(clinic_core::FieldError::new("format", "must be json, csv or pdf").into());
+    }
+    let data = s
+        .privacy
+        .export(&actor, patient)
+        .await
+        .map_err(|e| refusal(&who, e, "patient"))?;
+    let location = patient_state(&s, patient).await?;
+    let today = s.clock.now().with_timezone(&location.zone).date_naive();
+    let open: Vec<AccessRequest> = s
+        .store
+        .access_requests(s.practice)
+        .await
+        .map_err(ServiceError::Port)?
+        .into_iter()
+        .filter(|(p, r)| *p == patient && r.provided.is_none())
+        .map(|(_, r)| r)
+        .collect();
+    for r in open {
+        s.privacy
+            .mark_provided(s.practice, patient, r.received_on, today, &format!("export ({format})"))
+            .await?;
+    }
+    let fail = |e: clinic_adapters::export::ExportError| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "export_failed", e.to_string())
+    };
+    let (bytes, mime) = match format.as_str() {
+        "csv" => (
+            clinic_adapters::export::to_csv(&data).map_err(fail)?.into_bytes(),
+            "text/csv",
+        ),
+        "pdf" => {
+            let doc = clinic_adapters::export::to_document("Records held about you", &data).map_err(fail)?;
+            (
+                s.integrations
+                    .renderer
+                    .render_pdf(&doc)
+                    .await
+                    .map_err(ServiceError::Port)?,
+                "application/pdf",
+            )
+        }
+        _ => (
+            clinic_adapters::export::to_json(&data).map_err(fail)?.into_bytes(),
+            "application/json",
+        ),
+    };
+    let mut res = (StatusCode::OK, bytes).into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    Ok(res)
+}
+
+/// The answer to a deletion request.
+#[derive(Serialize)]
+pub(crate) struct DeletionDto {
+    outcome: DeletionOutcome,
+    deidentified: bool,
+    notes_destroyed: usize,
+}
+
+/// `POST /api/v1/patients/{id}/deletion`: a manager or administrator processes a deletion
+/// request. Health records must be kept for the state's period (seven years after the last
+/// service; to age 25 for records made before 18): until then the answer is a refusal
+/// naming the date and the rule; after it, the record is de-identified and notes destroyed.
+pub(crate) async fn process_deletion(
+    State(s): State<AppState>,
+    who: Principal,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<DeletionDto>, ApiError> {
+    let patient: PatientId = id.parse()?;
+    who.require(Action::Process, Area::PrivacyRequests, own(&who, patient), "patient")?;
+    let location = patient_state(&s, patient).await?;
+    let today = s.clock.now().with_timezone(&location.zone).date_naive();
+    let actor = who.actor_as(&[Role::PracticeManager, Role::Admin], request_id(&headers));
+    let report = s
+        .privacy
+        .process_deletion(&actor, patient, &location, today)
+        .await
+        .map_err(|e| refusal(&who, e, "patient"))?;
+    Ok(Json(DeletionDto {
+        outcome: report.outcome,
+        deidentified: report.deidentified,
+        notes_destroyed: report.notes_destroyed,
+    }))
+}
