@@ -1256,3 +1256,132 @@ async fn a_patient_s_journey_end_to_end() {
     );
     assert_eq!(deletion.body["deidentified"], false);
 }
+
+/// A member of staff with `role`, signed in.
+async fn staff_token(app: &TestApp, email: &str, role: clinic_core::people::Role) -> String {
+    let user = clinic_core::people::User {
+        id: UuidV7Ids.new_id(),
+        practice_id: app.state.practice,
+        email: clinic_core::people::Email::parse(email).unwrap(),
+        roles: vec![role],
+        practitioner_id: None,
+        patient_id: None,
+    };
+    let hash = clinic_server_example::auth::hash_password("a staff passphrase".into())
+        .await
+        .unwrap();
+    app.state
+        .store
+        .create_account(&clinic_core::auth::Account::new(user, hash, chrono::Utc::now()))
+        .await
+        .unwrap();
+    let saved = app.token.lock().unwrap().clone();
+    app.use_token(None);
+    let r = app
+        .post("/api/v1/auth/login", &login_body(email, "a staff passphrase"))
+        .await;
+    app.use_token(saved.as_deref());
+    r.body["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_eleventh_medicare_session_in_a_year_is_refused_as_a_claim_with_the_reason() {
+    use clinic_core::billing::{LineInput, LineMedicare, Payer, SupplyKind};
+    use clinic_core::medicare::{CapKind, PastService, Referral, ReferralScope, ReferrerKind};
+    let app = spawn_app().await;
+    let (service, tom, sydney) = directory(&app).await;
+    let patient = app.patients[0];
+    let practice = app.state.practice;
+    // Ten sessions claimed elsewhere this year, and a current referral.
+    for i in 0..10i64 {
+        app.state
+            .store
+            .record_external(
+                practice,
+                patient,
+                &PastService {
+                    date: chrono::NaiveDate::from_ymd_opt(2026, 2, 1).unwrap() + chrono::Duration::days(i * 7),
+                    cap: CapKind::Individual,
+                    referral_id: None,
+                    claimed: true,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let referral = Referral {
+        id: UuidV7Ids.new_id(),
+        practice_id: practice,
+        patient_id: patient,
+        referrer_name: "Dr Jane Citizen".into(),
+        referrer_kind: ReferrerKind::GeneralPractitioner,
+        referrer_provider_number: None,
+        mymedicare_or_usual_gp: true,
+        written_on: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+        sessions_requested: Some(6),
+        scope: ReferralScope::Individual,
+    };
+    app.state.store.save_referral(&referral).await.unwrap();
+    // The session is booked, attended and completed over the API.
+    let booked = app
+        .post(
+            "/api/v1/appointments",
+            &json!({"practitioner_id": tom, "service_id": service, "location_id": sydney,
+                    "patient_ids": [patient], "start": "2026-11-23T22:00:00Z"}),
+        )
+        .await;
+    let appt = booked.body["id"].as_str().unwrap().to_owned();
+    app.clock.set("2026-11-23T22:05:00Z".parse().unwrap());
+    assert_eq!(
+        app.post(&format!("/api/v1/appointments/{appt}/arrive"), &json!({}))
+            .await
+            .status,
+        200
+    );
+    let done = app
+        .post(&format!("/api/v1/appointments/{appt}/complete"), &json!({}))
+        .await;
+    assert_eq!(done.body["status"]["state"], "completed", "{:?}", done.body);
+    let line = LineInput {
+        description: "Individual therapy, 50 minutes".into(),
+        service_date: "2026-11-24".parse().unwrap(),
+        quantity: 1,
+        unit_price: clinic_core::money::Money::from_cents(22_000),
+        supply: SupplyKind::PsychologicalService,
+        registered_provider: true,
+        clinically_necessary: true,
+        appointment_id: Some(appt.parse().unwrap()),
+        medicare: Some(LineMedicare {
+            item: "80110".into(),
+            provider_name: "Tom Okafor".into(),
+            provider_number: None,
+            rebate: clinic_core::money::Money::from_cents(10_155),
+            bulk_billed: false,
+            referral: Some("Dr Jane Citizen, 1 November 2026".into()),
+        }),
+    };
+    let inv = app
+        .state
+        .billing
+        .create_invoice(practice, patient, Payer::Patient, vec![line])
+        .await
+        .unwrap();
+    let inv = app
+        .state
+        .billing
+        .issue(practice, inv.id, chrono_tz::Australia::Sydney)
+        .await
+        .unwrap();
+    let claim = json!({"invoice_id": inv.id, "referral_id": referral.id});
+    // Administrators read billing but do not claim; the billing desk does.
+    problem(&app.post("/api/v1/claims", &claim).await, 403, "forbidden");
+    let desk = staff_token(&app, "desk@harbour.example", clinic_core::people::Role::Technician).await;
+    app.use_token(Some(&desk));
+    let refused = app.post("/api/v1/claims", &claim).await;
+    problem(&refused, 422, "not_claimable");
+    assert!(
+        refused.body["detail"].as_str().unwrap().contains("annual_cap_reached"),
+        "{:?}",
+        refused.body
+    );
+}

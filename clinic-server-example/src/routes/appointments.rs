@@ -186,3 +186,106 @@ pub(crate) async fn cancel(
     })
     .into_response())
 }
+
+/// A status change: `confirm`, `arrive`, `complete` or `no-show`.
+#[derive(Clone, Copy)]
+pub(crate) enum Step {
+    Confirm,
+    Arrive,
+    Complete,
+    NoShow,
+}
+
+async fn step(s: &AppState, who: &Principal, id: &str, step: Step) -> Result<Json<Appointment>, ApiError> {
+    let id: AppointmentId = id.parse()?;
+    let a = s
+        .store
+        .appointment(s.practice, id)
+        .await
+        .map_err(|e| ServiceError::from_port_kind(e, "appointment"))?;
+    let relation = relation(who, &a.patient_ids, a.practitioner_id);
+    who.require(Action::Write, Area::Appointments, relation, "appointment")?;
+    // A patient confirms their own attendance; the practice records the rest.
+    if who.is_patient_only() && !matches!(step, Step::Confirm) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the practice records arrivals, completions and no-shows",
+        ));
+    }
+    let done = match step {
+        Step::Confirm => s.booking.confirm(s.practice, id).await?,
+        Step::Arrive => s.booking.arrive(s.practice, id).await?,
+        Step::Complete => s.booking.complete(s.practice, id).await?,
+        Step::NoShow => s.booking.mark_no_show(s.practice, id).await?,
+    };
+    Ok(Json(done))
+}
+
+/// `POST /api/v1/appointments/{id}/confirm`.
+pub(crate) async fn confirm(
+    State(s): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Appointment>, ApiError> {
+    step(&s, &who, &id, Step::Confirm).await
+}
+
+/// `POST /api/v1/appointments/{id}/arrive`.
+pub(crate) async fn arrive(
+    State(s): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Appointment>, ApiError> {
+    step(&s, &who, &id, Step::Arrive).await
+}
+
+/// `POST /api/v1/appointments/{id}/complete`.
+pub(crate) async fn complete(
+    State(s): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Appointment>, ApiError> {
+    step(&s, &who, &id, Step::Complete).await
+}
+
+/// `POST /api/v1/appointments/{id}/no-show`.
+pub(crate) async fn no_show(
+    State(s): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Appointment>, ApiError> {
+    step(&s, &who, &id, Step::NoShow).await
+}
+
+/// A new start.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Reschedule {
+    start: chrono::DateTime<chrono::Utc>,
+}
+
+/// `POST /api/v1/appointments/{id}/reschedule`: the same appointment at a new start,
+/// under every booking rule; its notices follow.
+pub(crate) async fn reschedule(
+    State(s): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    body: Result<Json<Reschedule>, JsonRejection>,
+) -> Result<Json<Appointment>, ApiError> {
+    let id: AppointmentId = id.parse()?;
+    let b = json_body(body)?;
+    let a = s
+        .store
+        .appointment(s.practice, id)
+        .await
+        .map_err(|e| ServiceError::from_port_kind(e, "appointment"))?;
+    who.require(
+        Action::Write,
+        Area::Appointments,
+        relation(&who, &a.patient_ids, a.practitioner_id),
+        "appointment",
+    )?;
+    let moved = s.booking.reschedule(s.practice, id, b.start).await?;
+    Ok(Json(moved))
+}

@@ -170,3 +170,44 @@ pub(crate) async fn join(
         }
     }
 }
+
+/// A Medicare claim for one invoice line.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClaimBody {
+    invoice_id: InvoiceId,
+    #[serde(default)]
+    line: u16,
+    #[serde(default)]
+    referral_id: Option<clinic_core::ids::ReferralId>,
+    #[serde(default)]
+    out_of_rooms: bool,
+    #[serde(default)]
+    group_video_area_eligible: bool,
+}
+
+/// `POST /api/v1/claims`: the billing desk claims a delivered session under Medicare.
+/// Refused with 422 `not_claimable` and every reason (the annual cap, no referral, a
+/// session not completed …); the session can still be invoiced privately.
+pub(crate) async fn claim(
+    State(s): State<AppState>,
+    who: Principal,
+    body: Result<Json<ClaimBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<clinic_core::billing::Claim>), ApiError> {
+    who.require(Action::Write, Area::Billing, Relation::Other, "invoice")?;
+    let b = json_body(body)?;
+    let claim = s
+        .billing
+        .claim(
+            s.practice,
+            &clinic_core::service::ClaimRequest {
+                invoice_id: b.invoice_id,
+                line: b.line,
+                referral_id: b.referral_id,
+                out_of_rooms: b.out_of_rooms,
+                group_video_area_eligible: b.group_video_area_eligible,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(claim)))
+}

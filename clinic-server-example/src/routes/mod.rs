@@ -95,6 +95,12 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/appointments", post(appointments::book))
         .route("/api/v1/appointments/{id}", get(appointments::get))
         .route("/api/v1/appointments/{id}/cancel", post(appointments::cancel))
+        .route("/api/v1/appointments/{id}/confirm", post(appointments::confirm))
+        .route("/api/v1/appointments/{id}/arrive", post(appointments::arrive))
+        .route("/api/v1/appointments/{id}/complete", post(appointments::complete))
+        .route("/api/v1/appointments/{id}/no-show", post(appointments::no_show))
+        .route("/api/v1/appointments/{id}/reschedule", post(appointments::reschedule))
+        .route("/api/v1/claims", post(billing::claim))
         .route("/api/v1/appointments/{id}/join", post(billing::join))
         .route("/api/v1/appointments/{id}/prep", put(records::save_prep))
         .route(
