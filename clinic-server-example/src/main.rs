@@ -333,17 +333,7 @@ async fn export_patient(
         patient_id: None,
         request_id: Some(format!("cli-export-{}", uuid::Uuid::new_v4())),
     };
-    let privacy = clinic_core::service::PrivacyService::new(clinic_core::service::PrivacyPorts {
-        patients: store.clone(),
-        appointments: store.clone(),
-        invoices: store.clone(),
-        claims: store.clone(),
-        referrals: store.clone(),
-        notes: store.clone(),
-        audit: store.clone(),
-        records: store.clone(),
-        clock: Arc::new(SystemClock),
-    });
+    let privacy = AppState::new(store.clone(), practice).privacy;
     let export = privacy
         .export(&actor, patient)
         .await

@@ -128,6 +128,19 @@ pub enum PaymentOutcome {
     },
 }
 
+/// What an invoice change made for a provider event amounts to: applied; already applied
+/// (the change found nothing to do — another delivery won); or, when a billing rule refused
+/// it (money taken beyond what is owed, a refund of an unknown payment), acknowledged for
+/// staff to resolve.
+fn outcome(result: Result<Invoice, ServiceError>) -> Result<PaymentOutcome, ServiceError> {
+    match result {
+        Ok(inv) => Ok(PaymentOutcome::Applied(Box::new(inv))),
+        Err(ServiceError::Contention) => Ok(PaymentOutcome::AlreadyApplied),
+        Err(ServiceError::Billing(e)) => Ok(PaymentOutcome::NeedsAttention { code: e.code() }),
+        Err(e) => Err(e),
+    }
+}
+
 /// The billing use cases.
 #[derive(Clone)]
 pub struct BillingService {
@@ -406,15 +419,7 @@ impl BillingService {
                         })?)
                     })
                     .await;
-                match result {
-                    Ok(inv) => Ok(PaymentOutcome::Applied(Box::new(inv))),
-                    // Another delivery of the same event won the race.
-                    Err(ServiceError::Contention) => Ok(PaymentOutcome::AlreadyApplied),
-                    // The money was taken but the invoice owes less (credited meanwhile):
-                    // acknowledged, for staff to refund.
-                    Err(ServiceError::Billing(e)) => Ok(PaymentOutcome::NeedsAttention { code: e.code() }),
-                    Err(e) => Err(e),
-                }
+                outcome(result)
             }
             PaymentEvent::Refunded {
                 intent, total_refunded, ..
@@ -453,12 +458,7 @@ impl BillingService {
                         })?)
                     })
                     .await;
-                match result {
-                    Ok(inv) => Ok(PaymentOutcome::Applied(Box::new(inv))),
-                    Err(ServiceError::Contention) => Ok(PaymentOutcome::AlreadyApplied),
-                    Err(ServiceError::Billing(e)) => Ok(PaymentOutcome::NeedsAttention { code: e.code() }),
-                    Err(e) => Err(e),
-                }
+                outcome(result)
             }
             PaymentEvent::Failed { .. } | PaymentEvent::Ignored { .. } => Ok(PaymentOutcome::NothingToDo),
         }

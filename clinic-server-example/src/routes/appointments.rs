@@ -120,11 +120,8 @@ pub(crate) async fn book(
     }
 }
 
-pub(crate) async fn get(
-    State(s): State<AppState>,
-    who: Principal,
-    Path(id): Path<String>,
-) -> Result<Json<Appointment>, ApiError> {
+/// The appointment, if the principal may do `action` to it (404 for another patient's).
+async fn permitted(s: &AppState, who: &Principal, id: &str, action: Action) -> Result<Appointment, ApiError> {
     let id: AppointmentId = id.parse()?;
     let a = s
         .store
@@ -132,12 +129,20 @@ pub(crate) async fn get(
         .await
         .map_err(|e| ServiceError::from_port_kind(e, "appointment"))?;
     who.require(
-        Action::Read,
+        action,
         Area::Appointments,
-        relation(&who, &a.patient_ids, a.practitioner_id),
+        relation(who, &a.patient_ids, a.practitioner_id),
         "appointment",
     )?;
-    Ok(Json(a))
+    Ok(a)
+}
+
+pub(crate) async fn get(
+    State(s): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Appointment>, ApiError> {
+    Ok(Json(permitted(&s, &who, &id, Action::Read).await?))
 }
 
 /// A cancellation request.
@@ -161,19 +166,8 @@ pub(crate) async fn cancel(
     Path(id): Path<String>,
     body: Result<Json<CancelRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let id: AppointmentId = id.parse()?;
     let mut req = json_body(body)?;
-    let a = s
-        .store
-        .appointment(s.practice, id)
-        .await
-        .map_err(|e| ServiceError::from_port_kind(e, "appointment"))?;
-    who.require(
-        Action::Write,
-        Area::Appointments,
-        relation(&who, &a.patient_ids, a.practitioner_id),
-        "appointment",
-    )?;
+    let id = permitted(&s, &who, &id, Action::Write).await?.id;
     // A patient cancels as the patient, whatever the request says (the fee rules differ).
     if who.is_patient_only() {
         req.by = CancelledBy::Patient;
@@ -197,14 +191,7 @@ pub(crate) enum Step {
 }
 
 async fn step(s: &AppState, who: &Principal, id: &str, step: Step) -> Result<Json<Appointment>, ApiError> {
-    let id: AppointmentId = id.parse()?;
-    let a = s
-        .store
-        .appointment(s.practice, id)
-        .await
-        .map_err(|e| ServiceError::from_port_kind(e, "appointment"))?;
-    let relation = relation(who, &a.patient_ids, a.practitioner_id);
-    who.require(Action::Write, Area::Appointments, relation, "appointment")?;
+    let id = permitted(s, who, id, Action::Write).await?.id;
     // A patient confirms their own attendance; the practice records the rest.
     if who.is_patient_only() && !matches!(step, Step::Confirm) {
         return Err(ApiError::new(
@@ -273,19 +260,8 @@ pub(crate) async fn reschedule(
     Path(id): Path<String>,
     body: Result<Json<Reschedule>, JsonRejection>,
 ) -> Result<Json<Appointment>, ApiError> {
-    let id: AppointmentId = id.parse()?;
     let b = json_body(body)?;
-    let a = s
-        .store
-        .appointment(s.practice, id)
-        .await
-        .map_err(|e| ServiceError::from_port_kind(e, "appointment"))?;
-    who.require(
-        Action::Write,
-        Area::Appointments,
-        relation(&who, &a.patient_ids, a.practitioner_id),
-        "appointment",
-    )?;
+    let id = permitted(&s, &who, &id, Action::Write).await?.id;
     let moved = s.booking.reschedule(s.practice, id, b.start).await?;
     Ok(Json(moved))
 }
