@@ -1385,3 +1385,90 @@ async fn the_eleventh_medicare_session_in_a_year_is_refused_as_a_claim_with_the_
         refused.body
     );
 }
+
+#[tokio::test]
+async fn each_role_has_its_own_dashboard() {
+    let app = spawn_app().await;
+    let admin_token = app.token.lock().unwrap().clone().unwrap();
+    let (service, tom, sydney) = directory(&app).await;
+    // The practice: an unpaid invoice, no credential near expiry.
+    issued_invoice(&app, app.patients[1]).await;
+    let practice = app.get("/api/v1/dashboard").await;
+    assert_eq!(practice.body["view"], "practice", "{:?}", practice.body);
+    assert_eq!(practice.body["unpaid"][0]["age"], "0-30");
+    assert_eq!(practice.body["unpaid"][0]["balance"]["amount"], "220.00");
+    assert_eq!(practice.body["expiring"], json!([]));
+
+    // A patient: their upcoming session and what they owe.
+    let token = register_patient(&app, "dash@example.com").await;
+    app.use_token(Some(&token));
+    let me = app.get("/api/v1/auth/me").await.body["patient_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let booked = app
+        .post(
+            "/api/v1/appointments",
+            &json!({"practitioner_id": tom, "service_id": service, "location_id": sydney,
+                    "patient_ids": [me], "start": "2026-11-23T03:00:00Z"}),
+        )
+        .await;
+    assert_eq!(booked.status, 201, "{:?}", booked.body);
+    issued_invoice(&app, me.parse().unwrap()).await;
+    let mine = app.get("/api/v1/dashboard").await;
+    assert_eq!(mine.body["view"], "patient");
+    assert_eq!(mine.body["upcoming"].as_array().unwrap().len(), 1);
+    assert_eq!(mine.body["balance"]["amount"], "220.00");
+    assert_eq!(app.get(&format!("/api/v1/patients/{me}")).await.status, 200);
+    let other = app.patients[0];
+    problem(&app.get(&format!("/api/v1/patients/{other}")).await, 404, "not_found");
+    let prefs = app
+        .call(
+            "PUT",
+            &format!("/api/v1/patients/{me}/reminders"),
+            Some(&json!({"email": true, "sms": false, "whatsapp": false, "hours_before": 200}).to_string()),
+        )
+        .await;
+    problem(&prefs, 422, "invalid_field");
+
+    // The psychologist's day, with the draft awaiting signature.
+    let user = clinic_core::people::User {
+        id: UuidV7Ids.new_id(),
+        practice_id: app.state.practice,
+        email: clinic_core::people::Email::parse("tom.dash@harbour.example").unwrap(),
+        roles: vec![clinic_core::people::Role::Psychologist],
+        practitioner_id: Some(tom.parse().unwrap()),
+        patient_id: None,
+    };
+    let hash = clinic_server_example::auth::hash_password("a staff passphrase".into())
+        .await
+        .unwrap();
+    app.state
+        .store
+        .create_account(&clinic_core::auth::Account::new(user, hash, chrono::Utc::now()))
+        .await
+        .unwrap();
+    app.use_token(None);
+    let login = app
+        .post(
+            "/api/v1/auth/login",
+            &login_body("tom.dash@harbour.example", "a staff passphrase"),
+        )
+        .await;
+    app.use_token(login.body["access_token"].as_str());
+    let note = app
+        .post(
+            "/api/v1/notes",
+            &json!({"patient_id": me, "soap": {"subjective": "", "objective": "", "assessment": "", "plan": "p"}}),
+        )
+        .await;
+    assert_eq!(note.status, 201, "{:?}", note.body);
+    let day = app.get("/api/v1/dashboard").await;
+    assert_eq!(day.body["view"], "clinician", "{:?}", day.body);
+    assert_eq!(day.body["date"], "2026-11-23");
+    assert_eq!(day.body["appointments"].as_array().unwrap().len(), 1);
+    assert_eq!(day.body["drafts"][0]["note_id"], note.body["id"]);
+    // A psychologist reads no patient profile outside the matrix.
+    problem(&app.get(&format!("/api/v1/patients/{other}")).await, 403, "forbidden");
+    let _ = admin_token;
+}

@@ -3,6 +3,7 @@
 mod appointments;
 mod auth;
 mod billing;
+mod dashboard;
 mod directory;
 mod hooks;
 mod records;
@@ -90,6 +91,9 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/auth/2fa/confirm", post(auth::confirm))
         .route("/api/v1/auth/accept-invitation", post(staff::accept))
         .route("/api/v1/staff/invitations", post(staff::invite))
+        .route("/api/v1/dashboard", get(dashboard::dashboard))
+        .route("/api/v1/patients/{id}", get(dashboard::patient))
+        .route("/api/v1/patients/{id}/reminders", put(dashboard::reminders))
         .route("/api/v1/directory", get(directory::directory))
         .route("/api/v1/slots", get(slots::search))
         .route("/api/v1/appointments", post(appointments::book))

@@ -1,0 +1,268 @@
+//! `GET /api/v1/dashboard`: what each role sees first, and the patient's own profile.
+//!
+//! - a patient: their upcoming sessions and what they owe;
+//! - a psychologist or doctor: their day (appointments in the location's day) and their
+//!   draft notes awaiting signature for the patients they see that day;
+//! - a practice manager or administrator: unpaid invoices by age, and AHPRA registrations
+//!   and insurance expiring in the next 90 days.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{Duration, NaiveDate};
+use clinic_core::access::{Action, Area, Relation};
+use clinic_core::clinical::NoteState;
+use clinic_core::ids::{InvoiceId, NoteId, PatientId, PractitionerId};
+use clinic_core::money::Money;
+use clinic_core::people::{Patient, ReminderPreferences, Role};
+use clinic_core::ports::ResourceKey;
+use clinic_core::scheduling::{Appointment, AppointmentStatus};
+use clinic_core::service::ServiceError;
+use clinic_core::time::TimeRange;
+use serde::Serialize;
+
+use super::json_body;
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// An unpaid invoice on the manager's list.
+#[derive(Serialize)]
+pub(crate) struct Unpaid {
+    invoice_id: InvoiceId,
+    number: Option<u64>,
+    patient_id: PatientId,
+    balance: Money,
+    issued_on: Option<NaiveDate>,
+    /// 0–30, 31–60, 61–90 or 90+ days since issue.
+    age: &'static str,
+}
+
+/// A credential about to lapse.
+#[derive(Serialize)]
+pub(crate) struct Expiring {
+    practitioner_id: PractitionerId,
+    credential: &'static str,
+    expires_on: NaiveDate,
+}
+
+/// A draft note awaiting its author's signature.
+#[derive(Serialize)]
+pub(crate) struct Draft {
+    note_id: NoteId,
+    patient_id: PatientId,
+}
+
+/// One role's first screen.
+#[derive(Serialize)]
+#[serde(tag = "view", rename_all = "snake_case")]
+pub(crate) enum Dashboard {
+    /// A patient's.
+    Patient {
+        /// Upcoming sessions, soonest first.
+        upcoming: Vec<Appointment>,
+        /// What they owe across issued invoices.
+        balance: Money,
+    },
+    /// A clinician's day.
+    Clinician {
+        /// The day (in the first location's zone).
+        date: NaiveDate,
+        /// Their appointments that day.
+        appointments: Vec<Appointment>,
+        /// Their unsigned notes for the patients they see that day.
+        drafts: Vec<Draft>,
+    },
+    /// A manager's or administrator's.
+    Practice {
+        /// Unpaid issued invoices, oldest first.
+        unpaid: Vec<Unpaid>,
+        /// Credentials expiring within 90 days.
+        expiring: Vec<Expiring>,
+    },
+}
+
+fn age(days: i64) -> &'static str {
+    match days {
+        ..=30 => "0-30",
+        31..=60 => "31-60",
+        61..=90 => "61-90",
+        _ => "90+",
+    }
+}
+
+/// `GET /api/v1/dashboard`.
+pub(crate) async fn dashboard(State(s): State<AppState>, who: Principal) -> Result<Json<Dashboard>, ApiError> {
+    let now = s.clock.now();
+    let zone = s
+        .store
+        .locations(s.practice)
+        .await
+        .map_err(ServiceError::Port)?
+        .first()
+        .map_or(chrono_tz::Australia::Sydney, |l| l.zone);
+    let today = now.with_timezone(&zone).date_naive();
+    if let (true, Some(patient)) = (who.is_patient_only(), who.patient_id) {
+        let mut upcoming: Vec<Appointment> = s
+            .store
+            .patient_appointments(s.practice, patient)
+            .await
+            .map_err(ServiceError::Port)?
+            .into_iter()
+            .filter(|a| a.interval.end() > now)
+            .filter(|a| {
+                matches!(
+                    a.status,
+                    AppointmentStatus::Requested | AppointmentStatus::Booked | AppointmentStatus::Confirmed
+                )
+            })
+            .collect();
+        upcoming.sort_by_key(|a| a.interval.start());
+        let balance = s
+            .store
+            .invoices_for(s.practice, patient)
+            .await
+            .map_err(ServiceError::Port)?
+            .iter()
+            .filter(|i| i.number.is_some())
+            .fold(Money::ZERO, |acc, i| acc + i.balance().max(Money::ZERO));
+        return Ok(Json(Dashboard::Patient { upcoming, balance }));
+    }
+    if let Some(me) = who
+        .practitioner_id
+        .filter(|_| who.roles.iter().any(|r| matches!(r, Role::Psychologist | Role::Doctor)))
+    {
+        let start = clinic_core::time::resolve_local_boundary(zone, today.and_hms_opt(0, 0, 0).unwrap_or_default());
+        let end = clinic_core::time::resolve_local_boundary(
+            zone,
+            (today + Duration::days(1)).and_hms_opt(0, 0, 0).unwrap_or_default(),
+        );
+        let window = TimeRange::new(start, end).map_err(ServiceError::Invalid)?;
+        let mut appointments = s
+            .store
+            .snapshot(s.practice, &[ResourceKey::Practitioner(me)], window)
+            .await
+            .map_err(ServiceError::Port)?
+            .appointments;
+        appointments.sort_by_key(|a| a.interval.start());
+        let mut drafts = Vec::new();
+        let mut seen: Vec<PatientId> = appointments.iter().flat_map(|a| a.patient_ids.clone()).collect();
+        seen.sort();
+        seen.dedup();
+        for patient in seen {
+            for n in s.store.notes(s.practice, patient).await.map_err(ServiceError::Port)? {
+                if n.author == me && matches!(n.state, NoteState::Draft) {
+                    drafts.push(Draft {
+                        note_id: n.id,
+                        patient_id: patient,
+                    });
+                }
+            }
+        }
+        return Ok(Json(Dashboard::Clinician {
+            date: today,
+            appointments,
+            drafts,
+        }));
+    }
+    who.require(Action::Read, Area::Reports, Relation::Other, "dashboard")?;
+    let mut unpaid = Vec::new();
+    for p in s.store.patients(s.practice).await.map_err(ServiceError::Port)? {
+        for inv in s
+            .store
+            .invoices_for(s.practice, p.id)
+            .await
+            .map_err(ServiceError::Port)?
+        {
+            if inv.number.is_some() && inv.balance() > Money::ZERO {
+                let days = inv.issued_on.map_or(0, |d| (today - d).num_days());
+                unpaid.push(Unpaid {
+                    invoice_id: inv.id,
+                    number: inv.number,
+                    patient_id: inv.patient_id,
+                    balance: inv.balance(),
+                    issued_on: inv.issued_on,
+                    age: age(days),
+                });
+            }
+        }
+    }
+    unpaid.sort_by_key(|u| (u.issued_on, u.number));
+    let horizon = today + Duration::days(90);
+    let mut expiring = Vec::new();
+    for p in s.store.practitioners(s.practice).await.map_err(ServiceError::Port)? {
+        let c = s
+            .store
+            .credentials(s.practice, p.id)
+            .await
+            .map_err(ServiceError::Port)?;
+        if let Some(r) = c.registration().filter(|r| r.expires_on <= horizon) {
+            expiring.push(Expiring {
+                practitioner_id: p.id,
+                credential: "registration",
+                expires_on: r.expires_on,
+            });
+        }
+        if let Some(i) = c.insurance().filter(|i| i.expires_on <= horizon) {
+            expiring.push(Expiring {
+                practitioner_id: p.id,
+                credential: "insurance",
+                expires_on: i.expires_on,
+            });
+        }
+    }
+    expiring.sort_by_key(|e| e.expires_on);
+    Ok(Json(Dashboard::Practice { unpaid, expiring }))
+}
+
+/// `GET /api/v1/patients/{id}`: the patient's own record (or, for a manager or
+/// administrator, any patient's).
+pub(crate) async fn patient(
+    State(s): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Patient>, ApiError> {
+    let id: PatientId = id.parse()?;
+    let relation = if who.patient_id == Some(id) {
+        Relation::Own
+    } else {
+        Relation::Other
+    };
+    who.require(Action::Read, Area::Profile, relation, "patient")?;
+    Ok(Json(
+        s.store
+            .patient(s.practice, id)
+            .await
+            .map_err(|e| ServiceError::from_port_kind(e, "patient"))?,
+    ))
+}
+
+/// `PUT /api/v1/patients/{id}/reminders`: how and when the patient wants reminders
+/// (email, SMS, WhatsApp; 1 to 168 hours ahead).
+pub(crate) async fn reminders(
+    State(s): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    body: Result<Json<ReminderPreferences>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let id: PatientId = id.parse()?;
+    let relation = if who.patient_id == Some(id) {
+        Relation::Own
+    } else {
+        Relation::Other
+    };
+    who.require(Action::Write, Area::Profile, relation, "patient")?;
+    let prefs = json_body(body)?;
+    if !(1..=168).contains(&prefs.hours_before) {
+        return Err(clinic_core::FieldError::new("hours_before", "must be between 1 and 168").into());
+    }
+    let mut p = s
+        .store
+        .patient(s.practice, id)
+        .await
+        .map_err(|e| ServiceError::from_port_kind(e, "patient"))?;
+    p.reminders = prefs;
+    s.store.save_patient(&p).await.map_err(ServiceError::Port)?;
+    Ok(StatusCode::NO_CONTENT)
+}
