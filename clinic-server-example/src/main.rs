@@ -169,6 +169,7 @@ async fn run(config: &Config) -> Result<(), Failure> {
         .with_integrations(integrations)
         .with_token_secret(&jwt);
     state.cors_origins = config.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
+    state.audit_key = Arc::new(config.audit_key().map_err(|e| Failure::Config(e.to_string()))?);
     if existing.is_none() {
         let today = chrono::Utc::now()
             .with_timezone(&chrono_tz::Australia::Sydney)

@@ -44,6 +44,8 @@ pub struct AppState {
     pub bootstrap: Arc<std::sync::Mutex<Option<String>>>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// The key audit-chain checkpoints are signed and verified with.
+    pub audit_key: Arc<Vec<u8>>,
     /// Browser origins allowed to call the API (CORS); none means same-origin only.
     pub cors_origins: Vec<axum::http::HeaderValue>,
     /// The practice this server serves. (Multi-practice routing arrives with auth: the
@@ -140,6 +142,7 @@ impl AppState {
             bootstrap: Arc::new(std::sync::Mutex::new(None)),
             clock: app_clock,
             cors_origins: Vec::new(),
+            audit_key: Arc::new(uuid::Uuid::new_v4().as_bytes().repeat(2)),
             practice,
         }
     }

@@ -1472,3 +1472,115 @@ async fn each_role_has_its_own_dashboard() {
     problem(&app.get(&format!("/api/v1/patients/{other}")).await, 403, "forbidden");
     let _ = admin_token;
 }
+
+#[tokio::test]
+async fn availability_is_managed_by_its_practitioner_or_the_practice_and_the_audit_log_by_administrators() {
+    let app = spawn_app().await;
+    let (service, tom, _) = directory(&app).await;
+    let d = app.get("/api/v1/directory").await;
+    let others: Vec<String> = d.body["practitioners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .filter(|id| *id != tom)
+        .collect();
+    let sydney = d.body["locations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "Sydney CBD")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The administrator gives Tom leave on Tuesday 24 November: no slots that day.
+    let leave = app
+        .post(
+            &format!("/api/v1/practitioners/{tom}/exceptions"),
+            &json!({"exception": {"kind": "unavailable", "from": "2026-11-24T00:00:00", "to": "2026-11-25T00:00:00"}}),
+        )
+        .await;
+    assert_eq!(leave.status, 201, "{:?}", leave.body);
+    let slots = app
+        .get(&format!(
+            "/api/v1/slots?service_id={service}&practitioner_id={tom}&from=2026-11-24&to=2026-11-24&zone=Australia/Sydney"
+        ))
+        .await;
+    assert_eq!(slots.body, json!([]), "on leave");
+    let bad = app
+        .post(
+            &format!("/api/v1/practitioners/{tom}/templates"),
+            &json!({"location_id": sydney, "weekday": "Sat", "start": "17:00:00", "end": "09:00:00", "effective_from": "2026-12-01"}),
+        )
+        .await;
+    problem(&bad, 422, "invalid_field");
+
+    // Tom manages his own, and nobody else's.
+    let user = clinic_core::people::User {
+        id: UuidV7Ids.new_id(),
+        practice_id: app.state.practice,
+        email: clinic_core::people::Email::parse("tom.own@harbour.example").unwrap(),
+        roles: vec![clinic_core::people::Role::Psychologist],
+        practitioner_id: Some(tom.parse().unwrap()),
+        patient_id: None,
+    };
+    let hash = clinic_server_example::auth::hash_password("a staff passphrase".into())
+        .await
+        .unwrap();
+    app.state
+        .store
+        .create_account(&clinic_core::auth::Account::new(user, hash, chrono::Utc::now()))
+        .await
+        .unwrap();
+    let admin = app.token.lock().unwrap().clone();
+    app.use_token(None);
+    let login = app
+        .post(
+            "/api/v1/auth/login",
+            &login_body("tom.own@harbour.example", "a staff passphrase"),
+        )
+        .await;
+    app.use_token(login.body["access_token"].as_str());
+    let saturday = app
+        .post(
+            &format!("/api/v1/practitioners/{tom}/templates"),
+            &json!({"location_id": sydney, "weekday": "Sat", "start": "09:00:00", "end": "12:00:00", "effective_from": "2026-11-28"}),
+        )
+        .await;
+    assert_eq!(saturday.status, 201, "{:?}", saturday.body);
+    let mine = app.get(&format!("/api/v1/practitioners/{tom}/availability")).await;
+    assert_eq!(mine.status, 200);
+    assert_eq!(
+        mine.body["templates"].as_array().unwrap().len(),
+        6,
+        "five weekdays and Saturday"
+    );
+    assert_eq!(mine.body["exceptions"].as_array().unwrap().len(), 1);
+    let theirs = &others[0];
+    problem(
+        &app.get(&format!("/api/v1/practitioners/{theirs}/availability")).await,
+        404,
+        "not_found",
+    );
+    problem(&app.get("/api/v1/audit").await, 403, "forbidden");
+
+    // Audited actions appear in the log, and the chain verifies.
+    app.use_token(admin.as_deref());
+    let patient = app.patients[0];
+    let export = app.get(&format!("/api/v1/patients/{patient}/export")).await;
+    assert_eq!(export.status, 200, "{:?}", export.body);
+    let log = app.get("/api/v1/audit?from=0&limit=10").await;
+    assert_eq!(log.status, 200, "{:?}", log.body);
+    assert!(
+        log.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["entry"]["action"] == "export.create")
+    );
+    problem(&app.get("/api/v1/audit?limit=0").await, 422, "invalid_field");
+    let verified = app.post("/api/v1/audit/verify", &json!({})).await;
+    assert_eq!(verified.body["intact"], true, "{:?}", verified.body);
+    assert!(verified.body["events"].as_u64().unwrap() >= 1);
+}

@@ -1,5 +1,6 @@
 //! The router.
 
+mod admin;
 mod appointments;
 mod auth;
 mod billing;
@@ -94,6 +95,11 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/dashboard", get(dashboard::dashboard))
         .route("/api/v1/patients/{id}", get(dashboard::patient))
         .route("/api/v1/patients/{id}/reminders", put(dashboard::reminders))
+        .route("/api/v1/practitioners/{id}/availability", get(admin::availability))
+        .route("/api/v1/practitioners/{id}/templates", post(admin::add_template))
+        .route("/api/v1/practitioners/{id}/exceptions", post(admin::add_exception))
+        .route("/api/v1/audit", get(admin::audit))
+        .route("/api/v1/audit/verify", post(admin::verify))
         .route("/api/v1/directory", get(directory::directory))
         .route("/api/v1/slots", get(slots::search))
         .route("/api/v1/appointments", post(appointments::book))
