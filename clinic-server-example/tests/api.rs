@@ -1584,3 +1584,36 @@ async fn availability_is_managed_by_its_practitioner_or_the_practice_and_the_aud
     assert_eq!(verified.body["intact"], true, "{:?}", verified.body);
     assert!(verified.body["events"].as_u64().unwrap() >= 1);
 }
+
+#[tokio::test]
+async fn a_patient_refused_a_taken_time_learns_nothing_of_the_other_appointment() {
+    let app = spawn_app().await;
+    let (service, tom, sydney) = directory(&app).await;
+    let body = |patient: &str| {
+        json!({"practitioner_id": tom, "service_id": service, "location_id": sydney,
+               "patient_ids": [patient], "start": "2026-11-24T00:00:00Z"})
+    };
+    let first = app
+        .post("/api/v1/appointments", &body(&app.patients[0].to_string()))
+        .await;
+    let first_id = first.body["id"].as_str().unwrap().to_owned();
+    // Staff see which appointment is in the way.
+    let staff = app
+        .post("/api/v1/appointments", &body(&app.patients[1].to_string()))
+        .await;
+    problem(&staff, 409, "practitioner_busy");
+    assert!(staff.body["detail"].as_str().unwrap().contains(&first_id));
+    let token = register_patient(&app, "late@example.com").await;
+    app.use_token(Some(&token));
+    let me = app.get("/api/v1/auth/me").await.body["patient_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refused = app.post("/api/v1/appointments", &body(&me)).await;
+    problem(&refused, 409, "practitioner_busy");
+    assert!(
+        !refused.body["detail"].as_str().unwrap().contains(&first_id),
+        "{:?}",
+        refused.body
+    );
+}

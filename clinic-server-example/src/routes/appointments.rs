@@ -60,6 +60,20 @@ fn relation(
     }
 }
 
+/// A booking refusal as a patient may see it: a clash names the other appointment to
+/// staff, but a patient learns only that the time is taken (it may be someone else's).
+fn for_patient(who: &Principal, e: ServiceError) -> ApiError {
+    let patient = who.is_patient_only();
+    match e {
+        ServiceError::Scheduling(s) if patient && s.is_conflict() => ApiError::new(
+            StatusCode::CONFLICT,
+            s.code(),
+            "that time is no longer available; choose another",
+        ),
+        other => other.into(),
+    }
+}
+
 pub(crate) async fn book(
     State(s): State<AppState>,
     who: Principal,
@@ -74,14 +88,22 @@ pub(crate) async fn book(
     )?;
     match req.recurrence {
         None => {
-            let appointment = s.booking.book(s.practice, &req).await?;
+            let appointment = s
+                .booking
+                .book(s.practice, &req)
+                .await
+                .map_err(|e| for_patient(&who, e))?;
             s.booked(&appointment).await;
             let warnings = s.billing.booking_warnings(s.practice, appointment.id).await?;
             Ok((StatusCode::CREATED, Json(BookedDto { appointment, warnings })).into_response())
         }
         Some(rec) => {
             let policy = req.series_policy.unwrap_or(SeriesPolicy::AllOrNothing);
-            let out = s.booking.book_series(s.practice, &req, rec, policy).await?;
+            let out = s
+                .booking
+                .book_series(s.practice, &req, rec, policy)
+                .await
+                .map_err(|e| for_patient(&who, e))?;
             for a in &out.booked {
                 s.booked(a).await;
             }
@@ -96,6 +118,11 @@ pub(crate) async fn book(
                 .map(|o| {
                     let (appointment_id, error_code, error) = match o.outcome {
                         Ok(id) => (Some(id), None, None),
+                        Err(e) if who.is_patient_only() && e.is_conflict() => (
+                            None,
+                            Some(e.code()),
+                            Some("that time is no longer available".to_owned()),
+                        ),
                         Err(e) => (None, Some(e.code()), Some(e.to_string())),
                     };
                     OccurrenceDto {
