@@ -1617,3 +1617,58 @@ async fn a_patient_refused_a_taken_time_learns_nothing_of_the_other_appointment(
         refused.body
     );
 }
+
+#[tokio::test]
+async fn a_patient_on_the_waitlist_is_offered_the_cancelled_time() {
+    let app = spawn_app().await;
+    let (service, tom, sydney) = directory(&app).await;
+    let booked = app
+        .post(
+            "/api/v1/appointments",
+            &json!({"practitioner_id": tom, "service_id": service, "location_id": sydney,
+                    "patient_ids": [app.patients[0]], "start": "2026-11-24T00:00:00Z"}),
+        )
+        .await;
+    let id = booked.body["id"].as_str().unwrap().to_owned();
+    let token = register_patient(&app, "waiting@example.com").await;
+    app.use_token(Some(&token));
+    let me = app.get("/api/v1/auth/me").await.body["patient_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    problem(
+        &app.post("/api/v1/waitlist", &json!({"patient_id": app.patients[1]}))
+            .await,
+        404,
+        "not_found",
+    );
+    problem(
+        &app.post(
+            "/api/v1/waitlist",
+            &json!({"patient_id": me, "earliest": "15:00:00", "latest": "09:00:00"}),
+        )
+        .await,
+        422,
+        "invalid_field",
+    );
+    let joined = app
+        .post(
+            "/api/v1/waitlist",
+            &json!({"patient_id": me, "practitioner_id": tom, "urgency": "soon"}),
+        )
+        .await;
+    assert_eq!(joined.status, 201, "{:?}", joined.body);
+    app.use_token(None);
+    let admin = app
+        .post("/api/v1/auth/login", &login_body(ADMIN_EMAIL, ADMIN_PASSWORD))
+        .await;
+    app.use_token(admin.body["access_token"].as_str());
+    let cancelled = app
+        .post(
+            &format!("/api/v1/appointments/{id}/cancel"),
+            &json!({"by": "clinic", "reason": "illness"}),
+        )
+        .await;
+    assert_eq!(cancelled.status, 200, "{:?}", cancelled.body);
+    assert_eq!(cancelled.body["waitlist"][0]["patient_id"], me.as_str());
+}

@@ -292,3 +292,70 @@ pub(crate) async fn reschedule(
     let moved = s.booking.reschedule(s.practice, id, b.start).await?;
     Ok(Json(moved))
 }
+
+/// A wish to be offered a freed time.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WaitlistBody {
+    patient_id: clinic_core::ids::PatientId,
+    #[serde(default)]
+    practitioner_id: Option<clinic_core::ids::PractitionerId>,
+    #[serde(default)]
+    service_id: Option<clinic_core::ids::ServiceId>,
+    #[serde(default)]
+    location_id: Option<clinic_core::ids::LocationId>,
+    #[serde(default)]
+    days: Vec<chrono::Weekday>,
+    #[serde(default)]
+    earliest: Option<chrono::NaiveTime>,
+    #[serde(default)]
+    latest: Option<chrono::NaiveTime>,
+    #[serde(default = "routine")]
+    urgency: clinic_core::scheduling::Urgency,
+}
+
+const fn routine() -> clinic_core::scheduling::Urgency {
+    clinic_core::scheduling::Urgency::Routine
+}
+
+/// `POST /api/v1/waitlist`: the patient (or the front desk for them) asks to be offered
+/// a time that frees up; cancellations rank the list for the freed slot.
+pub(crate) async fn join_waitlist(
+    State(s): State<AppState>,
+    who: Principal,
+    body: Result<Json<WaitlistBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<WaitlistEntry>), ApiError> {
+    use clinic_core::ports::IdGeneratorExt as _;
+    let b = json_body(body)?;
+    let relation = if who.patient_id == Some(b.patient_id) {
+        Relation::Own
+    } else {
+        Relation::Other
+    };
+    who.require(Action::Write, Area::Appointments, relation, "patient")?;
+    if let (Some(from), Some(to)) = (b.earliest, b.latest)
+        && to <= from
+    {
+        return Err(clinic_core::FieldError::new("latest", "must be after earliest").into());
+    }
+    s.store
+        .patient(s.practice, b.patient_id)
+        .await
+        .map_err(|e| ServiceError::from_port_kind(e, "patient"))?;
+    let entry = WaitlistEntry {
+        id: clinic_adapters::system::UuidV7Ids.new_id(),
+        practice_id: s.practice,
+        patient_id: b.patient_id,
+        practitioner_id: b.practitioner_id,
+        service_id: b.service_id,
+        location_id: b.location_id,
+        days: b.days,
+        earliest: b.earliest,
+        latest: b.latest,
+        urgency: b.urgency,
+        created_at: s.clock.now(),
+        active: true,
+    };
+    s.store.save_waitlist_entry(&entry).await.map_err(ServiceError::Port)?;
+    Ok((StatusCode::CREATED, Json(entry)))
+}

@@ -111,6 +111,7 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/appointments/{id}/no-show", post(appointments::no_show))
         .route("/api/v1/appointments/{id}/reschedule", post(appointments::reschedule))
         .route("/api/v1/claims", post(billing::claim))
+        .route("/api/v1/waitlist", post(appointments::join_waitlist))
         .route("/api/v1/appointments/{id}/join", post(billing::join))
         .route("/api/v1/appointments/{id}/prep", put(records::save_prep))
         .route(
