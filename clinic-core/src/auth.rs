@@ -58,6 +58,7 @@ pub fn check_password(password: &str) -> Result<(), FieldError> {
 
 /// A user's sign-in record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Account {
     /// The user.
     pub user: User,
@@ -86,6 +87,7 @@ pub const INVITATION_TTL: Duration = Duration::days(7);
 
 /// An invitation for a member of staff to set their password.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Invitation {
     /// SHA-256 of the invitation token, lowercase hex.
     pub token_hash: String,
@@ -112,6 +114,7 @@ pub fn may_grant(inviter: &[crate::people::Role], role: crate::people::Role) -> 
 
 /// A time-based one-time-password second factor (RFC 6238).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TwoFactor {
     /// The shared secret (stored sealed by the storage adapter).
     pub secret: Vec<u8>,
@@ -185,6 +188,7 @@ impl Account {
 
 /// A refresh token as stored: its hash, never the token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RefreshToken {
     /// SHA-256 of the token, lowercase hex.
     pub hash: String,

@@ -15,6 +15,7 @@ use crate::error::FieldError;
 /// The currency of an amount. Only AUD today; the enum makes the currency explicit in
 /// stored data and in every API payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Currency {
     /// Australian dollar.
     #[default]
@@ -35,6 +36,7 @@ pub enum Rounding {
 
 /// An amount of money in a currency.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Money {
     amount: Decimal,
     currency: Currency,

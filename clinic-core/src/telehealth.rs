@@ -12,6 +12,7 @@ use crate::privacy::{ConsentKind, ConsentLedger};
 
 /// What a patient confirmed before a telehealth session.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionPrep {
     /// An emergency plan for this patient is on file.
     pub emergency_plan: bool,
@@ -40,6 +41,7 @@ pub struct Participant<'a> {
 
 /// Something missing before the session may start.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum Missing {
     /// No current telehealth consent.

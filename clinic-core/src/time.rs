@@ -20,6 +20,7 @@ use crate::error::FieldError;
 /// Two ranges that merely touch (one ends when the next starts) do not overlap, so
 /// back-to-back appointments are allowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimeRange {
     start: DateTime<Utc>,
     end: DateTime<Utc>,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// A value in force from `from` to `to` (both inclusive; `to` open when `None`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Effective<T> {
     /// First day in force.
     pub from: NaiveDate,
@@ -43,6 +44,7 @@ pub enum VersionError {
 
 /// Versions of one rule, sorted by start, never overlapping.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Versioned<T> {
     versions: Vec<Effective<T>>,
 }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod jobs;
+pub mod openapi;
 pub mod providers;
 pub mod routes;
 pub mod state;

@@ -1672,3 +1672,43 @@ async fn a_patient_on_the_waitlist_is_offered_the_cancelled_time() {
     assert_eq!(cancelled.status, 200, "{:?}", cancelled.body);
     assert_eq!(cancelled.body["waitlist"][0]["patient_id"], me.as_str());
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route_with_its_auth_and_errors() {
+    let app = spawn_app().await;
+    let doc = app.get("/openapi.json").await;
+    assert_eq!(doc.status, 200);
+    assert!(doc.body["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc.body["paths"].as_object().unwrap();
+    // Every route the router serves, read from its source, is in the document.
+    let source = include_str!("../src/routes/mod.rs");
+    let mut served = Vec::new();
+    for line in source.lines() {
+        if let Some(rest) = line.trim().strip_prefix(".route(\"") {
+            served.push(rest.split('"').next().unwrap().to_owned());
+        } else if let Some(rest) = line.trim().strip_prefix('"')
+            && rest.starts_with("/api/")
+        {
+            served.push(rest.split('"').next().unwrap().to_owned());
+        }
+    }
+    assert!(served.len() > 40, "{served:?}");
+    for route in &served {
+        assert!(paths.contains_key(route), "{route} is served but not documented");
+    }
+    // Signed-in routes say so; sign-in and the hooks do not need a token.
+    let join = &paths["/api/v1/appointments/{id}/join"]["post"];
+    assert_eq!(join["security"], json!([{"bearer": []}]));
+    assert!(paths["/api/v1/auth/login"]["post"].get("security").is_none());
+    assert_eq!(doc.body["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    // Errors are problem documents.
+    let not_found = &paths["/api/v1/notes/{id}"]["get"]["responses"]["404"];
+    assert!(
+        not_found["content"]["application/problem+json"].is_object(),
+        "{not_found}"
+    );
+    assert!(doc.body["components"]["schemas"]["Appointment"].is_object());
+    // The browsable page.
+    let page = app.raw("GET", "/docs/", "").await;
+    assert_eq!(page.status, 200);
+}

@@ -13,6 +13,7 @@ use crate::people::Role;
 
 /// What is being touched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Area {
     /// A patient's profile, intake, consents and preferences.
@@ -53,6 +54,7 @@ pub enum Area {
 
 /// What is being done.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Read.
@@ -79,6 +81,7 @@ pub enum Action {
 
 /// The actor's relationship to the record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Relation {
     /// Own (see the module docs).
@@ -89,6 +92,7 @@ pub enum Relation {
 
 /// Facts about the record that some rules need.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordFacts {
     /// A progress note marked as shared with the patient.
     pub shared_with_patient: bool,
@@ -98,6 +102,7 @@ pub struct RecordFacts {
 
 /// The answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// Allowed.

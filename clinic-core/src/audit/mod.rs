@@ -19,6 +19,7 @@ use crate::ids::{PatientId, PracticeId, UserId};
 
 /// The result of the action audited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Allowed and done.
@@ -31,6 +32,7 @@ pub enum Outcome {
 
 /// An event before it is sealed into the chain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     /// The practice.
     pub practice_id: PracticeId,
@@ -58,6 +60,7 @@ pub struct AuditEntry {
 
 /// A sealed event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEvent {
     /// Position in the chain, from 0.
     pub seq: u64,
@@ -71,6 +74,7 @@ pub struct AuditEvent {
 
 /// A signed statement that the chain had event `seq` with hash `hash`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Checkpoint {
     /// The event's position.
     pub seq: u64,

@@ -12,6 +12,7 @@ use crate::money::Money;
 
 /// Where a claim is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ClaimStatus {
     /// Prepared, not yet lodged.
@@ -72,6 +73,7 @@ impl ClaimTransitionError {
 
 /// A Medicare claim for one invoice line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Claim {
     /// Id.
     pub id: ClaimId,

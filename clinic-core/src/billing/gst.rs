@@ -22,6 +22,7 @@ use crate::versioned::{Effective, Versioned};
 
 /// What is being supplied, for the GST decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SupplyKind {
     /// Therapy, assessment or group therapy.
@@ -41,6 +42,7 @@ pub enum SupplyKind {
 
 /// The GST treatment of a line, with the reason.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "treatment", content = "basis", rename_all = "snake_case")]
 pub enum GstTreatment {
     /// GST-free.
@@ -51,6 +53,7 @@ pub enum GstTreatment {
 
 /// Why a line is GST-free.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum GstFreeBasis {
     /// s38-10(1): a health service by a recognised professional, clinically necessary.

@@ -18,6 +18,7 @@ use crate::practice::{Abn, Practice, non_blank};
 
 /// Who pays: the patient, or someone else (a parent, a third party, an organisation).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Payer {
     /// The patient.
@@ -40,6 +41,7 @@ pub enum Payer {
 
 /// The Medicare particulars of a line (what a claimable account must show).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LineMedicare {
     /// MBS item.
     pub item: String,
@@ -57,6 +59,7 @@ pub struct LineMedicare {
 
 /// A line as entered, before GST is worked out.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LineInput {
     /// Description (administrative: never clinical detail).
     pub description: String,
@@ -80,6 +83,7 @@ pub struct LineInput {
 
 /// An invoice line with its GST.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InvoiceLine {
     /// Description.
     pub description: String,
@@ -165,6 +169,7 @@ impl InvoiceLine {
 
 /// How a payment was made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentMethod {
     /// Card (terminal or online).
@@ -181,6 +186,7 @@ pub enum PaymentMethod {
 
 /// A payment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Payment {
     /// Id.
     pub id: PaymentId,
@@ -196,6 +202,7 @@ pub struct Payment {
 
 /// A refund of (part of) a payment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Refund {
     /// The payment refunded.
     pub payment_id: PaymentId,
@@ -209,6 +216,7 @@ pub struct Refund {
 
 /// A credit note: a correction reducing what the invoice charges.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreditNote {
     /// Amount (positive).
     pub amount: Money,
@@ -220,6 +228,7 @@ pub struct CreditNote {
 
 /// Where an invoice is, derived from its contents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum InvoiceStatus {
     /// Not yet issued.
@@ -309,6 +318,7 @@ impl BillingError {
 
 /// An invoice.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Invoice {
     /// Id.
     pub id: InvoiceId,
@@ -586,6 +596,7 @@ impl Invoice {
 
 /// What an issued invoice shows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InvoiceDocument {
     /// "Tax invoice", "Invoice" or "Receipt".
     pub title: &'static str,

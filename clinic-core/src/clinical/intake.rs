@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// Sections of the intake.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Section {
     /// Presenting concerns.
@@ -27,6 +28,7 @@ pub enum Section {
 
 /// The kind of answer a question takes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AnswerKind {
     /// Free text up to `max` characters.
@@ -45,6 +47,7 @@ pub enum AnswerKind {
 
 /// A question.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Question {
     /// Stable key, e.g. `risk_self_harm`.
     pub key: String,
@@ -62,6 +65,7 @@ pub struct Question {
 
 /// A form version.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IntakeForm {
     /// Version.
     pub version: u32,
@@ -71,6 +75,7 @@ pub struct IntakeForm {
 
 /// An answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum Answer {
     /// Yes or no.
@@ -111,6 +116,7 @@ impl IntakeError {
 
 /// One change to a submitted answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Amendment {
     /// When.
     pub at: DateTime<Utc>,
@@ -122,6 +128,7 @@ pub struct Amendment {
 
 /// A submitted intake.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IntakeSubmission {
     /// The form version answered.
     pub form_version: u32,

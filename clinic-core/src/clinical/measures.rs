@@ -20,6 +20,7 @@ use crate::ids::{MeasureId, PatientId, PracticeId};
 
 /// An instrument.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Instrument {
     /// Kessler 10.
@@ -34,6 +35,7 @@ pub enum Instrument {
 
 /// A severity band.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Normal, minimal or low.
@@ -52,6 +54,7 @@ pub enum Severity {
 
 /// A scale's score and band.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Score {
     /// The scale: the instrument's name, or a DASS subscale.
     pub scale: Cow<'static, str>,
@@ -64,6 +67,7 @@ pub struct Score {
 /// A completed questionnaire with its scores: a patient's list of these, by time, is
 /// their progress.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeasureRecord {
     /// Id.
     pub id: MeasureId,

@@ -7,6 +7,7 @@ use crate::ids::{AppointmentId, NoteId, PatientId, PracticeId, PractitionerId};
 
 /// The four parts of a SOAP note.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Soap {
     /// Subjective: what the patient reports.
     pub subjective: String,
@@ -20,6 +21,7 @@ pub struct Soap {
 
 /// Which record a note belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum NoteKind {
     /// Part of the clinical record.
@@ -31,6 +33,7 @@ pub enum NoteKind {
 
 /// Where a note is in its life.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum NoteState {
     /// Being written; the author may change it.
@@ -51,6 +54,7 @@ pub enum NoteState {
 
 /// A correction or addition to a signed note, with its author and time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Addendum {
     /// Who wrote it.
     pub author: PractitionerId,
@@ -96,6 +100,7 @@ impl NoteError {
 
 /// A progress or process note.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProgressNote {
     /// Id.
     pub id: NoteId,
@@ -239,6 +244,7 @@ impl ProgressNote {
 
 /// A goal in a treatment plan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TreatmentGoal {
     /// The goal.
     pub description: String,
@@ -248,6 +254,7 @@ pub struct TreatmentGoal {
 
 /// A treatment plan with goals and a review date.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TreatmentPlan {
     /// Owning practice.
     pub practice_id: PracticeId,

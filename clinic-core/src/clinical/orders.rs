@@ -11,6 +11,7 @@ use crate::practice::non_blank;
 
 /// A prescription. Only doctors prescribe.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Prescription {
     /// Id.
     pub id: PrescriptionId,
@@ -40,6 +41,7 @@ pub struct Prescription {
 
 /// The fields of a prescription as written.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PrescriptionSpec {
     /// Medication.
     pub medication: String,
@@ -107,6 +109,7 @@ impl Prescription {
 
 /// One measured value with its unit and reference range.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResultValue {
     /// What was measured, e.g. "TSH".
     pub analyte: String,
@@ -131,6 +134,7 @@ impl ResultValue {
 /// A test result: ordered by a clinician, performed by a technician, reviewed by a doctor.
 /// Patients see it once reviewed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TestResult {
     /// Id.
     pub id: TestResultId,

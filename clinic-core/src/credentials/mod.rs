@@ -25,6 +25,7 @@ use crate::people::AhpraNumber;
 
 /// AHPRA registration types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RegistrationType {
     /// General registration.
@@ -37,6 +38,7 @@ pub enum RegistrationType {
 
 /// An area of practice endorsement (Psychology Board; nine areas).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Endorsement {
     /// Clinical psychology: needed for the clinical psychologist MBS items.
@@ -47,6 +49,7 @@ pub enum Endorsement {
 
 /// One registration record; a renewal is a new record, so the list is the history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Registration {
     /// AHPRA number.
     pub number: AhpraNumber,
@@ -62,6 +65,7 @@ pub struct Registration {
 
 /// One insurance policy record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Insurance {
     /// Insurer.
     pub insurer: String,
@@ -77,6 +81,7 @@ pub struct Insurance {
 
 /// A practitioner's credentials with their history.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Credentials {
     /// The practitioner (when known).
     pub practitioner_id: Option<PractitionerId>,

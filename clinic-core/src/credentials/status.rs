@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// The renewal rules, as data a practice can change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RenewalRules {
     /// Warn this many days before expiry (default 30).
     pub warning_days: u32,
@@ -42,6 +43,7 @@ impl RenewalRules {
 
 /// Where a credential stands on a date.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum CredentialStatus {
     /// In force, not expiring soon.

@@ -24,6 +24,7 @@ pub const NO_CREDENTIALS: &str = "credentials_missing";
 
 /// Which warning, so it is sent once.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WarningKey {
     /// Whose.
     pub practitioner_id: PractitionerId,
@@ -37,6 +38,7 @@ pub struct WarningKey {
 
 /// An action the sweep asks for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum SweepAction {
     /// Tell the practitioner (and the practice manager) about an expiring credential or a

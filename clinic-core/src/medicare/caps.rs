@@ -11,6 +11,7 @@ const SHIPPED_CAPS: &str = include_str!("caps.txt");
 
 /// The Better Access limits in force on a date.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CapRule {
     /// Individual sessions per patient per calendar year.
     pub individual: u16,

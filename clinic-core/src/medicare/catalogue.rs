@@ -15,6 +15,7 @@ const SHIPPED_ITEMS: &str = include_str!("mbs_items.txt");
 
 /// How an item's service is delivered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ItemMode {
     /// One patient, in the practitioner's consulting rooms.
@@ -53,6 +54,7 @@ impl ItemMode {
 
 /// Which annual Better Access cap a service counts against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CapKind {
     /// Individual sessions (every provider and mode together).
@@ -63,6 +65,7 @@ pub enum CapKind {
 
 /// One version of an MBS item.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MbsItem {
     /// Item number, e.g. `"80110"`.
     pub number: String,

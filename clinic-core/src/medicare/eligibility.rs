@@ -39,6 +39,7 @@ pub struct Session<'a> {
 /// One earlier Better Access service of the patient, from any practitioner or practice the
 /// clinic knows of.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PastService {
     /// Service date (local).
     pub date: NaiveDate,
@@ -52,6 +53,7 @@ pub struct PastService {
 
 /// Why a session is not claimable. Each has a stable code.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "code", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Ineligible {
@@ -142,6 +144,7 @@ impl Ineligible {
 
 /// Things to tell staff that do not stop the claim.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum Advice {
     /// The referral does not say how many sessions; the course maximum is assumed.
@@ -155,6 +158,7 @@ pub enum Advice {
 
 /// The decision.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Decision {
     /// True when there is no reason against.
     pub claimable: bool,

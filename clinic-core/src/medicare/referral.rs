@@ -11,6 +11,7 @@ use crate::practice::non_blank;
 /// Who wrote the referral. Better Access accepts a GP or prescribed medical practitioner
 /// (under a Mental Health Treatment Plan), a psychiatrist or a paediatrician (rule sheet §1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ReferrerKind {
     /// A general practitioner.
@@ -33,6 +34,7 @@ impl ReferrerKind {
 
 /// Whether the referral is for individual or group sessions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ReferralScope {
     /// Individual sessions.
@@ -44,6 +46,7 @@ pub enum ReferralScope {
 /// A referral letter. It has no expiry: it is valid until its sessions are used, and
 /// Medicare goes by the date written on it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Referral {
     /// Id.
     pub id: ReferralId,

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 /// The occasions the practice writes on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Occasion {
     /// An appointment was booked.
@@ -91,6 +92,7 @@ impl Occasion {
 
 /// One occasion's wording.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Template {
     /// The email subject.
     pub subject: String,
@@ -104,6 +106,7 @@ pub struct Template {
 
 /// A filled-in template.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rendered {
     /// The email subject.
     pub subject: String,
@@ -222,6 +225,7 @@ fn fill(
 
 /// The wording for every occasion: the built-in set, or a practice's own.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TemplateSet {
     templates: BTreeMap<Occasion, Template>,
 }

@@ -20,6 +20,7 @@ use crate::ports::DeliveryStatus;
 
 /// Who a notice goes to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum Audience {
     /// A patient (or, for a minor, their guardian's contact details).
@@ -30,6 +31,7 @@ pub enum Audience {
 
 /// The channel a notice goes by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Via {
     /// Email.
@@ -42,6 +44,7 @@ pub enum Via {
 
 /// Where a notification stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OutboxState {
     /// Waiting for its time (or its next attempt).
@@ -85,6 +88,7 @@ impl OutboxState {
 
 /// What a notification sends, to whom, how, and about which record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Dispatch {
     /// The occasion (which template).
     pub occasion: Occasion,
@@ -126,6 +130,7 @@ pub fn retry_delay(attempts: u32) -> Duration {
 
 /// A notice waiting to be sent, or sent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Notification {
     /// Id.
     pub id: NotificationId,

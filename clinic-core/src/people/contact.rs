@@ -12,6 +12,7 @@ use crate::error::FieldError;
 /// domain of letters, digits and hyphens, no spaces, at most 254 characters, RFC 5321's
 /// limit); whether the mailbox exists is for the mail server to say.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
 
@@ -90,6 +91,7 @@ impl fmt::Display for Email {
 /// `(02) 9876 5432` becomes `+61298765432`. Spaces, hyphens, dots and brackets are
 /// ignored. SMS and WhatsApp adapters need this exact form.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct Phone(String);
 

@@ -20,6 +20,7 @@ fn digits_only(text: &str) -> String {
 /// `(d1·1 + d2·3 + d3·7 + d4·9 + d5·1 + d6·3 + d7·7 + d8·9) mod 10`; the issue number is
 /// 1–9.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "MedicareCardRaw", into = "MedicareCardRaw")]
 pub struct MedicareCard {
     number: String,
@@ -105,6 +106,7 @@ impl From<MedicareCard> for MedicareCardRaw {
 /// `0-9A-HJ-NP-RT-Y` with values 0–31 in that order; the check character is
 /// `"YXWTLKJHFBA"[(s1·3 + s2·5 + s3·8 + s4·4 + s5·2 + s6·1 + location·6) mod 11]`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct ProviderNumber(String);
 
@@ -178,6 +180,7 @@ impl fmt::Display for ProviderNumber {
 /// `PSY0001234567` (rule sheet §5; HL7 AU `au-ahpraregistrationnumber`:
 /// `^[A-Z]{3}[0-9]{10}$`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct AhpraNumber(String);
 

@@ -21,6 +21,7 @@ use crate::ids::{PatientId, PracticeId, PractitionerId, UserId};
 /// A role a user acts in (roles matrix: `shared/domain/roles.md`). The first four are a
 /// psychology practice's; doctor and technician serve general clinics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// A patient, acting for themselves.
@@ -39,6 +40,7 @@ pub enum Role {
 
 /// A user account of a practice: a patient or a member of staff.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     /// Id.
     pub id: UserId,

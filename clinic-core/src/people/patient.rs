@@ -11,6 +11,7 @@ use crate::practice::non_blank;
 
 /// A person's name as the patient gives it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PersonName {
     /// Given name(s).
     pub given: String,
@@ -33,6 +34,7 @@ impl PersonName {
 
 /// A private health fund membership.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthFund {
     /// Fund name, e.g. "Medibank".
     pub fund: String,
@@ -44,6 +46,7 @@ pub struct HealthFund {
 /// (N, V, Q, W, S, T), then up to three letters for the war code and digits, 8 or 9
 /// characters in all.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct DvaNumber(String);
 
@@ -95,6 +98,7 @@ impl From<DvaNumber> for String {
 
 /// The patient's usual GP, who typically refers under a Mental Health Treatment Plan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsualGp {
     /// The GP's name.
     pub name: String,
@@ -106,6 +110,7 @@ pub struct UsualGp {
 
 /// Someone to call: a guardian or an emergency contact.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContactPerson {
     /// Full name.
     pub name: String,
@@ -119,6 +124,7 @@ pub struct ContactPerson {
 
 /// How and when a patient wants appointment reminders.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReminderPreferences {
     /// By email.
     pub email: bool,
@@ -143,6 +149,7 @@ impl Default for ReminderPreferences {
 
 /// A patient of a practice.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Patient {
     /// Id.
     pub id: PatientId,
@@ -180,6 +187,7 @@ pub struct Patient {
 
 /// Everything needed to register a patient, before validation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PatientSpec {
     /// Given name(s).
     pub given_name: String,

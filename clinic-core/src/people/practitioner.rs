@@ -13,6 +13,7 @@ use crate::practice::non_blank;
 /// The kind of practitioner. It decides which MBS items they may claim and which records
 /// they may write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PractitionerKind {
     /// A psychologist with general registration (Better Access focussed psychological
@@ -37,6 +38,7 @@ impl PractitionerKind {
 
 /// How a practitioner sees patients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConsultMode {
     /// At a location.
@@ -47,6 +49,7 @@ pub enum ConsultMode {
 
 /// The patient-facing profile used by "find a psychologist".
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PractitionerProfile {
     /// Areas of practice, e.g. "anxiety", "trauma".
     pub specialisations: BTreeSet<String>,
@@ -61,6 +64,7 @@ pub struct PractitionerProfile {
 /// Why a practitioner may not currently be booked. Set by the credentials compliance sweep
 /// (an expired registration or insurance) or by a manager, cleared on reinstatement.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Suspension {
     /// A stable code such as `registration_lapsed` or `insurance_expired`.
     pub reason_code: String,
@@ -70,6 +74,7 @@ pub struct Suspension {
 
 /// A practitioner of a practice.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Practitioner {
     /// Id.
     pub id: PractitionerId,
@@ -166,6 +171,7 @@ impl Practitioner {
 
 /// A patient's directory search: every criterion given must match (case-insensitive).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DirectoryQuery {
     /// Kind.
     pub kind: Option<PractitionerKind>,

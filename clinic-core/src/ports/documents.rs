@@ -28,6 +28,7 @@ pub trait DocumentRenderer: Send + Sync + 'static {
 /// The kinds of file a practice stores: what clinics upload (certificates, referral
 /// letters, result attachments, photos of them) and what it generates (PDFs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DocumentType {
     /// `application/pdf`.
@@ -174,6 +175,7 @@ impl Upload {
 
 /// A stored file: its content address, type and size.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DocumentRef {
     /// SHA-256 of the content, lowercase hex.
     pub digest: String,

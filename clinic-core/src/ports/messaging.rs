@@ -50,6 +50,7 @@ pub trait EmailSender: Send + Sync + 'static {
 
 /// How a text message travels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// SMS.
@@ -85,6 +86,7 @@ pub struct TextMessage {
 
 /// Where a sent message stands, as the provider reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     /// Accepted by the provider, not yet sent.
@@ -111,6 +113,7 @@ impl DeliveryStatus {
 
 /// A message the provider accepted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SentMessage {
     /// The provider's id, which status callbacks refer to.
     pub provider_id: String,
@@ -120,6 +123,7 @@ pub struct SentMessage {
 
 /// A delivery status report from the provider.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliveryUpdate {
     /// The provider's message id.
     pub provider_id: String,

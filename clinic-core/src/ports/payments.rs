@@ -37,6 +37,7 @@ impl IntentRequest {
 
 /// Where a payment intent stands, in the provider's life cycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IntentStatus {
     /// Waiting for the payer's card.
@@ -57,6 +58,7 @@ pub enum IntentStatus {
 
 /// A payment intent as the provider holds it. Its `Debug` leaves out the client secret.
 #[derive(Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PaymentIntent {
     /// The provider's id (recorded as the payment's reference).
     pub id: String,
@@ -103,6 +105,7 @@ pub struct RefundRequest {
 
 /// A refund as the provider holds it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProviderRefund {
     /// The provider's id.
     pub id: String,
@@ -114,6 +117,7 @@ pub struct ProviderRefund {
 
 /// A verified notification from the provider, reduced to what billing acts on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PaymentEvent {
     /// A payment intent succeeded: record a card payment on the invoice.

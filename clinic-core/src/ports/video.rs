@@ -41,6 +41,7 @@ pub fn room_name(appointment: AppointmentId) -> String {
 
 /// A room as the provider holds it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VideoRoom {
     /// The provider's id.
     pub provider_id: String,
@@ -110,6 +111,7 @@ impl JoinPermit {
 
 /// A participant token for the video client.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VideoToken {
     /// The token the client connects with (a secret: handed to that participant only).
     pub token: String,

@@ -9,6 +9,7 @@ use crate::error::FieldError;
 /// An ABN: 11 digits with the ATO checksum (subtract 1 from the first digit, weight the
 /// digits 10, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19; the sum is divisible by 89).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct Abn(String);
 

@@ -12,6 +12,7 @@ use crate::ids::{LocationId, PracticeId, RoomId};
 
 /// An Australian state or territory. Public holidays and record-retention law depend on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "UPPERCASE")]
 pub enum AuState {
     /// New South Wales.
@@ -80,6 +81,7 @@ impl FromStr for AuState {
 /// A place where a practice sees patients. Availability, public holidays and the local
 /// times shown to patients all follow the location's zone and state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Location {
     /// Id.
     pub id: LocationId,
@@ -91,6 +93,7 @@ pub struct Location {
     pub address: String,
     /// IANA zone, e.g. `Australia/Sydney`.
     #[serde(with = "tz_serde")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "Australia/Sydney"))]
     pub zone: Tz,
     /// State or territory whose holidays and laws apply.
     pub state: AuState,
@@ -122,6 +125,7 @@ impl Location {
 
 /// A consulting room. A room holds one appointment at a time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Room {
     /// Id.
     pub id: RoomId,

@@ -17,6 +17,7 @@ use crate::ids::PracticeId;
 /// A practice: the tenant. Every other aggregate carries its `PracticeId`, and nothing is
 /// ever read across practices.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Practice {
     /// The tenant id.
     pub id: PracticeId,
@@ -54,6 +55,7 @@ impl Practice {
 
 /// When patients may book and cancel. Each practice sets its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BookingPolicy {
     /// A booking must start at least this long after it is made.
     pub min_notice: Minutes,

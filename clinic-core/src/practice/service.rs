@@ -10,6 +10,7 @@ use crate::money::Money;
 
 /// A whole number of minutes between 0 and one week.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "u32", into = "u32")]
 pub struct Minutes(u32);
 
@@ -62,6 +63,7 @@ impl From<Minutes> for u32 {
 
 /// A service a practice offers, e.g. "Individual therapy, 50 minutes".
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Service {
     /// Id.
     pub id: ServiceId,
@@ -87,6 +89,7 @@ pub struct Service {
 
 /// The fields of a new service, before validation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServiceSpec {
     /// Display name.
     pub name: String,

@@ -7,6 +7,7 @@ use crate::ids::PatientId;
 
 /// What is consented to.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ConsentKind {
     /// The practice's privacy policy (APP 1), by version.
@@ -42,6 +43,7 @@ impl ConsentKind {
 
 /// How consent was given or withdrawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConsentMethod {
     /// In the patient portal.
@@ -54,6 +56,7 @@ pub enum ConsentMethod {
 
 /// One record: granted or withdrawn, when and how.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Consent {
     /// Whose.
     pub patient_id: PatientId,
@@ -69,6 +72,7 @@ pub struct Consent {
 
 /// Where a patient stands with the privacy policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PolicyStatus {
     /// Accepted the current version.
@@ -81,6 +85,7 @@ pub enum PolicyStatus {
 
 /// A patient's consent records, in the order made.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConsentLedger {
     records: Vec<Consent>,
 }

@@ -9,6 +9,7 @@ use crate::people::{Patient, PatientSpec};
 
 /// A past version of a patient's record and what changed from it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PatientRevision {
     /// When the correction was made.
     pub on: NaiveDate,
@@ -20,6 +21,7 @@ pub struct PatientRevision {
 
 /// The answer to a correction request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum CorrectionOutcome {
     /// Corrected.

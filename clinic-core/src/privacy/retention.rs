@@ -16,6 +16,7 @@ use crate::practice::AuState;
 
 /// What the adult retention period runs from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RetentionBasis {
     /// The last service provided (NSW, Vic, default).
@@ -26,6 +27,7 @@ pub enum RetentionBasis {
 
 /// A state's retention rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RetentionRule {
     /// Years kept after the basis date.
     pub years: u32,
@@ -103,6 +105,7 @@ pub fn retention_until(
 
 /// The answer to a request to delete a patient's records.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum DeletionOutcome {
     /// The law requires the records to be kept until `until`: access is restricted
@@ -141,6 +144,7 @@ pub fn access_due_on(state: AuState, received_on: NaiveDate) -> NaiveDate {
 
 /// A patient's request for access to their records (APP 12).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccessRequest {
     /// Received.
     pub received_on: NaiveDate,

@@ -19,6 +19,7 @@ use crate::time::TimeRange;
 
 /// How the appointment is delivered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryMode {
     /// At the location.
@@ -39,6 +40,7 @@ impl DeliveryMode {
 
 /// Who cancelled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CancelledBy {
     /// The patient (or their guardian).
@@ -49,6 +51,7 @@ pub enum CancelledBy {
 
 /// A cancellation's particulars.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Cancellation {
     /// Who cancelled.
     pub by: CancelledBy,
@@ -62,6 +65,7 @@ pub struct Cancellation {
 
 /// Where an appointment is in its life.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum AppointmentStatus {
     /// Asked for by a patient, awaiting the clinic.
@@ -82,6 +86,7 @@ pub enum AppointmentStatus {
 
 /// The status without its data, for errors and filters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StatusKind {
     /// See [`AppointmentStatus::Requested`].
@@ -146,6 +151,7 @@ impl StatusKind {
 
 /// A past interval of a rescheduled appointment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reschedule {
     /// The interval it had.
     pub from: TimeRange,
@@ -159,6 +165,7 @@ pub struct Reschedule {
 /// service, a location (whose zone and availability apply; also for telehealth), an
 /// optional room, and an interval.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Appointment {
     /// Id.
     pub id: AppointmentId,

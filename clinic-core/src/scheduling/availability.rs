@@ -13,6 +13,7 @@ use crate::time::{TimeRange, resolve_local_boundary};
 /// Weekly hours: "Mondays 09:00–17:00 at Parramatta, from 1 February until further notice".
 /// Times are the location's wall clock, so 09:00 stays 09:00 across daylight saving.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WeeklyTemplate {
     /// Id.
     pub id: TemplateId,
@@ -23,6 +24,7 @@ pub struct WeeklyTemplate {
     /// Where.
     pub location_id: LocationId,
     /// Day of the week.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "Mon"))]
     pub weekday: Weekday,
     /// Local start.
     pub start: NaiveTime,
@@ -80,6 +82,7 @@ impl WeeklyTemplate {
 
 /// A change to the weekly pattern.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ExceptionKind {
     /// Not available from `from` to `to` (local wall-clock times): leave, training, a sick day.
@@ -102,6 +105,7 @@ pub enum ExceptionKind {
 
 /// An exception to a practitioner's weekly hours.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AvailabilityException {
     /// Id.
     pub id: ExceptionId,
@@ -155,6 +159,7 @@ impl AvailabilityException {
 
 /// A practitioner's templates and exceptions: everything needed to say when they work.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Availability {
     /// Weekly templates.
     pub templates: Vec<WeeklyTemplate>,

@@ -34,6 +34,7 @@ impl HolidayTableError {
 
 /// A public holiday.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Holiday {
     /// Its date.
     pub date: NaiveDate,

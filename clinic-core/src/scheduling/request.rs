@@ -9,6 +9,7 @@ use crate::ids::{LocationId, PatientId, PractitionerId, RoomId, ServiceId};
 
 /// A request to book one appointment (or the first of a series).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BookingRequest {
     /// Practitioner.

@@ -18,6 +18,7 @@ pub const MAX_OCCURRENCES: u16 = 104;
 
 /// When a series ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SeriesEnd {
     /// After this many occurrences (the first included).
@@ -28,6 +29,7 @@ pub enum SeriesEnd {
 
 /// How to book when some occurrences are not free.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SeriesPolicy {
     /// Book every occurrence or none.
@@ -38,6 +40,7 @@ pub enum SeriesPolicy {
 
 /// A recurrence.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Recurrence {
     /// Weeks between occurrences: 1 weekly, 2 fortnightly, up to 12.
     pub every_weeks: u8,

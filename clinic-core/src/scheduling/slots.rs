@@ -46,6 +46,7 @@ pub struct SlotQuery {
 
 /// A bookable start.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Slot {
     /// Practitioner.
     pub practitioner_id: PractitionerId,

@@ -10,6 +10,7 @@ use crate::ids::{LocationId, PatientId, PracticeId, PractitionerId, ServiceId, W
 
 /// How soon the patient needs to be seen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Urgency {
     /// Whenever a suitable time opens.
@@ -22,6 +23,7 @@ pub enum Urgency {
 
 /// A patient waiting for a slot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WaitlistEntry {
     /// Id.
     pub id: WaitlistEntryId,
@@ -36,6 +38,7 @@ pub struct WaitlistEntry {
     /// A particular location, or any.
     pub location_id: Option<LocationId>,
     /// Days of the week that suit (empty: any day).
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub days: Vec<Weekday>,
     /// Earliest local start that suits.
     pub earliest: Option<NaiveTime>,

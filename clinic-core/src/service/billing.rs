@@ -94,6 +94,7 @@ pub struct ClaimRequest {
 
 /// A warning given when booking, which never blocks the booking.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum BookingWarning {
     /// With the sessions already claimed and booked this calendar year, this one would be

@@ -40,6 +40,7 @@ pub struct CompliancePorts {
 
 /// What one run found and did.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ComplianceReport {
     /// Credential actions taken (warnings to send, suspensions, cancellations with the
     /// patients to tell, reinstatements).

@@ -63,6 +63,7 @@ pub struct Channels {
 
 /// What one worker round did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DispatchReport {
     /// Handed to a provider.
     pub sent: usize,

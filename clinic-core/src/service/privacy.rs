@@ -28,6 +28,7 @@ use crate::scheduling::Appointment;
 
 /// Everything held about one patient.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PatientExport {
     /// When it was produced.
     pub generated_at: DateTime<Utc>,
@@ -49,6 +50,7 @@ pub struct PatientExport {
 
 /// What a deletion request came to. Every field states what was actually done.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeletionReport {
     /// Refused until a date under a named rule, or approved.
     pub outcome: DeletionOutcome,

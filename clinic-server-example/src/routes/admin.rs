@@ -36,6 +36,7 @@ async fn practitioner(s: &AppState, who: &Principal, id: &str, action: Action) -
 }
 
 /// `GET /api/v1/practitioners/{id}/availability`: weekly templates and exceptions.
+#[utoipa::path(get, path = "/api/v1/practitioners/{id}/availability", tag = "practitioners", params(("id" = String, Path, description = "the record's id (UUID)")), responses((status = 200, description = "done", body = clinic_core::scheduling::Availability), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn availability(
     State(s): State<AppState>,
     who: Principal,
@@ -48,10 +49,11 @@ pub(crate) async fn availability(
 }
 
 /// A weekly template, in the location's local time.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewTemplate {
     location_id: LocationId,
+    #[schema(value_type = String, example = "Mon")]
     weekday: Weekday,
     start: NaiveTime,
     end: NaiveTime,
@@ -61,6 +63,7 @@ pub(crate) struct NewTemplate {
 }
 
 /// `POST /api/v1/practitioners/{id}/templates`.
+#[utoipa::path(post, path = "/api/v1/practitioners/{id}/templates", tag = "practitioners", params(("id" = String, Path, description = "the record's id (UUID)")), request_body = NewTemplate, responses((status = 201, description = "done", body = clinic_core::scheduling::WeeklyTemplate), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn add_template(
     State(s): State<AppState>,
     who: Principal,
@@ -96,7 +99,7 @@ pub(crate) async fn add_template(
 
 /// An exception: leave (`{"kind": "unavailable", "from", "to"}`) or extra hours
 /// (`{"kind": "extra_hours", "date", "start", "end"}`).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewException {
     #[serde(default)]
@@ -105,6 +108,7 @@ pub(crate) struct NewException {
 }
 
 /// `POST /api/v1/practitioners/{id}/exceptions`.
+#[utoipa::path(post, path = "/api/v1/practitioners/{id}/exceptions", tag = "practitioners", params(("id" = String, Path, description = "the record's id (UUID)")), request_body = NewException, responses((status = 201, description = "done", body = clinic_core::scheduling::AvailabilityException), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn add_exception(
     State(s): State<AppState>,
     who: Principal,
@@ -119,7 +123,8 @@ pub(crate) async fn add_exception(
 }
 
 /// A page of the audit log.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct Page {
     #[serde(default)]
     from: u64,
@@ -133,6 +138,7 @@ const fn hundred() -> usize {
 
 /// `GET /api/v1/audit?from=0&limit=100`: audit events from a position (at most 1,000 a
 /// page); what was done, by whom, to which record, with what outcome — never content.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(Page), responses((status = 200, description = "done", body = Vec<clinic_core::audit::AuditEvent>), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn audit(
     State(s): State<AppState>,
     who: Principal,
@@ -151,7 +157,7 @@ pub(crate) async fn audit(
 }
 
 /// The chain's state.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct Verified {
     intact: bool,
     events: Option<u64>,
@@ -160,6 +166,7 @@ pub(crate) struct Verified {
 
 /// `POST /api/v1/audit/verify`: checks the whole hash chain against its signed
 /// checkpoints; an edited, removed or reordered event, or a cut tail, is reported.
+#[utoipa::path(post, path = "/api/v1/audit/verify", tag = "audit", responses((status = 200, description = "done", body = Verified), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn verify(State(s): State<AppState>, who: Principal) -> Result<Json<Verified>, ApiError> {
     who.require(Action::Verify, Area::AuditLog, Relation::Other, "audit")?;
     let result = AuditService::new(s.store.clone())

@@ -18,8 +18,8 @@ use crate::state::AppState;
 use clinic_core::access::{Action, Area, Relation};
 
 /// One occurrence of a booked series, in the response.
-#[derive(Serialize)]
-struct OccurrenceDto {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct OccurrenceDto {
     index: u16,
     local_start: NaiveDateTime,
     appointment_id: Option<AppointmentId>,
@@ -28,15 +28,15 @@ struct OccurrenceDto {
 }
 
 /// A booked appointment with the Medicare warnings it raised (they never block a booking).
-#[derive(Serialize)]
-struct BookedDto {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct BookedDto {
     #[serde(flatten)]
     appointment: Appointment,
     warnings: Vec<BookingWarning>,
 }
 
-#[derive(Serialize)]
-struct SeriesDto {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct SeriesDto {
     series_id: Option<SeriesId>,
     booked: Vec<Appointment>,
     occurrences: Vec<OccurrenceDto>,
@@ -74,6 +74,7 @@ fn for_patient(who: &Principal, e: ServiceError) -> ApiError {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/appointments", tag = "appointments", request_body = clinic_core::scheduling::BookingRequest, responses((status = 201, description = "done", body = BookedDto), (status = 400, description = "the request could not be read", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn book(
     State(s): State<AppState>,
     who: Principal,
@@ -164,6 +165,7 @@ async fn permitted(s: &AppState, who: &Principal, id: &str, action: Action) -> R
     Ok(a)
 }
 
+#[utoipa::path(get, path = "/api/v1/appointments/{id}", operation_id = "get_appointment", tag = "appointments", params(("id" = String, Path, description = "the record's id (UUID)")), responses((status = 200, description = "done", body = clinic_core::scheduling::Appointment), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn get(
     State(s): State<AppState>,
     who: Principal,
@@ -173,7 +175,7 @@ pub(crate) async fn get(
 }
 
 /// A cancellation request.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CancelRequest {
     by: CancelledBy,
@@ -181,12 +183,13 @@ pub(crate) struct CancelRequest {
     reason: String,
 }
 
-#[derive(Serialize)]
-struct CancelDto {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct CancelDto {
     appointment: Appointment,
     waitlist: Vec<WaitlistEntry>,
 }
 
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/cancel", tag = "appointments", params(("id" = String, Path, description = "the record's id (UUID)")), request_body = CancelRequest, responses((status = 200, description = "done", body = CancelDto), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn cancel(
     State(s): State<AppState>,
     who: Principal,
@@ -237,6 +240,7 @@ async fn step(s: &AppState, who: &Principal, id: &str, step: Step) -> Result<Jso
 }
 
 /// `POST /api/v1/appointments/{id}/confirm`.
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/confirm", operation_id = "confirm_appointment", tag = "appointments", params(("id" = String, Path, description = "the record's id (UUID)")), responses((status = 200, description = "done", body = clinic_core::scheduling::Appointment), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn confirm(
     State(s): State<AppState>,
     who: Principal,
@@ -246,6 +250,7 @@ pub(crate) async fn confirm(
 }
 
 /// `POST /api/v1/appointments/{id}/arrive`.
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/arrive", tag = "appointments", params(("id" = String, Path, description = "the record's id (UUID)")), responses((status = 200, description = "done", body = clinic_core::scheduling::Appointment), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn arrive(
     State(s): State<AppState>,
     who: Principal,
@@ -255,6 +260,7 @@ pub(crate) async fn arrive(
 }
 
 /// `POST /api/v1/appointments/{id}/complete`.
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/complete", tag = "appointments", params(("id" = String, Path, description = "the record's id (UUID)")), responses((status = 200, description = "done", body = clinic_core::scheduling::Appointment), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn complete(
     State(s): State<AppState>,
     who: Principal,
@@ -264,6 +270,7 @@ pub(crate) async fn complete(
 }
 
 /// `POST /api/v1/appointments/{id}/no-show`.
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/no-show", tag = "appointments", params(("id" = String, Path, description = "the record's id (UUID)")), responses((status = 200, description = "done", body = clinic_core::scheduling::Appointment), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn no_show(
     State(s): State<AppState>,
     who: Principal,
@@ -273,7 +280,7 @@ pub(crate) async fn no_show(
 }
 
 /// A new start.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Reschedule {
     start: chrono::DateTime<chrono::Utc>,
@@ -281,6 +288,7 @@ pub(crate) struct Reschedule {
 
 /// `POST /api/v1/appointments/{id}/reschedule`: the same appointment at a new start,
 /// under every booking rule; its notices follow.
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/reschedule", tag = "appointments", params(("id" = String, Path, description = "the record's id (UUID)")), request_body = Reschedule, responses((status = 200, description = "done", body = clinic_core::scheduling::Appointment), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn reschedule(
     State(s): State<AppState>,
     who: Principal,
@@ -294,7 +302,7 @@ pub(crate) async fn reschedule(
 }
 
 /// A wish to be offered a freed time.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WaitlistBody {
     patient_id: clinic_core::ids::PatientId,
@@ -305,6 +313,7 @@ pub(crate) struct WaitlistBody {
     #[serde(default)]
     location_id: Option<clinic_core::ids::LocationId>,
     #[serde(default)]
+    #[schema(value_type = Vec<String>)]
     days: Vec<chrono::Weekday>,
     #[serde(default)]
     earliest: Option<chrono::NaiveTime>,
@@ -320,6 +329,7 @@ const fn routine() -> clinic_core::scheduling::Urgency {
 
 /// `POST /api/v1/waitlist`: the patient (or the front desk for them) asks to be offered
 /// a time that frees up; cancellations rank the list for the freed slot.
+#[utoipa::path(post, path = "/api/v1/waitlist", tag = "appointments", request_body = WaitlistBody, responses((status = 201, description = "done", body = clinic_core::scheduling::WaitlistEntry), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn join_waitlist(
     State(s): State<AppState>,
     who: Principal,

@@ -39,7 +39,7 @@ impl FromRequestParts<AppState> for ClientIp {
 }
 
 /// Tokens handed out on sign-in and refresh.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct TokenPair {
     access_token: String,
     token_type: &'static str,
@@ -92,7 +92,7 @@ fn parse_email(text: &str) -> Result<Email, ApiError> {
 }
 
 /// A patient's self-registration.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Register {
     email: String,
@@ -104,6 +104,7 @@ pub(crate) struct Register {
 
 /// `POST /api/v1/auth/register`: a patient creates their record and account and is signed
 /// in. 409 `email_taken` when the address has an account.
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = Register, responses((status = 201, description = "done", body = TokenPair), (status = 400, description = "the request could not be read", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)))]
 pub(crate) async fn register(
     State(s): State<AppState>,
     body: Result<Json<Register>, JsonRejection>,
@@ -151,7 +152,7 @@ pub(crate) async fn register(
 
 /// Email and password, and for an account with a second factor, a code from the
 /// authenticator app or one recovery code.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Login {
     email: String,
@@ -174,6 +175,7 @@ fn bad_credentials() -> ApiError {
 /// the same time; five wrong passwords lock the account for fifteen minutes (423
 /// `account_locked`), and twenty failures from one address in fifteen minutes make it
 /// wait (429 `too_many_attempts`).
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Login, responses((status = 200, description = "done", body = TokenPair), (status = 400, description = "the request could not be read", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 423, description = "the account is locked", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 429, description = "too many attempts", content_type = "application/problem+json", body = crate::openapi::Problem)))]
 pub(crate) async fn login(
     State(s): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -303,7 +305,7 @@ fn second_factor(
 }
 
 /// A refresh token.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Refresh {
     refresh_token: String,
@@ -316,6 +318,7 @@ fn refresh_refused(code: &'static str, detail: &str) -> ApiError {
 /// `POST /api/v1/auth/refresh`: exchanges a refresh token for a new pair. Each refresh
 /// token works once; presenting one that was already used signs out every session of
 /// that sign-in (401 `refresh_token_reused`).
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = Refresh, responses((status = 200, description = "done", body = TokenPair), (status = 400, description = "the request could not be read", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem)))]
 pub(crate) async fn refresh(
     State(s): State<AppState>,
     body: Result<Json<Refresh>, JsonRejection>,
@@ -355,6 +358,7 @@ pub(crate) async fn refresh(
 
 /// `POST /api/v1/auth/logout`: revokes the refresh token's family (every token of that
 /// sign-in). Succeeds for a token already revoked or unknown.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = Refresh, responses((status = 204, description = "done"), (status = 400, description = "the request could not be read", content_type = "application/problem+json", body = crate::openapi::Problem)))]
 pub(crate) async fn logout(
     State(s): State<AppState>,
     body: Result<Json<Refresh>, JsonRejection>,
@@ -382,7 +386,7 @@ pub(crate) async fn logout(
 }
 
 /// The signed-in user.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct Me {
     user_id: UserId,
     email: Email,
@@ -393,6 +397,7 @@ pub(crate) struct Me {
 }
 
 /// `GET /api/v1/auth/me` (also for staff who still owe the practice a second factor).
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses((status = 200, description = "done", body = Me), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn me(State(s): State<AppState>, Enrolling(who): Enrolling) -> Result<Json<Me>, ApiError> {
     let account = s
         .store
@@ -410,7 +415,7 @@ pub(crate) async fn me(State(s): State<AppState>, Enrolling(who): Enrolling) -> 
 }
 
 /// The first administrator.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Bootstrap {
     token: String,
@@ -421,6 +426,7 @@ pub(crate) struct Bootstrap {
 /// `POST /api/v1/auth/bootstrap`: creates the first administrator with the one-time token
 /// the server printed at start-up. The token works once, and only while the practice has
 /// no administrator.
+#[utoipa::path(post, path = "/api/v1/auth/bootstrap", tag = "auth", request_body = Bootstrap, responses((status = 201, description = "done", body = TokenPair), (status = 400, description = "the request could not be read", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)))]
 pub(crate) async fn bootstrap(
     State(s): State<AppState>,
     body: Result<Json<Bootstrap>, JsonRejection>,
@@ -453,7 +459,7 @@ pub(crate) async fn bootstrap(
 }
 
 /// What an authenticator app needs, and the recovery codes (shown this once).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct Enrolment {
     secret: String,
     otpauth_uri: String,
@@ -462,6 +468,7 @@ pub(crate) struct Enrolment {
 
 /// `POST /api/v1/auth/2fa/enrol`: starts (or restarts, until confirmed) a second factor.
 /// 409 `two_factor_already_enrolled` once confirmed.
+#[utoipa::path(post, path = "/api/v1/auth/2fa/enrol", tag = "auth", responses((status = 200, description = "done", body = Enrolment), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn enrol(State(s): State<AppState>, Enrolling(who): Enrolling) -> Result<Json<Enrolment>, ApiError> {
     let mut account = s
         .store
@@ -501,7 +508,7 @@ pub(crate) async fn enrol(State(s): State<AppState>, Enrolling(who): Enrolling) 
 }
 
 /// A code from the authenticator app.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Confirm {
     code: String,
@@ -509,6 +516,7 @@ pub(crate) struct Confirm {
 
 /// `POST /api/v1/auth/2fa/confirm`: the first correct code switches the second factor on
 /// and returns tokens of a sign-in that passed it.
+#[utoipa::path(post, path = "/api/v1/auth/2fa/confirm", operation_id = "confirm_two_factor", tag = "auth", request_body = Confirm, responses((status = 200, description = "done", body = TokenPair), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn confirm(
     State(s): State<AppState>,
     Enrolling(who): Enrolling,

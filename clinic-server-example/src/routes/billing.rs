@@ -47,6 +47,7 @@ async fn readable_invoice(s: &AppState, who: &Principal, id: &str, action: Actio
 }
 
 /// `GET /api/v1/invoices/{id}`.
+#[utoipa::path(get, path = "/api/v1/invoices/{id}", operation_id = "get_invoice", tag = "billing", params(("id" = String, Path, description = "the record's id (UUID)")), responses((status = 200, description = "done", body = clinic_core::billing::Invoice), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn get(
     State(s): State<AppState>,
     who: Principal,
@@ -57,6 +58,7 @@ pub(crate) async fn get(
 
 /// `GET /api/v1/invoices/{id}/pdf`: the tax invoice, invoice or receipt as the billing
 /// rules title it, with its Medicare particulars.
+#[utoipa::path(get, path = "/api/v1/invoices/{id}/pdf", tag = "billing", params(("id" = String, Path, description = "the record's id (UUID)")), responses((status = 200, description = "the PDF", content_type = "application/pdf", body = Vec<u8>), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn pdf(
     State(s): State<AppState>,
     who: Principal,
@@ -88,7 +90,7 @@ pub(crate) async fn pdf(
 }
 
 /// Which payment attempt this is.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct IntentBody {
     #[serde(default = "first")]
@@ -100,7 +102,7 @@ const fn first() -> u32 {
 }
 
 /// What the payer's browser needs to confirm a card payment.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct IntentDto {
     id: String,
     client_secret: Option<String>,
@@ -110,6 +112,7 @@ pub(crate) struct IntentDto {
 
 /// `POST /api/v1/invoices/{id}/payment-intent`: a card payment of the balance through the
 /// payment provider. The same attempt number returns the same intent.
+#[utoipa::path(post, path = "/api/v1/invoices/{id}/payment-intent", tag = "billing", params(("id" = String, Path, description = "the record's id (UUID)")), request_body = IntentBody, responses((status = 200, description = "done", body = IntentDto), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn payment_intent(
     State(s): State<AppState>,
     who: Principal,
@@ -132,6 +135,7 @@ pub(crate) async fn payment_intent(
 
 /// `POST /api/v1/appointments/{id}/join`: the telehealth gate, then a video token for this
 /// appointment's room only. 422 `telehealth_not_ready` lists what is missing (as codes).
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/join", tag = "telehealth", params(("id" = String, Path, description = "the record's id (UUID)")), responses((status = 200, description = "done", body = clinic_core::ports::VideoToken), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn join(
     State(s): State<AppState>,
     who: Principal,
@@ -172,7 +176,7 @@ pub(crate) async fn join(
 }
 
 /// A Medicare claim for one invoice line.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ClaimBody {
     invoice_id: InvoiceId,
@@ -189,6 +193,7 @@ pub(crate) struct ClaimBody {
 /// `POST /api/v1/claims`: the billing desk claims a delivered session under Medicare.
 /// Refused with 422 `not_claimable` and every reason (the annual cap, no referral, a
 /// session not completed …); the session can still be invoiced privately.
+#[utoipa::path(post, path = "/api/v1/claims", tag = "billing", request_body = ClaimBody, responses((status = 201, description = "done", body = clinic_core::billing::Claim), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn claim(
     State(s): State<AppState>,
     who: Principal,

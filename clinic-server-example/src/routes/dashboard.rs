@@ -28,7 +28,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// An unpaid invoice on the manager's list.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct Unpaid {
     invoice_id: InvoiceId,
     number: Option<u64>,
@@ -40,7 +40,7 @@ pub(crate) struct Unpaid {
 }
 
 /// A credential about to lapse.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct Expiring {
     practitioner_id: PractitionerId,
     credential: &'static str,
@@ -48,14 +48,14 @@ pub(crate) struct Expiring {
 }
 
 /// A draft note awaiting its author's signature.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct Draft {
     note_id: NoteId,
     patient_id: PatientId,
 }
 
 /// One role's first screen.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(tag = "view", rename_all = "snake_case")]
 pub(crate) enum Dashboard {
     /// A patient's.
@@ -93,6 +93,7 @@ fn age(days: i64) -> &'static str {
 }
 
 /// `GET /api/v1/dashboard`.
+#[utoipa::path(get, path = "/api/v1/dashboard", tag = "dashboard", responses((status = 200, description = "done", body = Dashboard), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn dashboard(State(s): State<AppState>, who: Principal) -> Result<Json<Dashboard>, ApiError> {
     let now = s.clock.now();
     let zone = s
@@ -218,6 +219,7 @@ pub(crate) async fn dashboard(State(s): State<AppState>, who: Principal) -> Resu
 
 /// `GET /api/v1/patients/{id}`: the patient's own record (or, for a manager or
 /// administrator, any patient's).
+#[utoipa::path(get, path = "/api/v1/patients/{id}", tag = "patients", params(("id" = String, Path, description = "the record's id (UUID)")), responses((status = 200, description = "done", body = clinic_core::people::Patient), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn patient(
     State(s): State<AppState>,
     who: Principal,
@@ -240,6 +242,7 @@ pub(crate) async fn patient(
 
 /// `PUT /api/v1/patients/{id}/reminders`: how and when the patient wants reminders
 /// (email, SMS, WhatsApp; 1 to 168 hours ahead).
+#[utoipa::path(put, path = "/api/v1/patients/{id}/reminders", tag = "patients", params(("id" = String, Path, description = "the record's id (UUID)")), request_body = clinic_core::people::ReminderPreferences, responses((status = 204, description = "done"), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn reminders(
     State(s): State<AppState>,
     who: Principal,

@@ -13,13 +13,14 @@ use crate::state::AppState;
 use clinic_core::access::{Action, Area, Relation};
 
 /// What the directory returns.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Directory {
     locations: Vec<Location>,
     services: Vec<Service>,
     practitioners: Vec<Practitioner>,
 }
 
+#[utoipa::path(get, path = "/api/v1/directory", tag = "scheduling", responses((status = 200, description = "done", body = Directory), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn directory(State(s): State<AppState>, who: Principal) -> Result<Json<Directory>, ApiError> {
     who.require(Action::Read, Area::Directory, Relation::Other, "directory")?;
     let locations = s

@@ -12,8 +12,8 @@ use serde::Serialize;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-#[derive(Serialize)]
-struct Received {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Received {
     received: bool,
     outcome: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -23,6 +23,7 @@ struct Received {
 /// `POST /api/v1/hooks/stripe`: a Stripe webhook delivery. A bad signature is 400 (Stripe
 /// shows it on the endpoint); a delivery applied before is 200 again, so Stripe stops
 /// retrying; a storage failure is 503, so it retries later.
+#[utoipa::path(post, path = "/api/v1/hooks/stripe", tag = "hooks", request_body(content = String, content_type = "application/json", description = "the raw event body, as Stripe signed it"), responses((status = 200, description = "done", body = Received), (status = 400, description = "the request could not be read", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 503, description = "not available now; retry", content_type = "application/problem+json", body = crate::openapi::Problem)))]
 pub async fn stripe(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let signature = headers
         .get("stripe-signature")
@@ -66,6 +67,7 @@ pub async fn stripe(State(state): State<AppState>, headers: HeaderMap, body: Byt
 
 /// `POST /api/v1/hooks/twilio/status`: a message delivery report, checked against the
 /// signature Twilio computes over this endpoint's public URL and the posted parameters.
+#[utoipa::path(post, path = "/api/v1/hooks/twilio/status", tag = "hooks", request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's status parameters"), responses((status = 204, description = "done"), (status = 400, description = "the request could not be read", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 503, description = "not available now; retry", content_type = "application/problem+json", body = crate::openapi::Problem)))]
 pub async fn twilio_status(
     State(state): State<AppState>,
     headers: HeaderMap,

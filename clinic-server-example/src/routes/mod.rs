@@ -1,15 +1,15 @@
 //! The router.
 
-mod admin;
-mod appointments;
-mod auth;
-mod billing;
-mod dashboard;
-mod directory;
-mod hooks;
-mod records;
-mod slots;
-mod staff;
+pub(crate) mod admin;
+pub(crate) mod appointments;
+pub(crate) mod auth;
+pub(crate) mod billing;
+pub(crate) mod dashboard;
+pub(crate) mod directory;
+pub(crate) mod hooks;
+pub(crate) mod records;
+pub(crate) mod slots;
+pub(crate) mod staff;
 
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
@@ -79,7 +79,10 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn routes(state: AppState) -> Router {
+    use utoipa::OpenApi as _;
+    let docs = utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", crate::openapi::ApiDoc::openapi());
     Router::new()
+        .merge(docs)
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/api/v1/auth/register", post(auth::register))
@@ -139,18 +142,20 @@ fn routes(state: AppState) -> Router {
         .with_state(state)
 }
 
-#[derive(Serialize)]
-struct Health {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Health {
     status: &'static str,
 }
 
-async fn health() -> Json<Health> {
+#[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, description = "done", body = Health)))]
+pub(crate) async fn health() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
 /// Ready when the database answers (migrations ran when the store connected, and a newer
 /// schema would have stopped start-up).
-async fn ready(axum::extract::State(s): axum::extract::State<AppState>) -> Result<Json<Health>, ApiError> {
+#[utoipa::path(get, path = "/ready", tag = "health", responses((status = 200, description = "done", body = Health), (status = 503, description = "not available now; retry", content_type = "application/problem+json", body = crate::openapi::Problem)))]
+pub(crate) async fn ready(axum::extract::State(s): axum::extract::State<AppState>) -> Result<Json<Health>, ApiError> {
     s.store.practice(s.practice).await.map_err(|e| {
         tracing::warn!(code = e.kind().code(), "not ready: the database did not answer");
         ApiError::new(

@@ -51,7 +51,7 @@ fn refusal(who: &Principal, e: ServiceError, entity: &'static str) -> ApiError {
 }
 
 /// A consent given or withdrawn.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ConsentBody {
     consent: ConsentKind,
@@ -66,6 +66,7 @@ const fn online() -> ConsentMethod {
 
 /// `POST /api/v1/patients/{id}/consents`: the patient gives or withdraws a consent
 /// (privacy policy, telehealth, recording …); a withdrawal is a new record, never a deletion.
+#[utoipa::path(post, path = "/api/v1/patients/{id}/consents", tag = "patients", params(("id" = String, Path, description = "the record's id (UUID)")), request_body = ConsentBody, responses((status = 201, description = "done", body = clinic_core::privacy::ConsentLedger), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn record_consent(
     State(s): State<AppState>,
     who: Principal,
@@ -92,6 +93,7 @@ pub(crate) async fn record_consent(
 }
 
 /// `GET /api/v1/patients/{id}/consents`.
+#[utoipa::path(get, path = "/api/v1/patients/{id}/consents", tag = "patients", params(("id" = String, Path, description = "the record's id (UUID)")), responses((status = 200, description = "done", body = clinic_core::privacy::ConsentLedger), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn consents(
     State(s): State<AppState>,
     who: Principal,
@@ -104,6 +106,7 @@ pub(crate) async fn consents(
 
 /// `PUT /api/v1/patients/{id}/emergency-contact`: who to call in an emergency (needed
 /// before a telehealth session).
+#[utoipa::path(put, path = "/api/v1/patients/{id}/emergency-contact", tag = "patients", params(("id" = String, Path, description = "the record's id (UUID)")), request_body = clinic_core::people::ContactPerson, responses((status = 204, description = "done"), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn emergency_contact(
     State(s): State<AppState>,
     who: Principal,
@@ -128,6 +131,7 @@ pub(crate) async fn emergency_contact(
 
 /// `PUT /api/v1/appointments/{id}/prep`: the patient confirms, before a video session,
 /// their emergency plan, where they will be, and the technical requirements.
+#[utoipa::path(put, path = "/api/v1/appointments/{id}/prep", tag = "telehealth", params(("id" = String, Path, description = "the record's id (UUID)")), request_body = clinic_core::telehealth::SessionPrep, responses((status = 204, description = "done"), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn save_prep(
     State(s): State<AppState>,
     who: Principal,
@@ -156,7 +160,7 @@ pub(crate) async fn save_prep(
 }
 
 /// A new note.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewNote {
     patient_id: PatientId,
@@ -174,6 +178,7 @@ fn clinician(who: &Principal, headers: &HeaderMap) -> Actor {
 }
 
 /// `POST /api/v1/notes`: a clinician drafts a note for a patient they treat.
+#[utoipa::path(post, path = "/api/v1/notes", tag = "notes", request_body = NewNote, responses((status = 201, description = "done", body = clinic_core::clinical::ProgressNote), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn create_note(
     State(s): State<AppState>,
     who: Principal,
@@ -190,6 +195,7 @@ pub(crate) async fn create_note(
 }
 
 /// `GET /api/v1/notes/{id}` (audited).
+#[utoipa::path(get, path = "/api/v1/notes/{id}", tag = "notes", params(("id" = String, Path, description = "the record's id (UUID)")), responses((status = 200, description = "done", body = clinic_core::clinical::ProgressNote), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn note(
     State(s): State<AppState>,
     who: Principal,
@@ -208,6 +214,7 @@ pub(crate) async fn note(
 
 /// `POST /api/v1/notes/{id}/sign` and `/lock`: the author signs, then locks; after that a
 /// note changes only by addenda.
+#[utoipa::path(post, path = "/api/v1/notes/{id}/sign", tag = "notes", params(("id" = String, Path, description = "the record's id (UUID)")), responses((status = 200, description = "done", body = clinic_core::clinical::ProgressNote), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn sign_note(
     State(s): State<AppState>,
     who: Principal,
@@ -224,6 +231,7 @@ pub(crate) async fn sign_note(
 }
 
 /// `POST /api/v1/notes/{id}/lock`.
+#[utoipa::path(post, path = "/api/v1/notes/{id}/lock", tag = "notes", params(("id" = String, Path, description = "the record's id (UUID)")), responses((status = 200, description = "done", body = clinic_core::clinical::ProgressNote), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn lock_note(
     State(s): State<AppState>,
     who: Principal,
@@ -240,13 +248,14 @@ pub(crate) async fn lock_note(
 }
 
 /// An addendum.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Addendum {
     text: String,
 }
 
 /// `POST /api/v1/notes/{id}/addenda`.
+#[utoipa::path(post, path = "/api/v1/notes/{id}/addenda", tag = "notes", params(("id" = String, Path, description = "the record's id (UUID)")), request_body = Addendum, responses((status = 200, description = "done", body = clinic_core::clinical::ProgressNote), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn amend_note(
     State(s): State<AppState>,
     who: Principal,
@@ -284,6 +293,7 @@ async fn patient_state(s: &AppState, patient: PatientId) -> Result<clinic_core::
 
 /// `POST /api/v1/patients/{id}/access-requests`: an APP 12 request for everything held,
 /// due by the state's period (30 days; 45 in NSW); audited.
+#[utoipa::path(post, path = "/api/v1/patients/{id}/access-requests", tag = "privacy", params(("id" = String, Path, description = "the record's id (UUID)")), responses((status = 201, description = "done", body = clinic_core::privacy::AccessRequest), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn request_access(
     State(s): State<AppState>,
     who: Principal,
@@ -306,7 +316,8 @@ pub(crate) async fn request_access(
 }
 
 /// The export's format.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ExportQuery {
     #[serde(default)]
     format: Option<String>,
@@ -315,6 +326,7 @@ pub(crate) struct ExportQuery {
 /// `GET /api/v1/patients/{id}/export?format=json|csv|pdf`: everything held about the
 /// patient, for a manager or administrator answering an access request; audited, and the
 /// open request is marked provided.
+#[utoipa::path(get, path = "/api/v1/patients/{id}/export", tag = "privacy", params(("id" = String, Path, description = "the record's id (UUID)"), ExportQuery), responses((status = 200, description = "done", body = clinic_core::service::PatientExport), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn export(
     State(s): State<AppState>,
     who: Principal,
@@ -380,7 +392,7 @@ pub(crate) async fn export(
 }
 
 /// The answer to a deletion request.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct DeletionDto {
     outcome: DeletionOutcome,
     deidentified: bool,
@@ -391,6 +403,7 @@ pub(crate) struct DeletionDto {
 /// request. Health records must be kept for the state's period (seven years after the last
 /// service; to age 25 for records made before 18): until then the answer is a refusal
 /// naming the date and the rule; after it, the record is de-identified and notes destroyed.
+#[utoipa::path(post, path = "/api/v1/patients/{id}/deletion", tag = "privacy", params(("id" = String, Path, description = "the record's id (UUID)")), responses((status = 200, description = "done", body = DeletionDto), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn process_deletion(
     State(s): State<AppState>,
     who: Principal,

@@ -16,7 +16,8 @@ use clinic_core::access::{Action, Area, Relation};
 
 /// Query parameters. `practitioner_id` takes a comma-separated list; `zone` is the
 /// viewer's IANA zone (default `Australia/Sydney`).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Params {
     service_id: ServiceId,
@@ -29,6 +30,7 @@ pub(crate) struct Params {
     mode: Option<DeliveryMode>,
 }
 
+#[utoipa::path(get, path = "/api/v1/slots", tag = "scheduling", params(Params), responses((status = 200, description = "done", body = Vec<clinic_core::scheduling::Slot>), (status = 400, description = "the request could not be read", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn search(
     State(s): State<AppState>,
     who: Principal,

@@ -21,7 +21,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Who to invite, in which roles.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Invite {
     email: String,
@@ -31,7 +31,7 @@ pub(crate) struct Invite {
 }
 
 /// An invitation sent.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct Invited {
     user_id: UserId,
     email: Email,
@@ -43,6 +43,7 @@ pub(crate) struct Invited {
 /// emails the invitee a link with a one-time token (in the URL fragment, so it reaches no
 /// server log). A manager invites clinicians, technicians and managers; only an
 /// administrator invites administrators.
+#[utoipa::path(post, path = "/api/v1/staff/invitations", tag = "staff", request_body = Invite, responses((status = 201, description = "done", body = Invited), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn invite(
     State(s): State<AppState>,
     who: Principal,
@@ -133,7 +134,7 @@ pub(crate) async fn invite(
 }
 
 /// Accepting an invitation.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Accept {
     email: String,
@@ -150,6 +151,7 @@ fn invalid_invitation() -> ApiError {
 }
 
 /// `POST /api/v1/auth/accept-invitation`: the invitee sets their password and is signed in.
+#[utoipa::path(post, path = "/api/v1/auth/accept-invitation", tag = "auth", request_body = Accept, responses((status = 200, description = "done", body = super::auth::TokenPair), (status = 400, description = "the request could not be read", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)))]
 pub(crate) async fn accept(
     State(s): State<AppState>,
     body: Result<Json<Accept>, JsonRejection>,
