@@ -13,6 +13,17 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     detail: String,
+    /// The fields at fault, for validation errors.
+    errors: Vec<FieldProblem>,
+}
+
+/// One field at fault.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldProblem {
+    /// The field, as named in the request (snake_case).
+    pub field: &'static str,
+    /// What is wrong with it (never its value).
+    pub problem: String,
 }
 
 #[derive(Serialize)]
@@ -23,6 +34,10 @@ struct Problem<'a> {
     status: u16,
     code: &'a str,
     detail: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'static str>,
+    #[serde(skip_serializing_if = "<[FieldProblem]>::is_empty")]
+    errors: &'a [FieldProblem],
 }
 
 impl ApiError {
@@ -33,6 +48,25 @@ impl ApiError {
             status,
             code,
             detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// 422 for invalid fields, naming each one.
+    #[must_use]
+    pub fn fields(errors: &[FieldError]) -> Self {
+        let detail = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "invalid_field",
+            detail,
+            errors: errors
+                .iter()
+                .map(|e| FieldProblem {
+                    field: e.field(),
+                    problem: e.problem().to_owned(),
+                })
+                .collect(),
         }
     }
 
@@ -63,12 +97,15 @@ impl ApiError {
 
 impl From<FieldError> for ApiError {
     fn from(e: FieldError) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string())
+        Self::fields(std::slice::from_ref(&e))
     }
 }
 
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
+        if let ServiceError::Invalid(f) = &e {
+            return Self::fields(std::slice::from_ref(f));
+        }
         let status = match &e {
             ServiceError::NotFound { .. } => StatusCode::NOT_FOUND,
             ServiceError::Scheduling(s) if s.is_conflict() => StatusCode::CONFLICT,
@@ -92,6 +129,7 @@ impl From<ServiceError> for ApiError {
             status,
             code: e.code(),
             detail,
+            errors: Vec::new(),
         }
     }
 }
@@ -105,6 +143,8 @@ impl IntoResponse for ApiError {
             status: self.status.as_u16(),
             code: self.code,
             detail: &self.detail,
+            field: self.errors.first().map(|e| e.field),
+            errors: &self.errors,
         };
         let mut res = (self.status, Json(body)).into_response();
         res.headers_mut().insert(

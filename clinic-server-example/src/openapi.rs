@@ -20,6 +20,19 @@ pub struct Problem {
     pub code: String,
     /// A sentence for people (it never carries health data).
     pub detail: String,
+    /// For a validation error: the (first) field at fault.
+    pub field: Option<String>,
+    /// For a validation error: every field at fault and what is wrong with it.
+    pub errors: Option<Vec<FieldProblemDoc>>,
+}
+
+/// One field at fault in a validation error.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct FieldProblemDoc {
+    /// The field, as named in the request.
+    pub field: String,
+    /// What is wrong with it (never its value).
+    pub problem: String,
 }
 
 struct Bearer;
@@ -69,7 +82,7 @@ impl Modify for Bearer {
         routes::records::sign_note, routes::records::lock_note, routes::records::amend_note,
         routes::hooks::stripe, routes::hooks::twilio_status,
     ),
-    components(schemas(Problem)),
+    components(schemas(Problem, FieldProblemDoc)),
     modifiers(&Bearer)
 )]
 pub struct ApiDoc;

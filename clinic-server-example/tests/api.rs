@@ -1712,3 +1712,32 @@ async fn the_openapi_document_describes_every_route_with_its_auth_and_errors() {
     let page = app.raw("GET", "/docs/", "").await;
     assert_eq!(page.status, 200);
 }
+
+#[tokio::test]
+async fn validation_problems_name_the_field_and_never_echo_the_value() {
+    let app = spawn_app().await;
+    app.use_token(None);
+    let r = app
+        .post(
+            "/api/v1/auth/register",
+            &json!({"email": "x@example.com", "password": "tiny-secret", "given_name": "A",
+                    "family_name": "B", "date_of_birth": "1990-01-01"}),
+        )
+        .await;
+    problem(&r, 422, "invalid_field");
+    assert_eq!(r.body["field"], "password");
+    assert_eq!(r.body["errors"][0]["field"], "password");
+    assert!(!r.body.to_string().contains("tiny-secret"));
+    let unknown = app
+        .post(
+            "/api/v1/auth/login",
+            &json!({"email": "x@example.com", "password": "p", "extra": 1}),
+        )
+        .await;
+    problem(&unknown, 422, "bad_request");
+    assert!(
+        unknown.body["detail"].as_str().unwrap().contains("extra"),
+        "{:?}",
+        unknown.body
+    );
+}
