@@ -1741,3 +1741,132 @@ async fn validation_problems_name_the_field_and_never_echo_the_value() {
         unknown.body
     );
 }
+
+/// Every role against records that are not theirs, route by route: what the roles matrix
+/// (`access::decide`) allows answers 200; what it refuses answers 403, or 404 where the
+/// role could see its own such record (so another's existence does not leak).
+#[tokio::test]
+async fn the_roles_matrix_holds_over_http_for_others_records() {
+    use clinic_core::access::{self, Action, Area, RecordFacts, Relation};
+    use clinic_core::people::Role;
+    let app = spawn_app().await;
+    let (service, tom, sydney) = directory(&app).await;
+    let d = app.get("/api/v1/directory").await;
+    let mei = d.body["practitioners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["display_name"] == "Mei Chen")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let patient = app.patients[0];
+    let appt = app
+        .post(
+            "/api/v1/appointments",
+            &json!({"practitioner_id": tom, "service_id": service, "location_id": sydney,
+                    "patient_ids": [patient], "start": "2026-11-24T00:00:00Z"}),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let invoice = issued_invoice(&app, patient).await;
+    let note = app
+        .state
+        .clinical
+        .create(
+            &clinic_core::service::Actor {
+                practice_id: app.state.practice,
+                user_id: UuidV7Ids.new_id(),
+                role: Role::Psychologist,
+                practitioner_id: Some(tom.parse().unwrap()),
+                patient_id: None,
+                request_id: None,
+            },
+            patient,
+            clinic_core::clinical::NoteKind::Progress,
+            clinic_core::clinical::Soap::default(),
+        )
+        .await
+        .unwrap()
+        .id;
+    let routes: Vec<(String, Action, Area)> = vec![
+        (format!("/api/v1/appointments/{appt}"), Action::Read, Area::Appointments),
+        (format!("/api/v1/invoices/{invoice}"), Action::Read, Area::Billing),
+        (format!("/api/v1/patients/{patient}"), Action::Read, Area::Profile),
+        (
+            format!("/api/v1/patients/{patient}/consents"),
+            Action::Read,
+            Area::Profile,
+        ),
+        (format!("/api/v1/notes/{note}"), Action::Read, Area::ProgressNotes),
+        (
+            format!("/api/v1/practitioners/{tom}/availability"),
+            Action::Read,
+            Area::Availability,
+        ),
+        (
+            format!("/api/v1/patients/{patient}/export"),
+            Action::Process,
+            Area::PrivacyRequests,
+        ),
+        ("/api/v1/audit".to_owned(), Action::Read, Area::AuditLog),
+    ];
+    let mut checked = 0;
+    for role in [
+        Role::Patient,
+        Role::Psychologist,
+        Role::Doctor,
+        Role::Technician,
+        Role::PracticeManager,
+        Role::Admin,
+    ] {
+        // Someone in the role whose own records are elsewhere: a patient of their own, or
+        // a clinician who is Mei, not Tom.
+        let user = clinic_core::people::User {
+            id: UuidV7Ids.new_id(),
+            practice_id: app.state.practice,
+            email: clinic_core::people::Email::parse(&format!("{role:?}@matrix.example").to_lowercase()).unwrap(),
+            roles: vec![role],
+            practitioner_id: matches!(role, Role::Psychologist | Role::Doctor).then(|| mei.parse().unwrap()),
+            patient_id: (role == Role::Patient).then(|| app.patients[4]),
+        };
+        let token = app.state.tokens.issue(&user, chrono::Utc::now()).unwrap();
+        app.use_token(Some(&token));
+        for (path, action, area) in &routes {
+            let decide = |relation| {
+                access::decide(&access::Request {
+                    role,
+                    action: *action,
+                    area: *area,
+                    relation,
+                    facts: RecordFacts::default(),
+                    break_glass: false,
+                })
+            };
+            let allowed = decide(Relation::Other) == access::Decision::Allow;
+            let r = app.get(path).await;
+            if allowed {
+                assert_eq!(r.status, 200, "{role:?} {path}: allowed but {:?}", r.body);
+            } else {
+                assert!(
+                    r.status == 403 || r.status == 404,
+                    "{role:?} {path}: refused by the matrix but {} {:?}",
+                    r.status,
+                    r.body
+                );
+                if role == Role::Patient && decide(Relation::Own) == access::Decision::Allow {
+                    assert_eq!(
+                        r.status, 404,
+                        "{role:?} {path}: another patient's record must not be confirmed"
+                    );
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 48);
+}
