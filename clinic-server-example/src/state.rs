@@ -34,6 +34,8 @@ pub struct AppState {
     pub privacy: clinic_core::service::PrivacyService,
     /// Clinical notes.
     pub clinical: clinic_core::service::ClinicalService,
+    /// Prescriptions, test results, treatment plans, outcome measures.
+    pub records: clinic_core::service::RecordsService,
     /// Where notices go out (from `integrations`).
     pub channels: Channels,
     /// The keys access tokens are signed with.
@@ -123,6 +125,14 @@ impl AppState {
             clock: app_clock.clone(),
             ids: Arc::new(UuidV7Ids),
         });
+        let records = clinic_core::service::RecordsService::new(clinic_core::service::RecordsPorts {
+            records: store.clone(),
+            practitioners: store.clone(),
+            care: store.clone(),
+            audit: store.clone(),
+            clock: app_clock.clone(),
+            ids: Arc::new(UuidV7Ids),
+        });
         let integrations = crate::providers::Integrations::console_only();
         Self {
             booking: BookingService::new(ports),
@@ -135,6 +145,7 @@ impl AppState {
             telehealth,
             privacy,
             clinical,
+            records,
             tokens: Arc::new(crate::auth::TokenKeys::new(
                 uuid::Uuid::new_v4().as_bytes().repeat(2).as_slice(),
             )),

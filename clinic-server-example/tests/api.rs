@@ -1870,3 +1870,201 @@ async fn the_roles_matrix_holds_over_http_for_others_records() {
     }
     assert_eq!(checked, 48);
 }
+
+fn token_for(
+    app: &TestApp,
+    role: clinic_core::people::Role,
+    practitioner: Option<&str>,
+    patient: Option<PatientId>,
+) -> String {
+    let user = clinic_core::people::User {
+        id: UuidV7Ids.new_id(),
+        practice_id: app.state.practice,
+        email: clinic_core::people::Email::parse("someone@harbour.example").unwrap(),
+        roles: vec![role],
+        practitioner_id: practitioner.map(|p| p.parse().unwrap()),
+        patient_id: patient,
+    };
+    app.state.tokens.issue(&user, chrono::Utc::now()).unwrap()
+}
+
+#[tokio::test]
+async fn prescriptions_results_plans_and_measures_follow_the_matrix() {
+    use clinic_core::people::Role;
+    let app = spawn_app().await;
+    let (service, tom, sydney) = directory(&app).await;
+    let d = app.get("/api/v1/directory").await;
+    let adelaide = d.body["locations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "Adelaide")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A general practitioner working Tuesdays in Adelaide (the demo has psychologists only).
+    let gp = clinic_core::people::Practitioner::new(
+        UuidV7Ids.new_id(),
+        app.state.practice,
+        clinic_core::people::PractitionerKind::Doctor,
+        "Dr Ana Ruiz",
+        Some(clinic_core::people::AhpraNumber::parse("MED0001234567").unwrap()),
+        vec![],
+        {
+            let mut profile = clinic_core::people::PractitionerProfile::default();
+            profile.modes.insert(clinic_core::people::ConsultMode::InPerson);
+            profile
+        },
+    )
+    .unwrap();
+    app.state.store.save_practitioner(&gp).await.unwrap();
+    app.state
+        .store
+        .save_template(
+            &clinic_core::scheduling::WeeklyTemplate::new(
+                UuidV7Ids.new_id(),
+                app.state.practice,
+                gp.id,
+                adelaide.parse().unwrap(),
+                chrono::Weekday::Tue,
+                "09:00:00".parse().unwrap(),
+                "17:00:00".parse().unwrap(),
+                "2026-01-01".parse().unwrap(),
+                None,
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let mei = gp.id.to_string();
+    let patient = app.patients[2];
+    // Mei sees the patient (a care relationship), Tom does not.
+    let booked = app
+        .post(
+            "/api/v1/appointments",
+            &json!({"practitioner_id": mei, "service_id": service, "location_id": adelaide,
+                    "patient_ids": [patient], "start": "2026-11-24T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(booked.status, 201, "{:?}", booked.body);
+    let _ = sydney;
+    let doctor = token_for(&app, Role::Doctor, Some(&mei), None);
+    let psychologist = token_for(&app, Role::Psychologist, Some(&tom), None);
+    // The pathology technician is a practitioner record of kind technician.
+    let tech = clinic_core::people::Practitioner::new(
+        UuidV7Ids.new_id(),
+        app.state.practice,
+        clinic_core::people::PractitionerKind::Technician,
+        "Sam Lab",
+        None,
+        vec![],
+        clinic_core::people::PractitionerProfile::default(),
+    )
+    .unwrap();
+    app.state.store.save_practitioner(&tech).await.unwrap();
+    let technician = token_for(&app, Role::Technician, Some(&tech.id.to_string()), None);
+    let own = token_for(&app, Role::Patient, None, Some(patient));
+    let rx = json!({"medication": "Sertraline", "dose": "50 mg", "route": "oral", "frequency": "daily",
+                    "quantity": 30, "repeats": 2, "written_on": "2026-11-24", "valid_until": "2027-11-24"});
+    app.use_token(Some(&psychologist));
+    problem(
+        &app.post(&format!("/api/v1/patients/{patient}/prescriptions"), &rx)
+            .await,
+        403,
+        "forbidden",
+    );
+    app.use_token(Some(&doctor));
+    let written = app
+        .post(&format!("/api/v1/patients/{patient}/prescriptions"), &rx)
+        .await;
+    assert_eq!(written.status, 201, "{:?}", written.body);
+    app.use_token(Some(&own));
+    assert_eq!(
+        app.get(&format!("/api/v1/patients/{patient}/prescriptions"))
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let other = app.patients[3];
+    problem(
+        &app.get(&format!("/api/v1/patients/{other}/prescriptions")).await,
+        404,
+        "not_found",
+    );
+
+    // A technician records a result; the patient sees it once the doctor has reviewed it.
+    app.use_token(Some(&technician));
+    let result = app
+        .post(
+            &format!("/api/v1/patients/{patient}/test-results"),
+            &json!({"ordered_by": mei, "values": [{"analyte": "TSH", "value": "2.1", "unit": "mU/L", "reference_low": "0.4", "reference_high": "4.0"}]}),
+        )
+        .await;
+    assert_eq!(result.status, 201, "{:?}", result.body);
+    app.use_token(Some(&own));
+    assert_eq!(
+        app.get(&format!("/api/v1/patients/{patient}/test-results")).await.body,
+        json!([])
+    );
+    app.use_token(Some(&doctor));
+    let id = result.body["id"].as_str().unwrap();
+    assert_eq!(
+        app.post(&format!("/api/v1/test-results/{id}/review"), &json!({}))
+            .await
+            .status,
+        200
+    );
+    app.use_token(Some(&own));
+    assert_eq!(
+        app.get(&format!("/api/v1/patients/{patient}/test-results"))
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // The treating doctor sets a plan; the patient completes a PHQ-9.
+    app.use_token(Some(&doctor));
+    let plan = app
+        .call(
+            "PUT",
+            &format!("/api/v1/patients/{patient}/plan"),
+            Some(
+                &json!({"goals": [{"description": "Sleep seven hours", "achieved": false}], "review_on": "2027-01-24"})
+                    .to_string(),
+            ),
+        )
+        .await;
+    assert_eq!(plan.status, 200, "{:?}", plan.body);
+    assert_eq!(app.get(&format!("/api/v1/patients/{patient}/plan")).await.status, 200);
+    app.use_token(Some(&own));
+    let phq = app
+        .post(
+            &format!("/api/v1/patients/{patient}/measures"),
+            &json!({"instrument": "phq9", "answers": [1, 1, 2, 0, 1, 0, 1, 0, 0]}),
+        )
+        .await;
+    assert_eq!(phq.status, 201, "{:?}", phq.body);
+    let bad = app
+        .post(
+            &format!("/api/v1/patients/{patient}/measures"),
+            &json!({"instrument": "phq9", "answers": [1, 2]}),
+        )
+        .await;
+    problem(&bad, 422, "invalid_field");
+    assert_eq!(
+        app.get(&format!("/api/v1/patients/{patient}/measures"))
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}

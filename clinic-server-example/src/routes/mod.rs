@@ -4,6 +4,7 @@ pub(crate) mod admin;
 pub(crate) mod appointments;
 pub(crate) mod auth;
 pub(crate) mod billing;
+pub(crate) mod clinical;
 pub(crate) mod dashboard;
 pub(crate) mod directory;
 pub(crate) mod hooks;
@@ -128,6 +129,23 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/patients/{id}/access-requests", post(records::request_access))
         .route("/api/v1/patients/{id}/export", get(records::export))
         .route("/api/v1/patients/{id}/deletion", post(records::process_deletion))
+        .route(
+            "/api/v1/patients/{id}/prescriptions",
+            get(clinical::prescriptions).post(clinical::prescribe),
+        )
+        .route(
+            "/api/v1/patients/{id}/test-results",
+            get(clinical::results).post(clinical::record_result),
+        )
+        .route("/api/v1/test-results/{id}/review", post(clinical::review_result))
+        .route(
+            "/api/v1/patients/{id}/plan",
+            get(clinical::plan).put(clinical::set_plan),
+        )
+        .route(
+            "/api/v1/patients/{id}/measures",
+            get(clinical::measures).post(clinical::complete_measure),
+        )
         .route("/api/v1/notes", post(records::create_note))
         .route("/api/v1/notes/{id}", get(records::note))
         .route("/api/v1/notes/{id}/sign", post(records::sign_note))
