@@ -2068,3 +2068,77 @@ async fn prescriptions_results_plans_and_measures_follow_the_matrix() {
         1
     );
 }
+
+#[tokio::test]
+async fn appointments_list_by_window_in_pages_for_what_each_role_may_see() {
+    use clinic_core::people::Role;
+    let app = spawn_app().await;
+    let (service, tom, sydney) = directory(&app).await;
+    for (i, start) in ["2026-11-24T00:00:00Z", "2026-11-24T01:00:00Z", "2026-11-25T00:00:00Z"]
+        .iter()
+        .enumerate()
+    {
+        let r = app
+            .post(
+                "/api/v1/appointments",
+                &json!({"practitioner_id": tom, "service_id": service, "location_id": sydney,
+                        "patient_ids": [app.patients[i]], "start": start}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+    let window = "from=2026-11-23T00:00:00Z&to=2026-11-30T00:00:00Z";
+    let all = app.get(&format!("/api/v1/appointments?{window}&page_size=2")).await;
+    assert_eq!(all.status, 200, "{:?}", all.body);
+    assert_eq!(all.body["total"], 3);
+    assert_eq!(all.body["items"].as_array().unwrap().len(), 2);
+    let second = app
+        .get(&format!("/api/v1/appointments?{window}&page_size=2&page=1"))
+        .await;
+    assert_eq!(second.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(second.body["items"][0]["interval"]["start"], "2026-11-25T00:00:00Z");
+    problem(
+        &app.get(&format!("/api/v1/appointments?{window}&page_size=0")).await,
+        422,
+        "invalid_field",
+    );
+    problem(
+        &app.get(&format!("/api/v1/appointments?{window}&page_size=1000000000"))
+            .await,
+        422,
+        "invalid_field",
+    );
+    problem(
+        &app.get("/api/v1/appointments?from=2026-11-23T00:00:00Z&to=2027-03-01T00:00:00Z")
+            .await,
+        422,
+        "invalid_field",
+    );
+    problem(&app.get("/api/v1/appointments?from=soon").await, 400, "bad_request");
+    // A patient sees their own only.
+    app.use_token(Some(&token_for(&app, Role::Patient, None, Some(app.patients[1]))));
+    let mine = app.get(&format!("/api/v1/appointments?{window}")).await;
+    assert_eq!(mine.body["total"], 1);
+    // A psychologist sees their own calendar, and not a colleague's.
+    app.use_token(Some(&token_for(&app, Role::Psychologist, Some(&tom), None)));
+    assert_eq!(
+        app.get(&format!("/api/v1/appointments?{window}")).await.body["total"],
+        3
+    );
+    let d = app.get("/api/v1/directory").await;
+    let mei = d.body["practitioners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["display_name"] == "Mei Chen")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    problem(
+        &app.get(&format!("/api/v1/appointments?{window}&practitioner_id={mei}"))
+            .await,
+        403,
+        "forbidden",
+    );
+}

@@ -369,3 +369,114 @@ pub(crate) async fn join_waitlist(
     s.store.save_waitlist_entry(&entry).await.map_err(ServiceError::Port)?;
     Ok((StatusCode::CREATED, Json(entry)))
 }
+
+/// Which appointments to list.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    /// From this instant (RFC 3339).
+    from: chrono::DateTime<chrono::Utc>,
+    /// Until this instant; at most 92 days after `from`.
+    to: chrono::DateTime<chrono::Utc>,
+    /// One practitioner's (staff), otherwise everyone's the caller may see.
+    #[serde(default)]
+    practitioner_id: Option<clinic_core::ids::PractitionerId>,
+    /// The page, from 0.
+    #[serde(default)]
+    page: usize,
+    /// Appointments a page: 1 to 200 (default 50).
+    #[serde(default = "fifty")]
+    page_size: usize,
+}
+
+const fn fifty() -> usize {
+    50
+}
+
+/// A page of appointments.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct AppointmentPage {
+    items: Vec<Appointment>,
+    page: usize,
+    page_size: usize,
+    total: usize,
+}
+
+/// `GET /api/v1/appointments?from&to`: a patient's own appointments, a clinician's own
+/// calendar, or (front desk, managers, administrators) any practitioner's, by start time.
+#[utoipa::path(get, path = "/api/v1/appointments", tag = "appointments", params(ListQuery), responses((status = 200, description = "done", body = AppointmentPage), (status = 400, description = "the query could not be read", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 401, description = "not signed in", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field was refused", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+pub(crate) async fn list(
+    State(s): State<AppState>,
+    who: Principal,
+    query: Result<axum::extract::Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<AppointmentPage>, ApiError> {
+    use clinic_core::ports::ResourceKey;
+    let axum::extract::Query(q) = query.map_err(|r| ApiError::bad_request(r.body_text()))?;
+    if q.page_size == 0 || q.page_size > 200 {
+        return Err(clinic_core::FieldError::new("page_size", "must be between 1 and 200").into());
+    }
+    if q.to <= q.from || q.to - q.from > chrono::Duration::days(92) {
+        return Err(clinic_core::FieldError::new("to", "must be after from, within 92 days").into());
+    }
+    let window = clinic_core::time::TimeRange::new(q.from, q.to)?;
+    let mut items: Vec<Appointment> = if let (true, Some(patient)) = (who.is_patient_only(), who.patient_id) {
+        s.store
+            .patient_appointments(s.practice, patient)
+            .await
+            .map_err(ServiceError::Port)?
+            .into_iter()
+            .filter(|a| a.interval.overlaps(&window))
+            .collect()
+    } else {
+        let everyone = who.may(Action::Read, Area::Appointments, Relation::Other);
+        let keys: Vec<ResourceKey> = match (q.practitioner_id, everyone, who.practitioner_id) {
+            (Some(p), true, _) => vec![ResourceKey::Practitioner(p)],
+            (None, true, _) => s
+                .store
+                .practitioners(s.practice)
+                .await
+                .map_err(ServiceError::Port)?
+                .iter()
+                .map(|p| ResourceKey::Practitioner(p.id))
+                .collect(),
+            (Some(p), false, Some(me)) if p != me => {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "your role sees your own calendar only",
+                ));
+            }
+            (_, false, Some(me)) => vec![ResourceKey::Practitioner(me)],
+            (_, false, None) => {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "your role may not list appointments",
+                ));
+            }
+        };
+        s.store
+            .snapshot(s.practice, &keys, window)
+            .await
+            .map_err(ServiceError::Port)?
+            .appointments
+            .into_iter()
+            .filter(|a| a.interval.overlaps(&window))
+            .collect()
+    };
+    items.sort_by_key(|a| (a.interval.start(), a.id));
+    items.dedup_by_key(|a| a.id);
+    let total = items.len();
+    let items = items
+        .into_iter()
+        .skip(q.page.saturating_mul(q.page_size))
+        .take(q.page_size)
+        .collect();
+    Ok(Json(AppointmentPage {
+        items,
+        page: q.page,
+        page_size: q.page_size,
+        total,
+    }))
+}

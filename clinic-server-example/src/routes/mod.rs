@@ -106,7 +106,7 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/audit/verify", post(admin::verify))
         .route("/api/v1/directory", get(directory::directory))
         .route("/api/v1/slots", get(slots::search))
-        .route("/api/v1/appointments", post(appointments::book))
+        .route("/api/v1/appointments", get(appointments::list).post(appointments::book))
         .route("/api/v1/appointments/{id}", get(appointments::get))
         .route("/api/v1/appointments/{id}/cancel", post(appointments::cancel))
         .route("/api/v1/appointments/{id}/confirm", post(appointments::confirm))
