@@ -81,6 +81,8 @@ impl Modify for Bearer {
         routes::records::process_deletion, routes::records::create_note, routes::records::note,
         routes::records::sign_note, routes::records::lock_note, routes::records::amend_note,
         routes::hooks::stripe, routes::hooks::twilio_status,
+        routes::practice::get, routes::practice::update, routes::practice::add_location,
+        routes::practice::add_room, routes::practice::add_service,
         routes::clinical::prescribe, routes::clinical::prescriptions, routes::clinical::record_result,
         routes::clinical::results, routes::clinical::review_result, routes::clinical::set_plan,
         routes::clinical::plan, routes::clinical::complete_measure, routes::clinical::measures,

@@ -2142,3 +2142,91 @@ async fn appointments_list_by_window_in_pages_for_what_each_role_may_see() {
         "forbidden",
     );
 }
+
+#[tokio::test]
+async fn managers_run_locations_rooms_and_services_and_administrators_the_settings() {
+    use clinic_core::people::Role;
+    let app = spawn_app().await;
+    let put = |body: Value| body.to_string();
+    problem(
+        &app.call("PUT", "/api/v1/practice", Some(&put(json!({"abn": "12 345 678 901"}))))
+            .await,
+        422,
+        "invalid_field",
+    );
+    let ok = app
+        .call(
+            "PUT",
+            "/api/v1/practice",
+            Some(&put(
+                json!({"abn": "51 824 753 556", "contact": "02 5550 1234", "staff_two_factor": false}),
+            )),
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{:?}", ok.body);
+    assert_eq!(app.get("/api/v1/practice").await.body["contact"], "02 5550 1234");
+    app.use_token(Some(&token_for(&app, Role::PracticeManager, None, None)));
+    problem(
+        &app.call("PUT", "/api/v1/practice", Some(&put(json!({"contact": "x"}))))
+            .await,
+        403,
+        "forbidden",
+    );
+    problem(
+        &app.post(
+            "/api/v1/locations",
+            &json!({"name": "Perth", "address": "1 Hay St", "zone": "Mars/Olympus", "state": "WA"}),
+        )
+        .await,
+        422,
+        "invalid_field",
+    );
+    let perth = app
+        .post(
+            "/api/v1/locations",
+            &json!({"name": "Perth", "address": "1 Hay St, Perth WA 6000", "zone": "Australia/Perth", "state": "WA"}),
+        )
+        .await;
+    assert_eq!(perth.status, 201, "{:?}", perth.body);
+    let unknown = uuid::Uuid::now_v7();
+    problem(
+        &app.post("/api/v1/rooms", &json!({"location_id": unknown, "name": "Room 9"}))
+            .await,
+        404,
+        "not_found",
+    );
+    let room = app
+        .post(
+            "/api/v1/rooms",
+            &json!({"location_id": perth.body["id"], "name": "Room 1"}),
+        )
+        .await;
+    assert_eq!(room.status, 201, "{:?}", room.body);
+    let service = app
+        .post(
+            "/api/v1/services",
+            &json!({"name": "Couples session, 80 minutes", "duration_minutes": 80, "price": {"amount": "300.00", "currency": "AUD"},
+                    "buffer_before_minutes": 0, "buffer_after_minutes": 10, "telehealth_allowed": true,
+                    "default_mbs_item": null, "max_patients": 2}),
+        )
+        .await;
+    assert_eq!(service.status, 201, "{:?}", service.body);
+    let d = app.get("/api/v1/directory").await;
+    assert!(
+        d.body["locations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["name"] == "Perth")
+    );
+    app.use_token(Some(&token_for(&app, Role::Patient, None, Some(app.patients[0]))));
+    problem(
+        &app.post(
+            "/api/v1/rooms",
+            &json!({"location_id": perth.body["id"], "name": "Room 2"}),
+        )
+        .await,
+        403,
+        "forbidden",
+    );
+}

@@ -8,6 +8,7 @@ pub(crate) mod clinical;
 pub(crate) mod dashboard;
 pub(crate) mod directory;
 pub(crate) mod hooks;
+pub(crate) mod practice;
 pub(crate) mod records;
 pub(crate) mod slots;
 pub(crate) mod staff;
@@ -104,6 +105,10 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/practitioners/{id}/exceptions", post(admin::add_exception))
         .route("/api/v1/audit", get(admin::audit))
         .route("/api/v1/audit/verify", post(admin::verify))
+        .route("/api/v1/practice", get(practice::get).put(practice::update))
+        .route("/api/v1/locations", post(practice::add_location))
+        .route("/api/v1/rooms", post(practice::add_room))
+        .route("/api/v1/services", post(practice::add_service))
         .route("/api/v1/directory", get(directory::directory))
         .route("/api/v1/slots", get(slots::search))
         .route("/api/v1/appointments", get(appointments::list).post(appointments::book))
