@@ -2230,3 +2230,117 @@ async fn managers_run_locations_rooms_and_services_and_administrators_the_settin
         "forbidden",
     );
 }
+
+#[tokio::test]
+async fn a_practitioner_s_calendar_feed_says_when_and_where_and_nothing_about_whom() {
+    use clinic_core::people::Role;
+    let app = spawn_app().await;
+    let (service, tom, sydney) = directory(&app).await;
+    let booked = app
+        .post(
+            "/api/v1/appointments",
+            &json!({"practitioner_id": tom, "service_id": service, "location_id": sydney,
+                    "patient_ids": [app.patients[0]], "start": "2026-11-24T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(booked.status, 201, "{:?}", booked.body);
+    let patient = app
+        .state
+        .store
+        .patient(app.state.practice, app.patients[0])
+        .await
+        .unwrap();
+
+    // Tom asks for his own link; a patient may not.
+    app.use_token(Some(&token_for(&app, Role::Psychologist, Some(&tom), None)));
+    let link = app.get(&format!("/api/v1/practitioners/{tom}/calendar-link")).await;
+    assert_eq!(link.status, 200, "{:?}", link.body);
+    let url = link.body["url"].as_str().unwrap();
+    let path = &url[url.find("/api/v1/calendar/").unwrap()..];
+    assert!(
+        path.starts_with(&format!("/api/v1/calendar/{tom}.ics?token=")),
+        "{path}"
+    );
+
+    // The feed needs no bearer token: the calendar application holds only the URL.
+    app.use_token(None);
+    let feed = app.get(path).await;
+    assert_eq!(feed.status, 200);
+    assert!(feed.content_type.starts_with("text/calendar"), "{}", feed.content_type);
+    let body = feed.body.as_str().unwrap();
+    assert!(body.starts_with("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"), "{body}");
+    assert!(body.ends_with("END:VCALENDAR\r\n"));
+    assert_eq!(body.matches("BEGIN:VEVENT").count(), 1, "{body}");
+    assert!(
+        body.contains("DTSTART:20261124T000000Z\r\nDTEND:20261124T005000Z\r\n"),
+        "{body}"
+    );
+    assert!(body.contains("LOCATION:Sydney CBD"), "{body}");
+    for secret in [&patient.legal_name.given, &patient.legal_name.family] {
+        assert!(!body.contains(secret.as_str()), "the feed names the patient");
+    }
+    let email = patient.email.as_ref().unwrap().to_string();
+    assert!(!body.contains(&email), "no email address");
+
+    // A cancelled appointment leaves the feed.
+    app.use_token(Some(&token_for(&app, Role::Psychologist, Some(&tom), None)));
+    let id = booked.body["id"].as_str().unwrap();
+    let cancel = app
+        .post(
+            &format!("/api/v1/appointments/{id}/cancel"),
+            &json!({"by": "clinic", "reason": "unwell"}),
+        )
+        .await;
+    assert!(cancel.status < 300, "{:?}", cancel.body);
+    app.use_token(None);
+    assert_eq!(
+        app.get(path)
+            .await
+            .body
+            .as_str()
+            .unwrap()
+            .matches("BEGIN:VEVENT")
+            .count(),
+        0
+    );
+
+    // A wrong token, or another practitioner's, finds nothing.
+    let d = {
+        app.use_token(Some(&token_for(&app, Role::Admin, None, None)));
+        let d = app.get("/api/v1/directory").await;
+        app.use_token(None);
+        d
+    };
+    let mei = d.body["practitioners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["display_name"] == "Mei Chen")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token = &path[path.find("token=").unwrap() + 6..];
+    problem(
+        &app.get(&format!("/api/v1/calendar/{mei}.ics?token={token}")).await,
+        404,
+        "not_found",
+    );
+    problem(
+        &app.get(&format!("/api/v1/calendar/{tom}.ics?token=00{}", &token[2..]))
+            .await,
+        404,
+        "not_found",
+    );
+    problem(
+        &app.get(&format!("/api/v1/calendar/{tom}.ics")).await,
+        400,
+        "bad_request",
+    );
+    app.use_token(Some(&token_for(&app, Role::Patient, None, Some(app.patients[0]))));
+    problem(
+        &app.get(&format!("/api/v1/practitioners/{tom}/calendar-link")).await,
+        403,
+        "forbidden",
+    );
+}

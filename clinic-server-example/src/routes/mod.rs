@@ -4,6 +4,7 @@ pub(crate) mod admin;
 pub(crate) mod appointments;
 pub(crate) mod auth;
 pub(crate) mod billing;
+pub(crate) mod calendar;
 pub(crate) mod clinical;
 pub(crate) mod dashboard;
 pub(crate) mod directory;
@@ -101,6 +102,8 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/patients/{id}", get(dashboard::patient))
         .route("/api/v1/patients/{id}/reminders", put(dashboard::reminders))
         .route("/api/v1/practitioners/{id}/availability", get(admin::availability))
+        .route("/api/v1/practitioners/{id}/calendar-link", get(calendar::link))
+        .route("/api/v1/calendar/{id}", get(calendar::feed))
         .route("/api/v1/practitioners/{id}/templates", post(admin::add_template))
         .route("/api/v1/practitioners/{id}/exceptions", post(admin::add_exception))
         .route("/api/v1/audit", get(admin::audit))

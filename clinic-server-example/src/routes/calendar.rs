@@ -1,0 +1,200 @@
+//! A practitioner's calendar as an iCalendar feed (RFC 5545) at a secret URL, for Google
+//! Calendar, Outlook or Apple Calendar to subscribe to.
+//!
+//! The URL's token is an HMAC of the practitioner's id under the server's key, so it needs
+//! no storage and cannot be guessed; anyone holding the URL can read the feed, so the feed
+//! says only when and where: no patient names, no service names, nothing clinical (a
+//! calendar synced to a phone or shared with a family member must not carry health
+//! information). Times are written in UTC (`…Z`), which every client reads without a
+//! time-zone definition.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Duration, Utc};
+use clinic_core::access::{Action, Area, Relation};
+use clinic_core::ids::PractitionerId;
+use clinic_core::ports::ResourceKey;
+use clinic_core::scheduling::{AppointmentStatus, DeliveryMode};
+use clinic_core::service::ServiceError;
+use clinic_core::time::TimeRange;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The feed token of a practitioner: 128 bits of HMAC-SHA256 under the server's key.
+fn feed_token(s: &AppState, practitioner: PractitionerId) -> String {
+    let mac = clinic_core::audit::hmac_sha256(&s.audit_key, format!("calendar-feed/{practitioner}").as_bytes());
+    clinic_core::audit::hex(&mac[..16])
+}
+
+/// A feed's address.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct FeedLink {
+    /// Subscribe to this URL; keep it private.
+    url: String,
+}
+
+/// `GET /api/v1/practitioners/{id}/calendar-link`: the practitioner's own feed address
+/// (or, for a manager, any practitioner's).
+#[utoipa::path(get, path = "/api/v1/practitioners/{id}/calendar-link", tag = "practitioners", params(("id" = String, Path, description = "the practitioner's id")), responses((status = 200, description = "done", body = FeedLink), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such practitioner", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+pub(crate) async fn link(
+    State(s): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<FeedLink>, ApiError> {
+    let id: PractitionerId = id.parse()?;
+    s.store
+        .practitioner(s.practice, id)
+        .await
+        .map_err(|e| ServiceError::from_port_kind(e, "practitioner"))?;
+    let relation = if who.practitioner_id == Some(id) {
+        Relation::Own
+    } else {
+        Relation::Other
+    };
+    who.require(Action::Write, Area::Availability, relation, "practitioner")?;
+    let base = s
+        .integrations
+        .public_url
+        .clone()
+        .unwrap_or_else(|| "http://localhost:8080".into());
+    Ok(Json(FeedLink {
+        url: format!("{base}/api/v1/calendar/{id}.ics?token={}", feed_token(&s, id)),
+    }))
+}
+
+/// The feed's token.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct FeedQuery {
+    /// The secret token from the calendar link.
+    token: String,
+}
+
+fn stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+/// Escapes TEXT values (RFC 5545 §3.3.11).
+fn text(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace(';', "\\;")
+        .replace(',', "\\,")
+        .replace(['\r', '\n'], " ")
+}
+
+/// Folds a content line at 75 octets (RFC 5545 §3.1), on character boundaries.
+fn fold(line: &str, out: &mut String) {
+    let mut width = 0;
+    for c in line.chars() {
+        if width + c.len_utf8() > 75 {
+            out.push_str("\r\n ");
+            width = 1;
+        }
+        out.push(c);
+        width += c.len_utf8();
+    }
+    out.push_str("\r\n");
+}
+
+/// `GET /api/v1/calendar/{id}.ics?token=…`: the practitioner's appointments from 30 days
+/// ago to 180 days ahead, without names. A wrong token answers 404, like an unknown id.
+#[utoipa::path(get, path = "/api/v1/calendar/{id}", tag = "practitioners", params(("id" = String, Path, description = "the practitioner's id, with `.ics`"), FeedQuery), responses((status = 200, description = "the iCalendar feed", content_type = "text/calendar", body = String), (status = 400, description = "the token is missing", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such feed", content_type = "application/problem+json", body = crate::openapi::Problem)))]
+pub(crate) async fn feed(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    query: Result<Query<FeedQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|r| ApiError::bad_request(r.body_text()))?;
+    let missing = || ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such calendar");
+    let id: PractitionerId = id.strip_suffix(".ics").unwrap_or(&id).parse().map_err(|_| missing())?;
+    let expected = feed_token(&s, id);
+    let same = clinic_core::audit::ct_eq(
+        &clinic_core::audit::Sha256::digest(expected.as_bytes()),
+        &clinic_core::audit::Sha256::digest(q.token.as_bytes()),
+    );
+    if !same {
+        return Err(missing());
+    }
+    let now = s.clock.now();
+    let window = TimeRange::new(now - Duration::days(30), now + Duration::days(180)).map_err(ServiceError::Invalid)?;
+    let mut appts = s
+        .store
+        .snapshot(s.practice, &[ResourceKey::Practitioner(id)], window)
+        .await
+        .map_err(ServiceError::Port)?
+        .appointments;
+    appts.sort_by_key(|a| a.interval.start());
+    let locations = s.store.locations(s.practice).await.map_err(ServiceError::Port)?;
+    let practice = s.store.practice(s.practice).await.map_err(ServiceError::Port)?;
+    let mut out = String::new();
+    for line in [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//clinic-rs//calendar feed//EN",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+    ] {
+        fold(line, &mut out);
+    }
+    fold(&format!("X-WR-CALNAME:{}", text(&practice.name)), &mut out);
+    for a in appts {
+        if matches!(a.status, AppointmentStatus::Cancelled(_)) {
+            continue;
+        }
+        let summary = match a.mode {
+            DeliveryMode::InPerson => "Appointment",
+            DeliveryMode::Video => "Video session",
+            DeliveryMode::Phone => "Phone session",
+        };
+        fold("BEGIN:VEVENT", &mut out);
+        fold(&format!("UID:{}@clinic-rs", a.id), &mut out);
+        fold(&format!("DTSTAMP:{}", stamp(now)), &mut out);
+        fold(&format!("DTSTART:{}", stamp(a.interval.start())), &mut out);
+        fold(&format!("DTEND:{}", stamp(a.interval.end())), &mut out);
+        fold(&format!("SUMMARY:{summary}"), &mut out);
+        if a.mode == DeliveryMode::InPerson
+            && let Some(l) = locations.iter().find(|l| l.id == a.location_id)
+        {
+            fold(
+                &format!("LOCATION:{}", text(&format!("{}, {}", l.name, l.address))),
+                &mut out,
+            );
+        }
+        fold("STATUS:CONFIRMED", &mut out);
+        fold("END:VEVENT", &mut out);
+    }
+    fold("END:VCALENDAR", &mut out);
+    let mut res = (StatusCode::OK, out).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/calendar; charset=utf-8"),
+    );
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_fold_at_75_octets_and_text_is_escaped() {
+        let mut out = String::new();
+        fold(&format!("LOCATION:{}", "é".repeat(60)), &mut out);
+        for physical in out.split("\r\n").filter(|l| !l.is_empty()) {
+            assert!(physical.len() <= 75, "{} octets", physical.len());
+        }
+        assert_eq!(out.replace("\r\n ", ""), format!("LOCATION:{}\r\n", "é".repeat(60)));
+        assert_eq!(
+            text("Level 2; 1 George St, Sydney\nNSW"),
+            "Level 2\\; 1 George St\\, Sydney NSW"
+        );
+        assert_eq!(stamp("2026-11-24T00:00:00Z".parse().unwrap()), "20261124T000000Z");
+    }
+}
