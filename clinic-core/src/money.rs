@@ -38,8 +38,22 @@ pub enum Rounding {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Money {
+    /// Written as a decimal string with at least two places (`"0.00"`, `"220.00"`,
+    /// `"96.525"` for an unrounded intermediate), so every payload shows cents alike.
+    #[serde(serialize_with = "at_least_cents")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "220.00"))]
     amount: Decimal,
     currency: Currency,
+}
+
+/// Serialises an amount with at least two decimal places; more are kept, never rounded
+/// away in a payload.
+fn at_least_cents<S: serde::Serializer>(amount: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
+    let mut shown = *amount;
+    if shown.scale() < 2 {
+        shown.rescale(2);
+    }
+    serializer.collect_str(&shown)
 }
 
 impl Money {
@@ -187,6 +201,21 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn payloads_show_at_least_cents_and_read_back_the_same() {
+        for (amount, shown) in [
+            ("0", "0.00"),
+            ("220", "220.00"),
+            ("30.5", "30.50"),
+            ("96.525", "96.525"),
+        ] {
+            let m = Money::aud(d(amount));
+            let json = serde_json::to_value(m).unwrap();
+            assert_eq!(json, serde_json::json!({"amount": shown, "currency": "AUD"}));
+            assert_eq!(serde_json::from_value::<Money>(json).unwrap(), m);
+        }
     }
 
     #[test]

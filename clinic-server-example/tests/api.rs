@@ -8,7 +8,7 @@ use std::sync::Arc;
 use clinic_adapters::memory::MemoryStore;
 use clinic_adapters::system::{SettableClock, UuidV7Ids};
 use clinic_core::ids::PatientId;
-use clinic_core::ports::{IdGenerator, IdGeneratorExt, Storage};
+use clinic_core::ports::{IdGenerator, IdGeneratorExt, PaymentGateway, Storage};
 use clinic_server_example::{AppState, demo, routes};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -20,6 +20,8 @@ struct TestApp {
     clock: Arc<SettableClock>,
     /// What the server would have emailed.
     email: Arc<clinic_adapters::console::ConsoleEmail>,
+    /// The payment provider the server talks to.
+    payments: Arc<clinic_adapters::console::ConsolePayments>,
     /// The access token sent with every call (an administrator's, unless changed).
     token: std::sync::Mutex<Option<String>>,
 }
@@ -51,6 +53,8 @@ async fn spawn_app_on(store: Arc<dyn Storage>) -> TestApp {
     let email = Arc::new(clinic_adapters::console::ConsoleEmail::new());
     let mut integrations = clinic_server_example::providers::Integrations::console_only();
     integrations.email = email.clone();
+    let payments = Arc::new(clinic_adapters::console::ConsolePayments::new(b"whsec_test"));
+    integrations.payments = payments.clone();
     let mut state = AppState::with_clock(store, practice, clock.clone()).with_integrations(integrations);
     state.cors_origins = vec!["https://app.harbour.example".parse().unwrap()];
     let seeded = demo::seed(&state, practice, "2026-11-23".parse().unwrap())
@@ -73,6 +77,7 @@ async fn spawn_app_on(store: Arc<dyn Storage>) -> TestApp {
         state,
         clock,
         email,
+        payments,
         token: std::sync::Mutex::new(None),
     };
     let login = app
@@ -2343,4 +2348,167 @@ async fn a_practitioner_s_calendar_feed_says_when_and_where_and_nothing_about_wh
         403,
         "forbidden",
     );
+}
+
+#[tokio::test]
+async fn the_billing_desk_drafts_issues_takes_payments_refunds_and_credits() {
+    use clinic_core::people::Role;
+    let app = spawn_app().await;
+    let patient = app.patients[0];
+    let line = |description: &str, cents: &str, supply: &str| {
+        json!({"description": description, "service_date": "2026-11-23", "quantity": 1,
+               "unit_price": {"amount": cents, "currency": "AUD"}, "supply": supply,
+               "registered_provider": true, "clinically_necessary": true,
+               "appointment_id": null, "medicare": null})
+    };
+    app.use_token(Some(&token_for(&app, Role::PracticeManager, None, None)));
+    let draft = app
+        .post(
+            "/api/v1/invoices",
+            &json!({"patient_id": patient, "lines": [
+                line("Individual therapy, 50 minutes", "220.00", "psychological_service"),
+                line("Report for a solicitor", "300.00", "medico_legal_report"),
+            ]}),
+        )
+        .await;
+    assert_eq!(draft.status, 201, "{:?}", draft.body);
+    // Therapy is GST-free; the medico-legal report carries 10 %.
+    assert_eq!(draft.body["lines"][0]["gst"]["amount"], "0.00");
+    assert_eq!(draft.body["lines"][1]["gst"]["amount"], "30.00");
+    let id = draft.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(draft.body["number"], Value::Null);
+    let issued = app.post(&format!("/api/v1/invoices/{id}/issue"), &json!({})).await;
+    assert_eq!(issued.status, 200, "{:?}", issued.body);
+    assert_eq!(issued.body["number"], 1);
+    assert_eq!(issued.body["issued_on"], "2026-11-23");
+
+    // $100 in cash, then more than is owing is refused with the reason.
+    let paid = app
+        .post(
+            &format!("/api/v1/invoices/{id}/payments"),
+            &json!({"amount": {"amount": "100.00", "currency": "AUD"}, "method": "cash"}),
+        )
+        .await;
+    assert_eq!(paid.status, 200, "{:?}", paid.body);
+    let cash = paid.body["payments"][0]["id"].as_str().unwrap().to_owned();
+    problem(
+        &app.post(
+            &format!("/api/v1/invoices/{id}/payments"),
+            &json!({"amount": {"amount": "999.00", "currency": "AUD"}, "method": "cash"}),
+        )
+        .await,
+        422,
+        "overpayment",
+    );
+    // The cash is refunded by hand and recorded at once.
+    let refunded = app
+        .post(
+            &format!("/api/v1/invoices/{id}/refunds"),
+            &json!({"payment_id": cash, "amount": {"amount": "40.00", "currency": "AUD"},
+                    "reason": "shortened session", "request_key": "r-1"}),
+        )
+        .await;
+    assert_eq!(refunded.status, 200, "{:?}", refunded.body);
+    assert_eq!(refunded.body["state"], "recorded");
+    problem(
+        &app.post(
+            &format!("/api/v1/invoices/{id}/refunds"),
+            &json!({"payment_id": cash, "amount": {"amount": "61.00", "currency": "AUD"},
+                    "reason": "again", "request_key": "r-2"}),
+        )
+        .await,
+        422,
+        "refund_too_large",
+    );
+    let credited = app
+        .post(
+            &format!("/api/v1/invoices/{id}/credit-notes"),
+            &json!({"amount": {"amount": "50.00", "currency": "AUD"}, "reason": "fee waived in part"}),
+        )
+        .await;
+    assert_eq!(credited.status, 201, "{:?}", credited.body);
+    assert_eq!(credited.body["credit_notes"][0]["amount"]["amount"], "50.00");
+
+    // The patient sees their invoices and cannot change them; another patient sees nothing.
+    app.use_token(Some(&token_for(&app, Role::Patient, None, Some(patient))));
+    let list = app.get(&format!("/api/v1/patients/{patient}/invoices")).await;
+    assert_eq!(list.status, 200, "{:?}", list.body);
+    assert_eq!(list.body.as_array().unwrap().len(), 1);
+    assert_eq!(list.body[0]["id"], id.as_str());
+    problem(
+        &app.post(
+            &format!("/api/v1/invoices/{id}/credit-notes"),
+            &json!({"amount": {"amount": "1.00", "currency": "AUD"}, "reason": "x"}),
+        )
+        .await,
+        403,
+        "forbidden",
+    );
+    app.use_token(Some(&token_for(&app, Role::Patient, None, Some(app.patients[1]))));
+    problem(
+        &app.get(&format!("/api/v1/patients/{patient}/invoices")).await,
+        404,
+        "not_found",
+    );
+    // An administrator reads but does not bill.
+    app.use_token(Some(&token_for(&app, Role::Admin, None, None)));
+    problem(
+        &app.post(
+            "/api/v1/invoices",
+            &json!({"patient_id": patient, "lines": [line("Therapy", "220.00", "psychological_service")]}),
+        )
+        .await,
+        403,
+        "forbidden",
+    );
+}
+
+#[tokio::test]
+async fn a_card_refund_is_asked_of_the_provider_and_recorded_from_its_notification() {
+    use clinic_core::people::Role;
+    let app = spawn_app().await;
+    let token = register_patient(&app, "card@example.com").await;
+    app.use_token(Some(&token));
+    let me = app.get("/api/v1/auth/me").await;
+    let mine: PatientId = me.body["patient_id"].as_str().unwrap().parse().unwrap();
+    let inv = issued_invoice(&app, mine).await;
+    let intent = app
+        .post(&format!("/api/v1/invoices/{inv}/payment-intent"), &json!({}))
+        .await;
+    let intent_id = intent.body["id"].as_str().unwrap().to_owned();
+    // The provider confirms the payment (the console gateway plays the provider).
+    let now = chrono::Utc::now();
+    let (sig, raw) = app.payments.succeed(&intent_id).unwrap();
+    let event = app.payments.verify_webhook(&sig, &raw, now).unwrap();
+    app.state
+        .billing
+        .apply_payment_event(&event, &*app.payments)
+        .await
+        .unwrap();
+
+    app.use_token(Some(&token_for(&app, Role::PracticeManager, None, None)));
+    let paid = app.get(&format!("/api/v1/invoices/{inv}")).await;
+    let payment = paid.body["payments"][0]["id"].as_str().unwrap().to_owned();
+    let body = json!({"payment_id": payment, "amount": {"amount": "20.00", "currency": "AUD"},
+                      "reason": "late start", "request_key": "2b1f7c1e"});
+    let asked = app.post(&format!("/api/v1/invoices/{inv}/refunds"), &body).await;
+    assert_eq!(asked.status, 202, "{:?}", asked.body);
+    assert_eq!(asked.body["state"], "requested");
+    assert_eq!(asked.body["refund"]["amount"]["amount"], "20.00");
+    // Sent again (a lost answer), it is the same refund at the provider.
+    let again = app.post(&format!("/api/v1/invoices/{inv}/refunds"), &body).await;
+    assert_eq!(again.body["refund"]["id"], asked.body["refund"]["id"]);
+    // The provider's notification records it once.
+    let (sig, raw) = app.payments.refunded(&intent_id).unwrap();
+    let refunded = app.payments.verify_webhook(&sig, &raw, now).unwrap();
+    for _ in 0..2 {
+        app.state
+            .billing
+            .apply_payment_event(&refunded, &*app.payments)
+            .await
+            .unwrap();
+    }
+    let after = app.get(&format!("/api/v1/invoices/{inv}")).await;
+    assert_eq!(after.body["refunds"].as_array().unwrap().len(), 1);
+    assert_eq!(after.body["refunds"][0]["amount"]["amount"], "20.00");
 }

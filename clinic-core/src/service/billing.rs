@@ -20,7 +20,7 @@ use crate::money::Money;
 use crate::ports::{
     AppointmentRepository, ClaimGateway, ClaimRepository, Clock, CredentialRepository, IdGenerator, IdGeneratorExt,
     IntentRequest, InvoiceRepository, PatientRepository, PaymentEvent, PaymentGateway, PaymentIntent, PortErrorKind,
-    PracticeRepository, PractitionerRepository, ReferralRepository, ResourceKey,
+    PracticeRepository, PractitionerRepository, ReferralRepository, RefundRequest, ResourceKey,
 };
 use crate::scheduling::{Appointment, DeliveryMode};
 use crate::time::{TimeRange, local_date};
@@ -133,6 +133,35 @@ pub enum PaymentOutcome {
 /// (the change found nothing to do — another delivery won); or, when a billing rule refused
 /// it (money taken beyond what is owed, a refund of an unknown payment), acknowledged for
 /// staff to resolve.
+/// A refund asked of [`BillingService::refund_payment`].
+#[derive(Clone, Copy, Debug)]
+pub struct RefundPayment<'a> {
+    /// The payment refunded.
+    pub payment_id: PaymentId,
+    /// How much of it.
+    pub amount: Money,
+    /// Why (kept on the invoice).
+    pub reason: &'a str,
+    /// The caller's key for this refund: the same key again is the same refund.
+    pub request_key: &'a str,
+}
+
+/// What became of a refund.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum RefundOutcome {
+    /// Refunded by hand and recorded on the invoice.
+    Recorded(Invoice),
+    /// Asked of the payment provider; the invoice records it when the provider confirms.
+    Requested {
+        /// The invoice as it stands.
+        invoice: Invoice,
+        /// The provider's refund.
+        refund: crate::ports::ProviderRefund,
+    },
+}
+
 fn outcome(result: Result<Invoice, ServiceError>) -> Result<PaymentOutcome, ServiceError> {
     match result {
         Ok(inv) => Ok(PaymentOutcome::Applied(Box::new(inv))),
@@ -315,6 +344,73 @@ impl BillingService {
             })?)
         })
         .await
+    }
+
+    /// Refunds part or all of a payment.
+    ///
+    /// A payment the provider took (a card payment whose reference is the provider's
+    /// intent) is refunded by asking the provider, and the refund is recorded on the
+    /// invoice when the provider's `charge.refunded` notification arrives, by its
+    /// cumulative total ([`Self::apply_payment_event`]): the provider is the only party
+    /// that knows whether a refund happened, so recording it from the notification alone
+    /// records it exactly once however requests and notifications interleave. The
+    /// provider is asked with an idempotency key built from the invoice, the payment and
+    /// the caller's `request` key, so a retried request never refunds twice.
+    ///
+    /// Any other payment (cash, transfer, a terminal outside the provider) is refunded by
+    /// hand and recorded at once.
+    ///
+    /// # Errors
+    /// [`ServiceError::Billing`] for an unknown payment or a refund over what is left of it,
+    /// checked before the provider is asked; [`ServiceError::Invalid`] for a blank or overlong
+    /// request key; a port error from the provider.
+    pub async fn refund_payment(
+        &self,
+        practice: PracticeId,
+        id: InvoiceId,
+        request: &RefundPayment<'_>,
+        gateway: &dyn PaymentGateway,
+    ) -> Result<RefundOutcome, ServiceError> {
+        let key = request.request_key.trim();
+        if key.is_empty() || key.len() > 100 || !key.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(crate::FieldError::new("request_key", "must be 1 to 100 printable ASCII characters").into());
+        }
+        let current = self
+            .ports
+            .invoices
+            .invoice(practice, id)
+            .await
+            .map_err(ServiceError::from_port("invoice"))?;
+        // The domain's own check, on a copy, before any money moves.
+        current.clone().refund(Refund {
+            payment_id: request.payment_id,
+            amount: request.amount,
+            at: self.ports.clock.now(),
+            reason: request.reason.to_owned(),
+        })?;
+        let Some(payment) = current.payments.iter().find(|p| p.id == request.payment_id) else {
+            return Err(crate::billing::BillingError::UnknownPayment.into());
+        };
+        match (payment.reference.clone(), payment.method) {
+            (Some(intent), PaymentMethod::Card) => {
+                let refund = gateway
+                    .refund(&RefundRequest {
+                        intent,
+                        amount: Some(request.amount),
+                        idempotency_key: format!("refund-{id}-{}-{key}", request.payment_id),
+                    })
+                    .await
+                    .map_err(ServiceError::Port)?;
+                Ok(RefundOutcome::Requested {
+                    invoice: current,
+                    refund,
+                })
+            }
+            _ => Ok(RefundOutcome::Recorded(
+                self.refund(practice, id, request.payment_id, request.amount, request.reason)
+                    .await?,
+            )),
+        }
     }
 
     /// Starts (or, for the same attempt, resumes) a card payment of an issued invoice's

@@ -14,7 +14,10 @@ mod records;
 mod telehealth;
 
 pub use audit::AuditService;
-pub use billing::{BillingPorts, BillingRules, BillingService, BookingWarning, ClaimRequest, PaymentOutcome};
+pub use billing::{
+    BillingPorts, BillingRules, BillingService, BookingWarning, ClaimRequest, PaymentOutcome, RefundOutcome,
+    RefundPayment,
+};
 pub use booking::{
     BookingService, CancelOutcome, MAX_ATTEMPTS, OccurrenceReport, SchedulingPorts, SeriesOutcome, SlotSearch,
 };

@@ -1,5 +1,6 @@
-//! Invoices for their readers: the invoice, its PDF, and a card payment of its balance;
-//! and joining a video session.
+//! Invoices: drafted and issued by the billing desk, paid at the desk or by card, refunded
+//! and credited; read, downloaded and paid by card by their patient; and joining a video
+//! session.
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -8,9 +9,12 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use clinic_core::access::{Action, Area, Relation};
 use clinic_core::billing::Invoice;
-use clinic_core::ids::{AppointmentId, InvoiceId};
+use clinic_core::billing::{LineInput, Payer, PaymentMethod};
+use clinic_core::ids::{AppointmentId, InvoiceId, PatientId, PaymentId};
+use clinic_core::money::Money;
 use clinic_core::ports::VideoToken;
 use clinic_core::service::{Joiner, ServiceError};
+use clinic_core::service::{RefundOutcome, RefundPayment};
 use serde::{Deserialize, Serialize};
 
 use super::json_body;
@@ -21,12 +25,17 @@ use crate::state::AppState;
 /// How an invoice relates to the principal: their own when it is theirs as the patient,
 /// or, for a clinician, when they treat its patient.
 async fn relation(s: &AppState, who: &Principal, invoice: &Invoice) -> Result<Relation, ApiError> {
-    if who.patient_id == Some(invoice.patient_id) {
+    patient_relation(s, who, invoice.patient_id).await
+}
+
+/// How a patient relates to the principal: their own record, one they treat, or another's.
+async fn patient_relation(s: &AppState, who: &Principal, patient: PatientId) -> Result<Relation, ApiError> {
+    if who.patient_id == Some(patient) {
         return Ok(Relation::Own);
     }
     if let Some(practitioner) = who.practitioner_id
         && s.store
-            .treats(s.practice, practitioner, invoice.patient_id)
+            .treats(s.practice, practitioner, patient)
             .await
             .map_err(ServiceError::Port)?
     {
@@ -215,4 +224,193 @@ pub(crate) async fn claim(
         )
         .await?;
     Ok((StatusCode::CREATED, Json(claim)))
+}
+
+/// A new invoice: for whom, who pays, and its lines as entered (GST is worked out by the
+/// billing rules, never taken from the request).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewInvoice {
+    patient_id: PatientId,
+    #[serde(default = "patient_pays")]
+    payer: Payer,
+    lines: Vec<LineInput>,
+}
+
+const fn patient_pays() -> Payer {
+    Payer::Patient
+}
+
+/// `POST /api/v1/invoices`: the billing desk drafts an invoice.
+#[utoipa::path(post, path = "/api/v1/invoices", tag = "billing", request_body = NewInvoice, responses((status = 201, description = "the draft", body = clinic_core::billing::Invoice), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+pub(crate) async fn create(
+    State(s): State<AppState>,
+    who: Principal,
+    body: Result<Json<NewInvoice>, JsonRejection>,
+) -> Result<(StatusCode, Json<Invoice>), ApiError> {
+    let b = json_body(body)?;
+    who.require(
+        Action::Write,
+        Area::Billing,
+        patient_relation(&s, &who, b.patient_id).await?,
+        "invoice",
+    )?;
+    let inv = s
+        .billing
+        .create_invoice(s.practice, b.patient_id, b.payer, b.lines)
+        .await?;
+    Ok((StatusCode::CREATED, Json(inv)))
+}
+
+/// The zone an invoice is dated in: the practice's first location's (its head office).
+async fn invoice_zone(s: &AppState) -> Result<chrono_tz::Tz, ApiError> {
+    let locations = s.store.locations(s.practice).await.map_err(ServiceError::Port)?;
+    Ok(locations.first().map_or(chrono_tz::Australia::Sydney, |l| l.zone))
+}
+
+/// `POST /api/v1/invoices/{id}/issue`: numbers and dates a draft (gap-free numbering);
+/// from then on it changes only by payments, refunds and credit notes.
+#[utoipa::path(post, path = "/api/v1/invoices/{id}/issue", tag = "billing", params(("id" = String, Path, description = "the record's id (UUID)")), responses((status = 200, description = "the issued invoice", body = clinic_core::billing::Invoice), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+pub(crate) async fn issue(
+    State(s): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Invoice>, ApiError> {
+    let inv = readable_invoice(&s, &who, &id, Action::Write).await?;
+    let zone = invoice_zone(&s).await?;
+    Ok(Json(s.billing.issue(s.practice, inv.id, zone).await?))
+}
+
+/// A payment taken at the desk (cash, transfer, a terminal, a fund or Medicare benefit).
+/// Card payments through the payment provider are recorded from its notification instead.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeskPayment {
+    amount: Money,
+    method: PaymentMethod,
+    #[serde(default)]
+    reference: Option<String>,
+}
+
+/// `POST /api/v1/invoices/{id}/payments`: records a payment of at most the balance.
+#[utoipa::path(post, path = "/api/v1/invoices/{id}/payments", tag = "billing", params(("id" = String, Path, description = "the record's id (UUID)")), request_body = DeskPayment, responses((status = 200, description = "the invoice with the payment", body = clinic_core::billing::Invoice), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+pub(crate) async fn pay(
+    State(s): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    body: Result<Json<DeskPayment>, JsonRejection>,
+) -> Result<Json<Invoice>, ApiError> {
+    let b = json_body(body)?;
+    let inv = readable_invoice(&s, &who, &id, Action::Write).await?;
+    if let Some(r) = &b.reference
+        && (r.trim().is_empty() || r.chars().count() > 100 || r.chars().any(char::is_control))
+    {
+        return Err(clinic_core::FieldError::new(
+            "reference",
+            "must be 1 to 100 characters without control characters",
+        )
+        .into());
+    }
+    Ok(Json(
+        s.billing
+            .pay(s.practice, inv.id, b.amount, b.method, b.reference)
+            .await?,
+    ))
+}
+
+/// A refund of part or all of one payment.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RefundBody {
+    payment_id: PaymentId,
+    amount: Money,
+    reason: String,
+    /// The client's key for this refund (a UUID it made): sending the same key again
+    /// never refunds twice.
+    request_key: String,
+}
+
+/// `POST /api/v1/invoices/{id}/refunds`: a payment taken by the payment provider is
+/// refunded through it (202: recorded on the invoice when the provider confirms); any other
+/// is recorded at once (200).
+#[utoipa::path(post, path = "/api/v1/invoices/{id}/refunds", tag = "billing", params(("id" = String, Path, description = "the record's id (UUID)")), request_body = RefundBody, responses((status = 200, description = "recorded", body = RefundOutcome), (status = 202, description = "asked of the payment provider", body = RefundOutcome), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+pub(crate) async fn refund(
+    State(s): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    body: Result<Json<RefundBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<RefundOutcome>), ApiError> {
+    let b = json_body(body)?;
+    let inv = readable_invoice(&s, &who, &id, Action::Write).await?;
+    let outcome = s
+        .billing
+        .refund_payment(
+            s.practice,
+            inv.id,
+            &RefundPayment {
+                payment_id: b.payment_id,
+                amount: b.amount,
+                reason: &b.reason,
+                request_key: &b.request_key,
+            },
+            &*s.integrations.payments,
+        )
+        .await?;
+    let status = match outcome {
+        RefundOutcome::Recorded(_) => StatusCode::OK,
+        RefundOutcome::Requested { .. } => StatusCode::ACCEPTED,
+    };
+    Ok((status, Json(outcome)))
+}
+
+/// A credit note: reduces what is owed without money changing hands.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreditBody {
+    amount: Money,
+    reason: String,
+}
+
+/// `POST /api/v1/invoices/{id}/credit-notes`: credits part or all of an issued invoice.
+#[utoipa::path(post, path = "/api/v1/invoices/{id}/credit-notes", tag = "billing", params(("id" = String, Path, description = "the record's id (UUID)")), request_body = CreditBody, responses((status = 201, description = "the invoice with the credit note", body = clinic_core::billing::Invoice), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+pub(crate) async fn credit(
+    State(s): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    body: Result<Json<CreditBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Invoice>), ApiError> {
+    let b = json_body(body)?;
+    let inv = readable_invoice(&s, &who, &id, Action::Write).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(s.billing.credit(s.practice, inv.id, b.amount, &b.reason).await?),
+    ))
+}
+
+/// `GET /api/v1/patients/{id}/invoices`: a patient's invoices, the newest issued first and
+/// drafts last, for the patient, their clinicians and the billing desk.
+#[utoipa::path(get, path = "/api/v1/patients/{id}/invoices", tag = "billing", params(("id" = String, Path, description = "the record's id (UUID)")), responses((status = 200, description = "the invoices", body = Vec<clinic_core::billing::Invoice>), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+pub(crate) async fn for_patient(
+    State(s): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Invoice>>, ApiError> {
+    let patient: PatientId = id.parse()?;
+    let relation = patient_relation(&s, &who, patient).await?;
+    // Another patient's record is "not found", never "forbidden".
+    if who.is_patient_only() && relation == Relation::Other {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such patient"));
+    }
+    who.require(Action::Read, Area::Billing, relation, "invoice")?;
+    s.store
+        .patient(s.practice, patient)
+        .await
+        .map_err(|e| ServiceError::from_port_kind(e, "patient"))?;
+    let mut list = s
+        .store
+        .invoices_for(s.practice, patient)
+        .await
+        .map_err(ServiceError::Port)?;
+    list.sort_by_key(|i| std::cmp::Reverse((i.issued_on, i.number)));
+    Ok(Json(list))
 }
