@@ -22,6 +22,8 @@ struct TestApp {
     email: Arc<clinic_adapters::console::ConsoleEmail>,
     /// The payment provider the server talks to.
     payments: Arc<clinic_adapters::console::ConsolePayments>,
+    /// The video provider.
+    video: Arc<clinic_adapters::console::ConsoleVideo>,
     /// The access token sent with every call (an administrator's, unless changed).
     token: std::sync::Mutex<Option<String>>,
 }
@@ -55,6 +57,8 @@ async fn spawn_app_on(store: Arc<dyn Storage>) -> TestApp {
     integrations.email = email.clone();
     let payments = Arc::new(clinic_adapters::console::ConsolePayments::new(b"whsec_test"));
     integrations.payments = payments.clone();
+    let video = Arc::new(clinic_adapters::console::ConsoleVideo::new());
+    integrations.video = video.clone();
     let mut state = AppState::with_clock(store, practice, clock.clone()).with_integrations(integrations);
     state.cors_origins = vec!["https://app.harbour.example".parse().unwrap()];
     let seeded = demo::seed(&state, practice, "2026-11-23".parse().unwrap())
@@ -78,6 +82,7 @@ async fn spawn_app_on(store: Arc<dyn Storage>) -> TestApp {
         clock,
         email,
         payments,
+        video,
         token: std::sync::Mutex::new(None),
     };
     let login = app
@@ -1198,9 +1203,25 @@ async fn a_patient_s_journey_end_to_end() {
     let joined = app.post(&format!("/api/v1/appointments/{appt}/join"), &json!({})).await;
     assert_eq!(joined.status, 200, "{:?}", joined.body);
     assert_eq!(joined.body["room"], format!("appt-{appt}"));
+    let room = format!("appt-{appt}");
+    assert_ne!(app.video.rooms()[&room].status, "completed");
+    // Only the practice ends the session.
+    problem(
+        &app.post(&format!("/api/v1/appointments/{appt}/end-session"), &json!({}))
+            .await,
+        403,
+        "forbidden",
+    );
+
+    // The psychologist ends the session, which closes the room.
+    app.use_token(Some(&tom_token));
+    let ended = app
+        .post(&format!("/api/v1/appointments/{appt}/end-session"), &json!({}))
+        .await;
+    assert_eq!(ended.status, 204, "{:?}", ended.body);
+    assert_eq!(app.video.rooms()[&room].status, "completed");
 
     // The psychologist writes, signs and locks a note; the patient cannot read it.
-    app.use_token(Some(&tom_token));
     let note = app
         .post(
             "/api/v1/notes",

@@ -184,6 +184,43 @@ pub(crate) async fn join(
     }
 }
 
+/// `POST /api/v1/appointments/{id}/end-session`: the practitioner (or the practice) ends a
+/// video session's room, so nobody can stay in it or rejoin with a live token. Recording
+/// the session as completed is a separate step (`…/complete`).
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/end-session", tag = "telehealth", params(("id" = String, Path, description = "the record's id (UUID)")), responses((status = 204, description = "the room is closed"), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+pub(crate) async fn end_session(
+    State(s): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: AppointmentId = id.parse()?;
+    let appt = s
+        .store
+        .appointment(s.practice, id)
+        .await
+        .map_err(|e| ServiceError::from_port_kind(e, "appointment"))?;
+    let own = if who.practitioner_id == Some(appt.practitioner_id) {
+        Relation::Own
+    } else {
+        Relation::Other
+    };
+    if who.is_patient_only() {
+        // Patients leave a session; only the practice ends it (and others' are not found).
+        let theirs = who.patient_id.is_some_and(|p| appt.patient_ids.contains(&p));
+        return Err(if theirs {
+            ApiError::new(StatusCode::FORBIDDEN, "forbidden", "the practitioner ends the session")
+        } else {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such appointment")
+        });
+    }
+    who.require(Action::Write, Area::Appointments, own, "appointment")?;
+    if appt.mode != clinic_core::scheduling::DeliveryMode::Video {
+        return Err(clinic_core::FieldError::new("mode", "only a video session has a room to end").into());
+    }
+    s.telehealth.end_session(s.practice, id, &*s.integrations.video).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// A Medicare claim for one invoice line.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

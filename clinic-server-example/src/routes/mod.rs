@@ -125,6 +125,7 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/claims", post(billing::claim))
         .route("/api/v1/waitlist", post(appointments::join_waitlist))
         .route("/api/v1/appointments/{id}/join", post(billing::join))
+        .route("/api/v1/appointments/{id}/end-session", post(billing::end_session))
         .route("/api/v1/appointments/{id}/prep", put(records::save_prep))
         .route(
             "/api/v1/patients/{id}/consents",
