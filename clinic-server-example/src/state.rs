@@ -36,6 +36,8 @@ pub struct AppState {
     pub clinical: clinic_core::service::ClinicalService,
     /// Prescriptions, test results, treatment plans, outcome measures.
     pub records: clinic_core::service::RecordsService,
+    /// The intake form and patients' answers.
+    pub intake: clinic_core::service::IntakeService,
     /// Where notices go out (from `integrations`).
     pub channels: Channels,
     /// The keys access tokens are signed with.
@@ -133,6 +135,7 @@ impl AppState {
             clock: app_clock.clone(),
             ids: Arc::new(UuidV7Ids),
         });
+        let intake = clinic_core::service::IntakeService::new(store.clone(), store.clone(), app_clock.clone());
         let integrations = crate::providers::Integrations::console_only();
         Self {
             booking: BookingService::new(ports),
@@ -146,6 +149,7 @@ impl AppState {
             privacy,
             clinical,
             records,
+            intake,
             tokens: Arc::new(crate::auth::TokenKeys::new(
                 uuid::Uuid::new_v4().as_bytes().repeat(2).as_slice(),
             )),

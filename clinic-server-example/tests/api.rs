@@ -2533,3 +2533,90 @@ async fn a_card_refund_is_asked_of_the_provider_and_recorded_from_its_notificati
     assert_eq!(after.body["refunds"].as_array().unwrap().len(), 1);
     assert_eq!(after.body["refunds"][0]["amount"]["amount"], "20.00");
 }
+
+#[tokio::test]
+async fn a_patient_submits_and_amends_their_intake_and_the_practice_reads_it() {
+    use clinic_core::people::Role;
+    let app = spawn_app().await;
+    let patient = app.patients[0];
+    app.use_token(Some(&token_for(&app, Role::Patient, None, Some(patient))));
+    let form = app.get("/api/v1/intake-form").await;
+    assert_eq!(form.status, 200, "{:?}", form.body);
+    assert_eq!(form.body["version"], 1);
+    let keys: Vec<&str> = form.body["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["key"].as_str().unwrap())
+        .collect();
+    assert!(keys.contains(&"concerns") && keys.contains(&"risk_safety"), "{keys:?}");
+
+    let path = format!("/api/v1/patients/{patient}/intake");
+    problem(&app.get(&path).await, 404, "not_found");
+    // A missing required answer is named, and the answers are never echoed.
+    let incomplete = app
+        .post(
+            &path,
+            &json!({"answers": {"concerns": "Trouble sleeping since the move"}}),
+        )
+        .await;
+    problem(&incomplete, 422, "invalid_field");
+    assert!(!incomplete.body.to_string().contains("Trouble sleeping"));
+    let answers = json!({"answers": {
+        "concerns": "Trouble sleeping since the move", "previous_treatment": false,
+        "has_referral": true, "risk_self_harm": false, "risk_others": false, "risk_safety": true}});
+    let submitted = app.post(&path, &answers).await;
+    assert_eq!(submitted.status, 201, "{:?}", submitted.body);
+    problem(&app.post(&path, &answers).await, 422, "invalid_field");
+    let amended = app
+        .call(
+            "PATCH",
+            &path,
+            Some(&json!({"key": "risk_safety", "answer": false}).to_string()),
+        )
+        .await;
+    assert_eq!(amended.status, 200, "{:?}", amended.body);
+    assert_eq!(amended.body["amendments"][0]["key"], "risk_safety");
+    problem(
+        &app.call(
+            "PATCH",
+            &path,
+            Some(&json!({"key": "shoe_size", "answer": "9"}).to_string()),
+        )
+        .await,
+        422,
+        "invalid_field",
+    );
+
+    // The practice manager reads it, with no risk flagged after the amendment.
+    app.use_token(Some(&token_for(&app, Role::PracticeManager, None, None)));
+    let read = app.get(&path).await;
+    assert_eq!(read.status, 200, "{:?}", read.body);
+    assert_eq!(
+        read.body["submission"]["answers"]["concerns"],
+        "Trouble sleeping since the move"
+    );
+    assert_eq!(read.body["risk_flags"], json!([]));
+    // Nobody else: a psychologist is refused by the matrix, another patient finds nothing.
+    app.use_token(Some(&token_for(
+        &app,
+        Role::Psychologist,
+        Some("00000000-0000-7000-8000-000000000000"),
+        None,
+    )));
+    problem(&app.get(&path).await, 403, "forbidden");
+    app.use_token(Some(&token_for(&app, Role::Patient, None, Some(app.patients[1]))));
+    problem(&app.get(&path).await, 404, "not_found");
+    problem(&app.post(&path, &answers).await, 404, "not_found");
+    // Each attempt, allowed or refused, is in the audit log.
+    let audited = app
+        .state
+        .store
+        .events(app.state.practice, 0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.entry.action.starts_with("intake."))
+        .count();
+    assert!(audited >= 6, "{audited} intake events");
+}

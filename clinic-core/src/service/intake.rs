@@ -64,9 +64,18 @@ impl IntakeService {
     }
 
     async fn current_form(&self, actor: &Actor) -> Result<IntakeForm, ServiceError> {
+        self.form(actor.practice_id).await
+    }
+
+    /// The form a patient of `practice` answers today: the practice's latest stored form,
+    /// or the shipped psychology form (version 1). It holds questions only, no answers.
+    ///
+    /// # Errors
+    /// A port error.
+    pub async fn form(&self, practice: crate::ids::PracticeId) -> Result<IntakeForm, ServiceError> {
         Ok(self
             .records
-            .latest_form(actor.practice_id)
+            .latest_form(practice)
             .await?
             .unwrap_or_else(IntakeForm::psychology_v1))
     }
@@ -137,5 +146,23 @@ impl IntakeService {
             .submission(actor.practice_id, patient)
             .await?
             .ok_or(ServiceError::NotFound { entity: "intake" })
+    }
+
+    /// Reads a patient's intake with the keys of the risk questions answered "yes" under
+    /// the form it was answered on (current answers, after amendments).
+    ///
+    /// # Errors
+    /// As [`Self::read`].
+    pub async fn read_with_flags(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+    ) -> Result<(IntakeSubmission, Vec<String>), ServiceError> {
+        let submission = self.read(actor, patient).await?;
+        let flags = match self.records.form(actor.practice_id, submission.form_version).await? {
+            Some(form) => form.risk_flags(&submission).into_iter().map(str::to_owned).collect(),
+            None => Vec::new(),
+        };
+        Ok((submission, flags))
     }
 }

@@ -9,6 +9,7 @@ pub(crate) mod clinical;
 pub(crate) mod dashboard;
 pub(crate) mod directory;
 pub(crate) mod hooks;
+pub(crate) mod intake;
 pub(crate) mod practice;
 pub(crate) mod records;
 pub(crate) mod slots;
@@ -101,6 +102,11 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/dashboard", get(dashboard::dashboard))
         .route("/api/v1/patients/{id}", get(dashboard::patient))
         .route("/api/v1/patients/{id}/reminders", put(dashboard::reminders))
+        .route("/api/v1/intake-form", get(intake::form))
+        .route(
+            "/api/v1/patients/{id}/intake",
+            get(intake::read).post(intake::submit).patch(intake::amend),
+        )
         .route("/api/v1/practitioners/{id}/availability", get(admin::availability))
         .route("/api/v1/practitioners/{id}/calendar-link", get(calendar::link))
         .route("/api/v1/calendar/{id}", get(calendar::feed))
