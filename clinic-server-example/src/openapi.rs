@@ -87,6 +87,8 @@ impl Modify for Bearer {
         routes::billing::create, routes::billing::issue, routes::billing::pay, routes::billing::refund,
         routes::billing::credit, routes::billing::for_patient, routes::billing::end_session,
         routes::intake::form, routes::intake::submit, routes::intake::amend, routes::intake::read,
+        routes::patients::list, routes::patients::update_profile, routes::patients::correct,
+        routes::patients::decline, routes::patients::corrections,
         routes::clinical::prescribe, routes::clinical::prescriptions, routes::clinical::record_result,
         routes::clinical::results, routes::clinical::review_result, routes::clinical::set_plan,
         routes::clinical::plan, routes::clinical::complete_measure, routes::clinical::measures,

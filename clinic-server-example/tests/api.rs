@@ -2620,3 +2620,111 @@ async fn a_patient_submits_and_amends_their_intake_and_the_practice_reads_it() {
         .count();
     assert!(audited >= 6, "{audited} intake events");
 }
+
+#[tokio::test]
+async fn patients_are_listed_by_who_may_see_them_edit_their_details_and_are_corrected_by_the_practice() {
+    use clinic_core::people::Role;
+    let app = spawn_app().await;
+    let (service, tom, sydney) = directory(&app).await;
+    let booked = app
+        .post(
+            "/api/v1/appointments",
+            &json!({"practitioner_id": tom, "service_id": service, "location_id": sydney,
+                    "patient_ids": [app.patients[2]], "start": "2026-11-24T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(booked.status, 201, "{:?}", booked.body);
+
+    // The manager searches everyone by any part of a name.
+    app.use_token(Some(&token_for(&app, Role::PracticeManager, None, None)));
+    let all = app.get("/api/v1/patients").await;
+    assert_eq!(all.status, 200, "{:?}", all.body);
+    assert_eq!(all.body["total"], 5);
+    assert_eq!(all.body["items"][0]["family_name"], "Brown", "sorted by family name");
+    let found = app.get("/api/v1/patients?q=SIN").await;
+    assert_eq!(found.body["total"], 1);
+    assert_eq!(found.body["items"][0]["given_name"], "Jordan");
+    assert!(
+        found.body["items"][0].get("email").is_none(),
+        "a list shows no contact details"
+    );
+    problem(&app.get("/api/v1/patients?page_size=0").await, 422, "invalid_field");
+    // The front desk too; a psychologist sees only the patients they treat; a patient none.
+    app.use_token(Some(&token_for(&app, Role::Technician, None, None)));
+    assert_eq!(app.get("/api/v1/patients").await.body["total"], 5);
+    app.use_token(Some(&token_for(&app, Role::Psychologist, Some(&tom), None)));
+    let mine = app.get("/api/v1/patients").await;
+    assert_eq!(mine.body["total"], 1, "{:?}", mine.body);
+    assert_eq!(mine.body["items"][0]["given_name"], "Casey");
+    app.use_token(Some(&token_for(&app, Role::Patient, None, Some(app.patients[0]))));
+    problem(&app.get("/api/v1/patients").await, 403, "forbidden");
+
+    // Alex edits their own details; the legal name is not theirs to change here.
+    let alex = app.patients[0];
+    let path = format!("/api/v1/patients/{alex}/profile");
+    let edited = app
+        .call(
+            "PUT",
+            &path,
+            Some(&json!({"preferred_name": "Lex", "email": "lex@example.com", "phone": "0412 345 678"}).to_string()),
+        )
+        .await;
+    assert_eq!(edited.status, 200, "{:?}", edited.body);
+    assert_eq!(edited.body["preferred_name"], "Lex");
+    assert_eq!(edited.body["legal_name"]["family"], "Taylor");
+    let blank = app
+        .call("PUT", &path, Some(&json!({"preferred_name": "  "}).to_string()))
+        .await;
+    problem(&blank, 422, "invalid_field");
+    assert_eq!(blank.body["field"], "preferred_name");
+    assert!(
+        app.call("PUT", &path, Some(&json!({"given_name": "Al"}).to_string()))
+            .await
+            .status
+            >= 400
+    );
+    app.use_token(Some(&token_for(&app, Role::Patient, None, Some(app.patients[1]))));
+    problem(
+        &app.call("PUT", &path, Some(&json!({}).to_string())).await,
+        404,
+        "not_found",
+    );
+
+    // The practice applies a correction of the legal name, and declines another in writing.
+    app.use_token(Some(&token_for(&app, Role::PracticeManager, None, None)));
+    let corrections = format!("/api/v1/patients/{alex}/corrections");
+    let corrected = app
+        .post(
+            &corrections,
+            &json!({"corrected": {"given_name": "Alex", "family_name": "Taylor-Reid", "date_of_birth": "1988-06-15",
+                                   "preferred_name": "Lex", "email": "lex@example.com", "phone": "0412 345 678"}}),
+        )
+        .await;
+    assert_eq!(corrected.status, 200, "{:?}", corrected.body);
+    assert_eq!(corrected.body["legal_name"]["family"], "Taylor-Reid");
+    problem(
+        &app.post(&format!("{corrections}/decline"), &json!({"reason": " "}))
+            .await,
+        422,
+        "invalid_field",
+    );
+    let declined = app
+        .post(
+            &format!("{corrections}/decline"),
+            &json!({"reason": "the date of birth matches the Medicare card", "statement": "I disagree"}),
+        )
+        .await;
+    assert_eq!(declined.status, 204, "{:?}", declined.body);
+    let history = app.get(&corrections).await;
+    assert_eq!(history.status, 200, "{:?}", history.body);
+    assert_eq!(history.body[0]["outcome"], "applied");
+    assert_eq!(history.body[0]["revision"]["changed"], json!(["legal_name"]));
+    assert_eq!(
+        history.body[0]["revision"]["previous"]["legal_name"]["family"],
+        "Taylor"
+    );
+    assert_eq!(history.body[1]["outcome"], "declined");
+    // A clinician does not process corrections.
+    app.use_token(Some(&token_for(&app, Role::Psychologist, Some(&tom), None)));
+    problem(&app.get(&corrections).await, 403, "forbidden");
+}

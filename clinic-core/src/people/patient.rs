@@ -276,6 +276,30 @@ pub fn age_on(date_of_birth: NaiveDate, on: NaiveDate) -> u32 {
 }
 
 impl Patient {
+    /// The patient as a [`PatientSpec`]: what [`Patient::register`] would turn back into
+    /// this record. Edits start from it, so a change to one field is validated with all the
+    /// others (a minor's guardian, say) exactly as at registration.
+    #[must_use]
+    pub fn spec(&self) -> PatientSpec {
+        PatientSpec {
+            given_name: self.legal_name.given.clone(),
+            family_name: self.legal_name.family.clone(),
+            preferred_name: self.preferred_name.clone(),
+            date_of_birth: self.date_of_birth,
+            email: self.email.clone(),
+            phone: self.phone.clone(),
+            address: self.address.clone(),
+            medicare: self.medicare.clone(),
+            health_fund: self.health_fund.clone(),
+            dva_number: self.dva_number.clone(),
+            usual_gp: self.usual_gp.clone(),
+            guardian: self.guardian.clone(),
+            mature_minor: self.mature_minor,
+            emergency_contact: self.emergency_contact.clone(),
+            reminders: self.reminders.clone(),
+        }
+    }
+
     /// Registers a patient, validating every field against `today` (the practice's local
     /// date).
     ///
@@ -370,6 +394,20 @@ mod tests {
             s,
             date(today),
         )
+    }
+
+    #[test]
+    fn a_patient_s_spec_registers_back_to_the_same_patient() {
+        let mut s = spec("2010-02-28");
+        s.preferred_name = Some("Al".into());
+        s.guardian = Some(ContactPerson {
+            name: "Sam Nguyen".into(),
+            relationship: "parent".into(),
+            phone: Phone::parse("0412 345 678").unwrap(),
+            email: None,
+        });
+        let p = register(s, "2026-11-24").unwrap();
+        assert_eq!(register(p.spec(), "2026-11-24").unwrap(), p);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub(crate) mod dashboard;
 pub(crate) mod directory;
 pub(crate) mod hooks;
 pub(crate) mod intake;
+pub(crate) mod patients;
 pub(crate) mod practice;
 pub(crate) mod records;
 pub(crate) mod slots;
@@ -103,6 +104,13 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/patients/{id}", get(dashboard::patient))
         .route("/api/v1/patients/{id}/reminders", put(dashboard::reminders))
         .route("/api/v1/intake-form", get(intake::form))
+        .route("/api/v1/patients", get(patients::list))
+        .route("/api/v1/patients/{id}/profile", put(patients::update_profile))
+        .route(
+            "/api/v1/patients/{id}/corrections",
+            get(patients::corrections).post(patients::correct),
+        )
+        .route("/api/v1/patients/{id}/corrections/decline", post(patients::decline))
         .route(
             "/api/v1/patients/{id}/intake",
             get(intake::read).post(intake::submit).patch(intake::amend),
