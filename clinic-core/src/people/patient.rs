@@ -296,7 +296,7 @@ impl Patient {
             guardian: self.guardian.clone(),
             mature_minor: self.mature_minor,
             emergency_contact: self.emergency_contact.clone(),
-            reminders: self.reminders.clone(),
+            reminders: self.reminders,
         }
     }
 
