@@ -101,8 +101,7 @@ pub(crate) async fn list(
     }
     // Everyone: those who read any profile, or book for any patient at the front desk.
     let everyone = who.may(Action::Read, Area::Profile, Relation::Other)
-        || (who.may(Action::Write, Area::Appointments, Relation::Other)
-            && !who.roles.iter().any(|r| *r == Role::Patient));
+        || who.may(Action::Write, Area::Appointments, Relation::Other);
     let treating = who
         .practitioner_id
         .filter(|_| who.may(Action::Read, Area::Appointments, Relation::Own));
