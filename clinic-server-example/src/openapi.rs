@@ -89,6 +89,8 @@ impl Modify for Bearer {
         routes::intake::form, routes::intake::submit, routes::intake::amend, routes::intake::read,
         routes::patients::list, routes::patients::update_profile, routes::patients::correct,
         routes::patients::decline, routes::patients::corrections,
+        routes::credentials::get, routes::credentials::add_registration, routes::credentials::add_insurance,
+        routes::credentials::put_certificate, routes::credentials::get_certificate,
         routes::clinical::prescribe, routes::clinical::prescriptions, routes::clinical::record_result,
         routes::clinical::results, routes::clinical::review_result, routes::clinical::set_plan,
         routes::clinical::plan, routes::clinical::complete_measure, routes::clinical::measures,

@@ -2728,3 +2728,131 @@ async fn patients_are_listed_by_who_may_see_them_edit_their_details_and_are_corr
     app.use_token(Some(&token_for(&app, Role::Psychologist, Some(&tom), None)));
     problem(&app.get(&corrections).await, 403, "forbidden");
 }
+
+impl TestApp {
+    /// A request with a raw body of `content_type`; the status and the raw response body.
+    async fn send_bytes(&self, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, Vec<u8>) {
+        let mut stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let auth = self
+            .token
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{auth}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        // The server may answer (413) before reading everything; a broken pipe is fine.
+        let _ = stream.write_all(body).await;
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw).await;
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        let mut payload = raw[split + 4..].to_vec();
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+            payload = dechunk(&payload);
+        }
+        (status, payload)
+    }
+}
+
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = body.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size = usize::from_str_radix(std::str::from_utf8(&body[..line_end]).unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&body[line_end + 2..line_end + 2 + size]);
+        body = &body[line_end + 2 + size + 2..];
+    }
+}
+
+#[tokio::test]
+async fn practitioners_keep_their_registration_and_insurance_with_the_certificate_uploaded() {
+    use clinic_core::people::Role;
+    let app = spawn_app().await;
+    let (_, tom, _) = directory(&app).await;
+    app.use_token(Some(&token_for(&app, Role::Psychologist, Some(&tom), None)));
+    let creds = format!("/api/v1/practitioners/{tom}/credentials");
+    let now = app.get(&creds).await;
+    assert_eq!(now.status, 200, "{:?}", now.body);
+    assert_eq!(now.body["registrations"].as_array().unwrap().len(), 1);
+
+    // The renewal is a new record; the old one stays as history.
+    let renewed = app
+        .post(
+            &format!("/api/v1/practitioners/{tom}/insurances"),
+            &json!({"insurer": "Guild Insurance", "policy_number": "PI-2027-0042",
+                    "cover": {"amount": "20000000.00", "currency": "AUD"}, "expires_on": "2027-12-31"}),
+        )
+        .await;
+    assert_eq!(renewed.status, 201, "{:?}", renewed.body);
+    let count = renewed.body["insurances"].as_array().unwrap().len();
+    assert!(count >= 2, "{count} policies");
+    problem(
+        &app.post(
+            &format!("/api/v1/practitioners/{tom}/insurances"),
+            &json!({"insurer": " ", "policy_number": "X", "cover": {"amount": "1.00", "currency": "AUD"}, "expires_on": "2027-12-31"}),
+        )
+        .await,
+        422,
+        "invalid_field",
+    );
+
+    // The certificate: a real PDF is kept; anything else is refused with the reason.
+    let cert_path = format!("/api/v1/practitioners/{tom}/insurances/current/certificate");
+    let mut pdf = b"%PDF-1.7\n% certificate of currency\n".to_vec();
+    pdf.resize(2 * 1024 * 1024, b' ');
+    pdf.extend_from_slice(b"\n%%EOF\n");
+    let (status, body) = app.send_bytes("PUT", &cert_path, "application/pdf", &pdf).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let stored: Value = serde_json::from_slice(&body).unwrap();
+    let policy = stored["insurances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["policy_number"] == "PI-2027-0042")
+        .unwrap();
+    assert_eq!(policy["certificate"]["kind"], "pdf");
+    assert_eq!(policy["certificate"]["size"], pdf.len());
+    let png = b"\x89PNG\r\n\x1a\n rest of an image";
+    let (status, body) = app.send_bytes("PUT", &cert_path, "application/pdf", png).await;
+    assert_eq!(status, 422, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("document_type_mismatch"));
+    let (status, _) = app.send_bytes("PUT", &cert_path, "text/html", b"<html></html>").await;
+    assert_eq!(status, 415);
+    let (status, _) = app
+        .send_bytes("PUT", &cert_path, "application/pdf", &vec![b'%'; 6 * 1024 * 1024])
+        .await;
+    assert_eq!(status, 413);
+
+    // Read back as uploaded, by Tom and by the practice manager; not by a colleague.
+    let (status, back) = app.send_bytes("GET", &cert_path, "application/json", b"").await;
+    assert_eq!(status, 200);
+    assert_eq!(back, pdf);
+    app.use_token(Some(&token_for(&app, Role::PracticeManager, None, None)));
+    assert_eq!(app.send_bytes("GET", &cert_path, "application/json", b"").await.1, pdf);
+    let d = app.get("/api/v1/directory").await;
+    let mei = d.body["practitioners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["display_name"] == "Mei Chen")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A colleague may see their own, so another's is "not found" rather than "forbidden".
+    app.use_token(Some(&token_for(&app, Role::Psychologist, Some(&mei), None)));
+    problem(&app.get(&creds).await, 404, "not_found");
+    let (status, _) = app.send_bytes("PUT", &cert_path, "application/pdf", &pdf).await;
+    assert_eq!(status, 404);
+    app.use_token(Some(&token_for(&app, Role::Patient, None, Some(app.patients[0]))));
+    problem(&app.get(&creds).await, 403, "forbidden");
+}

@@ -75,8 +75,9 @@ pub struct Insurance {
     pub cover: Money,
     /// Last day of cover.
     pub expires_on: NaiveDate,
-    /// The certificate in the document store.
-    pub certificate: Option<String>,
+    /// The certificate of currency, in the document store (uploaded by the practitioner
+    /// or the practice).
+    pub certificate: Option<crate::ports::DocumentRef>,
 }
 
 /// A practitioner's credentials with their history.

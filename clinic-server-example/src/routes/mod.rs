@@ -6,6 +6,7 @@ pub(crate) mod auth;
 pub(crate) mod billing;
 pub(crate) mod calendar;
 pub(crate) mod clinical;
+pub(crate) mod credentials;
 pub(crate) mod dashboard;
 pub(crate) mod directory;
 pub(crate) mod hooks;
@@ -117,6 +118,23 @@ fn routes(state: AppState) -> Router {
         )
         .route("/api/v1/practitioners/{id}/availability", get(admin::availability))
         .route("/api/v1/practitioners/{id}/calendar-link", get(calendar::link))
+        .route("/api/v1/practitioners/{id}/credentials", get(credentials::get))
+        .route(
+            "/api/v1/practitioners/{id}/registrations",
+            post(credentials::add_registration),
+        )
+        .route(
+            "/api/v1/practitioners/{id}/insurances",
+            post(credentials::add_insurance),
+        )
+        .route(
+            "/api/v1/practitioners/{id}/insurances/current/certificate",
+            put(credentials::put_certificate)
+                .get(credentials::get_certificate)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    credentials::MAX_CERTIFICATE_BYTES + 1,
+                )),
+        )
         .route("/api/v1/calendar/{id}", get(calendar::feed))
         .route("/api/v1/practitioners/{id}/templates", post(admin::add_template))
         .route("/api/v1/practitioners/{id}/exceptions", post(admin::add_exception))
