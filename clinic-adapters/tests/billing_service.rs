@@ -16,7 +16,7 @@ use clinic_core::ids::*;
 use clinic_core::medicare::{CapKind, Ineligible, PastService, Referral, ReferralScope, ReferrerKind};
 use clinic_core::money::Money;
 use clinic_core::ports::*;
-use clinic_core::service::{BillingService, BookingWarning, ClaimRequest, ServiceError};
+use clinic_core::service::{BillingService, BookingWarning, CapCount, ClaimRequest, ServiceError};
 use common::{Fixture, practice_on, utc};
 use proptest::prelude::*;
 
@@ -480,6 +480,98 @@ async fn booking_warns_but_books(store: Arc<dyn Storage>) {
     );
 }
 
+/// The usage the practice and the patient see: claims by the service date's calendar year
+/// (never the server's), bookings ahead, and the referral course.
+async fn cap_usage_counts_by_the_service_year(store: Arc<dyn Storage>) {
+    let w = world_on(store).await;
+    w.external(7).await;
+    // New Year's Eve 2025 counts in 2025 only.
+    let nye = PastService {
+        date: NaiveDate::from_ymd_opt(2025, 12, 31).unwrap(),
+        cap: CapKind::Individual,
+        referral_id: None,
+        claimed: true,
+    };
+    w.f.store
+        .record_external(w.f.practice, w.f.patients[0], &nye)
+        .await
+        .unwrap();
+    let inv = w.session(0).await;
+    w.billing.claim(w.f.practice, &w.request(inv)).await.unwrap();
+    // Booked ahead: one in December 2026, one in January 2027 (at 10:00 in Sydney, which
+    // is still 4 January in UTC).
+    w.f.service
+        .book(w.f.practice, &w.f.request(0, "2026-12-01T22:00:00Z"))
+        .await
+        .unwrap();
+    w.f.service
+        .book(w.f.practice, &w.f.request(0, "2027-01-04T23:00:00Z"))
+        .await
+        .unwrap();
+    let today = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    let now = w
+        .billing
+        .cap_usage(w.f.practice, w.f.patients[0], 2026, today)
+        .await
+        .unwrap();
+    assert_eq!(
+        now.individual,
+        CapCount {
+            claimed: 8,
+            booked: 1,
+            cap: 10,
+            remaining: 1
+        }
+    );
+    assert_eq!(now.group.claimed, 0);
+    let course = now.course.unwrap();
+    assert_eq!((course.referral_id, course.covers, course.used), (w.referral, 6, 1));
+    let next = w
+        .billing
+        .cap_usage(
+            w.f.practice,
+            w.f.patients[0],
+            2027,
+            NaiveDate::from_ymd_opt(2027, 1, 1).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        next.individual,
+        CapCount {
+            claimed: 0,
+            booked: 1,
+            cap: 10,
+            remaining: 9
+        }
+    );
+    let last = w
+        .billing
+        .cap_usage(
+            w.f.practice,
+            w.f.patients[0],
+            2025,
+            NaiveDate::from_ymd_opt(2025, 12, 31).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(last.individual.claimed, 1);
+    assert!(last.course.is_none(), "the referral was written in 2026");
+    assert_eq!(
+        w.billing
+            .cap_usage(
+                w.f.practice,
+                w.f.patients[0],
+                2026,
+                NaiveDate::from_ymd_opt(2027, 1, 1).unwrap()
+            )
+            .await
+            .unwrap_err()
+            .code(),
+        "invalid_field"
+    );
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Claim(usize),
@@ -541,4 +633,5 @@ on_every_store!(
     hundred_concurrent_invoices_are_numbered_without_gaps,
     concurrent_payments_never_overpay,
     booking_warns_but_books,
+    cap_usage_counts_by_the_service_year,
 );

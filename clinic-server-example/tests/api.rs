@@ -2856,3 +2856,61 @@ async fn practitioners_keep_their_registration_and_insurance_with_the_certificat
     app.use_token(Some(&token_for(&app, Role::Patient, None, Some(app.patients[0]))));
     problem(&app.get(&creds).await, 403, "forbidden");
 }
+
+#[tokio::test]
+async fn referrals_are_recorded_by_the_desk_and_medicare_usage_counts_what_is_booked() {
+    use clinic_core::people::Role;
+    let app = spawn_app().await;
+    let (service, tom, sydney) = directory(&app).await;
+    let patient = app.patients[3];
+    let usage_path = format!("/api/v1/patients/{patient}/medicare-usage");
+    let before = app.get(&usage_path).await;
+    assert_eq!(before.status, 200, "{:?}", before.body);
+    assert_eq!(before.body["year"], 2026);
+    assert_eq!(before.body["individual"]["cap"], 10);
+    assert_eq!(before.body["course"], Value::Null);
+    let booked = app
+        .post(
+            "/api/v1/appointments",
+            &json!({"practitioner_id": tom, "service_id": service, "location_id": sydney,
+                    "patient_ids": [patient], "start": "2026-12-01T22:00:00Z"}),
+        )
+        .await;
+    assert_eq!(booked.status, 201, "{:?}", booked.body);
+
+    app.use_token(Some(&token_for(&app, Role::Technician, None, None)));
+    let referrals = format!("/api/v1/patients/{patient}/referrals");
+    let letter = json!({"referrer_name": "Dr Jane Citizen", "referrer_kind": "general_practitioner",
+                        "mymedicare_or_usual_gp": true, "written_on": "2026-11-20",
+                        "sessions_requested": 6, "scope": "individual"});
+    let added = app.post(&referrals, &letter).await;
+    assert_eq!(added.status, 201, "{:?}", added.body);
+    let mut bad = letter.clone();
+    bad["written_on"] = json!("2026-12-25");
+    let refused = app.post(&referrals, &bad).await;
+    problem(&refused, 422, "invalid_field");
+    assert_eq!(refused.body["field"], "written_on");
+    let mut bad = letter.clone();
+    bad["sessions_requested"] = json!(0);
+    problem(&app.post(&referrals, &bad).await, 422, "invalid_field");
+
+    // The patient sees their own referral and usage; another patient finds nothing.
+    app.use_token(Some(&token_for(&app, Role::Patient, None, Some(patient))));
+    let mine = app.get(&referrals).await;
+    assert_eq!(mine.body.as_array().unwrap().len(), 1);
+    problem(&app.post(&referrals, &letter).await, 403, "forbidden");
+    let after = app.get(&usage_path).await;
+    assert_eq!(after.status, 200, "{:?}", after.body);
+    let counted = |v: &Value| v["individual"]["booked"].as_u64().unwrap();
+    assert_eq!(counted(&after.body), counted(&before.body) + 1);
+    assert_eq!(after.body["course"]["covers"], 6);
+    assert_eq!(after.body["course"]["used"], 0);
+    assert_eq!(
+        app.get(&format!("{usage_path}?year=2025")).await.body["individual"]["booked"],
+        0
+    );
+    problem(&app.get(&format!("{usage_path}?year=1999")).await, 422, "invalid_field");
+    app.use_token(Some(&token_for(&app, Role::Patient, None, Some(app.patients[0]))));
+    problem(&app.get(&usage_path).await, 404, "not_found");
+    problem(&app.get(&referrals).await, 404, "not_found");
+}

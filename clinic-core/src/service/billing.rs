@@ -15,14 +15,14 @@ use crate::billing::{
     Claim, ClaimStatus, CreditNote, GstRates, Invoice, LineInput, Payer, Payment, PaymentMethod, Refund,
 };
 use crate::ids::{AppointmentId, ClaimId, InvoiceId, PatientId, PaymentId, PracticeId, ReferralId};
-use crate::medicare::{CapTable, Catalogue, Decision, ItemMode, Referral, Session, decide};
+use crate::medicare::{CapKind, CapTable, Catalogue, Decision, ItemMode, Referral, Session, decide};
 use crate::money::Money;
 use crate::ports::{
     AppointmentRepository, ClaimGateway, ClaimRepository, Clock, CredentialRepository, IdGenerator, IdGeneratorExt,
     IntentRequest, InvoiceRepository, PatientRepository, PaymentEvent, PaymentGateway, PaymentIntent, PortErrorKind,
     PracticeRepository, PractitionerRepository, ReferralRepository, RefundRequest, ResourceKey,
 };
-use crate::scheduling::{Appointment, DeliveryMode};
+use crate::scheduling::{Appointment, DeliveryMode, StatusKind};
 use crate::time::{TimeRange, local_date};
 
 use super::booking::MAX_ATTEMPTS;
@@ -160,6 +160,49 @@ pub enum RefundOutcome {
         /// The provider's refund.
         refund: crate::ports::ProviderRefund,
     },
+}
+
+/// One annual cap's count for a patient in a calendar year.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CapCount {
+    /// Sessions claimed from Medicare with a service date in the year.
+    pub claimed: u16,
+    /// Sessions booked ahead in the year, not yet claimed.
+    pub booked: u16,
+    /// The cap in force (rule sheet §2, versioned in `caps.txt`).
+    pub cap: u16,
+    /// What is left once the booked sessions are claimed (never below zero).
+    pub remaining: u16,
+}
+
+/// The referral course a patient's next Medicare session would be claimed under.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CourseUsage {
+    /// The latest referral written on or before the day asked about.
+    pub referral_id: ReferralId,
+    /// The date on the letter.
+    pub written_on: NaiveDate,
+    /// Sessions the course covers: the letter's request, at most the course maximum.
+    pub covers: u16,
+    /// Sessions claimed under it.
+    pub used: u16,
+}
+
+/// A patient's Better Access usage in one calendar year, counted by the service date in
+/// the clinic's zone (never the server's year), as the practice and the patient see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CapUsage {
+    /// The calendar year.
+    pub year: i32,
+    /// Individual sessions.
+    pub individual: CapCount,
+    /// Group sessions.
+    pub group: CapCount,
+    /// The referral course in use, if any referral is on file.
+    pub course: Option<CourseUsage>,
 }
 
 fn outcome(result: Result<Invoice, ServiceError>) -> Result<PaymentOutcome, ServiceError> {
@@ -930,5 +973,118 @@ impl BillingService {
             }
         }
         Ok(warnings)
+    }
+
+    /// A patient's Better Access usage in calendar `year`: sessions claimed and booked
+    /// against each annual cap, and the referral course in use. The cap is the one in
+    /// force on `on` (a date in that year: today for the current year), because the cap
+    /// changed mid-year before (rule sheet §2).
+    ///
+    /// # Errors
+    /// [`ServiceError::Invalid`] when `on` is not in `year`; port errors.
+    pub async fn cap_usage(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+        year: i32,
+        on: NaiveDate,
+    ) -> Result<CapUsage, ServiceError> {
+        if on.year() != year {
+            return Err(crate::FieldError::new("on", "must be a date in the year asked about").into());
+        }
+        let rule = self
+            .rules
+            .caps
+            .as_at(on)
+            .ok_or(ServiceError::NotFound { entity: "cap rule" })?;
+        let history = self.ports.claims.history(practice, patient).await?.past_services();
+        let claimed = |kind: CapKind| {
+            history
+                .iter()
+                .filter(|s| s.claimed && s.cap == kind && s.date.year() == year)
+                .count()
+        };
+        // Booked ahead: future appointments of Medicare services in the year, by the
+        // service date at their location.
+        let services = self.ports.practices.services(practice).await?;
+        let locations = self.ports.practices.locations(practice).await?;
+        let now = self.ports.clock.now();
+        let year_start = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(on);
+        let window = TimeRange::new(
+            year_start.and_time(chrono::NaiveTime::MIN).and_utc() - Duration::days(1),
+            year_start.and_time(chrono::NaiveTime::MIN).and_utc() + Duration::days(367),
+        )?;
+        let snap = self
+            .ports
+            .appointments
+            .snapshot(practice, &[ResourceKey::Patient(patient)], window)
+            .await?;
+        let (mut booked_individual, mut booked_group) = (0usize, 0usize);
+        for a in &snap.appointments {
+            let ahead = matches!(
+                a.status.kind(),
+                StatusKind::Requested | StatusKind::Booked | StatusKind::Confirmed
+            );
+            if a.interval.start() <= now || !a.patient_ids.contains(&patient) || !ahead {
+                continue;
+            }
+            let Some(zone) = locations.iter().find(|l| l.id == a.location_id).map(|l| l.zone) else {
+                continue;
+            };
+            let date = local_date(zone, a.interval.start());
+            if date.year() != year {
+                continue;
+            }
+            let cap = services
+                .iter()
+                .find(|s| s.id == a.service_id)
+                .and_then(|s| s.default_mbs_item.as_deref())
+                .and_then(|item| self.rules.catalogue.item_as_at(item, date))
+                .map(|item| item.cap);
+            match cap {
+                Some(CapKind::Individual) => booked_individual += 1,
+                Some(CapKind::Group) => booked_group += 1,
+                None => {}
+            }
+        }
+        let count = |claimed: usize, booked: usize, cap: u16| {
+            let claimed = u16::try_from(claimed).unwrap_or(u16::MAX);
+            let booked = u16::try_from(booked).unwrap_or(u16::MAX);
+            CapCount {
+                claimed,
+                booked,
+                cap,
+                remaining: cap.saturating_sub(claimed.saturating_add(booked)),
+            }
+        };
+        let referrals = self.ports.referrals.referrals(practice, patient).await?;
+        let course = referrals
+            .iter()
+            .filter(|r| r.written_on <= on)
+            .max_by_key(|r| r.written_on)
+            .map(|r| CourseUsage {
+                referral_id: r.id,
+                written_on: r.written_on,
+                covers: r
+                    .sessions_requested
+                    .map_or(rule.per_referral_course, |n| n.min(rule.per_referral_course)),
+                used: u16::try_from(
+                    history
+                        .iter()
+                        .filter(|s| s.claimed && s.referral_id == Some(r.id))
+                        .count(),
+                )
+                .unwrap_or(u16::MAX),
+            });
+        Ok(CapUsage {
+            year,
+            individual: count(
+                claimed(CapKind::Individual),
+                booked_individual,
+                rule.cap(CapKind::Individual),
+            ),
+            group: count(claimed(CapKind::Group), booked_group, rule.cap(CapKind::Group)),
+            course,
+        })
     }
 }

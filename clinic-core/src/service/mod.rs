@@ -15,8 +15,8 @@ mod telehealth;
 
 pub use audit::AuditService;
 pub use billing::{
-    BillingPorts, BillingRules, BillingService, BookingWarning, ClaimRequest, PaymentOutcome, RefundOutcome,
-    RefundPayment,
+    BillingPorts, BillingRules, BillingService, BookingWarning, CapCount, CapUsage, ClaimRequest, CourseUsage,
+    PaymentOutcome, RefundOutcome, RefundPayment,
 };
 pub use booking::{
     BookingService, CancelOutcome, MAX_ATTEMPTS, OccurrenceReport, SchedulingPorts, SeriesOutcome, SlotSearch,

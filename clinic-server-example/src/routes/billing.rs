@@ -432,17 +432,7 @@ pub(crate) async fn for_patient(
     who: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Invoice>>, ApiError> {
-    let patient: PatientId = id.parse()?;
-    let relation = patient_relation(&s, &who, patient).await?;
-    // Another patient's record is "not found", never "forbidden".
-    if who.is_patient_only() && relation == Relation::Other {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such patient"));
-    }
-    who.require(Action::Read, Area::Billing, relation, "invoice")?;
-    s.store
-        .patient(s.practice, patient)
-        .await
-        .map_err(|e| ServiceError::from_port_kind(e, "patient"))?;
+    let patient = billing_patient(&s, &who, &id, Action::Read).await?;
     let mut list = s
         .store
         .invoices_for(s.practice, patient)
@@ -450,4 +440,124 @@ pub(crate) async fn for_patient(
         .map_err(ServiceError::Port)?;
     list.sort_by_key(|i| std::cmp::Reverse((i.issued_on, i.number)));
     Ok(Json(list))
+}
+
+/// Reads a patient's billing-side records (invoices, referrals, Medicare usage) as the
+/// matrix allows: 404 to another patient, as for any record of theirs.
+async fn billing_patient(s: &AppState, who: &Principal, id: &str, action: Action) -> Result<PatientId, ApiError> {
+    let patient: PatientId = id.parse()?;
+    let relation = patient_relation(s, who, patient).await?;
+    if who.is_patient_only() && relation == Relation::Other {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such patient"));
+    }
+    who.require(action, Area::Billing, relation, "patient")?;
+    s.store
+        .patient(s.practice, patient)
+        .await
+        .map_err(|e| ServiceError::from_port_kind(e, "patient"))?;
+    Ok(patient)
+}
+
+/// The year asked about.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct YearQuery {
+    /// The calendar year (default: this year at the practice).
+    #[serde(default)]
+    year: Option<i32>,
+}
+
+/// `GET /api/v1/patients/{id}/medicare-usage?year=`: Better Access sessions claimed and
+/// booked against each annual cap in a calendar year (by the service date at the clinic),
+/// and the referral course in use.
+#[utoipa::path(get, path = "/api/v1/patients/{id}/medicare-usage", tag = "billing", params(("id" = String, Path, description = "the patient's id (UUID)"), YearQuery), responses((status = 200, description = "the usage", body = clinic_core::service::CapUsage), (status = 400, description = "the query could not be read", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+pub(crate) async fn medicare_usage(
+    State(s): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    query: Result<axum::extract::Query<YearQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<clinic_core::service::CapUsage>, ApiError> {
+    use chrono::Datelike;
+    let axum::extract::Query(q) = query.map_err(|r| ApiError::bad_request(r.body_text()))?;
+    let patient = billing_patient(&s, &who, &id, Action::Read).await?;
+    let today = s.clock.now().with_timezone(&invoice_zone(&s).await?).date_naive();
+    let year = q.year.unwrap_or(today.year());
+    if !(2000..=today.year() + 1).contains(&year) {
+        return Err(clinic_core::FieldError::new("year", "must be between 2000 and next year").into());
+    }
+    // The rule in force today for this year; the year's last day for a past year; its
+    // first for next year.
+    let on = match year.cmp(&today.year()) {
+        std::cmp::Ordering::Equal => today,
+        std::cmp::Ordering::Less => chrono::NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(today),
+        std::cmp::Ordering::Greater => chrono::NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(today),
+    };
+    Ok(Json(s.billing.cap_usage(s.practice, patient, year, on).await?))
+}
+
+/// `GET /api/v1/patients/{id}/referrals`: a patient's referral letters, newest first.
+#[utoipa::path(get, path = "/api/v1/patients/{id}/referrals", tag = "billing", params(("id" = String, Path, description = "the patient's id (UUID)")), responses((status = 200, description = "the referrals", body = Vec<clinic_core::medicare::Referral>), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+pub(crate) async fn referrals(
+    State(s): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<clinic_core::medicare::Referral>>, ApiError> {
+    let patient = billing_patient(&s, &who, &id, Action::Read).await?;
+    let mut list = s
+        .store
+        .referrals(s.practice, patient)
+        .await
+        .map_err(ServiceError::Port)?;
+    list.sort_by_key(|r| std::cmp::Reverse(r.written_on));
+    Ok(Json(list))
+}
+
+/// A referral letter as received.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewReferral {
+    referrer_name: String,
+    referrer_kind: clinic_core::medicare::ReferrerKind,
+    #[serde(default)]
+    referrer_provider_number: Option<clinic_core::people::ProviderNumber>,
+    /// For a GP: the patient's MyMedicare practice or usual medical practitioner.
+    #[serde(default)]
+    mymedicare_or_usual_gp: bool,
+    written_on: chrono::NaiveDate,
+    #[serde(default)]
+    sessions_requested: Option<u16>,
+    scope: clinic_core::medicare::ReferralScope,
+}
+
+/// `POST /api/v1/patients/{id}/referrals`: the billing desk records a referral letter
+/// (claims name it; the course it covers is counted from it).
+#[utoipa::path(post, path = "/api/v1/patients/{id}/referrals", tag = "billing", params(("id" = String, Path, description = "the patient's id (UUID)")), request_body = NewReferral, responses((status = 201, description = "recorded", body = clinic_core::medicare::Referral), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+pub(crate) async fn add_referral(
+    State(s): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    body: Result<Json<NewReferral>, JsonRejection>,
+) -> Result<(StatusCode, Json<clinic_core::medicare::Referral>), ApiError> {
+    use clinic_core::ports::IdGeneratorExt;
+    let b = json_body(body)?;
+    let patient = billing_patient(&s, &who, &id, Action::Write).await?;
+    let today = s.clock.now().with_timezone(&invoice_zone(&s).await?).date_naive();
+    if b.written_on > today {
+        return Err(clinic_core::FieldError::new("written_on", "must not be in the future").into());
+    }
+    let referral = clinic_core::medicare::Referral {
+        id: clinic_adapters::system::UuidV7Ids.new_id(),
+        practice_id: s.practice,
+        patient_id: patient,
+        referrer_name: b.referrer_name.trim().to_owned(),
+        referrer_kind: b.referrer_kind,
+        referrer_provider_number: b.referrer_provider_number,
+        mymedicare_or_usual_gp: b.mymedicare_or_usual_gp,
+        written_on: b.written_on,
+        sessions_requested: b.sessions_requested,
+        scope: b.scope,
+    }
+    .validate()?;
+    s.store.save_referral(&referral).await.map_err(ServiceError::Port)?;
+    Ok((StatusCode::CREATED, Json(referral)))
 }

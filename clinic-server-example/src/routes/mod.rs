@@ -199,6 +199,11 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/invoices/{id}/refunds", post(billing::refund))
         .route("/api/v1/invoices/{id}/credit-notes", post(billing::credit))
         .route("/api/v1/patients/{id}/invoices", get(billing::for_patient))
+        .route("/api/v1/patients/{id}/medicare-usage", get(billing::medicare_usage))
+        .route(
+            "/api/v1/patients/{id}/referrals",
+            get(billing::referrals).post(billing::add_referral),
+        )
         .route("/api/v1/invoices/{id}/pdf", get(billing::pdf))
         .route("/api/v1/invoices/{id}/payment-intent", post(billing::payment_intent))
         .route("/api/v1/hooks/stripe", post(hooks::stripe))
