@@ -9,7 +9,7 @@ use chrono::{NaiveDate, NaiveTime, Weekday};
 use clinic_adapters::system::UuidV7Ids;
 use clinic_core::access::{Action, Area, Relation};
 use clinic_core::audit::AuditEvent;
-use clinic_core::ids::{LocationId, PractitionerId};
+use clinic_core::ids::LocationId;
 use clinic_core::ports::IdGeneratorExt;
 use clinic_core::scheduling::{Availability, AvailabilityException, ExceptionKind, WeeklyTemplate};
 use clinic_core::service::{AuditService, ServiceError};
@@ -20,21 +20,6 @@ use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-async fn practitioner(s: &AppState, who: &Principal, id: &str, action: Action) -> Result<PractitionerId, ApiError> {
-    let id: PractitionerId = id.parse()?;
-    s.store
-        .practitioner(s.practice, id)
-        .await
-        .map_err(|e| ServiceError::from_port_kind(e, "practitioner"))?;
-    let relation = if who.practitioner_id == Some(id) {
-        Relation::Own
-    } else {
-        Relation::Other
-    };
-    who.require(action, Area::Availability, relation, "practitioner")?;
-    Ok(id)
-}
-
 /// `GET /api/v1/practitioners/{id}/availability`: weekly templates and exceptions.
 #[utoipa::path(get, path = "/api/v1/practitioners/{id}/availability", tag = "practitioners", params(("id" = String, Path, description = "the record's id (UUID)")), responses((status = 200, description = "done", body = clinic_core::scheduling::Availability), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn availability(
@@ -42,7 +27,7 @@ pub(crate) async fn availability(
     who: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<Availability>, ApiError> {
-    let id = practitioner(&s, &who, &id, Action::Read).await?;
+    let id = super::practitioner_for(&s, &who, &id, Action::Read, Area::Availability).await?;
     Ok(Json(
         s.store.availability(s.practice, id).await.map_err(ServiceError::Port)?,
     ))
@@ -70,7 +55,7 @@ pub(crate) async fn add_template(
     Path(id): Path<String>,
     body: Result<Json<NewTemplate>, JsonRejection>,
 ) -> Result<(StatusCode, Json<WeeklyTemplate>), ApiError> {
-    let id = practitioner(&s, &who, &id, Action::Write).await?;
+    let id = super::practitioner_for(&s, &who, &id, Action::Write, Area::Availability).await?;
     let b = json_body(body)?;
     if !s
         .store
@@ -115,7 +100,7 @@ pub(crate) async fn add_exception(
     Path(id): Path<String>,
     body: Result<Json<NewException>, JsonRejection>,
 ) -> Result<(StatusCode, Json<AvailabilityException>), ApiError> {
-    let id = practitioner(&s, &who, &id, Action::Write).await?;
+    let id = super::practitioner_for(&s, &who, &id, Action::Write, Area::Availability).await?;
     let b = json_body(body)?;
     let e = AvailabilityException::new(UuidV7Ids.new_id(), s.practice, id, b.location_id, b.exception)?;
     s.store.save_exception(&e).await.map_err(ServiceError::Port)?;

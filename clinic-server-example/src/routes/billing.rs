@@ -279,7 +279,7 @@ const fn patient_pays() -> Payer {
 }
 
 /// `POST /api/v1/invoices`: the billing desk drafts an invoice.
-#[utoipa::path(post, path = "/api/v1/invoices", tag = "billing", request_body = NewInvoice, responses((status = 201, description = "the draft", body = clinic_core::billing::Invoice), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/invoices", operation_id = "create_invoice", tag = "billing", request_body = NewInvoice, responses((status = 201, description = "the draft", body = clinic_core::billing::Invoice), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn create(
     State(s): State<AppState>,
     who: Principal,
@@ -299,22 +299,16 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(inv)))
 }
 
-/// The zone an invoice is dated in: the practice's first location's (its head office).
-async fn invoice_zone(s: &AppState) -> Result<chrono_tz::Tz, ApiError> {
-    let locations = s.store.locations(s.practice).await.map_err(ServiceError::Port)?;
-    Ok(locations.first().map_or(chrono_tz::Australia::Sydney, |l| l.zone))
-}
-
 /// `POST /api/v1/invoices/{id}/issue`: numbers and dates a draft (gap-free numbering);
 /// from then on it changes only by payments, refunds and credit notes.
-#[utoipa::path(post, path = "/api/v1/invoices/{id}/issue", tag = "billing", params(("id" = String, Path, description = "the record's id (UUID)")), responses((status = 200, description = "the issued invoice", body = clinic_core::billing::Invoice), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/invoices/{id}/issue", operation_id = "issue_invoice", tag = "billing", params(("id" = String, Path, description = "the record's id (UUID)")), responses((status = 200, description = "the issued invoice", body = clinic_core::billing::Invoice), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn issue(
     State(s): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<Invoice>, ApiError> {
     let inv = readable_invoice(&s, &who, &id, Action::Write).await?;
-    let zone = invoice_zone(&s).await?;
+    let zone = super::practice_zone(&s).await?;
     Ok(Json(s.billing.issue(s.practice, inv.id, zone).await?))
 }
 
@@ -330,7 +324,7 @@ pub(crate) struct DeskPayment {
 }
 
 /// `POST /api/v1/invoices/{id}/payments`: records a payment of at most the balance.
-#[utoipa::path(post, path = "/api/v1/invoices/{id}/payments", tag = "billing", params(("id" = String, Path, description = "the record's id (UUID)")), request_body = DeskPayment, responses((status = 200, description = "the invoice with the payment", body = clinic_core::billing::Invoice), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/invoices/{id}/payments", operation_id = "pay_invoice", tag = "billing", params(("id" = String, Path, description = "the record's id (UUID)")), request_body = DeskPayment, responses((status = 200, description = "the invoice with the payment", body = clinic_core::billing::Invoice), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn pay(
     State(s): State<AppState>,
     who: Principal,
@@ -370,7 +364,7 @@ pub(crate) struct RefundBody {
 /// `POST /api/v1/invoices/{id}/refunds`: a payment taken by the payment provider is
 /// refunded through it (202: recorded on the invoice when the provider confirms); any other
 /// is recorded at once (200).
-#[utoipa::path(post, path = "/api/v1/invoices/{id}/refunds", tag = "billing", params(("id" = String, Path, description = "the record's id (UUID)")), request_body = RefundBody, responses((status = 200, description = "recorded", body = RefundOutcome), (status = 202, description = "asked of the payment provider", body = RefundOutcome), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/invoices/{id}/refunds", operation_id = "refund_payment", tag = "billing", params(("id" = String, Path, description = "the record's id (UUID)")), request_body = RefundBody, responses((status = 200, description = "recorded", body = RefundOutcome), (status = 202, description = "asked of the payment provider", body = RefundOutcome), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn refund(
     State(s): State<AppState>,
     who: Principal,
@@ -409,7 +403,7 @@ pub(crate) struct CreditBody {
 }
 
 /// `POST /api/v1/invoices/{id}/credit-notes`: credits part or all of an issued invoice.
-#[utoipa::path(post, path = "/api/v1/invoices/{id}/credit-notes", tag = "billing", params(("id" = String, Path, description = "the record's id (UUID)")), request_body = CreditBody, responses((status = 201, description = "the invoice with the credit note", body = clinic_core::billing::Invoice), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/invoices/{id}/credit-notes", operation_id = "credit_invoice", tag = "billing", params(("id" = String, Path, description = "the record's id (UUID)")), request_body = CreditBody, responses((status = 201, description = "the invoice with the credit note", body = clinic_core::billing::Invoice), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn credit(
     State(s): State<AppState>,
     who: Principal,
@@ -480,7 +474,7 @@ pub(crate) async fn medicare_usage(
     use chrono::Datelike;
     let axum::extract::Query(q) = query.map_err(|r| ApiError::bad_request(r.body_text()))?;
     let patient = billing_patient(&s, &who, &id, Action::Read).await?;
-    let today = s.clock.now().with_timezone(&invoice_zone(&s).await?).date_naive();
+    let today = super::practice_today(&s).await?;
     let year = q.year.unwrap_or(today.year());
     if !(2000..=today.year() + 1).contains(&year) {
         return Err(clinic_core::FieldError::new("year", "must be between 2000 and next year").into());
@@ -496,7 +490,7 @@ pub(crate) async fn medicare_usage(
 }
 
 /// `GET /api/v1/patients/{id}/referrals`: a patient's referral letters, newest first.
-#[utoipa::path(get, path = "/api/v1/patients/{id}/referrals", tag = "billing", params(("id" = String, Path, description = "the patient's id (UUID)")), responses((status = 200, description = "the referrals", body = Vec<clinic_core::medicare::Referral>), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/patients/{id}/referrals", operation_id = "list_referrals", tag = "billing", params(("id" = String, Path, description = "the patient's id (UUID)")), responses((status = 200, description = "the referrals", body = Vec<clinic_core::medicare::Referral>), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn referrals(
     State(s): State<AppState>,
     who: Principal,
@@ -541,7 +535,7 @@ pub(crate) async fn add_referral(
     use clinic_core::ports::IdGeneratorExt;
     let b = json_body(body)?;
     let patient = billing_patient(&s, &who, &id, Action::Write).await?;
-    let today = s.clock.now().with_timezone(&invoice_zone(&s).await?).date_naive();
+    let today = super::practice_today(&s).await?;
     if b.written_on > today {
         return Err(clinic_core::FieldError::new("written_on", "must not be in the future").into());
     }

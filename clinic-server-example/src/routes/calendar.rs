@@ -14,7 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
-use clinic_core::access::{Action, Area, Relation};
+use clinic_core::access::{Action, Area};
 use clinic_core::ids::PractitionerId;
 use clinic_core::ports::ResourceKey;
 use clinic_core::scheduling::{AppointmentStatus, DeliveryMode};
@@ -41,23 +41,13 @@ pub(crate) struct FeedLink {
 
 /// `GET /api/v1/practitioners/{id}/calendar-link`: the practitioner's own feed address
 /// (or, for a manager, any practitioner's).
-#[utoipa::path(get, path = "/api/v1/practitioners/{id}/calendar-link", tag = "practitioners", params(("id" = String, Path, description = "the practitioner's id")), responses((status = 200, description = "done", body = FeedLink), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such practitioner", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/practitioners/{id}/calendar-link", operation_id = "calendar_link", tag = "practitioners", params(("id" = String, Path, description = "the practitioner's id")), responses((status = 200, description = "done", body = FeedLink), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such practitioner", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn link(
     State(s): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<FeedLink>, ApiError> {
-    let id: PractitionerId = id.parse()?;
-    s.store
-        .practitioner(s.practice, id)
-        .await
-        .map_err(|e| ServiceError::from_port_kind(e, "practitioner"))?;
-    let relation = if who.practitioner_id == Some(id) {
-        Relation::Own
-    } else {
-        Relation::Other
-    };
-    who.require(Action::Write, Area::Availability, relation, "practitioner")?;
+    let id = super::practitioner_for(&s, &who, &id, Action::Write, Area::Availability).await?;
     let base = s
         .integrations
         .public_url
@@ -105,7 +95,7 @@ fn fold(line: &str, out: &mut String) {
 
 /// `GET /api/v1/calendar/{id}.ics?token=…`: the practitioner's appointments from 30 days
 /// ago to 180 days ahead, without names. A wrong token answers 404, like an unknown id.
-#[utoipa::path(get, path = "/api/v1/calendar/{id}", tag = "practitioners", params(("id" = String, Path, description = "the practitioner's id, with `.ics`"), FeedQuery), responses((status = 200, description = "the iCalendar feed", content_type = "text/calendar", body = String), (status = 400, description = "the token is missing", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such feed", content_type = "application/problem+json", body = crate::openapi::Problem)))]
+#[utoipa::path(get, path = "/api/v1/calendar/{id}", operation_id = "calendar_feed", tag = "practitioners", params(("id" = String, Path, description = "the practitioner's id, with `.ics`"), FeedQuery), responses((status = 200, description = "the iCalendar feed", content_type = "text/calendar", body = String), (status = 400, description = "the token is missing", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such feed", content_type = "application/problem+json", body = crate::openapi::Problem)))]
 pub(crate) async fn feed(
     State(s): State<AppState>,
     Path(id): Path<String>,

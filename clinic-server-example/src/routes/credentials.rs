@@ -11,7 +11,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use clinic_core::access::{Action, Area, Relation};
+use clinic_core::access::{Action, Area};
 use clinic_core::credentials::{Credentials, Insurance, Registration};
 use clinic_core::ids::PractitionerId;
 use clinic_core::money::Money;
@@ -27,22 +27,6 @@ use crate::state::AppState;
 /// The largest certificate accepted: 5 MiB (a scanned page or a PDF from the insurer).
 pub(crate) const MAX_CERTIFICATE_BYTES: usize = 5 * 1024 * 1024;
 
-/// Checks the practitioner exists and that the principal may `action` their credentials.
-async fn permitted(s: &AppState, who: &Principal, id: &str, action: Action) -> Result<PractitionerId, ApiError> {
-    let id: PractitionerId = id.parse()?;
-    s.store
-        .practitioner(s.practice, id)
-        .await
-        .map_err(|e| ServiceError::from_port_kind(e, "practitioner"))?;
-    let relation = if who.practitioner_id == Some(id) {
-        Relation::Own
-    } else {
-        Relation::Other
-    };
-    who.require(action, Area::Credentials, relation, "credentials")?;
-    Ok(id)
-}
-
 async fn load(s: &AppState, id: PractitionerId) -> Result<Credentials, ApiError> {
     let mut c = s.store.credentials(s.practice, id).await.map_err(ServiceError::Port)?;
     c.practitioner_id = Some(id);
@@ -50,13 +34,13 @@ async fn load(s: &AppState, id: PractitionerId) -> Result<Credentials, ApiError>
 }
 
 /// `GET /api/v1/practitioners/{id}/credentials`: registrations and policies, with history.
-#[utoipa::path(get, path = "/api/v1/practitioners/{id}/credentials", tag = "practitioners", params(("id" = String, Path, description = "the practitioner's id (UUID)")), responses((status = 200, description = "the credentials", body = Credentials), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such practitioner or certificate", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/practitioners/{id}/credentials", operation_id = "get_credentials", tag = "practitioners", params(("id" = String, Path, description = "the practitioner's id (UUID)")), responses((status = 200, description = "the credentials", body = Credentials), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such practitioner or certificate", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn get(
     State(s): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<Credentials>, ApiError> {
-    let id = permitted(&s, &who, &id, Action::Read).await?;
+    let id = super::practitioner_for(&s, &who, &id, Action::Read, Area::Credentials).await?;
     Ok(Json(load(&s, id).await?))
 }
 
@@ -69,7 +53,7 @@ pub(crate) async fn add_registration(
     Path(id): Path<String>,
     body: Result<Json<Registration>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Credentials>), ApiError> {
-    let id = permitted(&s, &who, &id, Action::Write).await?;
+    let id = super::practitioner_for(&s, &who, &id, Action::Write, Area::Credentials).await?;
     let r = json_body(body)?;
     if r.conditions
         .iter()
@@ -112,7 +96,7 @@ pub(crate) async fn add_insurance(
     Path(id): Path<String>,
     body: Result<Json<PolicyBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Credentials>), ApiError> {
-    let id = permitted(&s, &who, &id, Action::Write).await?;
+    let id = super::practitioner_for(&s, &who, &id, Action::Write, Area::Credentials).await?;
     let b = json_body(body)?;
     for (field, value) in [("insurer", &b.insurer), ("policy_number", &b.policy_number)] {
         if value.trim().is_empty() || value.chars().count() > 100 || value.chars().any(char::is_control) {
@@ -174,7 +158,7 @@ pub(crate) async fn put_certificate(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Credentials>, ApiError> {
-    let id = permitted(&s, &who, &id, Action::Write).await?;
+    let id = super::practitioner_for(&s, &who, &id, Action::Write, Area::Credentials).await?;
     let declared = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -203,7 +187,7 @@ pub(crate) async fn get_certificate(
     who: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let id = permitted(&s, &who, &id, Action::Read).await?;
+    let id = super::practitioner_for(&s, &who, &id, Action::Read, Area::Credentials).await?;
     let mut c = load(&s, id).await?;
     let Some(reference) = in_force(&mut c)?.certificate.clone() else {
         return Err(ApiError::new(

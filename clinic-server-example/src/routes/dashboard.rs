@@ -96,13 +96,7 @@ fn age(days: i64) -> &'static str {
 #[utoipa::path(get, path = "/api/v1/dashboard", tag = "dashboard", responses((status = 200, description = "done", body = Dashboard), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn dashboard(State(s): State<AppState>, who: Principal) -> Result<Json<Dashboard>, ApiError> {
     let now = s.clock.now();
-    let zone = s
-        .store
-        .locations(s.practice)
-        .await
-        .map_err(ServiceError::Port)?
-        .first()
-        .map_or(chrono_tz::Australia::Sydney, |l| l.zone);
+    let zone = super::practice_zone(&s).await?;
     let today = now.with_timezone(&zone).date_naive();
     if let (true, Some(patient)) = (who.is_patient_only(), who.patient_id) {
         let mut upcoming: Vec<Appointment> = s

@@ -20,17 +20,10 @@ use clinic_core::people::Role;
 use clinic_core::service::ServiceError;
 use serde::{Deserialize, Serialize};
 
-use super::json_body;
+use super::{json_body, request_id};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
-
-fn request_id(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
 
 /// The service's refusal: 404 to a patient (another's intake does not exist for them).
 fn refusal(who: &Principal, e: ServiceError) -> ApiError {
@@ -46,7 +39,7 @@ const READERS: &[Role] = &[Role::Patient, Role::PracticeManager, Role::Admin];
 
 /// `GET /api/v1/intake-form`: the questions a patient answers today, for the frontend to
 /// render (sections, kinds, options, which are required).
-#[utoipa::path(get, path = "/api/v1/intake-form", tag = "patients", responses((status = 200, description = "the form", body = IntakeForm), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/intake-form", operation_id = "intake_form", tag = "patients", responses((status = 200, description = "the form", body = IntakeForm), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn form(State(s): State<AppState>, who: Principal) -> Result<Json<IntakeForm>, ApiError> {
     who.require(Action::Read, Area::Directory, Relation::Other, "intake form")?;
     Ok(Json(s.intake.form(s.practice).await?))
@@ -62,7 +55,7 @@ pub(crate) struct Submit {
 }
 
 /// `POST /api/v1/patients/{id}/intake`: the patient submits their intake, once.
-#[utoipa::path(post, path = "/api/v1/patients/{id}/intake", tag = "patients", params(("id" = String, Path, description = "the patient's id (UUID)")), request_body = Submit, responses((status = 201, description = "submitted", body = IntakeSubmission), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/patients/{id}/intake", operation_id = "submit_intake", tag = "patients", params(("id" = String, Path, description = "the patient's id (UUID)")), request_body = Submit, responses((status = 201, description = "submitted", body = IntakeSubmission), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn submit(
     State(s): State<AppState>,
     who: Principal,
@@ -90,7 +83,7 @@ pub(crate) struct Amend {
 }
 
 /// `PATCH /api/v1/patients/{id}/intake`: the patient changes one answer.
-#[utoipa::path(patch, path = "/api/v1/patients/{id}/intake", tag = "patients", params(("id" = String, Path, description = "the patient's id (UUID)")), request_body = Amend, responses((status = 200, description = "amended", body = IntakeSubmission), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+#[utoipa::path(patch, path = "/api/v1/patients/{id}/intake", operation_id = "amend_intake", tag = "patients", params(("id" = String, Path, description = "the patient's id (UUID)")), request_body = Amend, responses((status = 200, description = "amended", body = IntakeSubmission), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn amend(
     State(s): State<AppState>,
     who: Principal,
@@ -119,7 +112,7 @@ pub(crate) struct IntakeDto {
 
 /// `GET /api/v1/patients/{id}/intake`: the patient's own, or any for the practice
 /// manager and administrator (audited).
-#[utoipa::path(get, path = "/api/v1/patients/{id}/intake", tag = "patients", params(("id" = String, Path, description = "the patient's id (UUID)")), responses((status = 200, description = "the intake", body = IntakeDto), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/patients/{id}/intake", operation_id = "read_intake", tag = "patients", params(("id" = String, Path, description = "the patient's id (UUID)")), responses((status = 200, description = "the intake", body = IntakeDto), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn read(
     State(s): State<AppState>,
     who: Principal,

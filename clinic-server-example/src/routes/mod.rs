@@ -254,3 +254,52 @@ pub(crate) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, Ap
         ApiError::new(status, code, r.body_text())
     })
 }
+
+/// The request id the middleware put on the request, for the audit trail.
+pub(crate) fn request_id(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The practice's own zone: its first location's (its head office), Sydney when it has
+/// none yet. Dates that belong to the practice rather than to a location (an invoice's
+/// issue date, today for a registration rule, the Medicare year asked about) use it.
+pub(crate) async fn practice_zone(s: &AppState) -> Result<chrono_tz::Tz, ApiError> {
+    let locations = s
+        .store
+        .locations(s.practice)
+        .await
+        .map_err(clinic_core::service::ServiceError::Port)?;
+    Ok(locations.first().map_or(chrono_tz::Australia::Sydney, |l| l.zone))
+}
+
+/// Today at the practice (see [`practice_zone`]).
+pub(crate) async fn practice_today(s: &AppState) -> Result<chrono::NaiveDate, ApiError> {
+    Ok(s.clock.now().with_timezone(&practice_zone(s).await?).date_naive())
+}
+
+/// A practitioner of this practice whose `area` the principal may `action`: their own, or
+/// anyone's for the roles the matrix lets act for others (404 for an unknown id).
+pub(crate) async fn practitioner_for(
+    s: &AppState,
+    who: &crate::auth::Principal,
+    id: &str,
+    action: clinic_core::access::Action,
+    area: clinic_core::access::Area,
+) -> Result<clinic_core::ids::PractitionerId, ApiError> {
+    use clinic_core::access::Relation;
+    let id: clinic_core::ids::PractitionerId = id.parse()?;
+    s.store
+        .practitioner(s.practice, id)
+        .await
+        .map_err(|e| clinic_core::service::ServiceError::from_port_kind(e, "practitioner"))?;
+    let relation = if who.practitioner_id == Some(id) {
+        Relation::Own
+    } else {
+        Relation::Other
+    };
+    who.require(action, area, relation, "practitioner")?;
+    Ok(id)
+}

@@ -20,30 +20,10 @@ use clinic_core::privacy::CorrectionOutcome;
 use clinic_core::service::ServiceError;
 use serde::{Deserialize, Serialize};
 
-use super::json_body;
+use super::{json_body, request_id};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
-
-fn request_id(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
-/// The practice's local date (its first location's zone): registration rules (a minor's
-/// guardian) and corrections are dated by it.
-async fn today(s: &AppState) -> Result<NaiveDate, ApiError> {
-    let zone = s
-        .store
-        .locations(s.practice)
-        .await
-        .map_err(ServiceError::Port)?
-        .first()
-        .map_or(chrono_tz::Australia::Sydney, |l| l.zone);
-    Ok(s.clock.now().with_timezone(&zone).date_naive())
-}
 
 /// The list's query.
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -86,7 +66,7 @@ pub(crate) struct PatientPage {
 /// `GET /api/v1/patients?q=`: the practice manager, administrator and front desk
 /// (technician) search every patient; a clinician sees the patients they treat; a patient
 /// has no list. Sorted by family then given name.
-#[utoipa::path(get, path = "/api/v1/patients", tag = "patients", params(PatientQuery), responses((status = 200, description = "a page of patients", body = PatientPage), (status = 400, description = "the request could not be read", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/patients", operation_id = "list_patients", tag = "patients", params(PatientQuery), responses((status = 200, description = "a page of patients", body = PatientPage), (status = 400, description = "the request could not be read", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn list(
     State(s): State<AppState>,
     who: Principal,
@@ -240,7 +220,7 @@ pub(crate) async fn update_profile(
         guardian: b.guardian,
         ..current.spec()
     };
-    let next = Patient::register(current.id, current.practice_id, spec, today(&s).await?)?;
+    let next = Patient::register(current.id, current.practice_id, spec, super::practice_today(&s).await?)?;
     s.store.save_patient(&next).await.map_err(ServiceError::Port)?;
     Ok(Json(next))
 }
@@ -254,7 +234,7 @@ pub(crate) struct CorrectionBody {
 
 /// `POST /api/v1/patients/{id}/corrections`: a practice manager or administrator applies
 /// a patient's correction request (APP 13); the previous version is kept.
-#[utoipa::path(post, path = "/api/v1/patients/{id}/corrections", tag = "privacy", params(("id" = String, Path, description = "the patient's id (UUID)")), request_body = CorrectionBody, responses((status = 200, description = "the corrected patient", body = Patient), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/patients/{id}/corrections", operation_id = "correct_patient", tag = "privacy", params(("id" = String, Path, description = "the patient's id (UUID)")), request_body = CorrectionBody, responses((status = 200, description = "the corrected patient", body = Patient), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn correct(
     State(s): State<AppState>,
     who: Principal,
@@ -265,7 +245,7 @@ pub(crate) async fn correct(
     let patient: PatientId = id.parse()?;
     let b = json_body(body)?;
     let actor = who.actor_as(&[Role::PracticeManager, Role::Admin], request_id(&headers));
-    let today = today(&s).await?;
+    let today = super::practice_today(&s).await?;
     Ok(Json(s.privacy.correct(&actor, patient, b.corrected, today).await?))
 }
 

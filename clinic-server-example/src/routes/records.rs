@@ -19,17 +19,10 @@ use clinic_core::service::{Actor, ServiceError};
 use clinic_core::telehealth::SessionPrep;
 use serde::{Deserialize, Serialize};
 
-use super::json_body;
+use super::{json_body, request_id};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
-
-fn request_id(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
 
 fn own(who: &Principal, patient: PatientId) -> Relation {
     if who.patient_id == Some(patient) {
