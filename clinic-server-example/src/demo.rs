@@ -23,6 +23,9 @@ pub enum SeedError {
     /// Storage failed.
     #[error("storage failed while seeding: {0}")]
     Port(#[from] PortError),
+    /// A booking or invoice of the demo was refused.
+    #[error("the demo's activity was refused: {0}")]
+    Service(#[from] clinic_core::service::ServiceError),
 }
 
 /// What was created, for the start-up log.
@@ -57,6 +60,107 @@ fn service(
             max_patients: max,
         },
     )
+}
+
+/// What a new database starts with: the demo practice when `demo` is set (`--demo`), for
+/// a frontend developer to see real data at once; otherwise one empty practice, which its
+/// administrator names and furnishes (locations, rooms, services, staff) through the API,
+/// so a clinic's real database never holds fictional people.
+///
+/// # Errors
+/// [`SeedError`] if storage fails.
+pub async fn first_start(
+    state: &AppState,
+    practice_id: PracticeId,
+    today: NaiveDate,
+    demo: bool,
+) -> Result<Option<Seeded>, SeedError> {
+    if demo {
+        let seeded = seed(state, practice_id, today).await?;
+        activity(state, &seeded, today).await?;
+        return Ok(Some(seeded));
+    }
+    state
+        .store
+        .save_practice(&Practice::new(practice_id, "New practice", BookingPolicy::default())?)
+        .await?;
+    Ok(None)
+}
+
+/// The demo's activity: each patient booked with a Sydney psychologist at 10:00 or 14:00
+/// on the coming weekdays, and an issued invoice for a session last week, so calendars,
+/// dashboards and billing show something at once.
+async fn activity(state: &AppState, seeded: &Seeded, today: NaiveDate) -> Result<(), SeedError> {
+    use clinic_core::billing::{LineInput, Payer, SupplyKind};
+    let practice = seeded.practice;
+    let store = &state.store;
+    let locations = store.locations(practice).await?;
+    let Some(sydney) = locations.iter().find(|l| l.zone == chrono_tz::Australia::Sydney) else {
+        return Ok(());
+    };
+    let services = store.services(practice).await?;
+    let Some(session) = services.iter().find(|s| s.duration.get() == 50 && s.max_patients == 1) else {
+        return Ok(());
+    };
+    // The psychologists who work in Sydney.
+    let mut practitioners = Vec::new();
+    for p in store.practitioners(practice).await? {
+        if store
+            .availability(practice, p.id)
+            .await?
+            .locations()
+            .contains(&sydney.id)
+        {
+            practitioners.push(p);
+        }
+    }
+    let mut day = today + chrono::Duration::days(1);
+    for (i, patient) in seeded.patients.iter().enumerate() {
+        while matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+            day += chrono::Duration::days(1);
+        }
+        let Some(practitioner) = practitioners.get(i % practitioners.len().max(1)) else {
+            break;
+        };
+        let hour = if i % 2 == 0 { 10 } else { 14 };
+        let Some(start) = day
+            .and_hms_opt(hour, 0, 0)
+            .and_then(|t| clinic_core::time::resolve_local(sydney.zone, t))
+        else {
+            continue;
+        };
+        let request: clinic_core::scheduling::BookingRequest = serde_json::from_value(serde_json::json!({
+            "practitioner_id": practitioner.id, "service_id": session.id, "location_id": sydney.id,
+            "patient_ids": [patient], "start": start,
+        }))
+        .map_err(|e| FieldError::new("demo booking", e.to_string()))?;
+        // A demo practitioner who does not work at that hour is simply skipped.
+        if state.booking.book(practice, &request).await.is_err() {
+            continue;
+        }
+        if i % 2 == 1 {
+            day += chrono::Duration::days(1);
+        }
+    }
+    if let Some(patient) = seeded.patients.first() {
+        let line = LineInput {
+            description: "Individual therapy, 50 minutes".into(),
+            service_date: today - chrono::Duration::days(7),
+            quantity: 1,
+            unit_price: Money::from_cents(22_000),
+            supply: SupplyKind::PsychologicalService,
+            registered_provider: true,
+            clinically_necessary: true,
+            appointment_id: None,
+            medicare: None,
+        };
+        let draft = state
+            .billing
+            .create_invoice(practice, *patient, Payer::Patient, vec![line])
+            .await?;
+        state.billing.issue(practice, draft.id, sydney.zone).await?;
+    }
+    Ok(())
 }
 
 /// Creates the demo practice in `state`'s store and returns its id.
@@ -234,4 +338,60 @@ pub async fn seed(state: &AppState, practice_id: PracticeId, today: NaiveDate) -
         practice: practice_id,
         patients,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clinic_adapters::memory::MemoryStore;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 24).unwrap_or_default()
+    }
+
+    fn state() -> AppState {
+        AppState::new(
+            std::sync::Arc::new(MemoryStore::new()),
+            clinic_adapters::system::UuidV7Ids.new_id(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_clinic_s_new_database_holds_one_empty_practice_and_no_fictional_people() {
+        let state = state();
+        let seeded = first_start(&state, state.practice, today(), false).await;
+        assert!(matches!(seeded, Ok(None)), "{seeded:?}");
+        let practice = state.store.practice(state.practice).await;
+        assert_eq!(practice.map(|p| p.name).ok().as_deref(), Some("New practice"));
+        assert_eq!(
+            state.store.locations(state.practice).await.map(|l| l.len()).ok(),
+            Some(0)
+        );
+        assert_eq!(
+            state.store.patients(state.practice).await.map(|p| p.len()).ok(),
+            Some(0)
+        );
+    }
+
+    #[tokio::test]
+    async fn demo_seeds_two_locations_and_five_fictional_patients() {
+        let state = state();
+        let seeded = first_start(&state, state.practice, today(), true).await;
+        let patients = seeded.ok().flatten().map(|s| s.patients).unwrap_or_default();
+        assert_eq!(patients.len(), 5);
+        assert_eq!(
+            state.store.locations(state.practice).await.map(|l| l.len()).ok(),
+            Some(2)
+        );
+        // Every patient has an upcoming appointment, and the first an issued invoice.
+        for patient in &patients {
+            let booked = state.store.patient_appointments(state.practice, *patient).await;
+            assert_eq!(booked.map(|a| a.len()).ok(), Some(1), "{patient}");
+        }
+        let invoices = state.store.invoices_for(state.practice, patients[0]).await;
+        assert_eq!(
+            invoices.map(|i| i.iter().filter(|i| i.number.is_some()).count()).ok(),
+            Some(1)
+        );
+    }
 }

@@ -2,8 +2,8 @@
 //!
 //! With no command it serves: 127.0.0.1:8080 (`CLINIC_LISTEN`) over the database at
 //! `CLINIC_DATABASE_URL` (default: SQLite `clinic.db` in the working directory), applying
-//! pending migrations first. A database without a practice is seeded with a fictional demo
-//! practice.
+//! pending migrations first. A database without a practice gets an empty one, or with
+//! `--demo` a fictional demo practice.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +30,10 @@ struct Cli {
     /// A TOML configuration file (or `CLINIC_CONFIG`); environment variables override it.
     #[arg(long, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
+    /// On a new database, seed a fictional demo practice (two locations, practitioners,
+    /// patients, appointments) instead of an empty one. Never for a clinic's real data.
+    #[arg(long, global = true)]
+    demo: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -99,7 +103,7 @@ async fn main() -> ExitCode {
         }
     };
     let outcome = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => run(&config).await,
+        Command::Serve => run(&config, cli.demo).await,
         Command::Migrate => migrate(&config).await,
         Command::RotateKeys => rotate_keys(&config).await,
         Command::Sweep => sweep(&config).await,
@@ -158,7 +162,7 @@ async fn practices(store: &SqlStore) -> Result<Vec<clinic_core::ids::PracticeId>
         .map_err(|e| Failure::Other(format!("cannot read the database: {e}")))
 }
 
-async fn run(config: &Config) -> Result<(), Failure> {
+async fn run(config: &Config, demo: bool) -> Result<(), Failure> {
     let (store, cipher) = open_with_cipher(config).await?;
     let integrations = Integrations::build(&config.providers, cipher).map_err(|e| Failure::Config(e.to_string()))?;
     integrations.warn_about_console();
@@ -174,13 +178,21 @@ async fn run(config: &Config) -> Result<(), Failure> {
         let today = chrono::Utc::now()
             .with_timezone(&chrono_tz::Australia::Sydney)
             .date_naive();
-        let seeded = demo::seed(&state, practice, today)
+        let seeded = demo::first_start(&state, practice, today, demo)
             .await
-            .map_err(|e| Failure::Other(format!("could not seed the demo practice: {e}")))?;
-        let ids: Vec<String> = seeded.patients.iter().map(ToString::to_string).collect();
-        tracing::warn!(practice = %seeded.practice, demo_patient_ids = %ids.join(","),
-            "new database: seeded a fictional demo practice");
+            .map_err(|e| Failure::Other(format!("could not create the practice: {e}")))?;
+        if let Some(seeded) = seeded {
+            let ids: Vec<String> = seeded.patients.iter().map(ToString::to_string).collect();
+            tracing::warn!(practice = %seeded.practice, demo_patient_ids = %ids.join(","),
+                "new database: seeded a fictional demo practice (--demo)");
+        } else {
+            tracing::info!(practice = %practice,
+                "new database: created an empty practice; name it and add locations, rooms, services and staff through the API (or start with --demo for example data)");
+        }
     } else {
+        if demo {
+            tracing::warn!("--demo ignored: the database already holds a practice");
+        }
         tracing::info!(practice = %practice, database = %redacted_url(&config.database_url), "serving the stored practice");
     }
     first_admin(&state).await?;
