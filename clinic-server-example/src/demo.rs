@@ -88,8 +88,8 @@ pub async fn first_start(
 }
 
 /// The demo's activity: each patient booked with a Sydney psychologist at 10:00 or 14:00
-/// on the coming weekdays, and an issued invoice for a session last week, so calendars,
-/// dashboards and billing show something at once.
+/// on the coming weekdays, a draft progress note for the first, and an issued invoice for
+/// a session last week, so calendars, dashboards, notes and billing show something at once.
 async fn activity(state: &AppState, seeded: &Seeded, today: NaiveDate) -> Result<(), SeedError> {
     use clinic_core::billing::{LineInput, Payer, SupplyKind};
     let practice = seeded.practice;
@@ -135,8 +135,30 @@ async fn activity(state: &AppState, seeded: &Seeded, today: NaiveDate) -> Result
         }))
         .map_err(|e| FieldError::new("demo booking", e.to_string()))?;
         // A demo practitioner who does not work at that hour is simply skipped.
-        if state.booking.book(practice, &request).await.is_err() {
+        let Ok(booked) = state.booking.book(practice, &request).await else {
             continue;
+        };
+        if i == 0 {
+            // A draft note, written through the clinical service (so it is sealed and
+            // audited like any other) by the treating psychologist.
+            let author = clinic_core::service::Actor {
+                practice_id: practice,
+                user_id: clinic_adapters::system::UuidV7Ids.new_id(),
+                role: clinic_core::people::Role::Psychologist,
+                practitioner_id: Some(booked.practitioner_id),
+                patient_id: None,
+                request_id: Some("demo-seed".into()),
+            };
+            let soap = clinic_core::clinical::Soap {
+                subjective: "Fictional demo patient. Reports sleeping better since the last session.".into(),
+                objective: "Engaged, on time.".into(),
+                assessment: "Progressing towards the goals in the plan.".into(),
+                plan: "Review the sleep diary at the next session.".into(),
+            };
+            state
+                .clinical
+                .create(&author, *patient, clinic_core::clinical::NoteKind::Progress, soap)
+                .await?;
         }
         if i % 2 == 1 {
             day += chrono::Duration::days(1);
@@ -388,6 +410,8 @@ mod tests {
             let booked = state.store.patient_appointments(state.practice, *patient).await;
             assert_eq!(booked.map(|a| a.len()).ok(), Some(1), "{patient}");
         }
+        let notes = state.store.notes(state.practice, patients[0]).await;
+        assert_eq!(notes.map(|n| n.len()).ok(), Some(1));
         let invoices = state.store.invoices_for(state.practice, patients[0]).await;
         assert_eq!(
             invoices.map(|i| i.iter().filter(|i| i.number.is_some()).count()).ok(),
