@@ -1777,16 +1777,7 @@ async fn the_roles_matrix_holds_over_http_for_others_records() {
     use clinic_core::people::Role;
     let app = spawn_app().await;
     let (service, tom, sydney) = directory(&app).await;
-    let d = app.get("/api/v1/directory").await;
-    let mei = d.body["practitioners"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["display_name"] == "Mei Chen")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let mei = practitioner_named(&app, "Mei Chen").await;
     let patient = app.patients[0];
     let appt = app
         .post(
@@ -2151,16 +2142,7 @@ async fn appointments_list_by_window_in_pages_for_what_each_role_may_see() {
         app.get(&format!("/api/v1/appointments?{window}")).await.body["total"],
         3
     );
-    let d = app.get("/api/v1/directory").await;
-    let mei = d.body["practitioners"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["display_name"] == "Mei Chen")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let mei = practitioner_named(&app, "Mei Chen").await;
     problem(
         &app.get(&format!("/api/v1/appointments?{window}&practitioner_id={mei}"))
             .await,
@@ -2331,21 +2313,9 @@ async fn a_practitioner_s_calendar_feed_says_when_and_where_and_nothing_about_wh
     );
 
     // A wrong token, or another practitioner's, finds nothing.
-    let d = {
-        app.use_token(Some(&token_for(&app, Role::Admin, None, None)));
-        let d = app.get("/api/v1/directory").await;
-        app.use_token(None);
-        d
-    };
-    let mei = d.body["practitioners"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["display_name"] == "Mei Chen")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    app.use_token(Some(&token_for(&app, Role::Admin, None, None)));
+    let mei = practitioner_named(&app, "Mei Chen").await;
+    app.use_token(None);
     let token = &path[path.find("token=").unwrap() + 6..];
     problem(
         &app.get(&format!("/api/v1/calendar/{mei}.ics?token={token}")).await,
@@ -2838,16 +2808,7 @@ async fn practitioners_keep_their_registration_and_insurance_with_the_certificat
     assert_eq!(back, pdf);
     app.use_token(Some(&token_for(&app, Role::PracticeManager, None, None)));
     assert_eq!(app.send_bytes("GET", &cert_path, "application/json", b"").await.1, pdf);
-    let d = app.get("/api/v1/directory").await;
-    let mei = d.body["practitioners"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["display_name"] == "Mei Chen")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let mei = practitioner_named(&app, "Mei Chen").await;
     // A colleague may see their own, so another's is "not found" rather than "forbidden".
     app.use_token(Some(&token_for(&app, Role::Psychologist, Some(&mei), None)));
     problem(&app.get(&creds).await, 404, "not_found");
@@ -2913,4 +2874,18 @@ async fn referrals_are_recorded_by_the_desk_and_medicare_usage_counts_what_is_bo
     app.use_token(Some(&token_for(&app, Role::Patient, None, Some(app.patients[0]))));
     problem(&app.get(&usage_path).await, 404, "not_found");
     problem(&app.get(&referrals).await, 404, "not_found");
+}
+
+/// The id of the demo practitioner called `name`, from the directory.
+async fn practitioner_named(app: &TestApp, name: &str) -> String {
+    let d = app.get("/api/v1/directory").await;
+    d.body["practitioners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["display_name"] == name)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
