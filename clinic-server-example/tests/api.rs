@@ -1349,13 +1349,7 @@ async fn the_eleventh_medicare_session_in_a_year_is_refused_as_a_claim_with_the_
     };
     app.state.store.save_referral(&referral).await.unwrap();
     // The session is booked, attended and completed over the API.
-    let booked = app
-        .post(
-            "/api/v1/appointments",
-            &json!({"practitioner_id": tom, "service_id": service, "location_id": sydney,
-                    "patient_ids": [patient], "start": "2026-11-23T22:00:00Z"}),
-        )
-        .await;
+    let booked = book(&app, (&service, &tom, &sydney), patient, "2026-11-23T22:00:00Z").await;
     let appt = booked.body["id"].as_str().unwrap().to_owned();
     app.clock.set("2026-11-23T22:05:00Z".parse().unwrap());
     assert_eq!(
@@ -1432,13 +1426,7 @@ async fn each_role_has_its_own_dashboard() {
         .as_str()
         .unwrap()
         .to_owned();
-    let booked = app
-        .post(
-            "/api/v1/appointments",
-            &json!({"practitioner_id": tom, "service_id": service, "location_id": sydney,
-                    "patient_ids": [me], "start": "2026-11-23T03:00:00Z"}),
-        )
-        .await;
+    let booked = book(&app, (&service, &tom, &sydney), &me, "2026-11-23T03:00:00Z").await;
     assert_eq!(booked.status, 201, "{:?}", booked.body);
     issued_invoice(&app, me.parse().unwrap()).await;
     let mine = app.get("/api/v1/dashboard").await;
@@ -1648,13 +1636,7 @@ async fn a_patient_refused_a_taken_time_learns_nothing_of_the_other_appointment(
 async fn a_patient_on_the_waitlist_is_offered_the_cancelled_time() {
     let app = spawn_app().await;
     let (service, tom, sydney) = directory(&app).await;
-    let booked = app
-        .post(
-            "/api/v1/appointments",
-            &json!({"practitioner_id": tom, "service_id": service, "location_id": sydney,
-                    "patient_ids": [app.patients[0]], "start": "2026-11-24T00:00:00Z"}),
-        )
-        .await;
+    let booked = book(&app, (&service, &tom, &sydney), app.patients[0], "2026-11-24T00:00:00Z").await;
     let id = booked.body["id"].as_str().unwrap().to_owned();
     let token = register_patient(&app, "waiting@example.com").await;
     app.use_token(Some(&token));
@@ -1957,13 +1939,7 @@ async fn prescriptions_results_plans_and_measures_follow_the_matrix() {
     let mei = gp.id.to_string();
     let patient = app.patients[2];
     // Mei sees the patient (a care relationship), Tom does not.
-    let booked = app
-        .post(
-            "/api/v1/appointments",
-            &json!({"practitioner_id": mei, "service_id": service, "location_id": adelaide,
-                    "patient_ids": [patient], "start": "2026-11-24T00:00:00Z"}),
-        )
-        .await;
+    let booked = book(&app, (&service, &mei, &adelaide), patient, "2026-11-24T00:00:00Z").await;
     assert_eq!(booked.status, 201, "{:?}", booked.body);
     let _ = sydney;
     let doctor = token_for(&app, Role::Doctor, Some(&mei), None);
@@ -2244,13 +2220,7 @@ async fn a_practitioner_s_calendar_feed_says_when_and_where_and_nothing_about_wh
     use clinic_core::people::Role;
     let app = spawn_app().await;
     let (service, tom, sydney) = directory(&app).await;
-    let booked = app
-        .post(
-            "/api/v1/appointments",
-            &json!({"practitioner_id": tom, "service_id": service, "location_id": sydney,
-                    "patient_ids": [app.patients[0]], "start": "2026-11-24T00:00:00Z"}),
-        )
-        .await;
+    let booked = book(&app, (&service, &tom, &sydney), app.patients[0], "2026-11-24T00:00:00Z").await;
     assert_eq!(booked.status, 201, "{:?}", booked.body);
     let patient = app
         .state
@@ -2596,13 +2566,7 @@ async fn patients_are_listed_by_who_may_see_them_edit_their_details_and_are_corr
     use clinic_core::people::Role;
     let app = spawn_app().await;
     let (service, tom, sydney) = directory(&app).await;
-    let booked = app
-        .post(
-            "/api/v1/appointments",
-            &json!({"practitioner_id": tom, "service_id": service, "location_id": sydney,
-                    "patient_ids": [app.patients[2]], "start": "2026-11-24T00:00:00Z"}),
-        )
-        .await;
+    let booked = book(&app, (&service, &tom, &sydney), app.patients[2], "2026-11-24T00:00:00Z").await;
     assert_eq!(booked.status, 201, "{:?}", booked.body);
 
     // The manager searches everyone by any part of a name.
@@ -2830,13 +2794,7 @@ async fn referrals_are_recorded_by_the_desk_and_medicare_usage_counts_what_is_bo
     assert_eq!(before.body["year"], 2026);
     assert_eq!(before.body["individual"]["cap"], 10);
     assert_eq!(before.body["course"], Value::Null);
-    let booked = app
-        .post(
-            "/api/v1/appointments",
-            &json!({"practitioner_id": tom, "service_id": service, "location_id": sydney,
-                    "patient_ids": [patient], "start": "2026-12-01T22:00:00Z"}),
-        )
-        .await;
+    let booked = book(&app, (&service, &tom, &sydney), patient, "2026-12-01T22:00:00Z").await;
     assert_eq!(booked.status, 201, "{:?}", booked.body);
 
     app.use_token(Some(&token_for(&app, Role::Technician, None, None)));
@@ -2888,4 +2846,15 @@ async fn practitioner_named(app: &TestApp, name: &str) -> String {
         .as_str()
         .unwrap()
         .to_owned()
+}
+
+/// Books `patient` with a practitioner: `(service, practitioner, location)` ids, in person.
+async fn book(app: &TestApp, at: (&str, &str, &str), patient: impl serde::Serialize, start: &str) -> Reply {
+    let (service, practitioner, location) = at;
+    app.post(
+        "/api/v1/appointments",
+        &json!({"practitioner_id": practitioner, "service_id": service, "location_id": location,
+                "patient_ids": [patient], "start": start}),
+    )
+    .await
 }
