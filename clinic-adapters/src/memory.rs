@@ -498,6 +498,24 @@ impl InvoiceRepository for MemoryStore {
         ))
     }
 
+    async fn issued_invoices(
+        &self,
+        practice: PracticeId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Invoice>, PortError> {
+        let g = self.read();
+        let mut v: Vec<Invoice> = g
+            .invoices
+            .iter()
+            .filter(|(k, i)| k.0 == practice && i.number.is_some_and(|n| before.is_none_or(|b| n < b)))
+            .map(|(_, i)| i.clone())
+            .collect();
+        v.sort_by_key(|i| std::cmp::Reverse(i.number));
+        v.truncate(limit);
+        Ok(v)
+    }
+
     async fn update(&self, invoice: &Invoice) -> Result<(), PortError> {
         let mut g = self.write();
         let key = (invoice.practice_id, invoice.id);

@@ -2858,3 +2858,51 @@ async fn book(app: &TestApp, at: (&str, &str, &str), patient: impl serde::Serial
     )
     .await
 }
+
+#[tokio::test]
+async fn the_desk_pages_through_issued_invoices_newest_first_and_can_keep_to_the_unpaid() {
+    use clinic_core::people::Role;
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(issued_invoice(&app, app.patients[i % 2]).await);
+    }
+    app.use_token(Some(&token_for(&app, Role::PracticeManager, None, None)));
+    // Invoices 2 and 4 are paid in full.
+    for n in [1, 3] {
+        let paid = app
+            .post(
+                &format!("/api/v1/invoices/{}/payments", ids[n]),
+                &json!({"amount": {"amount": "220.00", "currency": "AUD"}, "method": "bank_transfer"}),
+            )
+            .await;
+        assert_eq!(paid.status, 200, "{:?}", paid.body);
+    }
+    let first = app.get("/api/v1/invoices?limit=2").await;
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    let numbers = |v: &Value| -> Vec<u64> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["number"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(numbers(&first.body), vec![5, 4]);
+    assert_eq!(first.body["next_before"], 4);
+    let last = app.get("/api/v1/invoices?limit=2&before=2").await;
+    assert_eq!(numbers(&last.body), vec![1]);
+    assert_eq!(last.body["next_before"], Value::Null);
+    let unpaid = app.get("/api/v1/invoices?unpaid=true&limit=2").await;
+    assert_eq!(numbers(&unpaid.body), vec![5, 3]);
+    let rest = app.get("/api/v1/invoices?unpaid=true&limit=2&before=3").await;
+    assert_eq!(numbers(&rest.body), vec![1]);
+    problem(&app.get("/api/v1/invoices?limit=0").await, 422, "invalid_field");
+    problem(&app.get("/api/v1/invoices?before=soon").await, 400, "bad_request");
+    // Patients and clinicians have their own lists, not the desk's.
+    app.use_token(Some(&token_for(&app, Role::Patient, None, Some(app.patients[0]))));
+    problem(&app.get("/api/v1/invoices").await, 403, "forbidden");
+    let tom = practitioner_named(&app, "Tom Okafor").await;
+    app.use_token(Some(&token_for(&app, Role::Psychologist, Some(&tom), None)));
+    problem(&app.get("/api/v1/invoices").await, 403, "forbidden");
+}

@@ -665,6 +665,29 @@ impl InvoiceRepository for SqlStore {
         Ok(())
     }
 
+    async fn issued_invoices(
+        &self,
+        practice: PracticeId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Invoice>, PortError> {
+        let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let bodies: Vec<Vec<u8>> = read_tx!(self, practice, |c| {
+            sqlx::query_scalar(
+                "SELECT body FROM invoices WHERE practice_id = $1 AND number IS NOT NULL AND number < $2 \
+                 ORDER BY number DESC LIMIT $3",
+            )
+            .bind(practice.as_uuid())
+            .bind(before)
+            .bind(limit)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(fail)?
+        });
+        bodies.iter().map(|b| decode_invoice(b)).collect()
+    }
+
     async fn invoices_for(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<Invoice>, PortError> {
         let bodies: Vec<Vec<u8>> = read_tx!(self, practice, |c| {
             sqlx::query_scalar("SELECT body FROM invoices WHERE practice_id = $1 AND patient_id = $2")

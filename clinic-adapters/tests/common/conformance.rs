@@ -66,6 +66,7 @@ where
     more::last_capped_session_is_claimed_once(make().await).await;
     more::concurrent_invoices_are_numbered_without_gaps(make().await).await;
     more::values_round_trip_exactly(make().await).await;
+    more::issued_invoices_page_by_number(make().await).await;
     more::scheduling_records_round_trip(make().await).await;
     more::practice_records_round_trip(make().await).await;
     more::destroying_notes_is_per_patient(make().await).await;

@@ -443,3 +443,34 @@ pub async fn snapshots_find_long_appointments_in_every_practice<S: Storage>(s: A
     let busy = s.busy(b, &[ResourceKey::Practitioner(who)], window).await.unwrap();
     assert_eq!(busy.len(), 1);
 }
+
+/// Issued invoices page newest first by number, drafts and other practices left out.
+pub async fn issued_invoices_page_by_number<S: Storage>(s: Arc<S>) {
+    let practice: PracticeId = ids().new_id();
+    let other: PracticeId = ids().new_id();
+    for _ in 0..5 {
+        let inv = draft(practice, 10_000);
+        s.save_draft(&inv).await.unwrap();
+        s.issue(practice, inv.id, 1, "2026-11-24".parse().unwrap())
+            .await
+            .unwrap();
+    }
+    s.save_draft(&draft(practice, 500)).await.unwrap();
+    let elsewhere = draft(other, 700);
+    s.save_draft(&elsewhere).await.unwrap();
+    s.issue(other, elsewhere.id, 1, "2026-11-24".parse().unwrap())
+        .await
+        .unwrap();
+    let numbers = |v: Vec<clinic_core::billing::Invoice>| v.into_iter().map(|i| i.number.unwrap()).collect::<Vec<_>>();
+    assert_eq!(numbers(s.issued_invoices(practice, None, 2).await.unwrap()), vec![5, 4]);
+    assert_eq!(
+        numbers(s.issued_invoices(practice, Some(4), 2).await.unwrap()),
+        vec![3, 2]
+    );
+    assert_eq!(
+        numbers(s.issued_invoices(practice, Some(2), 10).await.unwrap()),
+        vec![1]
+    );
+    assert!(s.issued_invoices(practice, Some(1), 10).await.unwrap().is_empty());
+    assert_eq!(numbers(s.issued_invoices(other, None, 10).await.unwrap()), vec![1]);
+}

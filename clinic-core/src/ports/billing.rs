@@ -39,6 +39,15 @@ pub trait InvoiceRepository: Send + Sync + 'static {
     async fn update(&self, invoice: &Invoice) -> Result<(), PortError>;
     /// A patient's invoices, drafts included, oldest first.
     async fn invoices_for(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<Invoice>, PortError>;
+    /// A page of the practice's issued invoices, newest number first: at most `limit`, each
+    /// numbered below `before` when given (keyset paging, so a page is as cheap as the
+    /// first however far back it is).
+    async fn issued_invoices(
+        &self,
+        practice: PracticeId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Invoice>, PortError>;
 }
 
 /// A patient's claims and the services at other practices the clinic knows of, with the

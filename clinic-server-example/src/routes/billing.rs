@@ -555,3 +555,78 @@ pub(crate) async fn add_referral(
     s.store.save_referral(&referral).await.map_err(ServiceError::Port)?;
     Ok((StatusCode::CREATED, Json(referral)))
 }
+
+/// The desk's list query.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct InvoiceQuery {
+    /// Only invoices numbered below this (the `next_before` of the previous page).
+    #[serde(default)]
+    before: Option<u64>,
+    /// Invoices a page: 1 to 200 (default 50).
+    #[serde(default = "fifty")]
+    limit: usize,
+    /// Only invoices with something still owing.
+    #[serde(default)]
+    unpaid: bool,
+}
+
+const fn fifty() -> usize {
+    50
+}
+
+/// A page of issued invoices, newest first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct InvoicePage {
+    items: Vec<Invoice>,
+    /// Pass as `before` for the next page; absent on the last.
+    next_before: Option<u64>,
+}
+
+/// `GET /api/v1/invoices?before=&limit=&unpaid=`: the billing desk's list of issued
+/// invoices by number, newest first (managers, technicians and administrators).
+#[utoipa::path(get, path = "/api/v1/invoices", operation_id = "list_invoices", tag = "billing", params(InvoiceQuery), responses((status = 200, description = "a page", body = InvoicePage), (status = 400, description = "the query could not be read", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+pub(crate) async fn list(
+    State(s): State<AppState>,
+    who: Principal,
+    query: Result<axum::extract::Query<InvoiceQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<InvoicePage>, ApiError> {
+    let axum::extract::Query(q) = query.map_err(|r| ApiError::bad_request(r.body_text()))?;
+    // A list, not a record: those who read only their own get a plain refusal.
+    if !who.may(Action::Read, Area::Billing, Relation::Other) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the desk's invoice list is for the billing desk",
+        ));
+    }
+    if q.limit == 0 || q.limit > 200 {
+        return Err(clinic_core::FieldError::new("limit", "must be between 1 and 200").into());
+    }
+    // Unpaid ones are filtered from fuller pages until the page is full or the numbers run
+    // out, so a page is never short while older unpaid invoices remain.
+    let mut items = Vec::new();
+    let mut before = q.before;
+    loop {
+        let batch = s
+            .store
+            .issued_invoices(s.practice, before, q.limit)
+            .await
+            .map_err(ServiceError::Port)?;
+        let exhausted = batch.len() < q.limit;
+        before = batch.last().and_then(|i| i.number).or(before);
+        for inv in batch {
+            if items.len() < q.limit && (!q.unpaid || inv.balance() > Money::ZERO) {
+                items.push(inv);
+            }
+        }
+        if exhausted || items.len() >= q.limit {
+            let next_before = if items.len() < q.limit {
+                None
+            } else {
+                items.last().and_then(|i| i.number)
+            };
+            return Ok(Json(InvoicePage { items, next_before }));
+        }
+    }
+}

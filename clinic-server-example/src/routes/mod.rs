@@ -192,7 +192,7 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/notes/{id}/sign", post(records::sign_note))
         .route("/api/v1/notes/{id}/lock", post(records::lock_note))
         .route("/api/v1/notes/{id}/addenda", post(records::amend_note))
-        .route("/api/v1/invoices", post(billing::create))
+        .route("/api/v1/invoices", get(billing::list).post(billing::create))
         .route("/api/v1/invoices/{id}", get(billing::get))
         .route("/api/v1/invoices/{id}/issue", post(billing::issue))
         .route("/api/v1/invoices/{id}/payments", post(billing::pay))
