@@ -18,17 +18,18 @@ use clinic_core::clinical::{
 };
 use clinic_core::credentials::{Credentials, WarningKey};
 use clinic_core::ids::{
-    AppointmentId, ClaimId, ExceptionId, InvoiceId, LocationId, MeasureId, NoteId, PatientId, PracticeId,
+    AppointmentId, ClaimId, ExceptionId, InvoiceId, ItemId, LocationId, MeasureId, NoteId, PatientId, PracticeId,
     PractitionerId, PrescriptionId, ReferralId, RoomId, ServiceId, TemplateId, TestResultId, UserId, WaitlistEntryId,
 };
+use clinic_core::inventory::{Item, Movement};
 use clinic_core::medicare::{PastService, Referral};
 use clinic_core::notify::{Notification, OutboxState};
 use clinic_core::people::{Email, Patient, Practitioner};
 use clinic_core::ports::{
     Accounts, AppointmentRepository, AuditLog, CalendarSnapshot, CareRelationships, ClaimHistory, ClaimRepository,
-    ClinicalRecords, ComplianceLog, CredentialRepository, DeliveryStatus, Guarded, IntakeRecords, InvoiceRepository,
-    NoteRepository, Outbox, PatientRepository, PortError, PortErrorKind, PracticeRepository, PractitionerRepository,
-    PrivacyRecords, ReferralRepository, ResourceKey, TelehealthRecords, WaitlistRepository,
+    ClinicalRecords, ComplianceLog, CredentialRepository, DeliveryStatus, Guarded, IntakeRecords, InventoryRepository,
+    InvoiceRepository, Ledger, NoteRepository, Outbox, PatientRepository, PortError, PortErrorKind, PracticeRepository,
+    PractitionerRepository, PrivacyRecords, ReferralRepository, ResourceKey, TelehealthRecords, WaitlistRepository,
 };
 use clinic_core::practice::{Location, Practice, Room, Service};
 use clinic_core::privacy::{AccessRequest, Consent, CorrectionOutcome};
@@ -82,6 +83,9 @@ struct Inner {
     accounts: HashMap<Key<UserId>, Account>,
     refresh: HashMap<(PracticeId, String), RefreshToken>,
     revoked_families: std::collections::HashSet<(PracticeId, Uuid)>,
+    items: HashMap<Key<ItemId>, Item>,
+    /// Each item's movements in the order appended; the ledger's version is its length.
+    ledgers: HashMap<Key<ItemId>, Vec<Movement>>,
 }
 
 impl Inner {
@@ -1129,5 +1133,64 @@ impl Accounts for MemoryStore {
     async fn revoke_family(&self, practice: PracticeId, family: Uuid) -> Result<(), PortError> {
         self.write().revoked_families.insert((practice, family));
         Ok(())
+    }
+}
+
+#[async_trait]
+impl InventoryRepository for MemoryStore {
+    async fn item(&self, practice: PracticeId, id: ItemId) -> Result<Item, PortError> {
+        self.read()
+            .items
+            .get(&(practice, id))
+            .cloned()
+            .ok_or_else(|| PortError::not_found("item"))
+    }
+
+    async fn items(&self, practice: PracticeId) -> Result<Vec<Item>, PortError> {
+        let g = self.read();
+        Ok(sorted(
+            g.items.iter().filter(|(k, _)| k.0 == practice).map(|(_, i)| i.clone()),
+            |i| (i.name.clone(), i.id),
+        ))
+    }
+
+    async fn save_item(&self, item: &Item) -> Result<(), PortError> {
+        self.write().items.insert((item.practice_id, item.id), item.clone());
+        Ok(())
+    }
+
+    async fn ledger(&self, practice: PracticeId, item: ItemId) -> Result<Ledger, PortError> {
+        let movements = self.read().ledgers.get(&(practice, item)).cloned().unwrap_or_default();
+        Ok(Ledger {
+            version: movements.len() as u64,
+            movements,
+        })
+    }
+
+    async fn append_movement(
+        &self,
+        practice: PracticeId,
+        expected_version: u64,
+        movement: &Movement,
+    ) -> Result<(), PortError> {
+        if movement.practice_id != practice {
+            return Err(PortError::new(
+                PortErrorKind::Invalid,
+                "the movement belongs to another practice",
+            ));
+        }
+        let mut g = self.write();
+        let ledger = g.ledgers.entry((practice, movement.item_id)).or_default();
+        if ledger.len() as u64 != expected_version {
+            return Err(PortError::conflict("the item's stock changed since it was read"));
+        }
+        ledger.push(movement.clone());
+        Ok(())
+    }
+
+    async fn movements(&self, practice: PracticeId) -> Result<Vec<Movement>, PortError> {
+        let g = self.read();
+        let ledgers = sorted(g.ledgers.iter().filter(|(k, _)| k.0 == practice), |(k, _)| k.1);
+        Ok(ledgers.into_iter().flat_map(|(_, v)| v.iter().cloned()).collect())
     }
 }

@@ -144,6 +144,22 @@ id_type!(
     /// A notification in the outbox.
     NotificationId, "notification_id"
 );
+id_type!(
+    /// A stock item (a medical supply the practice keeps).
+    ItemId, "item_id"
+);
+id_type!(
+    /// A stock movement (received, used, adjusted, transferred, written off).
+    MovementId, "movement_id"
+);
+id_type!(
+    /// A secure-messaging thread between a patient and their clinicians.
+    ThreadId, "thread_id"
+);
+id_type!(
+    /// A secure message in a thread.
+    MessageId, "message_id"
+);
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@
 //! | [`audit`] | audit events in a hash chain with signed checkpoints |
 //! | [`auth`] | sign-in rules: lockout, rotating refresh-token families, the password policy |
 //! | [`billing`] | invoices, GST per line, payments, refunds, credit notes, Medicare claims |
+//! | [`inventory`] | medical supplies: stock derived from movements, never negative; low stock and expiry |
 //! | [`clinical`] | SOAP progress notes (sign, lock, addenda), process notes, treatment plans, outcome measures |
 //! | [`credentials`] | AHPRA registration and insurance: status on a date, the compliance sweep |
 //! | [`medicare`] | MBS items and caps as versioned data, referrals, the eligibility decision |
@@ -35,6 +36,7 @@ pub mod clinical;
 pub mod credentials;
 pub mod error;
 pub mod ids;
+pub mod inventory;
 pub mod medicare;
 pub mod money;
 pub mod notify;

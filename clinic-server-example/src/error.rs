@@ -103,15 +103,22 @@ impl From<FieldError> for ApiError {
 
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
-        if let ServiceError::Invalid(f) = &e {
-            return Self::fields(std::slice::from_ref(f));
+        match &e {
+            ServiceError::Invalid(f) => return Self::fields(std::slice::from_ref(f)),
+            ServiceError::Fields(v) => return Self::fields(v),
+            _ => {}
         }
         let status = match &e {
             ServiceError::NotFound { .. } => StatusCode::NOT_FOUND,
             ServiceError::Scheduling(s) if s.is_conflict() => StatusCode::CONFLICT,
+            // Taking more than is on hand conflicts with the stock as it stands now.
+            ServiceError::Inventory(clinic_core::inventory::InventoryError::InsufficientStock { .. }) => {
+                StatusCode::CONFLICT
+            }
             ServiceError::Invalid(_)
             | ServiceError::Scheduling(_)
             | ServiceError::Billing(_)
+            | ServiceError::Inventory(_)
             | ServiceError::NotClaimable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ServiceError::ClaimTransition(_) | ServiceError::Note(_) => StatusCode::CONFLICT,
             ServiceError::Forbidden => StatusCode::FORBIDDEN,

@@ -21,6 +21,7 @@
 
 mod accounts;
 mod appointments;
+mod inventory;
 mod migrate;
 mod outbox;
 mod ports;
@@ -466,6 +467,8 @@ pub(crate) enum Kind {
     SessionPrep,
     PastService,
     Checkpoint,
+    Item,
+    Movement,
 }
 
 impl Kind {
@@ -496,6 +499,8 @@ impl Kind {
             Self::SessionPrep => "session_prep",
             Self::PastService => "past_service",
             Self::Checkpoint => "checkpoint",
+            Self::Item => "item",
+            Self::Movement => "movement",
         }
     }
 

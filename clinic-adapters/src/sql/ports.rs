@@ -108,7 +108,7 @@ struct Stored {
 
 impl SqlStore {
     /// Inserts or replaces a record.
-    async fn put<T: Serialize + Sync>(
+    pub(super) async fn put<T: Serialize + Sync>(
         &self,
         practice: PracticeId,
         kind: Kind,
@@ -163,7 +163,7 @@ impl SqlStore {
     }
 
     /// A record by key.
-    async fn get<T: DeserializeOwned>(
+    pub(super) async fn get<T: DeserializeOwned>(
         &self,
         practice: PracticeId,
         kind: Kind,
@@ -191,7 +191,7 @@ impl SqlStore {
             .transpose()
     }
 
-    async fn must_get<T: DeserializeOwned>(
+    pub(super) async fn must_get<T: DeserializeOwned>(
         &self,
         practice: PracticeId,
         kind: Kind,
@@ -204,7 +204,7 @@ impl SqlStore {
     }
 
     /// Every record of a kind (of one owner if given), by key.
-    async fn list<T: DeserializeOwned>(
+    pub(super) async fn list<T: DeserializeOwned>(
         &self,
         practice: PracticeId,
         kind: Kind,

@@ -78,6 +78,9 @@ where
     accounts::accounts_are_unique_and_updated_by_revision(make().await).await;
     accounts::refresh_tokens_rotate_and_reuse_revokes_the_family(make().await).await;
     accounts::concurrent_uses_of_one_token_succeed_once(make().await).await;
+    use super::conformance_inventory as inventory;
+    inventory::items_and_ledgers_round_trip_within_their_practice(make().await).await;
+    inventory::concurrent_uses_never_take_more_than_is_on_hand(make().await).await;
 }
 
 pub async fn audit_log_is_one_chain_under_concurrency<S: Storage + 'static>(s: Arc<S>) {

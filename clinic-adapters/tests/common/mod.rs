@@ -4,6 +4,7 @@
 
 pub mod conformance;
 pub mod conformance_accounts;
+pub mod conformance_inventory;
 pub mod conformance_more;
 pub mod conformance_outbox;
 #[cfg(all(feature = "crypto", any(feature = "sqlite", feature = "postgres")))]

@@ -9,6 +9,7 @@ mod cipher;
 mod clinical;
 mod documents;
 mod error;
+mod inventory;
 mod messaging;
 mod outbox;
 mod payments;
@@ -27,6 +28,7 @@ pub use documents::{
     UploadError,
 };
 pub use error::{PortError, PortErrorKind};
+pub use inventory::{InventoryRepository, Ledger};
 pub use messaging::{
     ApprovedTemplate, Attachment, CallbackError, Channel, DeliveryStatus, DeliveryUpdate, EmailMessage, EmailSender,
     MessageSender, SentMessage, TextMessage,
@@ -68,6 +70,7 @@ pub trait Storage:
     + TelehealthRecords
     + Outbox
     + Accounts
+    + InventoryRepository
 {
 }
 
@@ -91,6 +94,7 @@ impl<T> Storage for T where
         + TelehealthRecords
         + Outbox
         + Accounts
+        + InventoryRepository
 {
 }
 

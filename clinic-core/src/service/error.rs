@@ -17,6 +17,12 @@ pub enum ServiceError {
     /// A field of the request is invalid.
     #[error(transparent)]
     Invalid(#[from] FieldError),
+    /// Several fields of the request are invalid: every one, in the order checked.
+    #[error("{}", crate::error::FieldErrors(.0.clone()))]
+    Fields(Vec<FieldError>),
+    /// A stock movement the stock does not allow.
+    #[error(transparent)]
+    Inventory(crate::inventory::InventoryError),
     /// A scheduling rule refused the request.
     #[error(transparent)]
     Scheduling(#[from] SchedulingError),
@@ -53,6 +59,8 @@ impl ServiceError {
         match self {
             Self::NotFound { .. } => "not_found",
             Self::Invalid(e) => e.code(),
+            Self::Fields(_) => "invalid_field",
+            Self::Inventory(e) => e.code(),
             Self::Scheduling(e) => e.code(),
             Self::Billing(e) => e.code(),
             Self::NotClaimable { .. } => "not_claimable",
@@ -78,6 +86,15 @@ impl ServiceError {
             } else {
                 ServiceError::Port(e)
             }
+        }
+    }
+}
+
+impl From<crate::inventory::InventoryError> for ServiceError {
+    fn from(e: crate::inventory::InventoryError) -> Self {
+        match e {
+            crate::inventory::InventoryError::Invalid(f) => ServiceError::Invalid(f),
+            other => ServiceError::Inventory(other),
         }
     }
 }
