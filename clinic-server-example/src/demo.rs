@@ -398,7 +398,13 @@ mod tests {
     #[tokio::test]
     async fn demo_seeds_two_locations_and_five_fictional_patients() {
         let state = state();
-        let seeded = first_start(&state, state.practice, today(), true).await;
+        // The demo books ahead of the real today (the state's clock is the system's).
+        let today = state
+            .clock
+            .now()
+            .with_timezone(&chrono_tz::Australia::Sydney)
+            .date_naive();
+        let seeded = first_start(&state, state.practice, today, true).await;
         let patients = seeded.ok().flatten().map(|s| s.patients).unwrap_or_default();
         assert_eq!(patients.len(), 5);
         assert_eq!(
