@@ -19,17 +19,20 @@ use clinic_core::clinical::{
 use clinic_core::credentials::{Credentials, WarningKey};
 use clinic_core::ids::{
     AppointmentId, ClaimId, ExceptionId, InvoiceId, ItemId, LocationId, MeasureId, NoteId, PatientId, PracticeId,
-    PractitionerId, PrescriptionId, ReferralId, RoomId, ServiceId, TemplateId, TestResultId, UserId, WaitlistEntryId,
+    PractitionerId, PrescriptionId, ReferralId, RoomId, ServiceId, TemplateId, TestResultId, ThreadId, UserId,
+    WaitlistEntryId,
 };
 use clinic_core::inventory::{Item, Movement};
 use clinic_core::medicare::{PastService, Referral};
+use clinic_core::messaging::{Message, ReadMark, Thread};
 use clinic_core::notify::{Notification, OutboxState};
 use clinic_core::people::{Email, Patient, Practitioner};
 use clinic_core::ports::{
     Accounts, AppointmentRepository, AuditLog, CalendarSnapshot, CareRelationships, ClaimHistory, ClaimRepository,
     ClinicalRecords, ComplianceLog, CredentialRepository, DeliveryStatus, Guarded, IntakeRecords, InventoryRepository,
-    InvoiceRepository, Ledger, NoteRepository, Outbox, PatientRepository, PortError, PortErrorKind, PracticeRepository,
-    PractitionerRepository, PrivacyRecords, ReferralRepository, ResourceKey, TelehealthRecords, WaitlistRepository,
+    InvoiceRepository, Ledger, MessageRepository, NoteRepository, Outbox, PatientRepository, PortError, PortErrorKind,
+    PracticeRepository, PractitionerRepository, PrivacyRecords, ReferralRepository, ResourceKey, TelehealthRecords,
+    WaitlistRepository,
 };
 use clinic_core::practice::{Location, Practice, Room, Service};
 use clinic_core::privacy::{AccessRequest, Consent, CorrectionOutcome};
@@ -86,6 +89,10 @@ struct Inner {
     items: HashMap<Key<ItemId>, Item>,
     /// Each item's movements in the order appended; the ledger's version is its length.
     ledgers: HashMap<Key<ItemId>, Vec<Movement>>,
+    threads: HashMap<Key<ThreadId>, Thread>,
+    /// Each thread's messages in the order added.
+    messages: HashMap<Key<ThreadId>, Vec<Message>>,
+    read_marks: HashMap<Key<ThreadId>, Vec<ReadMark>>,
 }
 
 impl Inner {
@@ -1192,5 +1199,96 @@ impl InventoryRepository for MemoryStore {
         let g = self.read();
         let ledgers = sorted(g.ledgers.iter().filter(|(k, _)| k.0 == practice), |(k, _)| k.1);
         Ok(ledgers.into_iter().flat_map(|(_, v)| v.iter().cloned()).collect())
+    }
+}
+
+#[async_trait]
+impl MessageRepository for MemoryStore {
+    async fn save_thread(&self, thread: &Thread) -> Result<(), PortError> {
+        self.write()
+            .threads
+            .insert((thread.practice_id, thread.id), thread.clone());
+        Ok(())
+    }
+
+    async fn thread(&self, practice: PracticeId, id: ThreadId) -> Result<Thread, PortError> {
+        self.read()
+            .threads
+            .get(&(practice, id))
+            .cloned()
+            .ok_or_else(|| PortError::not_found("thread"))
+    }
+
+    async fn patient_threads(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<Thread>, PortError> {
+        let g = self.read();
+        Ok(sorted(
+            g.threads
+                .iter()
+                .filter(|(k, t)| k.0 == practice && t.patient_id == patient)
+                .map(|(_, t)| t.clone()),
+            |t| (t.started_at, t.id),
+        ))
+    }
+
+    async fn practitioner_threads(
+        &self,
+        practice: PracticeId,
+        practitioner: PractitionerId,
+    ) -> Result<Vec<Thread>, PortError> {
+        let g = self.read();
+        Ok(sorted(
+            g.threads
+                .iter()
+                .filter(|(k, t)| k.0 == practice && t.practitioner_ids.contains(&practitioner))
+                .map(|(_, t)| t.clone()),
+            |t| (t.started_at, t.id),
+        ))
+    }
+
+    async fn all_threads(&self, practice: PracticeId) -> Result<Vec<Thread>, PortError> {
+        let g = self.read();
+        Ok(sorted(
+            g.threads
+                .iter()
+                .filter(|(k, _)| k.0 == practice)
+                .map(|(_, t)| t.clone()),
+            |t| (t.started_at, t.id),
+        ))
+    }
+
+    async fn add_message(&self, message: &Message) -> Result<(), PortError> {
+        self.write()
+            .messages
+            .entry((message.practice_id, message.thread_id))
+            .or_default()
+            .push(message.clone());
+        Ok(())
+    }
+
+    async fn messages(&self, practice: PracticeId, thread: ThreadId) -> Result<Vec<Message>, PortError> {
+        let g = self.read();
+        Ok(sorted(
+            g.messages.get(&(practice, thread)).into_iter().flatten().cloned(),
+            |m| (m.sent_at, m.id),
+        ))
+    }
+
+    async fn mark_read(&self, practice: PracticeId, thread: ThreadId, mark: ReadMark) -> Result<(), PortError> {
+        let mut g = self.write();
+        let marks = g.read_marks.entry((practice, thread)).or_default();
+        match marks.iter_mut().find(|m| m.user_id == mark.user_id) {
+            Some(m) => m.up_to = m.up_to.max(mark.up_to),
+            None => marks.push(mark),
+        }
+        Ok(())
+    }
+
+    async fn read_marks(&self, practice: PracticeId, thread: ThreadId) -> Result<Vec<ReadMark>, PortError> {
+        Ok(self
+            .read()
+            .read_marks
+            .get(&(practice, thread))
+            .cloned()
+            .unwrap_or_default())
     }
 }

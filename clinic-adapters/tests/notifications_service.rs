@@ -40,6 +40,7 @@ fn channels(email: Arc<dyn EmailSender>, messages: Arc<dyn MessageSender>) -> Ch
         whatsapp_templates: BTreeMap::new(),
         templates: TemplateSet::default(),
         join_base: Some("https://clinic.example/join".into()),
+        inbox_link: Some("https://clinic.example/messages".into()),
     }
 }
 

@@ -23,6 +23,7 @@
 //! | [`people`] | patients, practitioners, users and roles, validated identifiers |
 //! | [`scheduling`] | availability, holidays, appointments, conflict rules, series, waitlist, slot search |
 //! | [`telehealth`] | the gate a video or phone session passes before it starts |
+//! | [`messaging`] | secure threads between a patient and the clinicians who treat them |
 //! | [`notify`] | what the practice tells people: templates as data, no clinical content |
 //! | [`ports`] | the traits adapters implement |
 //! | [`service`] | use cases written against the ports |
@@ -38,6 +39,7 @@ pub mod error;
 pub mod ids;
 pub mod inventory;
 pub mod medicare;
+pub mod messaging;
 pub mod money;
 pub mod notify;
 pub mod people;

@@ -38,6 +38,10 @@ pub struct AppState {
     pub records: clinic_core::service::RecordsService,
     /// The intake form and patients' answers.
     pub intake: clinic_core::service::IntakeService,
+    /// Inventory of supplies.
+    pub inventory: clinic_core::service::InventoryService,
+    /// Secure messaging.
+    pub messaging: clinic_core::service::MessagingService,
     /// Where notices go out (from `integrations`).
     pub channels: Channels,
     /// The keys access tokens are signed with.
@@ -136,6 +140,21 @@ impl AppState {
             ids: Arc::new(UuidV7Ids),
         });
         let intake = clinic_core::service::IntakeService::new(store.clone(), store.clone(), app_clock.clone());
+        let inventory = clinic_core::service::InventoryService::new(clinic_core::service::InventoryPorts {
+            inventory: store.clone(),
+            practices: store.clone(),
+            appointments: store.clone(),
+            clock: app_clock.clone(),
+            ids: Arc::new(UuidV7Ids),
+        });
+        let messaging = clinic_core::service::MessagingService::new(clinic_core::service::MessagingPorts {
+            messages: store.clone(),
+            care: store.clone(),
+            audit: store.clone(),
+            notices: notices.clone(),
+            clock: app_clock.clone(),
+            ids: Arc::new(UuidV7Ids),
+        });
         let integrations = crate::providers::Integrations::console_only();
         Self {
             booking: BookingService::new(ports),
@@ -150,6 +169,8 @@ impl AppState {
             clinical,
             records,
             intake,
+            inventory,
+            messaging,
             tokens: Arc::new(crate::auth::TokenKeys::new(
                 uuid::Uuid::new_v4().as_bytes().repeat(2).as_slice(),
             )),
@@ -202,5 +223,6 @@ fn channels_of(i: &crate::providers::Integrations) -> Channels {
         whatsapp_templates: i.whatsapp_templates.clone(),
         templates: TemplateSet::default(),
         join_base: i.public_url.as_ref().map(|u| format!("{u}/join")),
+        inbox_link: i.public_url.as_ref().map(|u| format!("{u}/messages")),
     }
 }

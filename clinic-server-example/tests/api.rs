@@ -2906,3 +2906,171 @@ async fn the_desk_pages_through_issued_invoices_newest_first_and_can_keep_to_the
     app.use_token(Some(&token_for(&app, Role::Psychologist, Some(&tom), None)));
     problem(&app.get("/api/v1/invoices").await, 403, "forbidden");
 }
+
+#[tokio::test]
+async fn technicians_keep_stock_that_never_goes_negative_and_doctors_only_read_it() {
+    use clinic_core::people::Role;
+    let app = spawn_app().await;
+    let (_, _, sydney) = directory(&app).await;
+    let doctor = token_for(&app, Role::Doctor, None, None);
+    let patient = token_for(&app, Role::Patient, None, Some(app.patients[0]));
+    app.use_token(Some(&token_for(&app, Role::Technician, None, None)));
+    let spec = json!({
+        "name": "Sterile dressing 10 cm", "sku": "dr-10", "unit": "each",
+        "location_id": sydney, "reorder_level": 3, "preferred_supplier": "Medical Supplies Pty Ltd"
+    });
+    let created = app.post("/api/v1/inventory/items", &spec).await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    assert_eq!(created.body["sku"], "DR-10");
+    let item = created.body["id"].as_str().unwrap().to_owned();
+    // Every bad field is named; a SKU in use is refused.
+    let bad = app
+        .post(
+            "/api/v1/inventory/items",
+            &json!({"name": "", "sku": "a b", "unit": "each", "location_id": sydney, "reorder_level": 1}),
+        )
+        .await;
+    problem(&bad, 422, "invalid_field");
+    let fields: Vec<_> = bad.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].clone())
+        .collect();
+    assert_eq!(fields, [json!("name"), json!("sku")]);
+    problem(&app.post("/api/v1/inventory/items", &spec).await, 422, "invalid_field");
+
+    let movements = format!("/api/v1/inventory/items/{item}/movements");
+    let received = app
+        .post(
+            &movements,
+            &json!({"kind": "received", "location_id": sydney, "quantity": 4, "batch": "B1", "expires_on": "2026-12-31"}),
+        )
+        .await;
+    assert_eq!(received.status, 201, "{:?}", received.body);
+    let used = app
+        .post(
+            &movements,
+            &json!({"kind": "used", "location_id": sydney, "quantity": 3}),
+        )
+        .await;
+    assert_eq!(used.status, 201, "{:?}", used.body);
+    let too_many = app
+        .post(
+            &movements,
+            &json!({"kind": "used", "location_id": sydney, "quantity": 2}),
+        )
+        .await;
+    problem(&too_many, 409, "insufficient_stock");
+    problem(
+        &app.post(
+            &movements,
+            &json!({"kind": "used", "location_id": sydney, "quantity": 1, "colour": "red"}),
+        )
+        .await,
+        422,
+        "bad_request",
+    );
+    problem(
+        &app.post(
+            &movements,
+            &json!({"kind": "used", "location_id": sydney, "quantity": 1, "appointment_id": uuid::Uuid::now_v7()}),
+        )
+        .await,
+        422,
+        "invalid_field",
+    );
+    let detail = app.get(&format!("/api/v1/inventory/items/{item}")).await;
+    assert_eq!(detail.status, 200, "{:?}", detail.body);
+    assert_eq!(detail.body["stock"]["locations"][0]["on_hand"], 1);
+    assert_eq!(detail.body["movements"].as_array().unwrap().len(), 2);
+    // One left, at or below the reorder level of 3; the batch expires within 30 days.
+    let low = app.get("/api/v1/inventory/low-stock").await;
+    assert_eq!(low.body[0]["usable"], 1, "{:?}", low.body);
+    let soon = app.get("/api/v1/inventory/expiring?within_days=40").await;
+    assert_eq!(soon.body[0]["lot"]["batch"], "B1", "{:?}", soon.body);
+    assert_eq!(
+        app.get("/api/v1/inventory/expiring?within_days=7").await.body,
+        json!([])
+    );
+    problem(
+        &app.get("/api/v1/inventory/expiring?within_days=9999").await,
+        422,
+        "invalid_field",
+    );
+
+    app.use_token(Some(&doctor));
+    assert_eq!(app.get("/api/v1/inventory/items").await.status, 200);
+    problem(
+        &app.post(
+            &movements,
+            &json!({"kind": "used", "location_id": sydney, "quantity": 1}),
+        )
+        .await,
+        403,
+        "forbidden",
+    );
+    app.use_token(Some(&patient));
+    problem(&app.get("/api/v1/inventory/items").await, 403, "forbidden");
+}
+
+#[tokio::test]
+async fn a_patient_messages_their_clinician_who_replies_and_nobody_else_reads_it() {
+    use clinic_core::people::Role;
+    let app = spawn_app().await;
+    let (service, tom, sydney) = directory(&app).await;
+    let booked = book(&app, (&service, &tom, &sydney), app.patients[0], "2026-11-24T00:00:00Z").await;
+    assert_eq!(booked.status, 201, "{:?}", booked.body);
+    let other = practitioner_named(&app, "Mei Chen").await;
+    let patient = token_for(&app, Role::Patient, None, Some(app.patients[0]));
+    let someone_else = token_for(&app, Role::Patient, None, Some(app.patients[1]));
+    let clinician = token_for(&app, Role::Psychologist, Some(&tom), None);
+    let manager = token_for(&app, Role::PracticeManager, None, None);
+
+    app.use_token(Some(&patient));
+    let to = |who: &str| {
+        json!({"patient_id": app.patients[0], "practitioner_ids": [who], "subject": "Before Tuesday",
+               "body": "Can we talk about my sleep?"})
+    };
+    // Only clinicians who treat the patient.
+    problem(
+        &app.post("/api/v1/messages/threads", &to(&other)).await,
+        422,
+        "invalid_field",
+    );
+    let started = app.post("/api/v1/messages/threads", &to(&tom)).await;
+    assert_eq!(started.status, 201, "{:?}", started.body);
+    let thread = started.body["thread"]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/messages/threads/{thread}");
+
+    app.use_token(Some(&clinician));
+    let inbox = app.get("/api/v1/messages/threads").await;
+    assert_eq!(inbox.body[0]["unread"], 1, "{:?}", inbox.body);
+    let opened = app.get(&path).await;
+    assert_eq!(opened.body["messages"][0]["body"], "Can we talk about my sleep?");
+    let answer = app
+        .post(
+            &format!("{path}/messages"),
+            &json!({"body": "Yes, we will start with that."}),
+        )
+        .await;
+    assert_eq!(answer.status, 201, "{:?}", answer.body);
+
+    app.use_token(Some(&patient));
+    let mine = app.get(&path).await;
+    assert_eq!(mine.body["messages"].as_array().unwrap().len(), 2);
+    // The clinician opened the first message: its receipt shows it.
+    assert_eq!(mine.body["messages"][0]["read_by"].as_array().unwrap().len(), 1);
+
+    // Another patient does not learn the thread exists; the manager may not read it.
+    app.use_token(Some(&someone_else));
+    problem(&app.get(&path).await, 404, "not_found");
+    problem(
+        &app.post(&format!("{path}/messages"), &json!({"body": "hi"})).await,
+        404,
+        "not_found",
+    );
+    app.use_token(Some(&manager));
+    problem(&app.get(&path).await, 403, "forbidden");
+    problem(&app.get("/api/v1/messages/threads").await, 403, "forbidden");
+}

@@ -25,6 +25,7 @@ mod inventory;
 mod migrate;
 mod outbox;
 mod ports;
+mod threads;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -469,6 +470,10 @@ pub(crate) enum Kind {
     Checkpoint,
     Item,
     Movement,
+    Thread,
+    ThreadMember,
+    Message,
+    ReadMark,
 }
 
 impl Kind {
@@ -501,6 +506,10 @@ impl Kind {
             Self::Checkpoint => "checkpoint",
             Self::Item => "item",
             Self::Movement => "movement",
+            Self::Thread => "thread",
+            Self::ThreadMember => "thread_member",
+            Self::Message => "message",
+            Self::ReadMark => "read_mark",
         }
     }
 
@@ -515,6 +524,8 @@ impl Kind {
                 | Self::Measure
                 | Self::Plan
                 | Self::IntakeSubmission
+                | Self::Thread
+                | Self::Message
         )
     }
 }

@@ -13,7 +13,8 @@ use super::ids;
 /// A phrase no table should ever hold in clear.
 pub const SECRET: &str = "disclosed childhood trauma zqxj";
 
-/// Saves a note, a plan and a measure whose text is [`SECRET`], and reads them back.
+/// Saves a note, a plan, a message thread and a message whose text is [`SECRET`], and
+/// reads them back.
 pub async fn store_clinical_text(s: &Arc<SqlStore>) -> (PracticeId, PatientId) {
     use clinic_core::clinical::{TreatmentGoal, TreatmentPlan};
     let practice: PracticeId = ids().new_id();
@@ -45,6 +46,32 @@ pub async fn store_clinical_text(s: &Arc<SqlStore>) -> (PracticeId, PatientId) {
     s.save_plan(&plan).await.unwrap();
     assert_eq!(s.note(practice, note.id).await.unwrap(), note);
     assert_eq!(s.plan(practice, patient).await.unwrap(), Some(plan));
+    let thread = clinic_core::messaging::Thread {
+        id: ids().new_id(),
+        practice_id: practice,
+        patient_id: patient,
+        practitioner_ids: vec![note.author],
+        subject: SECRET.into(),
+        started_at: super::utc("2026-12-01T00:00:00Z"),
+    };
+    s.save_thread(&thread).await.unwrap();
+    let message = clinic_core::messaging::Message {
+        id: ids().new_id(),
+        practice_id: practice,
+        thread_id: thread.id,
+        author: clinic_core::messaging::Author {
+            user_id: ids().new_id(),
+            role: clinic_core::people::Role::Patient,
+            practitioner_id: None,
+            on_behalf: false,
+        },
+        body: SECRET.into(),
+        attachments: vec![],
+        sent_at: super::utc("2026-12-01T00:00:00Z"),
+    };
+    s.add_message(&message).await.unwrap();
+    assert_eq!(s.messages(practice, thread.id).await.unwrap(), [message]);
+    assert_eq!(s.practitioner_threads(practice, note.author).await.unwrap(), [thread]);
     (practice, patient)
 }
 
@@ -92,7 +119,7 @@ pub async fn key_rotation(url: &str) {
         "no practice record was saved"
     );
     assert_eq!(both.rotate_keys(practice, 1).await.unwrap(), 1, "in batches");
-    assert_eq!(both.rotate_keys(practice, 100).await.unwrap(), 1);
+    assert_eq!(both.rotate_keys(practice, 100).await.unwrap(), 3);
     assert_eq!(
         both.rotate_keys(practice, 100).await.unwrap(),
         0,
@@ -107,6 +134,7 @@ pub async fn key_rotation(url: &str) {
         "readable under the new key alone"
     );
     assert!(retired.plan(practice, patient).await.unwrap().is_some());
+    assert_eq!(retired.patient_threads(practice, patient).await.unwrap().len(), 1);
     retired.close().await;
 
     let stranger = open(EnvelopeCipher::generate_key("other")).await;

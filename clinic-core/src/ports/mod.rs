@@ -14,6 +14,7 @@ mod messaging;
 mod outbox;
 mod payments;
 mod storage;
+mod threads;
 mod video;
 
 pub use accounts::Accounts;
@@ -42,6 +43,7 @@ pub use storage::{
     AppointmentRepository, Busy, CalendarSnapshot, Guarded, PatientRepository, PracticeRepository,
     PractitionerRepository, ResourceKey, WaitlistRepository,
 };
+pub use threads::MessageRepository;
 pub use video::{JoinPermit, RoomSpec, VideoProvider, VideoRoom, VideoToken, room_name};
 
 use chrono::{DateTime, Utc};
@@ -71,6 +73,7 @@ pub trait Storage:
     + Outbox
     + Accounts
     + InventoryRepository
+    + MessageRepository
 {
 }
 
@@ -95,6 +98,7 @@ impl<T> Storage for T where
         + Outbox
         + Accounts
         + InventoryRepository
+        + MessageRepository
 {
 }
 

@@ -52,13 +52,17 @@ pub struct Channels {
     /// SMS and WhatsApp.
     pub messages: Arc<dyn MessageSender>,
     /// The practice's approved WhatsApp templates by occasion (the provider's template
-    /// id). Their variables are, in order: the practice, the patient's name, the time.
+    /// id). Their variables are, in order: the practice, the patient's name and, for an
+    /// appointment, its time.
     pub whatsapp_templates: BTreeMap<Occasion, String>,
     /// The wording.
     pub templates: TemplateSet,
     /// The join page for video sessions (`{base}/{appointment id}`), when the server has a
     /// public address.
     pub join_base: Option<String>,
+    /// Where a patient signs in to read secure messages, when the server has a public
+    /// address.
+    pub inbox_link: Option<String>,
 }
 
 /// What one worker round did.
@@ -240,6 +244,9 @@ impl NotificationService {
         let Audience::Patient(patient_id) = n.audience else {
             return Ok(Err("audience_not_supported"));
         };
+        if n.occasion == Occasion::MessageWaiting {
+            return self.send_message_waiting(practice, n, patient_id, channels).await;
+        }
         let appt = match self.ports.appointments.appointment(practice, n.about.into()).await {
             Ok(a) => a,
             Err(e) if e.kind() == PortErrorKind::NotFound => return Ok(Err("appointment_gone")),
@@ -318,67 +325,149 @@ impl NotificationService {
             .templates
             .render(&notice)
             .map_err(|e| PortError::new(PortErrorKind::Invalid, e.code()))?;
-        match n.via {
-            Via::Email => {
-                let to = patient
-                    .email
-                    .clone()
-                    .or_else(|| patient.guardian.as_ref().and_then(|g| g.email.clone()));
-                let Some(to) = to else {
-                    return Ok(Err("no_email_address"));
+        let when = crate::notify::local_when(appt.interval.start(), zone);
+        deliver(&patient, n, rendered, &practice_row.name, Some(when), channels).await
+    }
+
+    /// A message-waiting notice: the practice's name, the patient's name and where to sign
+    /// in, never the message.
+    async fn send_message_waiting(
+        &self,
+        practice: PracticeId,
+        n: &Notification,
+        patient_id: crate::ids::PatientId,
+        channels: &Channels,
+    ) -> Result<Result<Option<String>, &'static str>, PortError> {
+        let patient = match self.ports.patients.patient(practice, patient_id).await {
+            Ok(p) => p,
+            Err(e) if e.kind() == PortErrorKind::NotFound => return Ok(Err("patient_gone")),
+            Err(e) => return Err(e),
+        };
+        let practice_row = self.ports.practices.practice(practice).await?;
+        let notice = Notice::MessageWaiting {
+            practice: practice_row.name.clone(),
+            name: first_name(&patient),
+            link: channels
+                .inbox_link
+                .clone()
+                .unwrap_or_else(|| "the practice's patient portal".to_owned()),
+        };
+        let rendered = channels
+            .templates
+            .render(&notice)
+            .map_err(|e| PortError::new(PortErrorKind::Invalid, e.code()))?;
+        deliver(&patient, n, rendered, &practice_row.name, None, channels).await
+    }
+
+    /// Queues the notice that a secure message waits for `patient`, by each of their
+    /// channels, now (one per message: queuing twice queues nothing more).
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] for a patient not in the practice; a port error.
+    pub async fn message_waiting(
+        &self,
+        practice: PracticeId,
+        patient: crate::ids::PatientId,
+        message: crate::ids::MessageId,
+    ) -> Result<usize, ServiceError> {
+        let now = self.ports.clock.now();
+        let p = self
+            .ports
+            .patients
+            .patient(practice, patient)
+            .await
+            .map_err(ServiceError::from_port("patient"))?;
+        let batch: Vec<Notification> = channels_of(&p)
+            .into_iter()
+            .map(|via| {
+                let what = Dispatch {
+                    occasion: Occasion::MessageWaiting,
+                    audience: Audience::Patient(patient),
+                    via,
+                    about: message.as_uuid(),
                 };
-                let email = EmailMessage {
-                    to,
-                    reply_to: None,
-                    subject: rendered.subject,
-                    text: rendered.text,
-                    html: Some(rendered.html),
-                    attachments: vec![],
+                Notification::new(self.ports.ids.new_id(), practice, what, now, now)
+            })
+            .collect();
+        Ok(self.ports.outbox.enqueue(&batch).await?)
+    }
+}
+
+fn first_name(patient: &Patient) -> String {
+    patient
+        .preferred_name
+        .clone()
+        .unwrap_or_else(|| patient.legal_name.given.clone())
+}
+
+/// Sends a rendered notice to a patient by the notification's channel (a minor's by their
+/// guardian's details when they have none). WhatsApp uses the practice's approved
+/// template, whose variables are the practice, the name and, for appointments, the time.
+async fn deliver(
+    patient: &Patient,
+    n: &Notification,
+    rendered: crate::notify::Rendered,
+    practice_name: &str,
+    when: Option<String>,
+    channels: &Channels,
+) -> Result<Result<Option<String>, &'static str>, PortError> {
+    match n.via {
+        Via::Email => {
+            let to = patient
+                .email
+                .clone()
+                .or_else(|| patient.guardian.as_ref().and_then(|g| g.email.clone()));
+            let Some(to) = to else {
+                return Ok(Err("no_email_address"));
+            };
+            let email = EmailMessage {
+                to,
+                reply_to: None,
+                subject: rendered.subject,
+                text: rendered.text,
+                html: Some(rendered.html),
+                attachments: vec![],
+            };
+            channels.email.send(&email).await.map(Ok)
+        }
+        Via::Sms | Via::WhatsApp => {
+            let to = patient
+                .phone
+                .clone()
+                .or_else(|| patient.guardian.as_ref().map(|g| g.phone.clone()));
+            let Some(to) = to else {
+                return Ok(Err("no_phone_number"));
+            };
+            let (channel, template) = if n.via == Via::Sms {
+                (Channel::Sms, None)
+            } else {
+                let Some(id) = channels.whatsapp_templates.get(&n.occasion) else {
+                    return Err(PortError::new(
+                        PortErrorKind::Invalid,
+                        "no approved WhatsApp template for this occasion",
+                    ));
                 };
-                channels.email.send(&email).await.map(Ok)
-            }
-            Via::Sms | Via::WhatsApp => {
-                let to = patient
-                    .phone
-                    .clone()
-                    .or_else(|| patient.guardian.as_ref().map(|g| g.phone.clone()));
-                let Some(to) = to else {
-                    return Ok(Err("no_phone_number"));
-                };
-                let (channel, template) = if n.via == Via::Sms {
-                    (Channel::Sms, None)
-                } else {
-                    let Some(id) = channels.whatsapp_templates.get(&n.occasion) else {
-                        return Err(PortError::new(
-                            PortErrorKind::Invalid,
-                            "no approved WhatsApp template for this occasion",
-                        ));
-                    };
-                    let when = crate::notify::local_when(appt.interval.start(), zone);
-                    let name = patient
-                        .preferred_name
-                        .clone()
-                        .unwrap_or_else(|| patient.legal_name.given.clone());
-                    (
-                        Channel::WhatsApp,
-                        Some(ApprovedTemplate {
-                            id: id.clone(),
-                            variables: vec![practice_row.name.clone(), name, when],
-                        }),
-                    )
-                };
-                let message = TextMessage {
-                    channel,
-                    to,
-                    body: rendered.short,
-                    template,
-                };
-                channels
-                    .messages
-                    .send(&message)
-                    .await
-                    .map(|sent| Ok(Some(sent.provider_id)))
-            }
+                let mut variables = vec![practice_name.to_owned(), first_name(patient)];
+                variables.extend(when);
+                (
+                    Channel::WhatsApp,
+                    Some(ApprovedTemplate {
+                        id: id.clone(),
+                        variables,
+                    }),
+                )
+            };
+            let message = TextMessage {
+                channel,
+                to,
+                body: rendered.short,
+                template,
+            };
+            channels
+                .messages
+                .send(&message)
+                .await
+                .map(|sent| Ok(Some(sent.provider_id)))
         }
     }
 }

@@ -11,6 +11,8 @@ pub(crate) mod dashboard;
 pub(crate) mod directory;
 pub(crate) mod hooks;
 pub(crate) mod intake;
+pub(crate) mod inventory;
+pub(crate) mod messages;
 pub(crate) mod patients;
 pub(crate) mod practice;
 pub(crate) mod records;
@@ -206,6 +208,26 @@ fn routes(state: AppState) -> Router {
         )
         .route("/api/v1/invoices/{id}/pdf", get(billing::pdf))
         .route("/api/v1/invoices/{id}/payment-intent", post(billing::payment_intent))
+        .route(
+            "/api/v1/inventory/items",
+            get(inventory::list_items).post(inventory::create_item),
+        )
+        .route(
+            "/api/v1/inventory/items/{id}",
+            get(inventory::get_item).put(inventory::update_item),
+        )
+        .route(
+            "/api/v1/inventory/items/{id}/movements",
+            post(inventory::record_movement),
+        )
+        .route("/api/v1/inventory/low-stock", get(inventory::low_stock))
+        .route("/api/v1/inventory/expiring", get(inventory::expiring))
+        .route(
+            "/api/v1/messages/threads",
+            get(messages::list_threads).post(messages::start_thread),
+        )
+        .route("/api/v1/messages/threads/{id}", get(messages::read_thread))
+        .route("/api/v1/messages/threads/{id}/messages", post(messages::post_message))
         .route("/api/v1/hooks/stripe", post(hooks::stripe))
         .route("/api/v1/hooks/twilio/status", post(hooks::twilio_status))
         .fallback(not_found)
