@@ -346,6 +346,21 @@ impl AppointmentRepository for MemoryStore {
             .ok_or_else(|| PortError::not_found("appointment"))
     }
 
+    async fn tallies(
+        &self,
+        practice: PracticeId,
+        location: LocationId,
+        window: TimeRange,
+    ) -> Result<Vec<clinic_core::reports::Tally>, PortError> {
+        let g = self.read();
+        Ok(clinic_core::reports::Tally::of(g.appointments.iter().filter_map(
+            |(k, a)| {
+                (k.0 == practice && a.location_id == location && window.contains_instant(a.interval.start()))
+                    .then_some(a)
+            },
+        )))
+    }
+
     async fn patient_appointments(
         &self,
         practice: PracticeId,

@@ -19,6 +19,7 @@
 //! | [`medicare`] | MBS items and caps as versioned data, referrals, the eligibility decision |
 //! | [`versioned`] | rule tables with effective dates and an as-at lookup |
 //! | [`privacy`] | consents, retention by state, deletion and access requests |
+//! | [`reports`] | utilisation, attendance, revenue, outstanding invoices, Medicare cap usage and expiring credentials |
 //! | [`practice`] | practices (the tenant), locations, rooms, services |
 //! | [`people`] | patients, practitioners, users and roles, validated identifiers |
 //! | [`scheduling`] | availability, holidays, appointments, conflict rules, series, waitlist, slot search |
@@ -46,6 +47,7 @@ pub mod people;
 pub mod ports;
 pub mod practice;
 pub mod privacy;
+pub mod reports;
 pub mod scheduling;
 pub mod service;
 pub mod telehealth;

@@ -11,11 +11,12 @@ use std::fmt::Write as _;
 
 use async_trait::async_trait;
 use chrono::DateTime;
-use clinic_core::ids::{AppointmentId, PatientId, PracticeId};
+use clinic_core::ids::{AppointmentId, LocationId, PatientId, PracticeId, PractitionerId};
 use clinic_core::ports::{
     AppointmentRepository, Busy, CalendarSnapshot, Guarded, PortError, PortErrorKind, ResourceKey,
 };
-use clinic_core::scheduling::Appointment;
+use clinic_core::reports::Tally;
+use clinic_core::scheduling::{Appointment, AppointmentStatus, StatusKind};
 use clinic_core::time::TimeRange;
 use sqlx::Row as _;
 use uuid::Uuid;
@@ -66,7 +67,41 @@ macro_rules! bind_row {
             .bind($ts($a.blocked.start()))
             .bind($ts($a.blocked.end()))
             .bind($body)
+            .bind($a.location_id.as_uuid())
+            .bind(status_code($a))
+            .bind(matches!(&$a.status, AppointmentStatus::Cancelled(c) if c.late))
     };
+}
+
+/// The status stored beside an appointment.
+fn status_code(a: &Appointment) -> &'static str {
+    a.status.kind().code()
+}
+
+/// Tallies from grouped rows: practitioner, status, late, count and total length in
+/// `per_minute` units.
+fn tallies_from(
+    location: LocationId,
+    rows: Vec<(Uuid, String, bool, i64, i64)>,
+    per_minute: i64,
+) -> Result<Vec<Tally>, PortError> {
+    let mut out: Vec<Tally> = rows
+        .into_iter()
+        .map(|(who, status, late, n, length)| {
+            let status = StatusKind::from_code(&status)
+                .ok_or_else(|| PortError::new(PortErrorKind::Unexpected, "a stored appointment status is unknown"))?;
+            Ok(Tally {
+                practitioner_id: PractitionerId::from_uuid(who),
+                location_id: location,
+                status,
+                late_cancellation: late,
+                appointments: to_u64(n),
+                minutes: to_u64(length / per_minute),
+            })
+        })
+        .collect::<Result<_, PortError>>()?;
+    out.sort_by_key(|t| (t.practitioner_id, t.status.code(), t.late_cancellation));
+    Ok(out)
 }
 
 /// Resource rows per multi-row insert: 8 parameters each, well under both databases' limits.
@@ -314,8 +349,8 @@ impl AppointmentRepository for SqlStore {
                 let inserted = bind_row!(
                     sqlx::query(
                         "INSERT INTO appointments (practice_id, id, practitioner_id, room_id, holds_time,
-                            session_start, session_end, block_start, block_end, body)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                            session_start, session_end, block_start, block_end, body, location_id, status, late_cancel)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
                          ON CONFLICT (practice_id, id) DO NOTHING",
                     ),
                     practice,
@@ -348,7 +383,8 @@ impl AppointmentRepository for SqlStore {
                 bind_row!(
                     sqlx::query(
                         "UPDATE appointments SET practitioner_id = $3, room_id = $4, holds_time = $5,
-                            session_start = $6, session_end = $7, block_start = $8, block_end = $9, body = $10
+                            session_start = $6, session_end = $7, block_start = $8, block_end = $9, body = $10,
+                            location_id = $11, status = $12, late_cancel = $13
                          WHERE practice_id = $1 AND id = $2",
                     ),
                     practice,
@@ -425,6 +461,53 @@ impl AppointmentRepository for SqlStore {
         });
         self.saw_longest(practice, longest);
         Ok(())
+    }
+
+    async fn tallies(
+        &self,
+        practice: PracticeId,
+        location: LocationId,
+        window: TimeRange,
+    ) -> Result<Vec<Tally>, PortError> {
+        // Summed in the database over the (practice, location, session start) index: a
+        // year of appointments comes back as a few rows per practitioner.
+        #[cfg(feature = "postgres")]
+        if let super::Db::Postgres(pool) = &self.db {
+            let mut tx = pool.begin_with(super::pg_begin(practice)).await.map_err(fail)?;
+            let rows: Vec<(Uuid, String, bool, i64, i64)> = sqlx::query_as(
+                "SELECT practitioner_id, status, late_cancel, count(*),
+                        coalesce(sum(extract(epoch FROM session_end - session_start)), 0)::bigint
+                 FROM appointments
+                 WHERE practice_id = $1 AND location_id = $2 AND session_start >= $3 AND session_start < $4
+                 GROUP BY practitioner_id, status, late_cancel",
+            )
+            .bind(practice.as_uuid())
+            .bind(location.as_uuid())
+            .bind(window.start())
+            .bind(window.end())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(fail)?;
+            tx.commit().await.map_err(fail)?;
+            return tallies_from(location, rows, 60);
+        }
+        // Only SQLite gets here (PostgreSQL returned above).
+        let rows: Vec<(Uuid, String, bool, i64, i64)> = read_tx!(self, practice, |c| {
+            sqlx::query_as(
+                "SELECT practitioner_id, status, late_cancel, count(*), coalesce(sum(session_end - session_start), 0)
+                 FROM appointments
+                 WHERE practice_id = $1 AND location_id = $2 AND session_start >= $3 AND session_start < $4
+                 GROUP BY practitioner_id, status, late_cancel",
+            )
+            .bind(practice.as_uuid())
+            .bind(location.as_uuid())
+            .bind(window.start_micros())
+            .bind(window.end_micros())
+            .fetch_all(&mut *c)
+            .await
+            .map_err(fail)?
+        });
+        tallies_from(location, rows, 60_000_000)
     }
 
     async fn patient_appointments(

@@ -25,6 +25,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "outbox",
         sql: include_str!("../../migrations/sqlite/0002_outbox.sql"),
     },
+    Migration {
+        version: 3,
+        name: "report_columns",
+        sql: include_str!("../../migrations/sqlite/0003_report_columns.sql"),
+    },
 ];
 
 #[cfg(feature = "postgres")]
@@ -38,6 +43,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 2,
         name: "outbox",
         sql: include_str!("../../migrations/postgres/0002_outbox.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "report_columns",
+        sql: include_str!("../../migrations/postgres/0003_report_columns.sql"),
     },
 ];
 

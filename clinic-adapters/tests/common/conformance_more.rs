@@ -474,3 +474,67 @@ pub async fn issued_invoices_page_by_number<S: Storage>(s: Arc<S>) {
     assert!(s.issued_invoices(practice, Some(1), 10).await.unwrap().is_empty());
     assert_eq!(numbers(s.issued_invoices(other, None, 10).await.unwrap()), vec![1]);
 }
+
+/// Tallies count a location's appointments starting in the window (start included, end
+/// excluded) by practitioner, status and lateness, whatever the status, and nothing of
+/// another location or practice; a rescheduled or cancelled appointment is counted as it
+/// stands now.
+pub async fn tallies_sum_a_location_s_appointments<S: Storage>(s: Arc<S>) {
+    use clinic_core::reports::Tally;
+    let practice: PracticeId = ids().new_id();
+    let (sam, alex): (PractitionerId, PractitionerId) = (ids().new_id(), ids().new_id());
+    let here: LocationId = ids().new_id();
+    let at = |who, start: &str, minutes| {
+        let mut a = appointment(practice, who, ids().new_id(), start, minutes);
+        a.location_id = here;
+        a
+    };
+    let window = TimeRange::new(utc("2026-11-29T13:00:00Z"), utc("2026-11-30T13:00:00Z")).unwrap();
+    let mut first = at(sam, "2026-11-29T13:00:00Z", 50);
+    first.status = AppointmentStatus::Completed;
+    let mut late = at(sam, "2026-11-29T22:00:00Z", 50);
+    let mut no_show = at(alex, "2026-11-30T01:00:00Z", 90);
+    no_show.status = AppointmentStatus::NoShow;
+    let booked = at(sam, "2026-11-30T03:00:00Z", 30);
+    let after = at(sam, "2026-11-30T13:00:00Z", 50);
+    let mut elsewhere = appointment(practice, sam, ids().new_id(), "2026-11-30T05:00:00Z", 50);
+    elsewhere.location_id = ids().new_id();
+    let mut other_practice = appointment(ids().new_id(), sam, ids().new_id(), "2026-11-30T05:00:00Z", 50);
+    other_practice.location_id = here;
+    let all = [
+        first.clone(),
+        late.clone(),
+        no_show.clone(),
+        booked.clone(),
+        after,
+        elsewhere,
+    ];
+    s.commit(practice, &[], &all).await.unwrap();
+    s.commit(other_practice.practice_id, &[], &[other_practice])
+        .await
+        .unwrap();
+    // Cancelled late afterwards: the stored columns follow the change.
+    late.status = AppointmentStatus::Cancelled(Cancellation {
+        by: CancelledBy::Patient,
+        reason: "unwell".into(),
+        at: utc("2026-11-29T20:00:00Z"),
+        late: true,
+    });
+    s.commit(practice, &[], std::slice::from_ref(&late)).await.unwrap();
+    let got = s.tallies(practice, here, window).await.unwrap();
+    let want = Tally::of([&first, &late, &no_show, &booked]);
+    assert_eq!(got, want);
+    assert_eq!(want.len(), 4);
+    assert!(
+        got.iter()
+            .any(|t| t.late_cancellation && t.status == StatusKind::Cancelled)
+    );
+    assert_eq!(
+        got.iter()
+            .filter(|t| t.practitioner_id == alex)
+            .map(|t| t.minutes)
+            .sum::<u64>(),
+        90
+    );
+    assert!(s.tallies(ids().new_id(), here, window).await.unwrap().is_empty());
+}

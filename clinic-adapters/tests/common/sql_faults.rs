@@ -157,7 +157,7 @@ pub async fn upgrade_from_version_1_keeps_everything(url: &str) {
     let notes = v1.notes(practice, patient).await.unwrap();
     let who: clinic_core::ids::PractitionerId = ids().new_id();
     let appt = super::conformance::appointment(practice, who, patient, "2027-02-01T00:00:00Z", 50);
-    v1.commit(practice, &[], std::slice::from_ref(&appt)).await.unwrap();
+    insert_as_version_1(url, &appt).await;
     let reminder = Notification::new(
         ids().new_id(),
         practice,
@@ -183,6 +183,13 @@ pub async fn upgrade_from_version_1_keeps_everything(url: &str) {
         "sealed notes still open"
     );
     assert_eq!(current.appointment(practice, appt.id).await.unwrap(), appt);
+    // Version 3's report columns are filled from the bodies written before it.
+    let day = clinic_core::time::TimeRange::new(super::utc("2027-02-01T00:00:00Z"), super::utc("2027-02-02T00:00:00Z"))
+        .unwrap();
+    assert_eq!(
+        current.tallies(practice, appt.location_id, day).await.unwrap(),
+        clinic_core::reports::Tally::of([&appt])
+    );
     let window =
         clinic_core::time::TimeRange::new(super::utc("2027-02-01T00:00:00Z"), super::utc("2027-02-01T01:00:00Z"))
             .unwrap();
@@ -201,4 +208,76 @@ pub async fn upgrade_from_version_1_keeps_everything(url: &str) {
         1
     );
     current.close().await;
+}
+
+/// Writes an appointment and its practitioner's index row as schema version 1 stored
+/// them (the current code writes version 3's columns, which version 1 lacks).
+async fn insert_as_version_1(url: &str, a: &clinic_core::scheduling::Appointment) {
+    use sqlx::Connection as _;
+    let body = serde_json::to_vec(a).unwrap();
+    let resource = format!("practitioner:{}", a.practitioner_id.as_uuid().hyphenated());
+    let (ss, se, bs, be) = (
+        a.interval.start_micros(),
+        a.interval.end_micros(),
+        a.blocked.start_micros(),
+        a.blocked.end_micros(),
+    );
+    let (appointment, index) = (
+        "INSERT INTO appointments (practice_id, id, practitioner_id, room_id, holds_time,
+            session_start, session_end, block_start, block_end, body)
+         VALUES ($1, $2, $3, NULL, TRUE, $4, $5, $6, $7, $8)",
+        "INSERT INTO appointment_resources (practice_id, resource, block_start, appointment_id, block_end,
+            busy_start, busy_end, holds_time) VALUES ($1, $2, $3, $4, $5, $3, $5, TRUE)",
+    );
+    if url.starts_with("sqlite:") {
+        #[cfg(feature = "sqlite")]
+        {
+            let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::query(appointment)
+                .bind(a.practice_id.as_uuid())
+                .bind(a.id.as_uuid())
+                .bind(a.practitioner_id.as_uuid())
+                .bind(ss)
+                .bind(se)
+                .bind(bs)
+                .bind(be)
+                .bind(&body)
+                .execute(&mut c)
+                .await
+                .unwrap();
+            sqlx::query(index)
+                .bind(a.practice_id.as_uuid())
+                .bind(&resource)
+                .bind(bs)
+                .bind(a.id.as_uuid())
+                .bind(be)
+                .execute(&mut c)
+                .await
+                .unwrap();
+        }
+        return;
+    }
+    let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query(appointment)
+        .bind(a.practice_id.as_uuid())
+        .bind(a.id.as_uuid())
+        .bind(a.practitioner_id.as_uuid())
+        .bind(a.interval.start())
+        .bind(a.interval.end())
+        .bind(a.blocked.start())
+        .bind(a.blocked.end())
+        .bind(&body)
+        .execute(&mut c)
+        .await
+        .unwrap();
+    sqlx::query(index)
+        .bind(a.practice_id.as_uuid())
+        .bind(&resource)
+        .bind(bs)
+        .bind(a.id.as_uuid())
+        .bind(be)
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let _ = (ss, se);
 }

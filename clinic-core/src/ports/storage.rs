@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 
 use super::PortError;
-use crate::ids::{AppointmentId, PatientId, PracticeId, PractitionerId, RoomId};
+use crate::ids::{AppointmentId, LocationId, PatientId, PracticeId, PractitionerId, RoomId};
 use crate::people::{Patient, Practitioner};
 use crate::practice::{Location, Practice, Room, Service};
 use crate::scheduling::{Appointment, Availability, AvailabilityException, WaitlistEntry, WeeklyTemplate};
@@ -215,6 +215,16 @@ pub trait AppointmentRepository: Send + Sync + 'static {
         practice: PracticeId,
         patient: PatientId,
     ) -> Result<Vec<Appointment>, PortError>;
+    /// The appointments at `location` whose session starts in `window` (any status),
+    /// counted by practitioner, status and late cancellation with their minutes summed, as
+    /// [`Tally::of`](crate::reports::Tally::of) counts them: what reports read, summed where
+    /// the data is, so a report over a year never loads the appointments themselves.
+    async fn tallies(
+        &self,
+        practice: PracticeId,
+        location: LocationId,
+        window: TimeRange,
+    ) -> Result<Vec<crate::reports::Tally>, PortError>;
 }
 
 /// The waitlist.

@@ -122,6 +122,37 @@ impl AppointmentStatus {
 }
 
 impl StatusKind {
+    /// Every status.
+    pub const ALL: [StatusKind; 7] = [
+        StatusKind::Requested,
+        StatusKind::Booked,
+        StatusKind::Confirmed,
+        StatusKind::Arrived,
+        StatusKind::Completed,
+        StatusKind::Cancelled,
+        StatusKind::NoShow,
+    ];
+
+    /// The stable snake-case name (as serialized, and as stored beside an appointment).
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            StatusKind::Requested => "requested",
+            StatusKind::Booked => "booked",
+            StatusKind::Confirmed => "confirmed",
+            StatusKind::Arrived => "arrived",
+            StatusKind::Completed => "completed",
+            StatusKind::Cancelled => "cancelled",
+            StatusKind::NoShow => "no_show",
+        }
+    }
+
+    /// The status named by `code`.
+    #[must_use]
+    pub fn from_code(code: &str) -> Option<StatusKind> {
+        StatusKind::ALL.into_iter().find(|s| s.code() == code)
+    }
+
     /// Whether an appointment in this state holds its time: everything but a cancellation.
     /// (A no-show's time has passed; it still held the practitioner.)
     #[must_use]
@@ -412,6 +443,15 @@ pub(crate) mod tests {
                 assert_eq!(a.can_become(b), allowed.contains(&(a, b)), "{a:?} -> {b:?}");
             }
         }
+    }
+
+    #[test]
+    fn status_codes_are_the_serialized_names() {
+        for s in StatusKind::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), serde_json::json!(s.code()));
+            assert_eq!(StatusKind::from_code(s.code()), Some(s));
+        }
+        assert_eq!(StatusKind::from_code("lost"), None);
     }
 
     #[test]
