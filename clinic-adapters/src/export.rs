@@ -118,33 +118,71 @@ fn csv_rows(text: &str) -> Vec<(String, String)> {
     rows
 }
 
-/// One RFC 4180 row: fields quoted when they hold a comma, quote or line break; formula
-/// characters at the start are prefixed with `'` so a spreadsheet shows text, not runs it.
+/// One RFC 4180 row of the export: the value is guarded against spreadsheet formulas.
 fn row(section: &str, path: &str, value: &str, out: &mut String) {
-    for (i, field) in [section, path, value].into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let guarded = if field.starts_with(['=', '+', '-', '@']) && i == 2 {
-            format!("'{field}")
-        } else {
-            field.to_owned()
-        };
-        if guarded.contains([',', '"', '\n', '\r']) {
-            out.push('"');
-            out.push_str(&guarded.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(&guarded);
-        }
-    }
+    push_field(section, false, out);
+    out.push(',');
+    push_field(path, false, out);
+    out.push(',');
+    push_field(value, true, out);
     out.push_str("\r\n");
+}
+
+/// One field: quoted when it holds a comma, quote or line break; when `guard`, a text
+/// starting with a formula character (`=`, `+`, `-`, `@`) is prefixed with `'` so a
+/// spreadsheet shows it rather than runs it. Numbers are left as they are.
+fn push_field(field: &str, guard: bool, out: &mut String) {
+    let formula = guard && field.starts_with(['=', '+', '-', '@']) && field.parse::<f64>().is_err();
+    let field = if formula { format!("'{field}") } else { field.to_owned() };
+    if field.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&field.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(&field);
+    }
+}
+
+/// A table as RFC 4180 CSV: the header, then one line per row, CRLF line ends, every
+/// text field guarded against spreadsheet formulas. For reports.
+#[must_use]
+pub fn table_csv(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
+    let mut out = String::new();
+    let mut line = |fields: &mut dyn Iterator<Item = &str>| {
+        for (i, f) in fields.enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_field(f, true, &mut out);
+        }
+        out.push_str("\r\n");
+    };
+    line(&mut header.iter().copied());
+    for r in rows {
+        line(&mut r.iter().map(String::as_str));
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_table_quotes_what_needs_it_and_defuses_formulas_but_not_negative_numbers() {
+        let csv = table_csv(
+            &["practitioner", "balance"],
+            [
+                vec!["Lee, Sam".to_owned(), "-12.50".to_owned()],
+                vec!["=HYPERLINK(\"x\")".to_owned(), "0.00".to_owned()],
+            ],
+        );
+        assert_eq!(
+            csv,
+            "practitioner,balance\r\n\"Lee, Sam\",-12.50\r\n\"'=HYPERLINK(\"\"x\"\")\",0.00\r\n"
+        );
+    }
 
     #[test]
     fn every_value_becomes_a_row_quoted_when_needed() {

@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod charts;
 pub mod config;
 pub mod demo;
 pub mod error;

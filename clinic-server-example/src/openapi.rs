@@ -100,8 +100,10 @@ impl Modify for Bearer {
         routes::inventory::record_movement, routes::inventory::low_stock, routes::inventory::expiring,
         routes::messages::list_threads, routes::messages::start_thread, routes::messages::read_thread,
         routes::messages::post_message,
+        routes::reports::utilisation, routes::reports::attendance, routes::reports::revenue,
+        routes::reports::outstanding, routes::reports::medicare_caps, routes::reports::credentials,
     ),
-    components(schemas(Problem, FieldProblemDoc)),
+    components(schemas(Problem, FieldProblemDoc, routes::reports::Format)),
     modifiers(&Bearer)
 )]
 pub struct ApiDoc;

@@ -42,6 +42,8 @@ pub struct AppState {
     pub inventory: clinic_core::service::InventoryService,
     /// Secure messaging.
     pub messaging: clinic_core::service::MessagingService,
+    /// Practice reports.
+    pub reports: clinic_core::service::ReportsService,
     /// Where notices go out (from `integrations`).
     pub channels: Channels,
     /// The keys access tokens are signed with.
@@ -155,6 +157,16 @@ impl AppState {
             clock: app_clock.clone(),
             ids: Arc::new(UuidV7Ids),
         });
+        let reports = clinic_core::service::ReportsService::new(clinic_core::service::ReportsPorts {
+            practices: store.clone(),
+            practitioners: store.clone(),
+            appointments: store.clone(),
+            invoices: store.clone(),
+            claims: store.clone(),
+            patients: store.clone(),
+            credentials: store.clone(),
+            clock: app_clock.clone(),
+        });
         let integrations = crate::providers::Integrations::console_only();
         Self {
             booking: BookingService::new(ports),
@@ -171,6 +183,7 @@ impl AppState {
             intake,
             inventory,
             messaging,
+            reports,
             tokens: Arc::new(crate::auth::TokenKeys::new(
                 uuid::Uuid::new_v4().as_bytes().repeat(2).as_slice(),
             )),

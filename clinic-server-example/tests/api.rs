@@ -3074,3 +3074,109 @@ async fn a_patient_messages_their_clinician_who_replies_and_nobody_else_reads_it
     problem(&app.get(&path).await, 403, "forbidden");
     problem(&app.get("/api/v1/messages/threads").await, 403, "forbidden");
 }
+
+#[tokio::test]
+async fn managers_read_reports_as_json_csv_and_charts_and_clinicians_their_own_caseload() {
+    use clinic_core::people::Role;
+    let app = spawn_app().await;
+    let (service, tom, sydney) = directory(&app).await;
+    for (i, start) in ["2026-11-23T22:00:00Z", "2026-11-23T23:00:00Z"].iter().enumerate() {
+        let r = book(&app, (&service, &tom, &sydney), app.patients[i], start).await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+    issued_invoice(&app, app.patients[0]).await;
+    let manager = token_for(&app, Role::PracticeManager, None, None);
+    app.use_token(Some(&manager));
+
+    let week = "from=2026-11-23&to=2026-11-29";
+    let u = app.get(&format!("/api/v1/reports/utilisation?{week}")).await;
+    assert_eq!(u.status, 200, "{:?}", u.body);
+    let toms = u
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["practitioner_id"] == tom.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(toms["booked_minutes"], 100, "{toms:?}");
+    let csv = app.get(&format!("/api/v1/reports/utilisation?{week}&format=csv")).await;
+    assert!(csv.content_type.starts_with("text/csv"), "{}", csv.content_type);
+    let text = csv.body.as_str().unwrap();
+    assert!(
+        text.starts_with("practitioner_id,practitioner,location_id,location,"),
+        "{text}"
+    );
+    assert!(text.contains("Tom Okafor"));
+    let chart = app.get(&format!("/api/v1/reports/utilisation?{week}&format=svg")).await;
+    assert_eq!(chart.content_type, "image/svg+xml");
+    assert!(chart.body.as_str().unwrap().starts_with("<svg"));
+
+    let revenue = app.get("/api/v1/reports/revenue?from=2026-11-01&to=2026-12-31").await;
+    assert_eq!(revenue.body[0]["month"], "2026-11");
+    assert_eq!(revenue.body[0]["total"]["amount"], "220.00");
+    assert_eq!(revenue.body[0]["gst"]["amount"], "0.00", "therapy is GST-free");
+    let revenue_svg = app
+        .get("/api/v1/reports/revenue?from=2026-11-01&to=2026-12-31&format=svg")
+        .await;
+    assert!(revenue_svg.body.as_str().unwrap().contains("2026-12"));
+    let attendance = app.get(&format!("/api/v1/reports/attendance?{week}&format=csv")).await;
+    assert!(attendance.body.as_str().unwrap().contains("All practitioners"));
+    let owed = app.get("/api/v1/reports/outstanding").await;
+    assert_eq!(owed.body["buckets"][0]["invoices"], 1, "{:?}", owed.body);
+    assert_eq!(app.get("/api/v1/reports/medicare-caps").await.body["cap"], 10);
+    assert_eq!(app.get("/api/v1/reports/credentials?days=30").await.status, 200);
+
+    // Bad periods and formats are named.
+    problem(
+        &app.get("/api/v1/reports/revenue?from=2026-12-01&to=2026-11-01").await,
+        422,
+        "invalid_field",
+    );
+    problem(
+        &app.get("/api/v1/reports/revenue?from=2025-01-01&to=2026-12-31").await,
+        422,
+        "invalid_field",
+    );
+    problem(
+        &app.get("/api/v1/reports/attendance?from=2026-11-01&to=2026-11-30&format=svg")
+            .await,
+        422,
+        "invalid_field",
+    );
+    problem(
+        &app.get("/api/v1/reports/revenue?from=2026-02-30&to=2026-03-01").await,
+        400,
+        "bad_request",
+    );
+    problem(
+        &app.get("/api/v1/reports/credentials?days=9999").await,
+        422,
+        "invalid_field",
+    );
+
+    // Tom reads his own caseload and no money; a patient and the front desk read nothing.
+    app.use_token(Some(&token_for(&app, Role::Psychologist, Some(&tom), None)));
+    let mine = app.get(&format!("/api/v1/reports/attendance?{week}")).await;
+    assert_eq!(mine.status, 200);
+    assert_eq!(
+        mine.body.as_array().unwrap().len(),
+        2,
+        "Tom's row and its total: {:?}",
+        mine.body
+    );
+    problem(
+        &app.get("/api/v1/reports/revenue?from=2026-11-01&to=2026-11-30").await,
+        403,
+        "forbidden",
+    );
+    for role in [Role::Patient, Role::Technician] {
+        let patient = (role == Role::Patient).then(|| app.patients[0]);
+        app.use_token(Some(&token_for(&app, role, None, patient)));
+        problem(
+            &app.get(&format!("/api/v1/reports/utilisation?{week}")).await,
+            403,
+            "forbidden",
+        );
+    }
+}

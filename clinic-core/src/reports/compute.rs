@@ -129,8 +129,13 @@ impl Period {
     }
 }
 
+/// `part` as a percentage of `whole` to one decimal place, halves rounded up (31.25 is
+/// 31.3); none of nothing.
 fn percent(part: u64, whole: u64) -> Option<Decimal> {
-    (whole > 0).then(|| (Decimal::from(part) * Decimal::from(100) / Decimal::from(whole)).round_dp(1))
+    (whole > 0).then(|| {
+        (Decimal::from(part) * Decimal::from(100) / Decimal::from(whole))
+            .round_dp_with_strategy(1, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+    })
 }
 
 /// One practitioner at one location over the period.

@@ -13,6 +13,7 @@ mod messaging;
 mod notifications;
 mod privacy;
 mod records;
+mod reports;
 mod telehealth;
 
 pub use audit::AuditService;
@@ -32,4 +33,5 @@ pub use messaging::{MessageView, MessagingPorts, MessagingService, NewMessage, N
 pub use notifications::{Channels, DispatchReport, LEASE, NotificationPorts, NotificationService};
 pub use privacy::{PatientExport, PrivacyPorts, PrivacyService};
 pub use records::{RecordsPorts, RecordsService};
+pub use reports::{ReportsPorts, ReportsService};
 pub use telehealth::{JOIN_OPENS_BEFORE, JOIN_TOKEN_TTL, Joiner, TelehealthPorts, TelehealthService};

@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use chrono::{Duration, NaiveDate};
 use clinic_core::access::{Action, Area, Relation};
 use clinic_core::clinical::NoteState;
-use clinic_core::ids::{InvoiceId, NoteId, PatientId, PractitionerId};
+use clinic_core::ids::{NoteId, PatientId};
 use clinic_core::money::Money;
 use clinic_core::people::{Patient, ReminderPreferences, Role};
 use clinic_core::ports::ResourceKey;
@@ -26,26 +26,6 @@ use super::json_body;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// An unpaid invoice on the manager's list.
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct Unpaid {
-    invoice_id: InvoiceId,
-    number: Option<u64>,
-    patient_id: PatientId,
-    balance: Money,
-    issued_on: Option<NaiveDate>,
-    /// 0–30, 31–60, 61–90 or 90+ days since issue.
-    age: &'static str,
-}
-
-/// A credential about to lapse.
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct Expiring {
-    practitioner_id: PractitionerId,
-    credential: &'static str,
-    expires_on: NaiveDate,
-}
 
 /// A draft note awaiting its author's signature.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -76,20 +56,12 @@ pub(crate) enum Dashboard {
     },
     /// A manager's or administrator's.
     Practice {
-        /// Unpaid issued invoices, oldest first.
-        unpaid: Vec<Unpaid>,
-        /// Credentials expiring within 90 days.
-        expiring: Vec<Expiring>,
+        /// Unpaid issued invoices, oldest first, with their age (0–30, 31–60, 61–90 or 90+
+        /// days since issue).
+        unpaid: Vec<clinic_core::reports::OutstandingInvoice>,
+        /// Registrations and policies lapsing within 90 days, or lapsed.
+        expiring: Vec<clinic_core::reports::ExpiringCredential>,
     },
-}
-
-fn age(days: i64) -> &'static str {
-    match days {
-        ..=30 => "0-30",
-        31..=60 => "31-60",
-        61..=90 => "61-90",
-        _ => "90+",
-    }
 }
 
 /// `GET /api/v1/dashboard`.
@@ -162,57 +134,10 @@ pub(crate) async fn dashboard(State(s): State<AppState>, who: Principal) -> Resu
         }));
     }
     who.require(Action::Read, Area::Reports, Relation::Other, "dashboard")?;
-    // Every issued invoice, a page at a time by number (drafts owe nothing yet).
-    let mut unpaid = Vec::new();
-    let mut before = None;
-    loop {
-        let page = s
-            .store
-            .issued_invoices(s.practice, before, 500)
-            .await
-            .map_err(ServiceError::Port)?;
-        let last = page.len() < 500;
-        before = page.last().and_then(|i| i.number);
-        for inv in page.into_iter().filter(|i| i.balance() > Money::ZERO) {
-            let days = inv.issued_on.map_or(0, |d| (today - d).num_days());
-            unpaid.push(Unpaid {
-                invoice_id: inv.id,
-                number: inv.number,
-                patient_id: inv.patient_id,
-                balance: inv.balance(),
-                issued_on: inv.issued_on,
-                age: age(days),
-            });
-        }
-        if last || before.is_none() {
-            break;
-        }
-    }
-    unpaid.sort_by_key(|u| (u.issued_on, u.number));
-    let horizon = today + Duration::days(90);
-    let mut expiring = Vec::new();
-    for p in s.store.practitioners(s.practice).await.map_err(ServiceError::Port)? {
-        let c = s
-            .store
-            .credentials(s.practice, p.id)
-            .await
-            .map_err(ServiceError::Port)?;
-        if let Some(r) = c.registration().filter(|r| r.expires_on <= horizon) {
-            expiring.push(Expiring {
-                practitioner_id: p.id,
-                credential: "registration",
-                expires_on: r.expires_on,
-            });
-        }
-        if let Some(i) = c.insurance().filter(|i| i.expires_on <= horizon) {
-            expiring.push(Expiring {
-                practitioner_id: p.id,
-                credential: "insurance",
-                expires_on: i.expires_on,
-            });
-        }
-    }
-    expiring.sort_by_key(|e| e.expires_on);
+    // The same figures as the outstanding and credentials reports.
+    let actor = who.actor_as(&[Role::PracticeManager, Role::Admin], None);
+    let unpaid = s.reports.outstanding(&actor, today).await?.invoices;
+    let expiring = s.reports.expiring_credentials(&actor, today, 90).await?;
     Ok(Json(Dashboard::Practice { unpaid, expiring }))
 }
 

@@ -16,6 +16,7 @@ pub(crate) mod messages;
 pub(crate) mod patients;
 pub(crate) mod practice;
 pub(crate) mod records;
+pub(crate) mod reports;
 pub(crate) mod slots;
 pub(crate) mod staff;
 
@@ -228,6 +229,12 @@ fn routes(state: AppState) -> Router {
         )
         .route("/api/v1/messages/threads/{id}", get(messages::read_thread))
         .route("/api/v1/messages/threads/{id}/messages", post(messages::post_message))
+        .route("/api/v1/reports/utilisation", get(reports::utilisation))
+        .route("/api/v1/reports/attendance", get(reports::attendance))
+        .route("/api/v1/reports/revenue", get(reports::revenue))
+        .route("/api/v1/reports/outstanding", get(reports::outstanding))
+        .route("/api/v1/reports/medicare-caps", get(reports::medicare_caps))
+        .route("/api/v1/reports/credentials", get(reports::credentials))
         .route("/api/v1/hooks/stripe", post(hooks::stripe))
         .route("/api/v1/hooks/twilio/status", post(hooks::twilio_status))
         .fallback(not_found)
