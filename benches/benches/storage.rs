@@ -13,49 +13,22 @@
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use clinic_adapters::crypto::EnvelopeCipher;
 use clinic_adapters::sql::SqlStore;
 use clinic_adapters::system::{SettableClock, UuidV7Ids};
 use clinic_benches::{Practice, practice};
-use clinic_core::ports::{AppointmentRepository, PracticeRepository, PractitionerRepository, ResourceKey};
+use clinic_core::ports::{AppointmentRepository, ResourceKey};
 use clinic_core::scheduling::slots::SlotQuery;
 use clinic_core::scheduling::{Appointment, AppointmentStatus, DeliveryMode};
 use clinic_core::service::{BookingService, SchedulingPorts, SlotSearch};
 use clinic_core::time::TimeRange;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tokio::runtime::Runtime;
-
-fn cipher() -> Arc<EnvelopeCipher> {
-    Arc::new(EnvelopeCipher::from_config(&EnvelopeCipher::generate_key("bench")).unwrap())
-}
-
-async fn load(store: &SqlStore, p: &Practice) {
-    store.save_location(&p.location).await.unwrap();
-    for l in p.locations.values().filter(|l| l.id != p.location.id) {
-        store.save_location(l).await.unwrap();
-    }
-    store.save_service(&p.service).await.unwrap();
-    store
-        .save_practice(&clinic_core::practice::Practice::new(p.location.practice_id, "Bench", p.policy).unwrap())
-        .await
-        .unwrap();
-    for (who, availability) in p.practitioners.iter().zip(&p.availability) {
-        store.save_practitioner(who).await.unwrap();
-        for t in &availability.templates {
-            store.save_template(t).await.unwrap();
-        }
-        for e in &availability.exceptions {
-            store.save_exception(e).await.unwrap();
-        }
-    }
-    for chunk in p.appointments.chunks(500) {
-        store.commit(p.location.practice_id, &[], chunk).await.unwrap();
-    }
-}
 
 /// The `n`th new booking: practitioners in turn, one hour apart, after the loaded window.
 fn booking(p: &Practice, n: u64) -> Appointment {
@@ -135,27 +108,9 @@ fn booking_service(store: &Arc<SqlStore>, p: &Practice) -> BookingService {
     })
 }
 
-/// Gathers planner statistics after the bulk load, as autovacuum (PostgreSQL) or the
-/// periodic `PRAGMA optimize` (SQLite) would on a database in service.
-async fn analyze(url: &str) {
-    use sqlx::{ConnectOptions as _, Connection as _, Executor as _};
-    if url.starts_with("postgres") {
-        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-        conn.execute("ANALYZE").await.unwrap();
-    } else {
-        let mut conn = url
-            .parse::<sqlx::sqlite::SqliteConnectOptions>()
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        conn.execute("ANALYZE").await.unwrap();
-    }
-}
-
 fn bench_store(c: &mut Criterion, rt: &Runtime, name: &str, url: &str, store: &Arc<SqlStore>, p: &Arc<Practice>) {
-    rt.block_on(load(store, p));
-    rt.block_on(analyze(url));
+    rt.block_on(common::load(store, p));
+    rt.block_on(common::analyze(url));
     let next = Arc::new(AtomicU64::new(0));
     let mut g = c.benchmark_group(format!("storage/{name}"));
     g.throughput(Throughput::Elements(1));
@@ -209,36 +164,10 @@ fn storage(c: &mut Criterion) {
         .unwrap();
     let p = Arc::new(practice(50, 20_000, 90));
 
-    let dir = std::env::temp_dir().join(format!("clinic-bench-{}", uuid::Uuid::now_v7()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}", dir.join("bench.db").display());
-    let sqlite = Arc::new(rt.block_on(SqlStore::connect(&url, cipher())).unwrap());
-    bench_store(c, &rt, "sqlite", &url, &sqlite, &p);
-    rt.block_on(sqlite.close());
-    std::fs::remove_dir_all(&dir).unwrap();
-
-    match std::env::var("DATABASE_URL") {
-        Ok(admin) if admin.starts_with("postgres") => {
-            use sqlx::{Connection as _, Executor as _};
-            let name = format!("clinic_bench_{}", uuid::Uuid::now_v7().simple());
-            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
-            rt.block_on(async {
-                let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-                conn.execute(&*format!("CREATE DATABASE {name}")).await.unwrap();
-            });
-            let url = format!("{base}/{name}");
-            let pg = Arc::new(rt.block_on(SqlStore::connect(&url, cipher())).unwrap());
-            bench_store(c, &rt, "postgres", &url, &pg, &p);
-            rt.block_on(async {
-                pg.close().await;
-                let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-                conn.execute(&*format!("DROP DATABASE {name} WITH (FORCE)"))
-                    .await
-                    .unwrap();
-            });
-        }
-        _ => eprintln!("storage/postgres skipped: set DATABASE_URL=postgres://… to run it"),
-    }
+    common::on_sqlite(&rt, |url, store| bench_store(c, &rt, "sqlite", url, store, &p));
+    common::on_postgres(&rt, "storage", |url, store| {
+        bench_store(c, &rt, "postgres", url, store, &p)
+    });
 }
 
 criterion_group!(benches, storage);

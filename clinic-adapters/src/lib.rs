@@ -6,6 +6,7 @@
 //! | --- | --- | --- |
 //! | (always) | `Clock`, `IdGenerator` | the system clock, UUID v7; a settable clock for tests and demos |
 //! | (always) | — | data-access exports rendered as JSON and CSV |
+//! | (always) | — | FHIR R4 JSON of patients, practitioners, appointments, schedules and slots |
 //! | `memory` (default) | every storage port | in-process maps behind one lock: the reference for the conformance suite |
 //! | `manual-claims` (default) | `ClaimGateway` | records claims as forms a practice lodges by hand |
 //! | `pdf` (default) | `DocumentRenderer` | A4 PDF with embedded subset DejaVu Sans and selectable Unicode text |
@@ -26,6 +27,7 @@
 #[cfg(feature = "crypto")]
 pub mod crypto;
 pub mod export;
+pub mod fhir;
 pub mod system;
 
 #[cfg(feature = "console")]

@@ -8,4 +8,6 @@ UPDATE appointments SET
     location_id = unhex(replace(json_extract(CAST(body AS TEXT), '$.location_id'), '-', '')),
     status      = json_extract(CAST(body AS TEXT), '$.status.state'),
     late_cancel = coalesce(json_extract(CAST(body AS TEXT), '$.status.late'), 0);
-CREATE INDEX appointments_by_location ON appointments (practice_id, location_id, session_start);
+-- Covering: a report reads the index alone, never the appointments' bodies.
+CREATE INDEX appointments_by_location ON appointments
+    (practice_id, location_id, session_start, practitioner_id, status, late_cancel, session_end);
