@@ -77,7 +77,7 @@ fn reports(c: &mut Criterion) {
     assert_eq!(p.appointments.len(), 100_000);
     common::on_sqlite(&rt, |url, store| bench_store(c, &rt, "sqlite", url, store, &p));
     common::on_postgres(&rt, "reports", |url, store| {
-        bench_store(c, &rt, "postgres", url, store, &p)
+        bench_store(c, &rt, "postgres", url, store, &p);
     });
 }
 

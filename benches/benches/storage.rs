@@ -166,7 +166,7 @@ fn storage(c: &mut Criterion) {
 
     common::on_sqlite(&rt, |url, store| bench_store(c, &rt, "sqlite", url, store, &p));
     common::on_postgres(&rt, "storage", |url, store| {
-        bench_store(c, &rt, "postgres", url, store, &p)
+        bench_store(c, &rt, "postgres", url, store, &p);
     });
 }
 

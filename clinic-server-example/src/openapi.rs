@@ -102,6 +102,8 @@ impl Modify for Bearer {
         routes::messages::post_message,
         routes::reports::utilisation, routes::reports::attendance, routes::reports::revenue,
         routes::reports::outstanding, routes::reports::medicare_caps, routes::reports::credentials,
+        routes::fhir::fhir_patient, routes::fhir::fhir_practitioner, routes::fhir::fhir_appointment, routes::fhir::fhir_schedules,
+        routes::fhir::fhir_slots,
     ),
     components(schemas(Problem, FieldProblemDoc, routes::reports::Format)),
     modifiers(&Bearer)

@@ -149,7 +149,12 @@ pub(crate) async fn book(
 }
 
 /// The appointment, if the principal may do `action` to it (404 for another patient's).
-async fn permitted(s: &AppState, who: &Principal, id: &str, action: Action) -> Result<Appointment, ApiError> {
+pub(crate) async fn permitted(
+    s: &AppState,
+    who: &Principal,
+    id: &str,
+    action: Action,
+) -> Result<Appointment, ApiError> {
     let id: AppointmentId = id.parse()?;
     let a = s
         .store

@@ -9,6 +9,7 @@ pub(crate) mod clinical;
 pub(crate) mod credentials;
 pub(crate) mod dashboard;
 pub(crate) mod directory;
+pub(crate) mod fhir;
 pub(crate) mod hooks;
 pub(crate) mod intake;
 pub(crate) mod inventory;
@@ -235,6 +236,11 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/reports/outstanding", get(reports::outstanding))
         .route("/api/v1/reports/medicare-caps", get(reports::medicare_caps))
         .route("/api/v1/reports/credentials", get(reports::credentials))
+        .route("/api/v1/fhir/Patient/{id}", get(fhir::fhir_patient))
+        .route("/api/v1/fhir/Practitioner/{id}", get(fhir::fhir_practitioner))
+        .route("/api/v1/fhir/Appointment/{id}", get(fhir::fhir_appointment))
+        .route("/api/v1/fhir/Schedule", get(fhir::fhir_schedules))
+        .route("/api/v1/fhir/Slot", get(fhir::fhir_slots))
         .route("/api/v1/hooks/stripe", post(hooks::stripe))
         .route("/api/v1/hooks/twilio/status", post(hooks::twilio_status))
         .fallback(not_found)
