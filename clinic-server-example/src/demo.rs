@@ -159,6 +159,23 @@ async fn activity(state: &AppState, seeded: &Seeded, today: NaiveDate) -> Result
                 .clinical
                 .create(&author, *patient, clinic_core::clinical::NoteKind::Progress, soap)
                 .await?;
+            // A question from the patient, waiting in the psychologist's inbox.
+            let writer = clinic_core::service::Actor {
+                role: clinic_core::people::Role::Patient,
+                practitioner_id: None,
+                patient_id: Some(*patient),
+                user_id: clinic_adapters::system::UuidV7Ids.new_id(),
+                ..author
+            };
+            let question = clinic_core::service::NewThread {
+                patient_id: *patient,
+                practitioner_ids: vec![booked.practitioner_id],
+                subject: "Next week's session".into(),
+                body: "Fictional demo message: could we move next week's session later in the day?".into(),
+                attachments: vec![],
+                on_behalf_of: None,
+            };
+            state.messaging.start(&writer, &question).await?;
         }
         if i % 2 == 1 {
             day += chrono::Duration::days(1);
@@ -181,6 +198,49 @@ async fn activity(state: &AppState, seeded: &Seeded, today: NaiveDate) -> Result
             .create_invoice(practice, *patient, Payer::Patient, vec![line])
             .await?;
         state.billing.issue(practice, draft.id, sydney.zone).await?;
+    }
+    supplies(state, practice, sydney, today).await
+}
+
+/// Supplies kept at Sydney, one batch expiring within the month and one item at its
+/// reorder level, so the inventory lists show something.
+async fn supplies(
+    state: &AppState,
+    practice: PracticeId,
+    sydney: &clinic_core::practice::Location,
+    today: NaiveDate,
+) -> Result<(), SeedError> {
+    use clinic_core::inventory::{ItemSpec, MovementKind};
+    let desk = clinic_core::service::Actor {
+        practice_id: practice,
+        user_id: clinic_adapters::system::UuidV7Ids.new_id(),
+        role: clinic_core::people::Role::Technician,
+        practitioner_id: None,
+        patient_id: None,
+        request_id: Some("demo-seed".into()),
+    };
+    let stock = [
+        ("Nitrile gloves, medium", "GLV-M", "box of 100", 4, 10, "GL2611", 400),
+        ("Alcohol swabs", "SWAB-70", "box of 200", 2, 2, "AS2612", 20),
+        ("Sterile dressing, 10 cm", "DRS-10", "each", 20, 60, "SD2701", 700),
+    ];
+    for (name, sku, unit, reorder_level, quantity, batch, expires_in) in stock {
+        let spec = ItemSpec {
+            name: name.into(),
+            sku: sku.into(),
+            unit: unit.into(),
+            location_id: sydney.id,
+            reorder_level,
+            preferred_supplier: Some("Fictional Medical Supplies".into()),
+        };
+        let item = state.inventory.create_item(&desk, &spec).await?;
+        let received = MovementKind::Received {
+            location_id: sydney.id,
+            quantity,
+            batch: Some(batch.into()),
+            expires_on: Some(today + chrono::Duration::days(expires_in)),
+        };
+        state.inventory.record(&desk, item.id, received).await?;
     }
     Ok(())
 }
@@ -418,6 +478,11 @@ mod tests {
         }
         let notes = state.store.notes(state.practice, patients[0]).await;
         assert_eq!(notes.map(|n| n.len()).ok(), Some(1));
+        // A message waits for the first patient's psychologist; supplies are in stock.
+        let threads = state.store.patient_threads(state.practice, patients[0]).await;
+        assert_eq!(threads.map(|t| t.len()).ok(), Some(1));
+        let items = state.store.items(state.practice).await;
+        assert_eq!(items.map(|i| i.len()).ok(), Some(3));
         let invoices = state.store.invoices_for(state.practice, patients[0]).await;
         assert_eq!(
             invoices.map(|i| i.iter().filter(|i| i.number.is_some()).count()).ok(),

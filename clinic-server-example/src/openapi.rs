@@ -99,7 +99,7 @@ impl Modify for Bearer {
         routes::inventory::list_items, routes::inventory::create_item, routes::inventory::get_item, routes::inventory::update_item,
         routes::inventory::record_movement, routes::inventory::low_stock, routes::inventory::expiring,
         routes::messages::list_threads, routes::messages::start_thread, routes::messages::read_thread,
-        routes::messages::post_message,
+        routes::messages::post_message, routes::messages::upload_attachment, routes::messages::attachment,
         routes::reports::utilisation, routes::reports::attendance, routes::reports::revenue,
         routes::reports::outstanding, routes::reports::medicare_caps, routes::reports::credentials,
         routes::fhir::fhir_patient, routes::fhir::fhir_practitioner, routes::fhir::fhir_appointment, routes::fhir::fhir_schedules,

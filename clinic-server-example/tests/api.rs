@@ -3029,9 +3029,20 @@ async fn a_patient_messages_their_clinician_who_replies_and_nobody_else_reads_it
     let manager = token_for(&app, Role::PracticeManager, None, None);
 
     app.use_token(Some(&patient));
+    // A sleep diary attached by reference: uploaded (checked, sealed), then named.
+    let diary = b"%PDF-1.4\n% a fictional sleep diary\n%%EOF\n";
+    let (status, uploaded) = app
+        .send_bytes("POST", "/api/v1/messages/attachments", "application/pdf", diary)
+        .await;
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&uploaded));
+    let reference: Value = serde_json::from_slice(&uploaded).unwrap();
+    let (status, _) = app
+        .send_bytes("POST", "/api/v1/messages/attachments", "application/pdf", b"not a pdf")
+        .await;
+    assert_eq!(status, 422, "the content must be what its type says");
     let to = |who: &str| {
         json!({"patient_id": app.patients[0], "practitioner_ids": [who], "subject": "Before Tuesday",
-               "body": "Can we talk about my sleep?"})
+               "body": "Can we talk about my sleep?", "attachments": [reference]})
     };
     // Only clinicians who treat the patient.
     problem(
@@ -3049,6 +3060,11 @@ async fn a_patient_messages_their_clinician_who_replies_and_nobody_else_reads_it
     assert_eq!(inbox.body[0]["unread"], 1, "{:?}", inbox.body);
     let opened = app.get(&path).await;
     assert_eq!(opened.body["messages"][0]["body"], "Can we talk about my sleep?");
+    let digest = reference["digest"].as_str().unwrap();
+    let (status, file) = app
+        .send_bytes("GET", &format!("{path}/attachments/{digest}"), "application/json", b"")
+        .await;
+    assert_eq!((status, file.as_slice()), (200, &diary[..]));
     let answer = app
         .post(
             &format!("{path}/messages"),
@@ -3071,9 +3087,17 @@ async fn a_patient_messages_their_clinician_who_replies_and_nobody_else_reads_it
         404,
         "not_found",
     );
+    let (status, _) = app
+        .send_bytes("GET", &format!("{path}/attachments/{digest}"), "application/json", b"")
+        .await;
+    assert_eq!(status, 404, "another patient cannot fetch the attachment");
     app.use_token(Some(&manager));
     problem(&app.get(&path).await, 403, "forbidden");
     problem(&app.get("/api/v1/messages/threads").await, 403, "forbidden");
+    let (status, _) = app
+        .send_bytes("POST", "/api/v1/messages/attachments", "application/pdf", diary)
+        .await;
+    assert_eq!(status, 403, "managers do not message");
 }
 
 #[tokio::test]

@@ -29,6 +29,27 @@ use uuid::Uuid;
 
 use super::{Kind, SqlStore, fail, read_tx, to_i64, to_u64, uuid_key, write_tx};
 
+/// Inserts or replaces one row of `records` inside an open transaction `$c`.
+macro_rules! upsert_record {
+    ($c:expr, $practice:expr, $kind:expr, $key:expr, $owner:expr, $body:expr) => {
+        sqlx::query(
+            "INSERT INTO records (practice_id, kind, key, owner_id, sealed_with, body) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (practice_id, kind, key) DO UPDATE
+             SET owner_id = excluded.owner_id, sealed_with = excluded.sealed_with, body = excluded.body",
+        )
+        .bind($practice.as_uuid())
+        .bind($kind.as_str())
+        .bind($key)
+        .bind($owner)
+        .bind(&$body.sealed_with)
+        .bind(&$body.bytes)
+        .execute(&mut *$c)
+        .await
+        .map_err(fail)?
+    };
+}
+pub(super) use upsert_record;
+
 /// The name of a resource's calendar version and index rows.
 pub(super) fn resource_name(key: ResourceKey) -> String {
     match key {
@@ -118,20 +139,7 @@ impl SqlStore {
     ) -> Result<(), PortError> {
         let body = self.encode(practice, kind, key, value)?;
         write_tx!(self, practice, |c| {
-            sqlx::query(
-                "INSERT INTO records (practice_id, kind, key, owner_id, sealed_with, body) VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (practice_id, kind, key) DO UPDATE
-                 SET owner_id = excluded.owner_id, sealed_with = excluded.sealed_with, body = excluded.body",
-            )
-            .bind(practice.as_uuid())
-            .bind(kind.as_str())
-            .bind(key)
-            .bind(owner)
-            .bind(&body.sealed_with)
-            .bind(&body.bytes)
-            .execute(&mut *c)
-            .await
-            .map_err(fail)?;
+            upsert_record!(c, practice, kind, key, owner, &body);
         });
         Ok(())
     }

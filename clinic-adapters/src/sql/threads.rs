@@ -9,6 +9,7 @@ use clinic_core::messaging::{Message, ReadMark, Thread};
 use clinic_core::ports::{MessageRepository, PortError};
 use uuid::Uuid;
 
+use super::ports::upsert_record;
 use super::{Kind, SqlStore, fail, uuid_key, write_tx};
 
 fn oldest_first(mut v: Vec<Thread>) -> Vec<Thread> {
@@ -35,20 +36,7 @@ impl MessageRepository for SqlStore {
         // The thread and its memberships land together or not at all.
         write_tx!(self, practice, |c| {
             for (kind, key, owner, body) in &rows {
-                sqlx::query(
-                    "INSERT INTO records (practice_id, kind, key, owner_id, sealed_with, body) VALUES ($1, $2, $3, $4, $5, $6)
-                     ON CONFLICT (practice_id, kind, key) DO UPDATE
-                     SET owner_id = excluded.owner_id, sealed_with = excluded.sealed_with, body = excluded.body",
-                )
-                .bind(practice.as_uuid())
-                .bind(kind.as_str())
-                .bind(key)
-                .bind(owner)
-                .bind(&body.sealed_with)
-                .bind(&body.bytes)
-                .execute(&mut *c)
-                .await
-                .map_err(fail)?;
+                upsert_record!(c, practice, kind, key, owner, body);
             }
         });
         Ok(())

@@ -129,7 +129,7 @@ pub(crate) async fn add_insurance(
     Ok((StatusCode::CREATED, Json(c)))
 }
 
-fn upload_problem(e: &UploadError) -> ApiError {
+pub(crate) fn upload_problem(e: &UploadError) -> ApiError {
     let status = match e {
         UploadError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         UploadError::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

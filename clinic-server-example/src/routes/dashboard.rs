@@ -149,19 +149,7 @@ pub(crate) async fn patient(
     who: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<Patient>, ApiError> {
-    let id: PatientId = id.parse()?;
-    let relation = if who.patient_id == Some(id) {
-        Relation::Own
-    } else {
-        Relation::Other
-    };
-    who.require(Action::Read, Area::Profile, relation, "patient")?;
-    Ok(Json(
-        s.store
-            .patient(s.practice, id)
-            .await
-            .map_err(|e| ServiceError::from_port_kind(e, "patient"))?,
-    ))
+    Ok(Json(super::patient_for(&s, &who, &id).await?))
 }
 
 /// `PUT /api/v1/patients/{id}/reminders`: how and when the patient wants reminders

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use clinic_adapters::fhir;
 use clinic_core::access::{Action, Area, Relation};
-use clinic_core::ids::{PatientId, PractitionerId, ServiceId};
+use clinic_core::ids::{PractitionerId, ServiceId};
 use clinic_core::scheduling::DeliveryMode;
 use clinic_core::scheduling::slots::SlotQuery;
 use clinic_core::service::{ServiceError, SlotSearch};
@@ -45,14 +45,7 @@ pub(crate) async fn fhir_patient(
     who: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let id: PatientId = id.parse()?;
-    let relation = if who.patient_id == Some(id) {
-        Relation::Own
-    } else {
-        Relation::Other
-    };
-    who.require(Action::Read, Area::Profile, relation, "patient")?;
-    let p = s.store.patient(s.practice, id).await.map_err(port("patient"))?;
+    let p = super::patient_for(&s, &who, &id).await?;
     Ok(fhir_json(fhir::patient(&p)))
 }
 

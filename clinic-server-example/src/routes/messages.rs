@@ -100,3 +100,79 @@ pub(crate) async fn post_message(
         .map_err(|e| refusal(&who, e))?;
     Ok((StatusCode::CREATED, Json(m)))
 }
+
+/// `POST /api/v1/messages/attachments`: a file to attach to a message, as the request body
+/// (`application/pdf`, `image/png`, `image/jpeg` or `text/plain`, at most 5 MiB), checked
+/// against its declared type and encrypted before it is stored. The answer is the
+/// reference to put in a message's `attachments`; the file is read back only through a
+/// thread whose message holds it.
+#[utoipa::path(post, path = "/api/v1/messages/attachments", tag = "messages", request_body(content = Vec<u8>, content_type = "application/pdf", description = "the file (PDF, PNG, JPEG or plain text)"), responses((status = 201, description = "the reference", body = clinic_core::ports::DocumentRef), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 413, description = "the file is over 5 MiB", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 415, description = "not a PDF, PNG, JPEG or text", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "the content is not what its type says", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+pub(crate) async fn upload_attachment(
+    State(s): State<AppState>,
+    who: Principal,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<clinic_core::ports::DocumentRef>), ApiError> {
+    use clinic_core::access::{Action, Area, Relation};
+    // Whoever may write messages (their own, for patients and clinicians).
+    who.require(Action::Write, Area::Messages, Relation::Own, "thread")?;
+    let declared = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let upload = clinic_core::ports::Upload::new(declared, body.to_vec(), MAX_ATTACHMENT_BYTES)
+        .map_err(|e| super::credentials::upload_problem(&e))?;
+    let reference = s
+        .integrations
+        .documents
+        .put(s.practice, &upload)
+        .await
+        .map_err(ServiceError::Port)?;
+    Ok((StatusCode::CREATED, Json(reference)))
+}
+
+/// The largest attachment: 5 MiB.
+pub(crate) const MAX_ATTACHMENT_BYTES: usize = 5 * 1024 * 1024;
+
+/// `GET /api/v1/messages/threads/{id}/attachments/{digest}`: a file attached to a message
+/// of the thread, for whoever may read the thread (the read is audited).
+#[utoipa::path(get, path = "/api/v1/messages/threads/{id}/attachments/{digest}", tag = "messages", params(("id" = String, Path, description = "the thread's id"), ("digest" = String, Path, description = "the attachment's SHA-256, as in its reference")), responses((status = 200, description = "the file", content_type = "application/pdf", body = Vec<u8>), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such thread or attachment (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+pub(crate) async fn attachment(
+    State(s): State<AppState>,
+    who: Principal,
+    headers: HeaderMap,
+    Path((id, digest)): Path<(String, String)>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse as _;
+    let id: ThreadId = id.parse()?;
+    let view = s
+        .messaging
+        .read(&actor(&who, &headers), id)
+        .await
+        .map_err(|e| refusal(&who, e))?;
+    let Some(reference) = view
+        .messages
+        .iter()
+        .flat_map(|m| &m.message.attachments)
+        .find(|a| a.digest == digest)
+        .cloned()
+    else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such attachment in this thread",
+        ));
+    };
+    let bytes = s
+        .integrations
+        .documents
+        .get(s.practice, &reference)
+        .await
+        .map_err(|e| ServiceError::from_port_kind(e, "attachment"))?;
+    let mut res = (StatusCode::OK, bytes).into_response();
+    res.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static(reference.kind.mime()),
+    );
+    Ok(res)
+}

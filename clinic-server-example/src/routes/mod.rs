@@ -230,6 +230,15 @@ fn routes(state: AppState) -> Router {
         )
         .route("/api/v1/messages/threads/{id}", get(messages::read_thread))
         .route("/api/v1/messages/threads/{id}/messages", post(messages::post_message))
+        .route(
+            "/api/v1/messages/threads/{id}/attachments/{digest}",
+            get(messages::attachment),
+        )
+        .route(
+            "/api/v1/messages/attachments",
+            post(messages::upload_attachment)
+                .layer(axum::extract::DefaultBodyLimit::max(messages::MAX_ATTACHMENT_BYTES + 1)),
+        )
         .route("/api/v1/reports/utilisation", get(reports::utilisation))
         .route("/api/v1/reports/attendance", get(reports::attendance))
         .route("/api/v1/reports/revenue", get(reports::revenue))
@@ -337,4 +346,25 @@ pub(crate) async fn practitioner_for(
     };
     who.require(action, area, relation, "practitioner")?;
     Ok(id)
+}
+
+/// A patient of this practice whose profile the principal may read: their own, or anyone's
+/// for the manager and administrator (another patient's answers 404 to a patient).
+pub(crate) async fn patient_for(
+    s: &AppState,
+    who: &crate::auth::Principal,
+    id: &str,
+) -> Result<clinic_core::people::Patient, ApiError> {
+    use clinic_core::access::{Action, Area, Relation};
+    let id: clinic_core::ids::PatientId = id.parse()?;
+    let relation = if who.patient_id == Some(id) {
+        Relation::Own
+    } else {
+        Relation::Other
+    };
+    who.require(Action::Read, Area::Profile, relation, "patient")?;
+    s.store
+        .patient(s.practice, id)
+        .await
+        .map_err(|e| clinic_core::service::ServiceError::from_port_kind(e, "patient").into())
 }
