@@ -46,6 +46,7 @@ fn eligibility(c: &mut Criterion) {
         written_on: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
         sessions_requested: Some(6),
         scope: ReferralScope::Individual,
+        letter: None,
     };
     let session = Session {
         item: "80110",

@@ -46,6 +46,7 @@ async fn world_on(store: Arc<dyn Storage>) -> World {
         written_on: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
         sessions_requested: Some(6),
         scope: ReferralScope::Individual,
+        letter: None,
     };
     f.store.save_referral(&referral).await.unwrap();
     World {

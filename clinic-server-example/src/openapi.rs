@@ -92,7 +92,7 @@ impl Modify for Bearer {
         routes::credentials::get, routes::credentials::add_registration, routes::credentials::add_insurance,
         routes::credentials::put_certificate, routes::credentials::get_certificate,
         routes::billing::medicare_usage, routes::billing::referrals, routes::billing::add_referral,
-        routes::billing::list,
+        routes::billing::list, routes::billing::put_referral_letter, routes::billing::get_referral_letter,
         routes::clinical::prescribe, routes::clinical::prescriptions, routes::clinical::record_result,
         routes::clinical::results, routes::clinical::review_result, routes::clinical::set_plan,
         routes::clinical::plan, routes::clinical::complete_measure, routes::clinical::measures,

@@ -1346,6 +1346,7 @@ async fn the_eleventh_medicare_session_in_a_year_is_refused_as_a_claim_with_the_
         written_on: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
         sessions_requested: Some(6),
         scope: ReferralScope::Individual,
+        letter: None,
     };
     app.state.store.save_referral(&referral).await.unwrap();
     // The session is booked, attended and completed over the API.
@@ -2813,11 +2814,28 @@ async fn referrals_are_recorded_by_the_desk_and_medicare_usage_counts_what_is_bo
     let mut bad = letter.clone();
     bad["sessions_requested"] = json!(0);
     problem(&app.post(&referrals, &bad).await, 422, "invalid_field");
+    // The letter itself is filed against the referral, checked and sealed.
+    let scan = format!("{referrals}/{}/letter", added.body["id"].as_str().unwrap());
+    let pdf = b"%PDF-1.4\n% a fictional referral letter\n%%EOF\n";
+    let (status, _) = app
+        .send_bytes("PUT", &scan, "application/pdf", b"\x89PNG\r\n\x1a\n")
+        .await;
+    assert_eq!(status, 422, "a PNG declared as a PDF");
+    let (status, _) = app.send_bytes("PUT", &scan, "text/plain", b"a letter").await;
+    assert_eq!(status, 415, "letters are PDF, PNG or JPEG");
+    let (status, filed) = app.send_bytes("PUT", &scan, "application/pdf", pdf).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&filed));
+    let (status, back) = app.send_bytes("GET", &scan, "application/json", b"").await;
+    assert_eq!((status, back.as_slice()), (200, &pdf[..]));
+    let missing = format!("{referrals}/{}/letter", uuid::Uuid::now_v7());
+    assert_eq!(app.send_bytes("GET", &missing, "application/json", b"").await.0, 404);
 
     // The patient sees their own referral and usage; another patient finds nothing.
     app.use_token(Some(&token_for(&app, Role::Patient, None, Some(patient))));
     let mine = app.get(&referrals).await;
     assert_eq!(mine.body.as_array().unwrap().len(), 1);
+    assert_eq!(app.send_bytes("GET", &scan, "application/json", b"").await.0, 200);
+    assert_eq!(app.send_bytes("PUT", &scan, "application/pdf", pdf).await.0, 403);
     problem(&app.post(&referrals, &letter).await, 403, "forbidden");
     let after = app.get(&usage_path).await;
     assert_eq!(after.status, 200, "{:?}", after.body);

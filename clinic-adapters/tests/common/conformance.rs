@@ -351,6 +351,7 @@ pub async fn referrals_round_trip<S: Storage>(s: Arc<S>) {
         written_on: written.parse().unwrap(),
         sessions_requested: None,
         scope: ReferralScope::Group,
+        letter: None,
     };
     let (late, early) = (r("2026-06-01"), r("2026-01-01"));
     s.save_referral(&late).await.unwrap();

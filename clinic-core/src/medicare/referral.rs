@@ -70,6 +70,9 @@ pub struct Referral {
     pub sessions_requested: Option<u16>,
     /// Individual or group.
     pub scope: ReferralScope,
+    /// The letter itself, as scanned or received (sealed in the document store).
+    #[serde(default)]
+    pub letter: Option<crate::ports::DocumentRef>,
 }
 
 impl Referral {

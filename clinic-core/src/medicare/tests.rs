@@ -30,6 +30,7 @@ fn referral(written: &str, sessions: Option<u16>) -> Referral {
         written_on: d(written),
         sessions_requested: sessions,
         scope: ReferralScope::Individual,
+        letter: None,
     }
 }
 

@@ -550,6 +550,7 @@ pub(crate) async fn add_referral(
         written_on: b.written_on,
         sessions_requested: b.sessions_requested,
         scope: b.scope,
+        letter: None,
     }
     .validate()?;
     s.store.save_referral(&referral).await.map_err(ServiceError::Port)?;
@@ -629,4 +630,88 @@ pub(crate) async fn list(
             return Ok(Json(InvoicePage { items, next_before }));
         }
     }
+}
+
+/// The referral of `patient` named `referral`, or 404.
+async fn referral_of(
+    s: &AppState,
+    patient: PatientId,
+    referral: &str,
+) -> Result<clinic_core::medicare::Referral, ApiError> {
+    let id: clinic_core::ids::ReferralId = referral.parse()?;
+    let r = s
+        .store
+        .referral(s.practice, id)
+        .await
+        .map_err(|e| ServiceError::from_port_kind(e, "referral"))?;
+    if r.patient_id != patient {
+        return Err(ServiceError::NotFound { entity: "referral" }.into());
+    }
+    Ok(r)
+}
+
+/// `PUT /api/v1/patients/{id}/referrals/{referral}/letter`: the billing desk files the
+/// letter itself as the request body (PDF, PNG or JPEG, at most 5 MiB), checked against its
+/// declared type and sealed before it is stored; a second upload replaces the first.
+#[utoipa::path(put, path = "/api/v1/patients/{id}/referrals/{referral}/letter", tag = "billing", params(("id" = String, Path, description = "the patient's id (UUID)"), ("referral" = String, Path, description = "the referral's id")), request_body(content = Vec<u8>, content_type = "application/pdf", description = "the letter (PDF, PNG or JPEG)"), responses((status = 200, description = "the referral", body = clinic_core::medicare::Referral), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such patient or referral", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 413, description = "the file is over 5 MiB", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 415, description = "not a PDF, PNG or JPEG", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "the content is not what its type says", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+pub(crate) async fn put_referral_letter(
+    State(s): State<AppState>,
+    who: Principal,
+    Path((id, referral)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<clinic_core::medicare::Referral>, ApiError> {
+    let patient = billing_patient(&s, &who, &id, Action::Write).await?;
+    let mut r = referral_of(&s, patient, &referral).await?;
+    let declared = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let upload = clinic_core::ports::Upload::new(declared, body.to_vec(), super::MAX_UPLOAD_BYTES)
+        .map_err(|e| super::credentials::upload_problem(&e))?;
+    if upload.kind() == clinic_core::ports::DocumentType::Text {
+        return Err(super::credentials::upload_problem(
+            &clinic_core::ports::UploadError::UnsupportedType,
+        ));
+    }
+    let reference = s
+        .integrations
+        .documents
+        .put(s.practice, &upload)
+        .await
+        .map_err(ServiceError::Port)?;
+    r.letter = Some(reference);
+    s.store.save_referral(&r).await.map_err(ServiceError::Port)?;
+    Ok(Json(r))
+}
+
+/// `GET /api/v1/patients/{id}/referrals/{referral}/letter`: the letter as filed, for those
+/// who may read the patient's billing.
+#[utoipa::path(get, path = "/api/v1/patients/{id}/referrals/{referral}/letter", tag = "billing", params(("id" = String, Path, description = "the patient's id (UUID)"), ("referral" = String, Path, description = "the referral's id")), responses((status = 200, description = "the letter", content_type = "application/pdf", body = Vec<u8>), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such patient, referral or letter", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+pub(crate) async fn get_referral_letter(
+    State(s): State<AppState>,
+    who: Principal,
+    Path((id, referral)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let patient = billing_patient(&s, &who, &id, Action::Read).await?;
+    let r = referral_of(&s, patient, &referral).await?;
+    let Some(reference) = r.letter else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no letter is filed for this referral",
+        ));
+    };
+    let bytes = s
+        .integrations
+        .documents
+        .get(s.practice, &reference)
+        .await
+        .map_err(|e| ServiceError::from_port_kind(e, "letter"))?;
+    let mut res = (StatusCode::OK, bytes).into_response();
+    res.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static(reference.kind.mime()),
+    );
+    Ok(res)
 }

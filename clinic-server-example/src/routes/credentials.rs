@@ -24,9 +24,6 @@ use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The largest certificate accepted: 5 MiB (a scanned page or a PDF from the insurer).
-pub(crate) const MAX_CERTIFICATE_BYTES: usize = 5 * 1024 * 1024;
-
 async fn load(s: &AppState, id: PractitionerId) -> Result<Credentials, ApiError> {
     let mut c = s.store.credentials(s.practice, id).await.map_err(ServiceError::Port)?;
     c.practitioner_id = Some(id);
@@ -163,7 +160,7 @@ pub(crate) async fn put_certificate(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let upload = Upload::new(declared, body.to_vec(), MAX_CERTIFICATE_BYTES).map_err(|e| upload_problem(&e))?;
+    let upload = Upload::new(declared, body.to_vec(), super::MAX_UPLOAD_BYTES).map_err(|e| upload_problem(&e))?;
     let mut c = load(&s, id).await?;
     let reference = s
         .integrations

@@ -120,7 +120,7 @@ pub(crate) async fn upload_attachment(
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let upload = clinic_core::ports::Upload::new(declared, body.to_vec(), MAX_ATTACHMENT_BYTES)
+    let upload = clinic_core::ports::Upload::new(declared, body.to_vec(), super::MAX_UPLOAD_BYTES)
         .map_err(|e| super::credentials::upload_problem(&e))?;
     let reference = s
         .integrations
@@ -130,9 +130,6 @@ pub(crate) async fn upload_attachment(
         .map_err(ServiceError::Port)?;
     Ok((StatusCode::CREATED, Json(reference)))
 }
-
-/// The largest attachment: 5 MiB.
-pub(crate) const MAX_ATTACHMENT_BYTES: usize = 5 * 1024 * 1024;
 
 /// `GET /api/v1/messages/threads/{id}/attachments/{digest}`: a file attached to a message
 /// of the thread, for whoever may read the thread (the read is audited).

@@ -30,8 +30,12 @@ use serde::Serialize;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The largest request body accepted: 1 MiB (uploads will have their own limit).
+/// The largest request body accepted: 1 MiB (uploads have their own limit).
 pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The largest uploaded document (a certificate, a referral letter, a message attachment):
+/// 5 MiB.
+pub const MAX_UPLOAD_BYTES: usize = 5 * 1024 * 1024;
 
 /// Every route of the server, with its middleware: a request id on every request and
 /// response (generated when the client sends none), security headers, the body limit,
@@ -135,9 +139,7 @@ fn routes(state: AppState) -> Router {
             "/api/v1/practitioners/{id}/insurances/current/certificate",
             put(credentials::put_certificate)
                 .get(credentials::get_certificate)
-                .layer(axum::extract::DefaultBodyLimit::max(
-                    credentials::MAX_CERTIFICATE_BYTES + 1,
-                )),
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES + 1)),
         )
         .route("/api/v1/calendar/{id}", get(calendar::feed))
         .route("/api/v1/practitioners/{id}/templates", post(admin::add_template))
@@ -205,6 +207,12 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/patients/{id}/invoices", get(billing::for_patient))
         .route("/api/v1/patients/{id}/medicare-usage", get(billing::medicare_usage))
         .route(
+            "/api/v1/patients/{id}/referrals/{referral}/letter",
+            put(billing::put_referral_letter)
+                .get(billing::get_referral_letter)
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES + 1)),
+        )
+        .route(
             "/api/v1/patients/{id}/referrals",
             get(billing::referrals).post(billing::add_referral),
         )
@@ -236,8 +244,7 @@ fn routes(state: AppState) -> Router {
         )
         .route(
             "/api/v1/messages/attachments",
-            post(messages::upload_attachment)
-                .layer(axum::extract::DefaultBodyLimit::max(messages::MAX_ATTACHMENT_BYTES + 1)),
+            post(messages::upload_attachment).layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES + 1)),
         )
         .route("/api/v1/reports/utilisation", get(reports::utilisation))
         .route("/api/v1/reports/attendance", get(reports::attendance))
