@@ -18,21 +18,21 @@ use clinic_core::clinical::{
 };
 use clinic_core::credentials::{Credentials, WarningKey};
 use clinic_core::ids::{
-    AppointmentId, ClaimId, ExceptionId, InvoiceId, ItemId, LocationId, MeasureId, NoteId, PatientId, PracticeId,
-    PractitionerId, PrescriptionId, ReferralId, RoomId, ServiceId, TemplateId, TestResultId, ThreadId, UserId,
-    WaitlistEntryId,
+    AppointmentId, ClaimId, ExceptionId, InboxItemId, InvoiceId, ItemId, LocationId, MeasureId, NoteId, PatientId,
+    PracticeId, PractitionerId, PrescriptionId, ReferralId, RoomId, ServiceId, TemplateId, TestResultId, ThreadId,
+    UserId, WaitlistEntryId,
 };
 use clinic_core::inventory::{Item, Movement};
 use clinic_core::medicare::{PastService, Referral};
 use clinic_core::messaging::{Message, ReadMark, Thread};
-use clinic_core::notify::{Notification, OutboxState};
+use clinic_core::notify::{Audience, InboxItem, Notification, OutboxState};
 use clinic_core::people::{Email, Patient, Practitioner};
 use clinic_core::ports::{
     Accounts, AppointmentRepository, AuditLog, CalendarSnapshot, CareRelationships, ClaimHistory, ClaimRepository,
-    ClinicalRecords, ComplianceLog, CredentialRepository, DeliveryStatus, Guarded, IntakeRecords, InventoryRepository,
-    InvoiceRepository, Ledger, MessageRepository, NoteRepository, Outbox, PatientRepository, PortError, PortErrorKind,
-    PracticeRepository, PractitionerRepository, PrivacyRecords, ReferralRepository, ResourceKey, TelehealthRecords,
-    WaitlistRepository,
+    ClinicalRecords, ComplianceLog, CredentialRepository, DeliveryStatus, Guarded, Inbox, IntakeRecords,
+    InventoryRepository, InvoiceRepository, Ledger, MessageRepository, NoteRepository, Outbox, PatientRepository,
+    PortError, PortErrorKind, PracticeRepository, PractitionerRepository, PrivacyRecords, ReferralRepository,
+    ResourceKey, TelehealthRecords, WaitlistRepository,
 };
 use clinic_core::practice::{Location, Practice, Room, Service};
 use clinic_core::privacy::{AccessRequest, Consent, CorrectionOutcome};
@@ -93,6 +93,8 @@ struct Inner {
     /// Each thread's messages in the order added.
     messages: HashMap<Key<ThreadId>, Vec<Message>>,
     read_marks: HashMap<Key<ThreadId>, Vec<ReadMark>>,
+    /// In-app inbox items, per practice, in delivery order.
+    inbox: HashMap<PracticeId, Vec<InboxItem>>,
 }
 
 impl Inner {
@@ -1305,5 +1307,54 @@ impl MessageRepository for MemoryStore {
             .get(&(practice, thread))
             .cloned()
             .unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl Inbox for MemoryStore {
+    async fn deliver(&self, items: &[InboxItem]) -> Result<usize, PortError> {
+        let mut g = self.write();
+        let mut stored = 0;
+        for item in items {
+            let list = g.inbox.entry(item.practice_id).or_default();
+            if !list.iter().any(|i| i.key() == item.key()) {
+                list.push(item.clone());
+                stored += 1;
+            }
+        }
+        Ok(stored)
+    }
+
+    async fn inbox(&self, practice: PracticeId, audience: Audience, limit: usize) -> Result<Vec<InboxItem>, PortError> {
+        let g = self.read();
+        let mut v: Vec<InboxItem> = g
+            .inbox
+            .get(&practice)
+            .into_iter()
+            .flatten()
+            .filter(|i| i.audience == audience)
+            .cloned()
+            .collect();
+        v.sort_by_key(|i| std::cmp::Reverse((i.at, i.id)));
+        v.truncate(limit);
+        Ok(v)
+    }
+
+    async fn mark_read_items(
+        &self,
+        practice: PracticeId,
+        audience: Audience,
+        ids: &[InboxItemId],
+        at: DateTime<Utc>,
+    ) -> Result<usize, PortError> {
+        let mut g = self.write();
+        let mut changed = 0;
+        for i in g.inbox.entry(practice).or_default() {
+            if i.audience == audience && ids.contains(&i.id) && i.read_at.is_none() {
+                i.read_at = Some(at);
+                changed += 1;
+            }
+        }
+        Ok(changed)
     }
 }

@@ -58,6 +58,7 @@ async fn world_on(store: Arc<dyn Storage>) -> World {
         practitioners: f.store.clone(),
         appointments: f.store.clone(),
         outbox: f.store.clone(),
+        inbox: f.store.clone(),
         clock: f.clock.clone(),
         ids: Arc::new(UuidV7Ids),
     });

@@ -28,6 +28,7 @@ fn service(f: &Fixture) -> NotificationService {
         practitioners: f.store.clone(),
         appointments: f.store.clone(),
         outbox: f.store.clone(),
+        inbox: f.store.clone(),
         clock: f.clock.clone(),
         ids: Arc::new(UuidV7Ids),
     })

@@ -145,6 +145,10 @@ id_type!(
     NotificationId, "notification_id"
 );
 id_type!(
+    /// An item in someone's in-app inbox.
+    InboxItemId, "inbox_item_id"
+);
+id_type!(
     /// A stock item (a medical supply the practice keeps).
     ItemId, "item_id"
 );

@@ -103,7 +103,7 @@ impl Modify for Bearer {
         routes::reports::utilisation, routes::reports::attendance, routes::reports::revenue,
         routes::reports::outstanding, routes::reports::medicare_caps, routes::reports::credentials,
         routes::fhir::fhir_patient, routes::fhir::fhir_practitioner, routes::fhir::fhir_appointment, routes::fhir::fhir_schedules,
-        routes::fhir::fhir_slots,
+        routes::fhir::fhir_slots, routes::inbox::inbox, routes::inbox::mark_read,
     ),
     components(schemas(Problem, FieldProblemDoc, routes::reports::Format)),
     modifiers(&Bearer)

@@ -103,6 +103,7 @@ impl AppState {
             practitioners: store.clone(),
             appointments: store.clone(),
             outbox: store.clone(),
+            inbox: store.clone(),
             clock,
             ids: Arc::new(UuidV7Ids),
         });

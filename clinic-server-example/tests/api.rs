@@ -3076,6 +3076,17 @@ async fn a_patient_messages_their_clinician_who_replies_and_nobody_else_reads_it
     app.use_token(Some(&clinician));
     let inbox = app.get("/api/v1/messages/threads").await;
     assert_eq!(inbox.body[0]["unread"], 1, "{:?}", inbox.body);
+    // The in-app inbox says a message waits, and which thread, never what it says.
+    let items = app.get("/api/v1/inbox").await;
+    assert_eq!(items.body[0]["occasion"], "message_waiting", "{:?}", items.body);
+    assert_eq!(items.body[0]["about"], thread.as_str());
+    assert!(!items.body.to_string().contains("sleep"));
+    let item = items.body[0]["id"].clone();
+    assert_eq!(
+        app.post("/api/v1/inbox/read", &json!({"ids": [item]})).await.body["marked"],
+        1
+    );
+    assert!(app.get("/api/v1/inbox").await.body[0]["read_at"].is_string());
     let opened = app.get(&path).await;
     assert_eq!(opened.body["messages"][0]["body"], "Can we talk about my sleep?");
     let digest = reference["digest"].as_str().unwrap();
@@ -3094,6 +3105,16 @@ async fn a_patient_messages_their_clinician_who_replies_and_nobody_else_reads_it
     app.use_token(Some(&patient));
     let mine = app.get(&path).await;
     assert_eq!(mine.body["messages"].as_array().unwrap().len(), 2);
+    let occasions: Vec<Value> = app
+        .get("/api/v1/inbox")
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["occasion"].clone())
+        .collect();
+    assert_eq!(occasions, [json!("message_waiting"), json!("appointment_confirmation")]);
     // The clinician opened the first message: its receipt shows it.
     assert_eq!(mine.body["messages"][0]["read_by"].as_array().unwrap().len(), 1);
 

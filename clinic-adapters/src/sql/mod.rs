@@ -21,6 +21,7 @@
 
 mod accounts;
 mod appointments;
+mod inbox;
 mod inventory;
 mod migrate;
 mod outbox;
@@ -474,6 +475,7 @@ pub(crate) enum Kind {
     ThreadMember,
     Message,
     ReadMark,
+    InboxItem,
 }
 
 impl Kind {
@@ -510,6 +512,7 @@ impl Kind {
             Self::ThreadMember => "thread_member",
             Self::Message => "message",
             Self::ReadMark => "read_mark",
+            Self::InboxItem => "inbox_item",
         }
     }
 

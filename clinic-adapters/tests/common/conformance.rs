@@ -75,6 +75,7 @@ where
     use super::conformance_outbox as outbox;
     outbox::outbox_queues_claims_and_settles(make().await).await;
     outbox::concurrent_claims_never_share_a_notification(make().await).await;
+    outbox::inbox_delivers_once_lists_newest_first_and_marks_read(make().await).await;
     use super::conformance_accounts as accounts;
     accounts::accounts_are_unique_and_updated_by_revision(make().await).await;
     accounts::refresh_tokens_rotate_and_reuse_revokes_the_family(make().await).await;

@@ -168,3 +168,82 @@ pub async fn concurrent_claims_never_share_a_notification<S: Storage + 'static>(
     let distinct: BTreeSet<NotificationId> = all.iter().copied().collect();
     assert_eq!((all.len(), distinct.len()), (40, 40), "every notification claimed once");
 }
+
+/// Inbox items are delivered once per key, listed newest first per reader and practice,
+/// and marked read once, only by their reader.
+pub async fn inbox_delivers_once_lists_newest_first_and_marks_read<S: Storage>(s: Arc<S>) {
+    use clinic_core::notify::{Audience, InboxItem, Occasion};
+    let practice: PracticeId = ids().new_id();
+    let patient = Audience::Patient(ids().new_id());
+    let clinician = Audience::Practitioner(ids().new_id());
+    let item = |audience, occasion, occurrence: uuid::Uuid, at: &str| InboxItem {
+        id: ids().new_id(),
+        practice_id: practice,
+        audience,
+        occasion,
+        about: occurrence,
+        occurrence,
+        at: utc(at),
+        read_at: None,
+    };
+    let booked = uuid::Uuid::now_v7();
+    let first = item(
+        patient,
+        Occasion::AppointmentConfirmation,
+        booked,
+        "2026-12-01T00:00:00Z",
+    );
+    let later = item(
+        patient,
+        Occasion::MessageWaiting,
+        uuid::Uuid::now_v7(),
+        "2026-12-01T01:00:00Z",
+    );
+    let theirs = item(
+        clinician,
+        Occasion::MessageWaiting,
+        uuid::Uuid::now_v7(),
+        "2026-12-01T02:00:00Z",
+    );
+    assert_eq!(
+        s.deliver(&[first.clone(), later.clone(), theirs.clone()])
+            .await
+            .unwrap(),
+        3
+    );
+    // The same occasion about the same record for the same reader again: nothing new.
+    let again = item(
+        patient,
+        Occasion::AppointmentConfirmation,
+        booked,
+        "2026-12-01T03:00:00Z",
+    );
+    assert_eq!(s.deliver(&[again]).await.unwrap(), 0);
+    assert_eq!(
+        s.inbox(practice, patient, 10).await.unwrap(),
+        [later.clone(), first.clone()]
+    );
+    assert_eq!(
+        s.inbox(practice, patient, 1).await.unwrap(),
+        std::slice::from_ref(&later)
+    );
+    assert!(s.inbox(ids().new_id(), patient, 10).await.unwrap().is_empty());
+    // The patient cannot mark the clinician's item; their own is marked once.
+    let at = utc("2026-12-01T04:00:00Z");
+    assert_eq!(
+        s.mark_read_items(practice, patient, &[theirs.id, first.id], at)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.mark_read_items(practice, patient, &[first.id], utc("2026-12-02T00:00:00Z"))
+            .await
+            .unwrap(),
+        0
+    );
+    let now = s.inbox(practice, patient, 10).await.unwrap();
+    assert_eq!(now[1].read_at, Some(at));
+    assert_eq!(now[0].read_at, None);
+    assert_eq!(s.inbox(practice, clinician, 10).await.unwrap()[0].read_at, None);
+}

@@ -12,8 +12,10 @@
 //! placeholders it may use ([`Occasion::placeholders`]); a template that uses any other
 //! fails [`TemplateSet::check`], and the built-in set is checked by the tests.
 
+mod inbox;
 mod outbox;
 
+pub use inbox::InboxItem;
 pub use outbox::{Audience, Dispatch, MAX_ATTEMPTS, Notification, OutboxState, Via, retry_delay};
 
 use std::collections::BTreeMap;

@@ -34,7 +34,7 @@ pub use messaging::{
     ApprovedTemplate, Attachment, CallbackError, Channel, DeliveryStatus, DeliveryUpdate, EmailMessage, EmailSender,
     MessageSender, SentMessage, TextMessage,
 };
-pub use outbox::Outbox;
+pub use outbox::{Inbox, Outbox};
 pub use payments::{
     IntentRequest, IntentStatus, PaymentEvent, PaymentGateway, PaymentIntent, ProviderRefund, RefundRequest,
     WebhookError,
@@ -74,6 +74,7 @@ pub trait Storage:
     + Accounts
     + InventoryRepository
     + MessageRepository
+    + Inbox
 {
 }
 
@@ -99,6 +100,7 @@ impl<T> Storage for T where
         + Accounts
         + InventoryRepository
         + MessageRepository
+        + Inbox
 {
 }
 

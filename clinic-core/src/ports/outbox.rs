@@ -53,3 +53,33 @@ pub trait Outbox: Send + Sync + 'static {
     /// The notifications about a record, oldest first.
     async fn notifications_about(&self, practice: PracticeId, about: Uuid) -> Result<Vec<Notification>, PortError>;
 }
+
+/// In-app inboxes.
+///
+/// # Contract
+/// - `deliver` stores each item unless one with the same [`InboxItem::key`] exists, and
+///   returns how many it stored; delivering twice delivers once.
+/// - `inbox` returns one reader's items, newest first, at most `limit`; never another
+///   practice's or another reader's.
+/// - `mark_read` marks the named items of that reader read at `at` (those already read
+///   keep their time; ids of others' items are ignored) and returns how many changed.
+#[async_trait]
+pub trait Inbox: Send + Sync + 'static {
+    /// Delivers items, once each.
+    async fn deliver(&self, items: &[crate::notify::InboxItem]) -> Result<usize, PortError>;
+    /// A reader's items, newest first.
+    async fn inbox(
+        &self,
+        practice: PracticeId,
+        audience: crate::notify::Audience,
+        limit: usize,
+    ) -> Result<Vec<crate::notify::InboxItem>, PortError>;
+    /// Marks a reader's items read.
+    async fn mark_read_items(
+        &self,
+        practice: PracticeId,
+        audience: crate::notify::Audience,
+        ids: &[crate::ids::InboxItemId],
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<usize, PortError>;
+}

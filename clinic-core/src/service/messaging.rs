@@ -325,10 +325,15 @@ impl MessagingService {
                 },
             )
             .await?;
-        if actor.role != Role::Patient {
+        if actor.role == Role::Patient {
             self.ports
                 .notices
-                .message_waiting(actor.practice_id, thread.patient_id, id)
+                .message_for_clinicians(actor.practice_id, &thread.practitioner_ids, thread.id, id)
+                .await?;
+        } else {
+            self.ports
+                .notices
+                .message_waiting(actor.practice_id, thread.patient_id, thread.id, id)
                 .await?;
         }
         Ok(message)

@@ -15,13 +15,13 @@ use serde::Serialize;
 use super::error::ServiceError;
 use crate::ids::{NotificationId, PracticeId};
 use crate::notify::{
-    AppointmentFacts, Audience, Dispatch, Notice, Notification, Occasion, OutboxState, TemplateSet, Via,
+    AppointmentFacts, Audience, Dispatch, InboxItem, Notice, Notification, Occasion, OutboxState, TemplateSet, Via,
 };
 use crate::people::Patient;
 use crate::ports::{
     AppointmentRepository, ApprovedTemplate, Channel, Clock, EmailMessage, EmailSender, IdGenerator, IdGeneratorExt,
-    MessageSender, Outbox, PatientRepository, PortError, PortErrorKind, PracticeRepository, PractitionerRepository,
-    TextMessage,
+    Inbox, MessageSender, Outbox, PatientRepository, PortError, PortErrorKind, PracticeRepository,
+    PractitionerRepository, TextMessage,
 };
 use crate::scheduling::{Appointment, AppointmentStatus};
 
@@ -38,6 +38,8 @@ pub struct NotificationPorts {
     pub appointments: Arc<dyn AppointmentRepository>,
     /// The outbox.
     pub outbox: Arc<dyn Outbox>,
+    /// In-app inboxes.
+    pub inbox: Arc<dyn Inbox>,
     /// Clock.
     pub clock: Arc<dyn Clock>,
     /// Ids.
@@ -181,7 +183,74 @@ impl NotificationService {
                 }),
             );
         }
+        self.to_inbox(practice, appt, Occasion::AppointmentConfirmation).await?;
         Ok(self.ports.outbox.enqueue(&batch).await?)
+    }
+
+    /// Puts an appointment's occasion in each of its patients' inboxes.
+    async fn to_inbox(&self, practice: PracticeId, appt: &Appointment, occasion: Occasion) -> Result<(), ServiceError> {
+        let items: Vec<InboxItem> = appt
+            .patient_ids
+            .iter()
+            .map(|p| {
+                self.inbox_item(
+                    practice,
+                    Audience::Patient(*p),
+                    occasion,
+                    appt.id.as_uuid(),
+                    appt.id.as_uuid(),
+                )
+            })
+            .collect();
+        self.ports.inbox.deliver(&items).await?;
+        Ok(())
+    }
+
+    fn inbox_item(
+        &self,
+        practice: PracticeId,
+        audience: Audience,
+        occasion: Occasion,
+        about: uuid::Uuid,
+        occurrence: uuid::Uuid,
+    ) -> InboxItem {
+        InboxItem {
+            id: self.ports.ids.new_id(),
+            practice_id: practice,
+            audience,
+            occasion,
+            about,
+            occurrence,
+            at: self.ports.clock.now(),
+            read_at: None,
+        }
+    }
+
+    /// Puts a waiting message in the inboxes of the thread's clinicians (they read it in
+    /// the app; nothing is emailed to them).
+    ///
+    /// # Errors
+    /// A port error.
+    pub async fn message_for_clinicians(
+        &self,
+        practice: PracticeId,
+        clinicians: &[crate::ids::PractitionerId],
+        thread: crate::ids::ThreadId,
+        message: crate::ids::MessageId,
+    ) -> Result<usize, ServiceError> {
+        let items: Vec<InboxItem> = clinicians
+            .iter()
+            .map(|p| {
+                self.inbox_item(
+                    practice,
+                    Audience::Practitioner(*p),
+                    Occasion::MessageWaiting,
+                    thread.as_uuid(),
+                    message.as_uuid(),
+                )
+            })
+            .collect();
+        Ok(self.ports.inbox.deliver(&items).await?)
     }
 
     /// Queues the cancellation notice (pending reminders are skipped when their time
@@ -195,6 +264,7 @@ impl NotificationService {
         let batch = self.notices_for(practice, appt, &patients, Occasion::AppointmentCancellation, |_| {
             Some(now)
         });
+        self.to_inbox(practice, appt, Occasion::AppointmentCancellation).await?;
         Ok(self.ports.outbox.enqueue(&batch).await?)
     }
 
@@ -360,7 +430,8 @@ impl NotificationService {
     }
 
     /// Queues the notice that a secure message waits for `patient`, by each of their
-    /// channels, now (one per message: queuing twice queues nothing more).
+    /// channels, now, and puts it in their inbox (one per message: queuing twice queues
+    /// nothing more).
     ///
     /// # Errors
     /// [`ServiceError::NotFound`] for a patient not in the practice; a port error.
@@ -368,8 +439,17 @@ impl NotificationService {
         &self,
         practice: PracticeId,
         patient: crate::ids::PatientId,
+        thread: crate::ids::ThreadId,
         message: crate::ids::MessageId,
     ) -> Result<usize, ServiceError> {
+        let item = self.inbox_item(
+            practice,
+            Audience::Patient(patient),
+            Occasion::MessageWaiting,
+            thread.as_uuid(),
+            message.as_uuid(),
+        );
+        self.ports.inbox.deliver(std::slice::from_ref(&item)).await?;
         let now = self.ports.clock.now();
         let p = self
             .ports

@@ -11,6 +11,7 @@ pub(crate) mod dashboard;
 pub(crate) mod directory;
 pub(crate) mod fhir;
 pub(crate) mod hooks;
+pub(crate) mod inbox;
 pub(crate) mod intake;
 pub(crate) mod inventory;
 pub(crate) mod messages;
@@ -257,6 +258,8 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/fhir/Appointment/{id}", get(fhir::fhir_appointment))
         .route("/api/v1/fhir/Schedule", get(fhir::fhir_schedules))
         .route("/api/v1/fhir/Slot", get(fhir::fhir_slots))
+        .route("/api/v1/inbox", get(inbox::inbox))
+        .route("/api/v1/inbox/read", post(inbox::mark_read))
         .route("/api/v1/hooks/stripe", post(hooks::stripe))
         .route("/api/v1/hooks/twilio/status", post(hooks::twilio_status))
         .fallback(not_found)
