@@ -124,12 +124,56 @@ async fn who_may_prescribe_record_review_and_read(store: Arc<dyn Storage>) {
     };
     let result = records.record_result(&lee, p, doctor.id, vec![value]).await.unwrap();
     assert!(records.results(&me, p).await.unwrap().is_empty(), "not reviewed yet");
+    // A report filed with it: the technician files (twice is once), the patient waits for
+    // the review, a psychologist who does not treat the patient never opens it.
+    let report = DocumentRef {
+        digest: "a".repeat(64),
+        kind: DocumentType::Pdf,
+        size: 1024,
+    };
+    records.attach_to_result(&lee, result.id, report.clone()).await.unwrap();
+    let filed = records.attach_to_result(&lee, result.id, report.clone()).await.unwrap();
+    assert_eq!(filed.attachments, std::slice::from_ref(&report));
+    assert!(matches!(
+        records.attach_to_result(&me, result.id, report.clone()).await,
+        Err(ServiceError::Forbidden)
+    ));
+    assert!(matches!(
+        records.result_attachment(&me, result.id, &report.digest).await,
+        Err(ServiceError::Forbidden)
+    ));
+    let stranger = actor(Role::Psychologist, Some(common::ids().new_id()), None);
+    assert!(matches!(
+        records.result_attachment(&stranger, result.id, &report.digest).await,
+        Err(ServiceError::Forbidden)
+    ));
     assert!(matches!(
         records.review_result(&sam, result.id).await,
         Err(ServiceError::Forbidden)
     ));
     records.review_result(&dr, result.id).await.unwrap();
     assert_eq!(records.results(&me, p).await.unwrap().len(), 1);
+    assert_eq!(
+        records.result_attachment(&me, result.id, &report.digest).await.unwrap(),
+        report
+    );
+    assert!(matches!(
+        records.result_attachment(&me, result.id, &"b".repeat(64)).await,
+        Err(ServiceError::NotFound { .. })
+    ));
+    let actions: Vec<String> = f
+        .store
+        .events(f.practice, 0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.entry.action)
+        .collect();
+    assert_eq!(actions.iter().filter(|a| *a == "test_result.attach").count(), 3);
+    assert_eq!(
+        actions.iter().filter(|a| *a == "test_result.attachment.read").count(),
+        4
+    );
 
     let first = records
         .complete_measure(&me, p, Instrument::K10, vec![3; 10])
@@ -185,8 +229,8 @@ async fn who_may_prescribe_record_review_and_read(store: Arc<dyn Storage>) {
     );
 
     let events = f.store.events(f.practice, 0, 1000).await.unwrap();
-    assert_eq!(events.len(), 20, "one event per call (20 calls), refusals included");
-    assert_eq!(events.iter().filter(|e| e.entry.outcome == Outcome::Denied).count(), 6);
+    assert_eq!(events.len(), 27, "one event per call (27 calls), refusals included");
+    assert_eq!(events.iter().filter(|e| e.entry.outcome == Outcome::Denied).count(), 9);
     assert!(
         !format!("{events:?}").contains("Sertraline"),
         "no clinical content in the audit trail"

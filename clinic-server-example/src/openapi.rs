@@ -96,6 +96,7 @@ impl Modify for Bearer {
         routes::clinical::prescribe, routes::clinical::prescriptions, routes::clinical::record_result,
         routes::clinical::results, routes::clinical::review_result, routes::clinical::set_plan,
         routes::clinical::plan, routes::clinical::complete_measure, routes::clinical::measures,
+        routes::clinical::attach_to_result, routes::clinical::result_attachment,
         routes::inventory::list_items, routes::inventory::create_item, routes::inventory::get_item, routes::inventory::update_item,
         routes::inventory::record_movement, routes::inventory::low_stock, routes::inventory::expiring,
         routes::messages::list_threads, routes::messages::start_thread, routes::messages::read_thread,

@@ -1999,13 +1999,42 @@ async fn prescriptions_results_plans_and_measures_follow_the_matrix() {
         )
         .await;
     assert_eq!(result.status, 201, "{:?}", result.body);
+    // The report is filed with the result; the patient cannot open it before review.
+    let id = result.body["id"].as_str().unwrap();
+    let report = b"%PDF-1.4\n% a fictional pathology report\n%%EOF\n";
+    let (status, filed) = app
+        .send_bytes(
+            "POST",
+            &format!("/api/v1/test-results/{id}/attachments"),
+            "application/pdf",
+            report,
+        )
+        .await;
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&filed));
+    let filed: Value = serde_json::from_slice(&filed).unwrap();
+    let file = format!(
+        "/api/v1/test-results/{id}/attachments/{}",
+        filed["attachments"][0]["digest"].as_str().unwrap()
+    );
     app.use_token(Some(&own));
     assert_eq!(
         app.get(&format!("/api/v1/patients/{patient}/test-results")).await.body,
         json!([])
     );
+    assert_eq!(app.send_bytes("GET", &file, "application/json", b"").await.0, 404);
+    assert_eq!(
+        app.send_bytes(
+            "POST",
+            &format!("/api/v1/test-results/{id}/attachments"),
+            "application/pdf",
+            report
+        )
+        .await
+        .0,
+        403,
+        "a patient files nothing (refused by role, before the result is looked up)"
+    );
     app.use_token(Some(&doctor));
-    let id = result.body["id"].as_str().unwrap();
     assert_eq!(
         app.post(&format!("/api/v1/test-results/{id}/review"), &json!({}))
             .await
@@ -2021,6 +2050,12 @@ async fn prescriptions_results_plans_and_measures_follow_the_matrix() {
             .unwrap()
             .len(),
         1
+    );
+    let (status, opened) = app.send_bytes("GET", &file, "application/json", b"").await;
+    assert_eq!(
+        (status, opened.as_slice()),
+        (200, &report[..]),
+        "reviewed: the patient opens the report"
     );
 
     // The treating doctor sets a plan; the patient completes a PHQ-9.

@@ -148,8 +148,8 @@ pub struct TestResult {
     pub performed_by: PractitionerId,
     /// Values.
     pub values: Vec<ResultValue>,
-    /// Attachments in the document store.
-    pub attachments: Vec<String>,
+    /// Reports and images filed with it, in the document store (sealed).
+    pub attachments: Vec<crate::ports::DocumentRef>,
     /// Reviewed by whom, when.
     pub reviewed: Option<(PractitionerId, DateTime<Utc>)>,
 }
@@ -183,6 +183,27 @@ impl TestResult {
             attachments: Vec::new(),
             reviewed: None,
         })
+    }
+
+    /// The most files one result holds.
+    pub const MAX_ATTACHMENTS: usize = 10;
+
+    /// Files a report or image with the result (the same file twice is kept once).
+    ///
+    /// # Errors
+    /// [`FieldError`] on `attachments` when it already holds [`Self::MAX_ATTACHMENTS`].
+    pub fn attach(&mut self, document: crate::ports::DocumentRef) -> Result<(), FieldError> {
+        if self.attachments.iter().any(|a| a.digest == document.digest) {
+            return Ok(());
+        }
+        if self.attachments.len() >= Self::MAX_ATTACHMENTS {
+            return Err(FieldError::new(
+                "attachments",
+                format!("a result holds at most {} files", Self::MAX_ATTACHMENTS),
+            ));
+        }
+        self.attachments.push(document);
+        Ok(())
     }
 
     /// Marks it reviewed by a doctor.

@@ -219,6 +219,76 @@ impl RecordsService {
         Ok(r)
     }
 
+    async fn result(&self, actor: &Actor, id: TestResultId) -> Result<TestResult, ServiceError> {
+        self.ports
+            .records
+            .test_result(actor.practice_id, id)
+            .await
+            .map_err(ServiceError::from_port("test result"))
+    }
+
+    /// A technician files a report or image (already in the document store) with a result.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`]; [`ServiceError::Forbidden`] (audited);
+    /// [`ServiceError::Invalid`] when the result holds as many files as it may.
+    pub async fn attach_to_result(
+        &self,
+        actor: &Actor,
+        id: TestResultId,
+        document: crate::ports::DocumentRef,
+    ) -> Result<TestResult, ServiceError> {
+        let mut r = self.result(actor, id).await?;
+        self.gate(
+            actor,
+            Area::TestResults,
+            Action::Write,
+            r.patient_id,
+            RecordFacts::default(),
+            "test_result",
+            id.as_uuid(),
+            "test_result.attach",
+        )
+        .await?;
+        r.attach(document)?;
+        self.ports.records.save_test_result(&r).await?;
+        Ok(r)
+    }
+
+    /// A file of a result, for whoever may read the result (a patient once it is
+    /// reviewed); the read is audited.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] for the result or a file it does not hold;
+    /// [`ServiceError::Forbidden`] (audited).
+    pub async fn result_attachment(
+        &self,
+        actor: &Actor,
+        id: TestResultId,
+        digest: &str,
+    ) -> Result<crate::ports::DocumentRef, ServiceError> {
+        let r = self.result(actor, id).await?;
+        let facts = RecordFacts {
+            shared_with_patient: false,
+            reviewed: r.reviewed.is_some(),
+        };
+        self.gate(
+            actor,
+            Area::TestResults,
+            Action::Read,
+            r.patient_id,
+            facts,
+            "test_result",
+            id.as_uuid(),
+            "test_result.attachment.read",
+        )
+        .await?;
+        r.attachments
+            .into_iter()
+            .find(|a| a.digest == digest)
+            .ok_or(ServiceError::NotFound { entity: "attachment" })
+    }
+
     /// A patient's test results; a patient sees only reviewed ones.
     ///
     /// # Errors

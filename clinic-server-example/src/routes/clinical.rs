@@ -148,6 +148,72 @@ pub(crate) async fn review_result(
     ))
 }
 
+/// `POST /api/v1/test-results/{id}/attachments`: a technician files a report or image
+/// with the result, as the request body (PDF, PNG, JPEG or text, at most 5 MiB), checked
+/// against its declared type and sealed before it is stored. Audited.
+#[utoipa::path(post, path = "/api/v1/test-results/{id}/attachments", tag = "clinical", params(("id" = String, Path, description = "the result's id")), request_body(content = Vec<u8>, content_type = "application/pdf", description = "the file (PDF, PNG, JPEG or plain text)"), responses((status = 201, description = "the result with the file", body = TestResult), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such result", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 413, description = "the file is over 5 MiB", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 415, description = "not a PDF, PNG, JPEG or text", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "the content is not what its type says, or the result is full", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+pub(crate) async fn attach_to_result(
+    State(s): State<AppState>,
+    who: Principal,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<TestResult>), ApiError> {
+    use clinic_core::access::{Action, Area, Relation};
+    let id: TestResultId = id.parse()?;
+    // Only those who write results may store a file at all (the service decides again,
+    // on the result itself, and audits).
+    who.require(Action::Write, Area::TestResults, Relation::Other, "test result")?;
+    let declared = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let upload = clinic_core::ports::Upload::new(declared, body.to_vec(), super::MAX_UPLOAD_BYTES)
+        .map_err(|e| super::credentials::upload_problem(&e))?;
+    let reference = s
+        .integrations
+        .documents
+        .put(s.practice, &upload)
+        .await
+        .map_err(ServiceError::Port)?;
+    let r = s
+        .records
+        .attach_to_result(&actor(&who, &headers, &[Role::Technician]), id, reference)
+        .await
+        .map_err(|e| refusal(&who, e))?;
+    Ok((StatusCode::CREATED, Json(r)))
+}
+
+/// `GET /api/v1/test-results/{id}/attachments/{digest}`: a file of the result, for
+/// whoever may read the result (a patient once it is reviewed). Audited.
+#[utoipa::path(get, path = "/api/v1/test-results/{id}/attachments/{digest}", tag = "clinical", params(("id" = String, Path, description = "the result's id"), ("digest" = String, Path, description = "the file's SHA-256, as in the result")), responses((status = 200, description = "the file", content_type = "application/pdf", body = Vec<u8>), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such result or file (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+pub(crate) async fn result_attachment(
+    State(s): State<AppState>,
+    who: Principal,
+    headers: HeaderMap,
+    Path((id, digest)): Path<(String, String)>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse as _;
+    let id: TestResultId = id.parse()?;
+    let reference = s
+        .records
+        .result_attachment(&actor(&who, &headers, CLINICAL), id, &digest)
+        .await
+        .map_err(|e| refusal(&who, e))?;
+    let bytes = s
+        .integrations
+        .documents
+        .get(s.practice, &reference)
+        .await
+        .map_err(|e| ServiceError::from_port_kind(e, "attachment"))?;
+    let mut res = (StatusCode::OK, bytes).into_response();
+    res.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static(reference.kind.mime()),
+    );
+    Ok(res)
+}
+
 /// A treatment plan.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -187,6 +187,14 @@ fn routes(state: AppState) -> Router {
         )
         .route("/api/v1/test-results/{id}/review", post(clinical::review_result))
         .route(
+            "/api/v1/test-results/{id}/attachments",
+            post(clinical::attach_to_result).layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES + 1)),
+        )
+        .route(
+            "/api/v1/test-results/{id}/attachments/{digest}",
+            get(clinical::result_attachment),
+        )
+        .route(
             "/api/v1/patients/{id}/plan",
             get(clinical::plan).put(clinical::set_plan),
         )
