@@ -2798,6 +2798,8 @@ async fn practitioners_keep_their_registration_and_insurance_with_the_certificat
     assert!(String::from_utf8_lossy(&body).contains("document_type_mismatch"));
     let (status, _) = app.send_bytes("PUT", &cert_path, "text/html", b"<html></html>").await;
     assert_eq!(status, 415);
+    let (status, _) = app.send_bytes("PUT", &cert_path, "text/plain", b"a certificate").await;
+    assert_eq!(status, 415, "a certificate is a PDF, PNG or JPEG");
     let (status, _) = app
         .send_bytes("PUT", &cert_path, "application/pdf", &vec![b'%'; 6 * 1024 * 1024])
         .await;

@@ -663,23 +663,7 @@ pub(crate) async fn put_referral_letter(
 ) -> Result<Json<clinic_core::medicare::Referral>, ApiError> {
     let patient = billing_patient(&s, &who, &id, Action::Write).await?;
     let mut r = referral_of(&s, patient, &referral).await?;
-    let declared = headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let upload = clinic_core::ports::Upload::new(declared, body.to_vec(), super::MAX_UPLOAD_BYTES)
-        .map_err(|e| super::credentials::upload_problem(&e))?;
-    if upload.kind() == clinic_core::ports::DocumentType::Text {
-        return Err(super::credentials::upload_problem(
-            &clinic_core::ports::UploadError::UnsupportedType,
-        ));
-    }
-    let reference = s
-        .integrations
-        .documents
-        .put(s.practice, &upload)
-        .await
-        .map_err(ServiceError::Port)?;
+    let reference = super::store_upload(&s, &headers, &body, super::SCANS).await?;
     r.letter = Some(reference);
     s.store.save_referral(&r).await.map_err(ServiceError::Port)?;
     Ok(Json(r))
@@ -702,16 +686,5 @@ pub(crate) async fn get_referral_letter(
             "no letter is filed for this referral",
         ));
     };
-    let bytes = s
-        .integrations
-        .documents
-        .get(s.practice, &reference)
-        .await
-        .map_err(|e| ServiceError::from_port_kind(e, "letter"))?;
-    let mut res = (StatusCode::OK, bytes).into_response();
-    res.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        axum::http::HeaderValue::from_static(reference.kind.mime()),
-    );
-    Ok(res)
+    super::document_response(&s, &reference, "letter").await
 }

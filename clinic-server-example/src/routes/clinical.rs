@@ -164,18 +164,7 @@ pub(crate) async fn attach_to_result(
     // Only those who write results may store a file at all (the service decides again,
     // on the result itself, and audits).
     who.require(Action::Write, Area::TestResults, Relation::Other, "test result")?;
-    let declared = headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let upload = clinic_core::ports::Upload::new(declared, body.to_vec(), super::MAX_UPLOAD_BYTES)
-        .map_err(|e| super::credentials::upload_problem(&e))?;
-    let reference = s
-        .integrations
-        .documents
-        .put(s.practice, &upload)
-        .await
-        .map_err(ServiceError::Port)?;
+    let reference = super::store_upload(&s, &headers, &body, super::ANY_DOCUMENT).await?;
     let r = s
         .records
         .attach_to_result(&actor(&who, &headers, &[Role::Technician]), id, reference)
@@ -193,25 +182,13 @@ pub(crate) async fn result_attachment(
     headers: HeaderMap,
     Path((id, digest)): Path<(String, String)>,
 ) -> Result<axum::response::Response, ApiError> {
-    use axum::response::IntoResponse as _;
     let id: TestResultId = id.parse()?;
     let reference = s
         .records
         .result_attachment(&actor(&who, &headers, CLINICAL), id, &digest)
         .await
         .map_err(|e| refusal(&who, e))?;
-    let bytes = s
-        .integrations
-        .documents
-        .get(s.practice, &reference)
-        .await
-        .map_err(|e| ServiceError::from_port_kind(e, "attachment"))?;
-    let mut res = (StatusCode::OK, bytes).into_response();
-    res.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        axum::http::HeaderValue::from_static(reference.kind.mime()),
-    );
-    Ok(res)
+    super::document_response(&s, &reference, "attachment").await
 }
 
 /// A treatment plan.

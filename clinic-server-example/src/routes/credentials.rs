@@ -9,13 +9,13 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use clinic_core::access::{Action, Area};
 use clinic_core::credentials::{Credentials, Insurance, Registration};
 use clinic_core::ids::PractitionerId;
 use clinic_core::money::Money;
-use clinic_core::ports::{Upload, UploadError};
+use clinic_core::ports::UploadError;
 use clinic_core::service::ServiceError;
 use serde::Deserialize;
 
@@ -156,18 +156,8 @@ pub(crate) async fn put_certificate(
     body: Bytes,
 ) -> Result<Json<Credentials>, ApiError> {
     let id = super::practitioner_for(&s, &who, &id, Action::Write, Area::Credentials).await?;
-    let declared = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let upload = Upload::new(declared, body.to_vec(), super::MAX_UPLOAD_BYTES).map_err(|e| upload_problem(&e))?;
     let mut c = load(&s, id).await?;
-    let reference = s
-        .integrations
-        .documents
-        .put(s.practice, &upload)
-        .await
-        .map_err(ServiceError::Port)?;
+    let reference = super::store_upload(&s, &headers, &body, super::SCANS).await?;
     in_force(&mut c)?.certificate = Some(reference);
     s.store
         .save_credentials(s.practice, id, &c)
@@ -193,14 +183,5 @@ pub(crate) async fn get_certificate(
             "no certificate is uploaded for the policy in force",
         ));
     };
-    let bytes = s
-        .integrations
-        .documents
-        .get(s.practice, &reference)
-        .await
-        .map_err(|e| ServiceError::from_port_kind(e, "certificate"))?;
-    let mut res = (StatusCode::OK, bytes).into_response();
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(reference.kind.mime()));
-    Ok(res)
+    super::document_response(&s, &reference, "certificate").await
 }

@@ -116,18 +116,7 @@ pub(crate) async fn upload_attachment(
     use clinic_core::access::{Action, Area, Relation};
     // Whoever may write messages (their own, for patients and clinicians).
     who.require(Action::Write, Area::Messages, Relation::Own, "thread")?;
-    let declared = headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let upload = clinic_core::ports::Upload::new(declared, body.to_vec(), super::MAX_UPLOAD_BYTES)
-        .map_err(|e| super::credentials::upload_problem(&e))?;
-    let reference = s
-        .integrations
-        .documents
-        .put(s.practice, &upload)
-        .await
-        .map_err(ServiceError::Port)?;
+    let reference = super::store_upload(&s, &headers, &body, super::ANY_DOCUMENT).await?;
     Ok((StatusCode::CREATED, Json(reference)))
 }
 
@@ -140,7 +129,6 @@ pub(crate) async fn attachment(
     headers: HeaderMap,
     Path((id, digest)): Path<(String, String)>,
 ) -> Result<axum::response::Response, ApiError> {
-    use axum::response::IntoResponse as _;
     let id: ThreadId = id.parse()?;
     let view = s
         .messaging
@@ -160,16 +148,5 @@ pub(crate) async fn attachment(
             "no such attachment in this thread",
         ));
     };
-    let bytes = s
-        .integrations
-        .documents
-        .get(s.practice, &reference)
-        .await
-        .map_err(|e| ServiceError::from_port_kind(e, "attachment"))?;
-    let mut res = (StatusCode::OK, bytes).into_response();
-    res.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        axum::http::HeaderValue::from_static(reference.kind.mime()),
-    );
-    Ok(res)
+    super::document_response(&s, &reference, "attachment").await
 }

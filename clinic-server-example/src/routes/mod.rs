@@ -386,3 +386,66 @@ pub(crate) async fn patient_for(
         .await
         .map_err(|e| clinic_core::service::ServiceError::from_port_kind(e, "patient").into())
 }
+
+/// Documents a scan or a report may be: what certificates and referral letters accept.
+pub(crate) const SCANS: &[clinic_core::ports::DocumentType] = &[
+    clinic_core::ports::DocumentType::Pdf,
+    clinic_core::ports::DocumentType::Png,
+    clinic_core::ports::DocumentType::Jpeg,
+];
+
+/// Every type the document store keeps: attachments also take plain text.
+pub(crate) const ANY_DOCUMENT: &[clinic_core::ports::DocumentType] = &[
+    clinic_core::ports::DocumentType::Pdf,
+    clinic_core::ports::DocumentType::Png,
+    clinic_core::ports::DocumentType::Jpeg,
+    clinic_core::ports::DocumentType::Text,
+];
+
+/// Checks an uploaded body against its declared `Content-Type` (one of `accept`, at most
+/// [`MAX_UPLOAD_BYTES`], content matching the type) and stores it sealed, returning its
+/// reference: 415 for a type not accepted, 413 for a file too large, 422 for content that
+/// is not what its type says.
+pub(crate) async fn store_upload(
+    s: &AppState,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+    accept: &[clinic_core::ports::DocumentType],
+) -> Result<clinic_core::ports::DocumentRef, ApiError> {
+    use clinic_core::ports::{Upload, UploadError};
+    let declared = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let upload = Upload::new(declared, body.to_vec(), MAX_UPLOAD_BYTES).map_err(|e| credentials::upload_problem(&e))?;
+    if !accept.contains(&upload.kind()) {
+        return Err(credentials::upload_problem(&UploadError::UnsupportedType));
+    }
+    s.integrations
+        .documents
+        .put(s.practice, &upload)
+        .await
+        .map_err(|e| clinic_core::service::ServiceError::Port(e).into())
+}
+
+/// A stored document as the response, with its type (404 naming `entity` when the store
+/// no longer has it).
+pub(crate) async fn document_response(
+    s: &AppState,
+    reference: &clinic_core::ports::DocumentRef,
+    entity: &'static str,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse as _;
+    let bytes = s
+        .integrations
+        .documents
+        .get(s.practice, reference)
+        .await
+        .map_err(|e| clinic_core::service::ServiceError::from_port_kind(e, entity))?;
+    let mut res = (StatusCode::OK, bytes).into_response();
+    res.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static(reference.kind.mime()),
+    );
+    Ok(res)
+}
