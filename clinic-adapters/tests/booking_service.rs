@@ -187,6 +187,47 @@ async fn series_all_or_nothing_and_book_free(store: Arc<dyn Storage>) {
     // 24 Nov, 8 Dec, 22 Dec, 5 Jan, 19 Jan.
     assert_eq!(out.report.len(), 5);
     assert_eq!(out.booked.len(), 5);
+    // Cancelling "this and following" from 22 Dec leaves the first two, and an
+    // occurrence already attended stays as it was.
+    f.clock.set(utc("2026-12-08T02:30:00Z"));
+    f.service.arrive(f.practice, out.booked[1].id).await.unwrap();
+    let cancelled = f
+        .service
+        .cancel_following(f.practice, out.booked[2].id, CancelledBy::Patient, "moving away")
+        .await
+        .unwrap();
+    let ids: Vec<_> = cancelled.iter().map(|c| c.appointment.id).collect();
+    assert_eq!(ids, [out.booked[2].id, out.booked[3].id, out.booked[4].id]);
+    let now: Vec<_> = f
+        .store
+        .patient_appointments(f.practice, f.patients[1])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.status_kind())
+        .collect();
+    assert_eq!(
+        now,
+        [
+            StatusKind::Booked,
+            StatusKind::Arrived,
+            StatusKind::Cancelled,
+            StatusKind::Cancelled,
+            StatusKind::Cancelled
+        ]
+    );
+    // An appointment outside any series cancels alone.
+    let single = f
+        .service
+        .book(f.practice, &f.request(2, "2027-01-05T22:00:00Z"))
+        .await
+        .unwrap();
+    let alone = f
+        .service
+        .cancel_following(f.practice, single.id, CancelledBy::Clinic, "unwell")
+        .await
+        .unwrap();
+    assert_eq!(alone.len(), 1);
 }
 
 async fn slot_search_excludes_booked_time_and_everything_found_books(store: Arc<dyn Storage>) {

@@ -71,7 +71,7 @@ impl Modify for Bearer {
         routes::admin::availability, routes::admin::add_template, routes::admin::add_exception,
         routes::admin::audit, routes::admin::verify,
         routes::directory::directory, routes::slots::search,
-        routes::appointments::book, routes::appointments::list, routes::appointments::get, routes::appointments::cancel,
+        routes::appointments::book, routes::appointments::list, routes::appointments::get, routes::appointments::cancel, routes::appointments::cancel_following,
         routes::appointments::confirm, routes::appointments::arrive, routes::appointments::complete,
         routes::appointments::no_show, routes::appointments::reschedule, routes::appointments::join_waitlist,
         routes::billing::claim, routes::billing::join, routes::billing::get, routes::billing::pdf,

@@ -344,6 +344,12 @@ async fn series_over_http() {
     assert_eq!(r.status, 201, "{:?}", r.body);
     assert_eq!(r.body["booked"].as_array().unwrap().len(), 3);
     assert_eq!(r.body["occurrences"][2]["local_start"], "2026-12-22T10:00:00");
+    let booked_ids: Vec<String> = r.body["booked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .collect();
     // The same series again: every occurrence clashes, nothing is booked.
     let mut clash = body.clone();
     clash["patient_ids"] = json!([app.patients[3]]);
@@ -351,6 +357,18 @@ async fn series_over_http() {
     assert_eq!(r.status, 409);
     assert!(r.body["booked"].as_array().unwrap().is_empty());
     assert_eq!(r.body["occurrences"][0]["error_code"], "practitioner_busy");
+    // "This and following" from the second occurrence: the first stays.
+    let second = booked_ids[1].clone();
+    let r = app
+        .post(
+            &format!("/api/v1/appointments/{second}/cancel-following"),
+            &json!({"by": "patient", "reason": "moving away"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["cancelled"].as_array().unwrap().len(), 2);
+    let first = app.get(&format!("/api/v1/appointments/{}", booked_ids[0])).await;
+    assert_eq!(first.body["status"]["state"], "booked");
 }
 
 #[tokio::test]

@@ -468,6 +468,55 @@ impl BookingService {
         Ok(CancelOutcome { appointment, waitlist })
     }
 
+    /// Cancels an appointment and, when it belongs to a series, every later occurrence of
+    /// the series that can still be cancelled ("this and following"): earlier occurrences
+    /// and those already attended, completed or missed stay as they are. Each occurrence is
+    /// cancelled as [`cancel`](Self::cancel) would, with its own waitlist offers.
+    ///
+    /// # Errors
+    /// As [`BookingService::cancel`] for the appointment named; later occurrences that
+    /// changed meanwhile so they can no longer be cancelled are left out, not errors.
+    pub async fn cancel_following(
+        &self,
+        practice: PracticeId,
+        id: AppointmentId,
+        by: CancelledBy,
+        reason: &str,
+    ) -> Result<Vec<CancelOutcome>, ServiceError> {
+        let first = self
+            .ports
+            .appointments
+            .appointment(practice, id)
+            .await
+            .map_err(ServiceError::from_port("appointment"))?;
+        let mut out = vec![self.cancel(practice, id, by, reason).await?];
+        let (Some(series), Some(patient)) = (first.series_id, first.patient_ids.first()) else {
+            return Ok(out);
+        };
+        let later: Vec<AppointmentId> = self
+            .ports
+            .appointments
+            .patient_appointments(practice, *patient)
+            .await?
+            .into_iter()
+            .filter(|a| {
+                a.series_id == Some(series)
+                    && a.id != id
+                    && a.interval.start() > first.interval.start()
+                    && a.status_kind().can_reschedule()
+            })
+            .map(|a| a.id)
+            .collect();
+        for next in later {
+            match self.cancel(practice, next, by, reason).await {
+                Ok(o) => out.push(o),
+                Err(ServiceError::Scheduling(SchedulingError::IllegalTransition { .. })) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
     /// Moves an appointment to a new start, checking every rule as for a new booking
     /// (ignoring the appointment itself), keeping the old interval in its history.
     ///

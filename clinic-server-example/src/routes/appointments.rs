@@ -216,6 +216,40 @@ pub(crate) async fn cancel(
     .into_response())
 }
 
+/// What a series cancellation did.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct SeriesCancelDto {
+    /// Every occurrence cancelled, the one named first, each with its waitlist offers.
+    cancelled: Vec<CancelDto>,
+}
+
+/// `POST /api/v1/appointments/{id}/cancel-following`: cancels the appointment and every
+/// later occurrence of its series that can still be cancelled ("this and following");
+/// earlier and attended occurrences stay. Each patient is told of each cancellation.
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/cancel-following", tag = "appointments", params(("id" = String, Path, description = "the record's id (UUID)")), request_body = CancelRequest, responses((status = 200, description = "done", body = SeriesCancelDto), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+pub(crate) async fn cancel_following(
+    State(s): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    body: Result<Json<CancelRequest>, JsonRejection>,
+) -> Result<Json<SeriesCancelDto>, ApiError> {
+    let mut req = json_body(body)?;
+    let id = permitted(&s, &who, &id, Action::Write).await?.id;
+    if who.is_patient_only() {
+        req.by = CancelledBy::Patient;
+    }
+    let outcomes = s.booking.cancel_following(s.practice, id, req.by, &req.reason).await?;
+    let mut cancelled = Vec::with_capacity(outcomes.len());
+    for out in outcomes {
+        s.cancelled(&out.appointment).await;
+        cancelled.push(CancelDto {
+            appointment: out.appointment,
+            waitlist: out.waitlist,
+        });
+    }
+    Ok(Json(SeriesCancelDto { cancelled }))
+}
+
 /// A status change: `confirm`, `arrive`, `complete` or `no-show`.
 #[derive(Clone, Copy)]
 pub(crate) enum Step {

@@ -156,6 +156,10 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/appointments", get(appointments::list).post(appointments::book))
         .route("/api/v1/appointments/{id}", get(appointments::get))
         .route("/api/v1/appointments/{id}/cancel", post(appointments::cancel))
+        .route(
+            "/api/v1/appointments/{id}/cancel-following",
+            post(appointments::cancel_following),
+        )
         .route("/api/v1/appointments/{id}/confirm", post(appointments::confirm))
         .route("/api/v1/appointments/{id}/arrive", post(appointments::arrive))
         .route("/api/v1/appointments/{id}/complete", post(appointments::complete))
