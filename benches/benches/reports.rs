@@ -43,6 +43,7 @@ fn bench_store(c: &mut Criterion, rt: &Runtime, name: &str, url: &str, store: &A
         role: Role::PracticeManager,
         practitioner_id: None,
         patient_id: None,
+        guardian_of: Vec::new(),
         request_id: None,
     };
     let year = Period::new(p.first_day, p.first_day + chrono::Duration::days(p.days - 1)).unwrap();

@@ -42,6 +42,7 @@ impl World {
             role,
             practitioner_id: practitioner,
             patient_id: patient,
+            guardian_of: Vec::new(),
             request_id: Some("req-1".into()),
         }
     }
@@ -154,6 +155,21 @@ async fn patients_see_only_shared_notes_and_never_process_notes(store: Arc<dyn S
     let other_patient = w.actor(Role::Patient, None, Some(w.f.patients[1]));
     assert!(matches!(
         w.clinical.read(&other_patient, n.id, None).await,
+        Err(ServiceError::Forbidden)
+    ));
+    // A guardian of the patient reads what the patient reads; a guardian of another does not.
+    let guardian = Actor {
+        guardian_of: vec![p],
+        ..w.actor(Role::Patient, None, Some(w.f.patients[1]))
+    };
+    assert!(guardian.acts_for(p) && guardian.acts_for(w.f.patients[1]));
+    w.clinical.read(&guardian, n.id, None).await.unwrap();
+    let not_theirs = Actor {
+        guardian_of: vec![w.f.patients[1]],
+        ..w.actor(Role::Patient, None, None)
+    };
+    assert!(matches!(
+        w.clinical.read(&not_theirs, n.id, None).await,
         Err(ServiceError::Forbidden)
     ));
     let process = w

@@ -86,6 +86,7 @@ impl World {
             role,
             practitioner_id: practitioner,
             patient_id: patient,
+            guardian_of: Vec::new(),
             request_id: None,
         }
     }

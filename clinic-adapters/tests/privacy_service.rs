@@ -58,6 +58,7 @@ async fn a_manager_exports_everything_held_and_the_export_is_audited(store: Arc<
         role: Role::Psychologist,
         practitioner_id: Some(f.practitioner.id),
         patient_id: None,
+        guardian_of: Vec::new(),
         request_id: None,
     };
     clinical
@@ -165,6 +166,7 @@ async fn consents_and_access_requests_are_kept_and_overdue_ones_flagged(store: A
         role: Role::Patient,
         practitioner_id: None,
         patient_id: Some(p),
+        guardian_of: Vec::new(),
         request_id: None,
     };
     let stranger = Actor {
@@ -239,6 +241,7 @@ async fn deletion_is_refused_while_records_must_be_kept_then_carried_out(store: 
         role: Role::Psychologist,
         practitioner_id: Some(f.practitioner.id),
         patient_id: None,
+        guardian_of: Vec::new(),
         request_id: None,
     };
     clinical
@@ -323,6 +326,7 @@ async fn corrections_are_applied_with_history_or_declined_with_the_patients_stat
         role,
         practitioner_id: None,
         patient_id: None,
+        guardian_of: Vec::new(),
         request_id: None,
     };
     let manager = actor(Role::PracticeManager);
@@ -388,6 +392,7 @@ async fn a_signed_note_alone_is_kept_for_the_retention_period(store: Arc<dyn Sto
         role: Role::Psychologist,
         practitioner_id: Some(f.practitioner.id),
         patient_id: None,
+        guardian_of: Vec::new(),
         request_id: None,
     };
     let note = f

@@ -80,6 +80,7 @@ async fn who_may_prescribe_record_review_and_read(store: Arc<dyn Storage>) {
         role,
         practitioner_id: practitioner,
         patient_id: patient,
+        guardian_of: Vec::new(),
         request_id: None,
     };
     let dr = actor(Role::Doctor, Some(doctor.id), None);

@@ -37,6 +37,7 @@ fn actor(f: &Fixture, role: Role, practitioner: Option<PractitionerId>) -> Actor
         role,
         practitioner_id: practitioner,
         patient_id: None,
+        guardian_of: Vec::new(),
         request_id: None,
     }
 }

@@ -243,6 +243,7 @@ mod tests {
                 roles: vec![Role::Patient],
                 practitioner_id: None,
                 patient_id: None,
+                guardian_of: Vec::new(),
             },
             "$argon2id$…".into(),
             "2026-11-24T00:00:00Z".parse().unwrap(),

@@ -36,6 +36,7 @@ pub async fn create_admin(s: &AppState, email: Email, password: String) -> Resul
         roles: vec![Role::Admin],
         practitioner_id: None,
         patient_id: None,
+        guardian_of: Vec::new(),
     };
     let hash = crate::auth::hash_password(password).await?;
     match s

@@ -62,6 +62,9 @@ pub struct Claims {
     /// The practitioner record the user acts as.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub practitioner: Option<Uuid>,
+    /// The minors the user acts for as guardian, as in force when the token was issued.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardian_of: Vec<Uuid>,
     /// Issued at (seconds since the epoch).
     pub iat: i64,
     /// Not valid before.
@@ -115,6 +118,7 @@ impl TokenKeys {
             roles: user.roles.clone(),
             patient: user.patient_id.map(|p| p.as_uuid()),
             practitioner: user.practitioner_id.map(|p| p.as_uuid()),
+            guardian_of: user.guardian_of.iter().map(PatientId::as_uuid).collect(),
             iat: now.timestamp(),
             nbf: now.timestamp(),
             exp: (now + ACCESS_TTL).timestamp(),
@@ -170,6 +174,8 @@ pub struct Principal {
     pub patient_id: Option<PatientId>,
     /// The practitioner record they act as.
     pub practitioner_id: Option<PractitionerId>,
+    /// The minors they act for as guardian (those in force when the token was issued).
+    pub guardian_of: Vec<PatientId>,
 }
 
 impl Principal {
@@ -230,6 +236,19 @@ impl Principal {
         ))
     }
 
+    /// True when the principal acts for `patient` as the patient themselves: they are the
+    /// patient, or the patient's guardian. The one test of a patient's "own" record.
+    #[must_use]
+    pub fn acts_for(&self, patient: PatientId) -> bool {
+        self.patient_id == Some(patient) || self.guardian_of.contains(&patient)
+    }
+
+    /// Every patient the principal acts for: their own record, then the minors they guard.
+    #[must_use]
+    pub fn patients(&self) -> Vec<PatientId> {
+        self.patient_id.iter().chain(&self.guardian_of).copied().collect()
+    }
+
     /// True for a staff member who is not acting only for themselves.
     #[must_use]
     pub fn is_patient_only(&self) -> bool {
@@ -252,6 +271,7 @@ impl Principal {
             role,
             practitioner_id: self.practitioner_id,
             patient_id: self.patient_id,
+            guardian_of: self.guardian_of.clone(),
             request_id,
         }
     }
@@ -311,6 +331,7 @@ fn principal(parts: &Parts, state: &AppState) -> Result<(Principal, bool), ApiEr
             roles: claims.roles,
             patient_id: claims.patient.map(Into::into),
             practitioner_id: claims.practitioner.map(Into::into),
+            guardian_of: claims.guardian_of.into_iter().map(Into::into).collect(),
         },
         claims.mfa_required && !claims.mfa,
     ))
@@ -429,6 +450,7 @@ mod tests {
             roles: vec![Role::Patient],
             practitioner_id: None,
             patient_id: Some(Uuid::now_v7().into()),
+            guardian_of: Vec::new(),
         }
     }
 
@@ -520,6 +542,7 @@ mod tests {
             roles: vec![Role::Patient],
             patient_id: Some(Uuid::nil().into()),
             practitioner_id: None,
+            guardian_of: Vec::new(),
         };
         assert!(p.may(Action::Write, Area::Appointments, Relation::Own));
         assert_eq!(

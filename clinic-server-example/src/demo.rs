@@ -147,6 +147,7 @@ async fn activity(state: &AppState, seeded: &Seeded, today: NaiveDate) -> Result
                 role: clinic_core::people::Role::Psychologist,
                 practitioner_id: Some(booked.practitioner_id),
                 patient_id: None,
+                guardian_of: Vec::new(),
                 request_id: Some("demo-seed".into()),
             };
             let soap = clinic_core::clinical::Soap {
@@ -217,6 +218,7 @@ async fn supplies(
         role: clinic_core::people::Role::Technician,
         practitioner_id: None,
         patient_id: None,
+        guardian_of: Vec::new(),
         request_id: Some("demo-seed".into()),
     };
     let stock = [

@@ -101,6 +101,12 @@ impl From<FieldError> for ApiError {
     }
 }
 
+impl From<clinic_core::people::GuardianshipError> for ApiError {
+    fn from(e: clinic_core::people::GuardianshipError) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string())
+    }
+}
+
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         match &e {

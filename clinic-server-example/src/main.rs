@@ -344,6 +344,7 @@ async fn export_patient(
         role,
         practitioner_id: None,
         patient_id: None,
+        guardian_of: Vec::new(),
         request_id: Some(format!("cli-export-{}", uuid::Uuid::new_v4())),
     };
     let privacy = AppState::new(store.clone(), practice).privacy;

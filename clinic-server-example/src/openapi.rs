@@ -87,7 +87,7 @@ impl Modify for Bearer {
         routes::billing::create, routes::billing::issue, routes::billing::pay, routes::billing::refund,
         routes::billing::credit, routes::billing::for_patient, routes::billing::end_session,
         routes::intake::form, routes::intake::submit, routes::intake::amend, routes::intake::read,
-        routes::patients::list, routes::patients::update_profile, routes::patients::correct,
+        routes::patients::list, routes::patients::update_profile, routes::guardians::guardians, routes::guardians::link_guardian, routes::guardians::unlink_guardian, routes::patients::correct,
         routes::patients::decline, routes::patients::corrections,
         routes::credentials::get, routes::credentials::add_registration, routes::credentials::add_insurance,
         routes::credentials::put_certificate, routes::credentials::get_certificate,

@@ -459,6 +459,7 @@ async fn every_api_route_needs_a_valid_token() {
         roles: vec![clinic_core::people::Role::Admin],
         practitioner_id: None,
         patient_id: None,
+        guardian_of: Vec::new(),
     };
     let foreign = app.state.tokens.issue(&other, chrono::Utc::now()).unwrap();
     app.use_token(Some(&foreign));
@@ -1310,6 +1311,7 @@ async fn staff_token(app: &TestApp, email: &str, role: clinic_core::people::Role
         roles: vec![role],
         practitioner_id: None,
         patient_id: None,
+        guardian_of: Vec::new(),
     };
     let hash = clinic_server_example::auth::hash_password("a staff passphrase".into())
         .await
@@ -1472,6 +1474,7 @@ async fn each_role_has_its_own_dashboard() {
         roles: vec![clinic_core::people::Role::Psychologist],
         practitioner_id: Some(tom.parse().unwrap()),
         patient_id: None,
+        guardian_of: Vec::new(),
     };
     let hash = clinic_server_example::auth::hash_password("a staff passphrase".into())
         .await
@@ -1557,6 +1560,7 @@ async fn availability_is_managed_by_its_practitioner_or_the_practice_and_the_aud
         roles: vec![clinic_core::people::Role::Psychologist],
         practitioner_id: Some(tom.parse().unwrap()),
         patient_id: None,
+        guardian_of: Vec::new(),
     };
     let hash = clinic_server_example::auth::hash_password("a staff passphrase".into())
         .await
@@ -1802,6 +1806,7 @@ async fn the_roles_matrix_holds_over_http_for_others_records() {
                 role: Role::Psychologist,
                 practitioner_id: Some(tom.parse().unwrap()),
                 patient_id: None,
+                guardian_of: Vec::new(),
                 request_id: None,
             },
             patient,
@@ -1851,6 +1856,7 @@ async fn the_roles_matrix_holds_over_http_for_others_records() {
             roles: vec![role],
             practitioner_id: matches!(role, Role::Psychologist | Role::Doctor).then(|| mei.parse().unwrap()),
             patient_id: (role == Role::Patient).then(|| app.patients[4]),
+            guardian_of: Vec::new(),
         };
         let token = app.state.tokens.issue(&user, chrono::Utc::now()).unwrap();
         app.use_token(Some(&token));
@@ -1902,6 +1908,7 @@ fn token_for(
         roles: vec![role],
         practitioner_id: practitioner.map(|p| p.parse().unwrap()),
         patient_id: patient,
+        guardian_of: Vec::new(),
     };
     app.state.tokens.issue(&user, chrono::Utc::now()).unwrap()
 }
@@ -3412,4 +3419,225 @@ print("events", len(events))
         "the calendar parser must run in CI: {why}"
     );
     eprintln!("SKIPPED: calendar feed in a real parser: {why}");
+}
+
+/// A minor of the practice (born on `born`), with a guardian as a contact person.
+async fn minor(app: &TestApp, given: &str, born: &str) -> PatientId {
+    use clinic_core::people::{ContactPerson, Patient, PatientSpec, Phone};
+    let mut spec = PatientSpec::new(given, "Nguyen", born.parse().unwrap());
+    spec.guardian = Some(ContactPerson {
+        name: "Zoë Nguyen".into(),
+        relationship: "mother".into(),
+        phone: Phone::parse("0412345678").unwrap(),
+        email: None,
+    });
+    let child = Patient::register(
+        UuidV7Ids.new_id(),
+        app.state.practice,
+        spec,
+        "2026-11-23".parse().unwrap(),
+    )
+    .unwrap();
+    app.state.store.save_patient(&child).await.unwrap();
+    child.id
+}
+
+async fn sign_in(app: &TestApp, email: &str, password: &str) -> String {
+    app.use_token(None);
+    let r = app.post("/api/v1/auth/login", &login_body(email, password)).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let token = r.body["access_token"].as_str().unwrap().to_owned();
+    app.use_token(Some(&token));
+    token
+}
+
+#[tokio::test]
+async fn a_guardian_reads_and_books_for_their_child_until_the_child_turns_eighteen() {
+    let app = spawn_app().await;
+    let (service, tom, sydney) = directory(&app).await;
+    let mia = minor(&app, "Mia", "2012-06-15").await;
+    let sibling_of_nobody = minor(&app, "Noah", "2014-01-10").await;
+    let parent = register_patient(&app, "zoe@example.com").await;
+    app.use_token(Some(&parent));
+    let own = app.get("/api/v1/auth/me").await.body["patient_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Before the practice links them, the child's record does not exist for the parent,
+    // and a patient cannot link themselves.
+    problem(&app.get(&format!("/api/v1/patients/{mia}")).await, 404, "not_found");
+    problem(
+        &app.post(
+            &format!("/api/v1/patients/{mia}/guardians"),
+            &json!({"email": "zoe@example.com"}),
+        )
+        .await,
+        404,
+        "not_found",
+    );
+    // Clinicians do not grant access to records; the practice manager does.
+    app.use_token(Some(&token_for(
+        &app,
+        clinic_core::people::Role::Psychologist,
+        Some(&tom),
+        None,
+    )));
+    problem(
+        &app.post(
+            &format!("/api/v1/patients/{mia}/guardians"),
+            &json!({"email": "zoe@example.com"}),
+        )
+        .await,
+        403,
+        "forbidden",
+    );
+    let manager = staff_token(
+        &app,
+        "manager@harbour.example",
+        clinic_core::people::Role::PracticeManager,
+    )
+    .await;
+    app.use_token(Some(&manager));
+    problem(
+        &app.post(
+            &format!("/api/v1/patients/{mia}/guardians"),
+            &json!({"email": "nobody@example.com"}),
+        )
+        .await,
+        404,
+        "not_found",
+    );
+    problem(
+        &app.post(
+            &format!("/api/v1/patients/{mia}/guardians"),
+            &json!({"email": ADMIN_EMAIL}),
+        )
+        .await,
+        422,
+        "guardian_not_patient_account",
+    );
+    problem(
+        &app.post(
+            &format!("/api/v1/patients/{own}/guardians"),
+            &json!({"email": "zoe@example.com"}),
+        )
+        .await,
+        422,
+        "guardian_own_record",
+    );
+    problem(
+        &app.post(
+            &format!("/api/v1/patients/{}/guardians", app.patients[0]),
+            &json!({"email": "zoe@example.com"}),
+        )
+        .await,
+        422,
+        "guardian_patient_adult",
+    );
+    let linked = app
+        .post(
+            &format!("/api/v1/patients/{mia}/guardians"),
+            &json!({"email": "zoe@example.com", "x": 1}),
+        )
+        .await;
+    problem(&linked, 422, "bad_request");
+    let linked = app
+        .post(
+            &format!("/api/v1/patients/{mia}/guardians"),
+            &json!({"email": "Zoe@Example.com"}),
+        )
+        .await;
+    assert_eq!(linked.status, 201, "{:?}", linked.body);
+    assert_eq!(linked.body[0]["email"], "zoe@example.com");
+    assert_eq!(linked.body[0]["in_force"], true);
+    let twice = app
+        .post(
+            &format!("/api/v1/patients/{mia}/guardians"),
+            &json!({"email": "zoe@example.com"}),
+        )
+        .await;
+    assert_eq!(twice.body.as_array().unwrap().len(), 1);
+    let guardian = linked.body[0]["user_id"].as_str().unwrap().to_owned();
+
+    // Signed in again, the parent acts for Mia as Mia would: reads her record, books her.
+    sign_in(&app, "zoe@example.com", "a long enough passphrase").await;
+    assert_eq!(app.get("/api/v1/auth/me").await.body["guardian_of"], json!([mia]));
+    let record = app.get(&format!("/api/v1/patients/{mia}")).await;
+    assert_eq!(record.status, 200, "{:?}", record.body);
+    let booked = book(&app, (&service, &tom, &sydney), mia, "2026-11-24T00:00:00Z").await;
+    assert_eq!(booked.status, 201, "{:?}", booked.body);
+    let listed = app
+        .get("/api/v1/appointments?from=2026-11-23T00:00:00Z&to=2026-11-30T00:00:00Z")
+        .await;
+    assert_eq!(listed.status, 200, "{:?}", listed.body);
+    assert!(
+        listed
+            .body
+            .to_string()
+            .contains(&booked.body["id"].as_str().unwrap().to_owned())
+    );
+    let dashboard = app.get("/api/v1/dashboard").await;
+    assert_eq!(dashboard.body["upcoming"][0]["id"], booked.body["id"]);
+    let inbox = app.get("/api/v1/inbox").await;
+    assert_eq!(
+        inbox.body[0]["occasion"], "appointment_confirmation",
+        "{:?}",
+        inbox.body
+    );
+    assert_eq!(inbox.body[0]["audience"]["id"], mia.to_string());
+    // Nobody else's child: not found, and not bookable.
+    problem(
+        &app.get(&format!("/api/v1/patients/{sibling_of_nobody}")).await,
+        404,
+        "not_found",
+    );
+    problem(
+        &book(
+            &app,
+            (&service, &tom, &sydney),
+            sibling_of_nobody,
+            "2026-11-24T02:00:00Z",
+        )
+        .await,
+        404,
+        "not_found",
+    );
+
+    // On her 18th birthday (midnight in the practice's zone: its first location, Adelaide,
+    // UTC+9:30 in June) Mia manages her own record: the next sign-in carries no
+    // guardianship, and the practice sees it lapsed.
+    app.clock.set("2030-06-14T14:29:00Z".parse().unwrap());
+    sign_in(&app, "zoe@example.com", "a long enough passphrase").await;
+    assert_eq!(app.get("/api/v1/auth/me").await.body["guardian_of"], json!([mia]));
+    app.clock.set("2030-06-14T14:30:00Z".parse().unwrap());
+    sign_in(&app, "zoe@example.com", "a long enough passphrase").await;
+    assert_eq!(app.get("/api/v1/auth/me").await.body["guardian_of"], json!([]));
+    problem(&app.get(&format!("/api/v1/patients/{mia}")).await, 404, "not_found");
+    app.use_token(Some(&manager));
+    let lapsed = app.get(&format!("/api/v1/patients/{mia}/guardians")).await;
+    assert_eq!(lapsed.body[0]["in_force"], false, "{:?}", lapsed.body);
+
+    // The practice unlinks; both steps are in the audit log.
+    app.clock.set("2026-11-23T00:00:00Z".parse().unwrap());
+    let r = app
+        .call("DELETE", &format!("/api/v1/patients/{mia}/guardians/{guardian}"), None)
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    problem(
+        &app.call("DELETE", &format!("/api/v1/patients/{mia}/guardians/{guardian}"), None)
+            .await,
+        404,
+        "not_found",
+    );
+    assert!(app.get(&format!("/api/v1/patients/{mia}/guardians")).await.body == json!([]));
+    sign_in(&app, "zoe@example.com", "a long enough passphrase").await;
+    assert_eq!(app.get("/api/v1/auth/me").await.body["guardian_of"], json!([]));
+    let events = app.state.store.events(app.state.practice, 0, 10_000).await.unwrap();
+    let actions: Vec<&str> = events
+        .iter()
+        .filter(|e| e.entry.patient_id == Some(mia))
+        .map(|e| e.entry.action.as_str())
+        .filter(|a| a.starts_with("guardian."))
+        .collect();
+    assert_eq!(actions, ["guardian.link", "guardian.unlink"]);
 }

@@ -21,6 +21,7 @@ fn account(practice: PracticeId, email: &str) -> Account {
             roles: vec![Role::Patient],
             practitioner_id: None,
             patient_id: Some(ids().new_id()),
+            guardian_of: vec![ids().new_id()],
         },
         "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g".into(),
         utc("2026-11-24T00:00:00Z"),

@@ -134,6 +134,7 @@ pub async fn concurrent_uses_never_take_more_than_is_on_hand<S: Storage + 'stati
         role: Role::Technician,
         practitioner_id: None,
         patient_id: None,
+        guardian_of: Vec::new(),
         request_id: None,
     };
     let spec = ItemSpec {

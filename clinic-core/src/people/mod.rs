@@ -1,11 +1,13 @@
 //! People: patients, practitioners, and the users and roles that sign in.
 
 mod contact;
+mod guardianship;
 mod identifiers;
 mod patient;
 mod practitioner;
 
 pub use contact::{Email, Phone};
+pub use guardianship::{AGE_OF_MAJORITY, GuardianshipError, guardian_may_act, may_become_guardian};
 pub use identifiers::{AhpraNumber, MedicareCard, ProviderNumber};
 pub use patient::{
     ContactPerson, DvaNumber, HealthFund, Patient, PatientSpec, PersonName, ReminderPreferences, UsualGp, age_on,
@@ -54,6 +56,10 @@ pub struct User {
     pub practitioner_id: Option<PractitionerId>,
     /// The patient record this user is, for the patient role.
     pub patient_id: Option<PatientId>,
+    /// The minors this user is a guardian of (see [`guardian_may_act`]): they read and book
+    /// for each as the patient would, while the guardianship is in force.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardian_of: Vec<PatientId>,
 }
 
 impl User {
@@ -61,5 +67,12 @@ impl User {
     #[must_use]
     pub fn has_role(&self, role: Role) -> bool {
         self.roles.contains(&role)
+    }
+
+    /// True when the user is patient `patient` or is linked as their guardian (whether the
+    /// guardianship is still in force is [`guardian_may_act`]'s to say).
+    #[must_use]
+    pub fn is_or_guards(&self, patient: PatientId) -> bool {
+        self.patient_id == Some(patient) || self.guardian_of.contains(&patient)
     }
 }

@@ -27,8 +27,20 @@ pub struct Actor {
     pub practitioner_id: Option<PractitionerId>,
     /// The patient the user is, for the patient role.
     pub patient_id: Option<PatientId>,
+    /// The minors the user acts for as their guardian, for the patient role (only those
+    /// whose guardianship is in force: see [`crate::people::guardian_may_act`]).
+    pub guardian_of: Vec<PatientId>,
     /// The request, for the audit trail.
     pub request_id: Option<String>,
+}
+
+impl Actor {
+    /// True when the actor acts for `patient` as the patient themselves: they are the
+    /// patient, or the patient's guardian. The one test of a patient's "own" record.
+    #[must_use]
+    pub fn acts_for(&self, patient: PatientId) -> bool {
+        self.patient_id == Some(patient) || self.guardian_of.contains(&patient)
+    }
 }
 
 /// The ports clinical notes need.
@@ -67,7 +79,7 @@ impl ClinicalService {
         author: Option<PractitionerId>,
     ) -> Result<Relation, ServiceError> {
         let own = match actor.role {
-            Role::Patient => actor.patient_id == Some(patient),
+            Role::Patient => actor.acts_for(patient),
             Role::Psychologist | Role::Doctor => match (kind, actor.practitioner_id) {
                 // Process notes: author only.
                 (NoteKind::Process, Some(me)) => author.is_none_or(|a| a == me),

@@ -33,7 +33,7 @@ impl IntakeService {
     }
 
     async fn gate(&self, actor: &Actor, action: Action, patient: PatientId, code: &str) -> Result<(), ServiceError> {
-        let relation = if actor.patient_id == Some(patient) {
+        let relation = if actor.acts_for(patient) {
             Relation::Own
         } else {
             Relation::Other

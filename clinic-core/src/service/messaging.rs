@@ -140,7 +140,7 @@ impl MessagingService {
         };
         let own = |b: bool| if b { Relation::Own } else { Relation::Other };
         Ok(match actor.role {
-            Role::Patient => (author(None, false), own(actor.patient_id == Some(patient))),
+            Role::Patient => (author(None, false), own(actor.acts_for(patient))),
             Role::Psychologist | Role::Doctor => {
                 let me = actor.practitioner_id;
                 let mine = match me {
@@ -399,7 +399,14 @@ impl MessagingService {
     pub async fn threads(&self, actor: &Actor) -> Result<Vec<ThreadSummary>, ServiceError> {
         let practice = actor.practice_id;
         let threads = match (actor.role, actor.patient_id, actor.practitioner_id) {
-            (Role::Patient, Some(me), _) => self.ports.messages.patient_threads(practice, me).await?,
+            (Role::Patient, me, _) if me.is_some() || !actor.guardian_of.is_empty() => {
+                // Their own threads and those of every minor they are guardian of.
+                let mut all = Vec::new();
+                for patient in me.iter().chain(&actor.guardian_of) {
+                    all.extend(self.ports.messages.patient_threads(practice, *patient).await?);
+                }
+                all
+            }
             (Role::Psychologist | Role::Doctor, _, Some(me)) => {
                 self.ports.messages.practitioner_threads(practice, me).await?
             }

@@ -138,7 +138,7 @@ impl PrivacyService {
         state: AuState,
         today: chrono::NaiveDate,
     ) -> Result<AccessRequest, ServiceError> {
-        let relation = if actor.patient_id == Some(patient) {
+        let relation = if actor.acts_for(patient) {
             Relation::Own
         } else {
             Relation::Other
@@ -433,7 +433,7 @@ impl PrivacyService {
     /// # Errors
     /// [`ServiceError::Forbidden`] (audited) for other roles; [`ServiceError::NotFound`].
     pub async fn export(&self, actor: &Actor, patient: PatientId) -> Result<PatientExport, ServiceError> {
-        let relation = if actor.patient_id == Some(patient) {
+        let relation = if actor.acts_for(patient) {
             Relation::Own
         } else {
             Relation::Other

@@ -50,7 +50,7 @@ impl RecordsService {
 
     async fn relation(&self, actor: &Actor, patient: PatientId) -> Result<Relation, ServiceError> {
         let own = match (actor.role, actor.practitioner_id) {
-            (Role::Patient, _) => actor.patient_id == Some(patient),
+            (Role::Patient, _) => actor.acts_for(patient),
             (Role::Psychologist | Role::Doctor, Some(me)) => {
                 self.ports.care.treats(actor.practice_id, me, patient).await?
             }

@@ -43,15 +43,14 @@ pub(crate) struct SeriesDto {
 }
 
 /// How an appointment (or a booking request) relates to the principal: their own when
-/// they are its patient or its practitioner.
+/// they are its practitioner, or act for every one of its patients (as the patient or
+/// their guardian).
 fn relation(
     who: &Principal,
     patients: &[clinic_core::ids::PatientId],
     practitioner: clinic_core::ids::PractitionerId,
 ) -> Relation {
-    let patient = who
-        .patient_id
-        .is_some_and(|p| !patients.is_empty() && patients.iter().all(|x| *x == p));
+    let patient = !patients.is_empty() && patients.iter().all(|x| who.acts_for(*x));
     let clinician = who.practitioner_id == Some(practitioner);
     if patient || clinician {
         Relation::Own
@@ -376,7 +375,7 @@ pub(crate) async fn join_waitlist(
 ) -> Result<(StatusCode, Json<WaitlistEntry>), ApiError> {
     use clinic_core::ports::IdGeneratorExt as _;
     let b = json_body(body)?;
-    let relation = if who.patient_id == Some(b.patient_id) {
+    let relation = if who.acts_for(b.patient_id) {
         Relation::Own
     } else {
         Relation::Other
@@ -459,14 +458,23 @@ pub(crate) async fn list(
         return Err(clinic_core::FieldError::new("to", "must be after from, within 92 days").into());
     }
     let window = clinic_core::time::TimeRange::new(q.from, q.to)?;
-    let mut items: Vec<Appointment> = if let (true, Some(patient)) = (who.is_patient_only(), who.patient_id) {
-        s.store
-            .patient_appointments(s.practice, patient)
-            .await
-            .map_err(ServiceError::Port)?
-            .into_iter()
-            .filter(|a| a.interval.overlaps(&window))
-            .collect()
+    let mut items: Vec<Appointment> = if who.is_patient_only() {
+        // Their own and those of every minor they are guardian of; a group session they
+        // share with their child is listed once.
+        let mut mine = Vec::new();
+        for patient in who.patients() {
+            for a in s
+                .store
+                .patient_appointments(s.practice, patient)
+                .await
+                .map_err(ServiceError::Port)?
+            {
+                if a.interval.overlaps(&window) && !mine.iter().any(|m: &Appointment| m.id == a.id) {
+                    mine.push(a);
+                }
+            }
+        }
+        mine
     } else {
         let everyone = who.may(Action::Read, Area::Appointments, Relation::Other);
         let keys: Vec<ResourceKey> = match (q.practitioner_id, everyone, who.practitioner_id) {

@@ -64,6 +64,11 @@ pub(crate) async fn tokens_for(s: &AppState, user: &User, family: Uuid, mfa: boo
             .await
             .map_err(clinic_core::service::ServiceError::Port)?
             .staff_two_factor;
+    // A guardian's links are carried only while in force (the child is a minor).
+    let user = &User {
+        guardian_of: super::guardians::in_force(s, user).await?,
+        ..user.clone()
+    };
     let access_token = s.tokens.issue_with(user, now, mfa, required)?;
     let (refresh_token, hash) = auth::new_refresh_token();
     s.store
@@ -129,6 +134,7 @@ pub(crate) async fn register(
         roles: vec![Role::Patient],
         practitioner_id: None,
         patient_id: Some(patient_id),
+        guardian_of: Vec::new(),
     };
     let hash = auth::hash_password(r.password).await?;
     match s.store.create_account(&Account::new(user.clone(), hash, now)).await {
@@ -393,6 +399,8 @@ pub(crate) struct Me {
     roles: Vec<Role>,
     patient_id: Option<PatientId>,
     practitioner_id: Option<clinic_core::ids::PractitionerId>,
+    /// The minors this account acts for as guardian, while in force.
+    guardian_of: Vec<PatientId>,
     two_factor: bool,
 }
 
@@ -404,7 +412,9 @@ pub(crate) async fn me(State(s): State<AppState>, Enrolling(who): Enrolling) -> 
         .account(s.practice, who.user_id)
         .await
         .map_err(|e| clinic_core::service::ServiceError::from_port_kind(e, "account"))?;
+    let guardian_of = super::guardians::in_force(&s, &account.user).await?;
     Ok(Json(Me {
+        guardian_of,
         two_factor: account.has_two_factor(),
         user_id: account.user.id,
         email: account.user.email,

@@ -30,7 +30,7 @@ async fn relation(s: &AppState, who: &Principal, invoice: &Invoice) -> Result<Re
 
 /// How a patient relates to the principal: their own record, one they treat, or another's.
 async fn patient_relation(s: &AppState, who: &Principal, patient: PatientId) -> Result<Relation, ApiError> {
-    if who.patient_id == Some(patient) {
+    if who.acts_for(patient) {
         return Ok(Relation::Own);
     }
     if let Some(practitioner) = who.practitioner_id
@@ -151,7 +151,22 @@ pub(crate) async fn join(
     Path(id): Path<String>,
 ) -> Result<Json<VideoToken>, ApiError> {
     let id: AppointmentId = id.parse()?;
-    let joiner = match (who.patient_id, who.practitioner_id) {
+    // A guardian joins their child's session as that child's party.
+    let patient = if who.is_patient_only() && !who.guardian_of.is_empty() {
+        let appt = s
+            .store
+            .appointment(s.practice, id)
+            .await
+            .map_err(|e| ServiceError::from_port_kind(e, "appointment"))?;
+        appt.patient_ids
+            .iter()
+            .copied()
+            .find(|p| who.acts_for(*p))
+            .or(who.patient_id)
+    } else {
+        who.patient_id
+    };
+    let joiner = match (patient, who.practitioner_id) {
         (Some(p), _) if who.is_patient_only() => Joiner::Patient(p),
         (_, Some(p)) => Joiner::Practitioner(p),
         (Some(p), None) => Joiner::Patient(p),
@@ -206,7 +221,7 @@ pub(crate) async fn end_session(
     };
     if who.is_patient_only() {
         // Patients leave a session; only the practice ends it (and others' are not found).
-        let theirs = who.patient_id.is_some_and(|p| appt.patient_ids.contains(&p));
+        let theirs = appt.patient_ids.iter().any(|p| who.acts_for(*p));
         return Err(if theirs {
             ApiError::new(StatusCode::FORBIDDEN, "forbidden", "the practitioner ends the session")
         } else {

@@ -40,9 +40,9 @@ pub(crate) struct Draft {
 pub(crate) enum Dashboard {
     /// A patient's.
     Patient {
-        /// Upcoming sessions, soonest first.
+        /// Upcoming sessions (theirs and their children's, for a guardian), soonest first.
         upcoming: Vec<Appointment>,
-        /// What they owe across issued invoices.
+        /// What they owe across issued invoices (with the minors they are guardian of).
         balance: Money,
     },
     /// A clinician's day.
@@ -70,30 +70,35 @@ pub(crate) async fn dashboard(State(s): State<AppState>, who: Principal) -> Resu
     let now = s.clock.now();
     let zone = super::practice_zone(&s).await?;
     let today = now.with_timezone(&zone).date_naive();
-    if let (true, Some(patient)) = (who.is_patient_only(), who.patient_id) {
-        let mut upcoming: Vec<Appointment> = s
-            .store
-            .patient_appointments(s.practice, patient)
-            .await
-            .map_err(ServiceError::Port)?
-            .into_iter()
-            .filter(|a| a.interval.end() > now)
-            .filter(|a| {
-                matches!(
+    if who.is_patient_only() && !who.patients().is_empty() {
+        // A guardian sees their children's sessions and balances with their own.
+        let mut upcoming: Vec<Appointment> = Vec::new();
+        let mut balance = Money::ZERO;
+        for patient in who.patients() {
+            for a in s
+                .store
+                .patient_appointments(s.practice, patient)
+                .await
+                .map_err(ServiceError::Port)?
+            {
+                let open = matches!(
                     a.status,
                     AppointmentStatus::Requested | AppointmentStatus::Booked | AppointmentStatus::Confirmed
-                )
-            })
-            .collect();
+                );
+                if open && a.interval.end() > now && !upcoming.iter().any(|u| u.id == a.id) {
+                    upcoming.push(a);
+                }
+            }
+            balance = s
+                .store
+                .invoices_for(s.practice, patient)
+                .await
+                .map_err(ServiceError::Port)?
+                .iter()
+                .filter(|i| i.number.is_some())
+                .fold(balance, |acc, i| acc + i.balance().max(Money::ZERO));
+        }
         upcoming.sort_by_key(|a| a.interval.start());
-        let balance = s
-            .store
-            .invoices_for(s.practice, patient)
-            .await
-            .map_err(ServiceError::Port)?
-            .iter()
-            .filter(|i| i.number.is_some())
-            .fold(Money::ZERO, |acc, i| acc + i.balance().max(Money::ZERO));
         return Ok(Json(Dashboard::Patient { upcoming, balance }));
     }
     if let Some(me) = who
@@ -162,7 +167,7 @@ pub(crate) async fn reminders(
     body: Result<Json<ReminderPreferences>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
     let id: PatientId = id.parse()?;
-    let relation = if who.patient_id == Some(id) {
+    let relation = if who.acts_for(id) {
         Relation::Own
     } else {
         Relation::Other

@@ -15,11 +15,15 @@ use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Whose inbox the principal reads: the patient they are, or the practitioner they act as.
-fn reader(who: &Principal) -> Option<Audience> {
-    who.patient_id
-        .map(Audience::Patient)
-        .or(who.practitioner_id.map(Audience::Practitioner))
+/// Whose inboxes the principal reads: the patient they are and the minors they are guardian
+/// of, or the practitioner they act as.
+fn readers(who: &Principal) -> Vec<Audience> {
+    let patients = who.patients();
+    if patients.is_empty() {
+        who.practitioner_id.map(Audience::Practitioner).into_iter().collect()
+    } else {
+        patients.into_iter().map(Audience::Patient).collect()
+    }
 }
 
 /// How many items.
@@ -44,15 +48,18 @@ pub(crate) async fn inbox(
     if !(1..=200).contains(&limit) {
         return Err(clinic_core::FieldError::new("limit", "must be 1 to 200").into());
     }
-    let Some(audience) = reader(&who) else {
-        return Ok(Json(Vec::new()));
-    };
-    Ok(Json(
-        s.store
-            .inbox(s.practice, audience, limit)
-            .await
-            .map_err(ServiceError::Port)?,
-    ))
+    let mut items = Vec::new();
+    for audience in readers(&who) {
+        items.extend(
+            s.store
+                .inbox(s.practice, audience, limit)
+                .await
+                .map_err(ServiceError::Port)?,
+        );
+    }
+    items.sort_by(|a, b| b.at.cmp(&a.at).then(b.id.cmp(&a.id)));
+    items.truncate(limit);
+    Ok(Json(items))
 }
 
 /// Items to mark read.
@@ -80,13 +87,13 @@ pub(crate) async fn mark_read(
     if b.ids.len() > 200 {
         return Err(clinic_core::FieldError::new("ids", "at most 200 at a time").into());
     }
-    let Some(audience) = reader(&who) else {
-        return Ok(Json(Marked { marked: 0 }));
-    };
-    let marked = s
-        .store
-        .mark_read_items(s.practice, audience, &b.ids, s.clock.now())
-        .await
-        .map_err(ServiceError::Port)?;
+    let mut marked = 0;
+    for audience in readers(&who) {
+        marked += s
+            .store
+            .mark_read_items(s.practice, audience, &b.ids, s.clock.now())
+            .await
+            .map_err(ServiceError::Port)?;
+    }
     Ok(Json(Marked { marked }))
 }

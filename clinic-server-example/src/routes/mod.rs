@@ -10,6 +10,7 @@ pub(crate) mod credentials;
 pub(crate) mod dashboard;
 pub(crate) mod directory;
 pub(crate) mod fhir;
+pub(crate) mod guardians;
 pub(crate) mod hooks;
 pub(crate) mod inbox;
 pub(crate) mod intake;
@@ -24,7 +25,7 @@ pub(crate) mod staff;
 
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, http::StatusCode};
 use serde::Serialize;
 
@@ -116,6 +117,14 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/intake-form", get(intake::form))
         .route("/api/v1/patients", get(patients::list))
         .route("/api/v1/patients/{id}/profile", put(patients::update_profile))
+        .route(
+            "/api/v1/patients/{id}/guardians",
+            get(guardians::guardians).post(guardians::link_guardian),
+        )
+        .route(
+            "/api/v1/patients/{id}/guardians/{user_id}",
+            delete(guardians::unlink_guardian),
+        )
         .route(
             "/api/v1/patients/{id}/corrections",
             get(patients::corrections).post(patients::correct),
@@ -379,7 +388,7 @@ pub(crate) async fn patient_for(
 ) -> Result<clinic_core::people::Patient, ApiError> {
     use clinic_core::access::{Action, Area, Relation};
     let id: clinic_core::ids::PatientId = id.parse()?;
-    let relation = if who.patient_id == Some(id) {
+    let relation = if who.acts_for(id) {
         Relation::Own
     } else {
         Relation::Other

@@ -184,7 +184,7 @@ pub(crate) async fn update_profile(
     body: Result<Json<ProfileBody>, JsonRejection>,
 ) -> Result<Json<Patient>, ApiError> {
     let patient: PatientId = id.parse()?;
-    let relation = if who.patient_id == Some(patient) {
+    let relation = if who.acts_for(patient) {
         Relation::Own
     } else {
         Relation::Other

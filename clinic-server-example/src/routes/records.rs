@@ -25,7 +25,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 fn own(who: &Principal, patient: PatientId) -> Relation {
-    if who.patient_id == Some(patient) {
+    if who.acts_for(patient) {
         Relation::Own
     } else {
         Relation::Other
@@ -138,7 +138,7 @@ pub(crate) async fn save_prep(
         .appointment(s.practice, id)
         .await
         .map_err(|e| ServiceError::from_port_kind(e, "appointment"))?;
-    let Some(patient) = who.patient_id.filter(|p| appt.patient_ids.contains(p)) else {
+    let Some(patient) = appt.patient_ids.iter().copied().find(|p| who.acts_for(*p)) else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",

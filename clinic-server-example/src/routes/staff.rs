@@ -81,6 +81,7 @@ pub(crate) async fn invite(
         roles: r.roles.clone(),
         practitioner_id: r.practitioner_id,
         patient_id: None,
+        guardian_of: Vec::new(),
     };
     // No password until accepted: "!" is no argon2 hash, so nothing verifies against it.
     let mut account = Account::new(user.clone(), "!".into(), now);
