@@ -230,6 +230,98 @@ async fn series_all_or_nothing_and_book_free(store: Arc<dyn Storage>) {
     assert_eq!(alone.len(), 1);
 }
 
+async fn a_series_moves_from_one_occurrence_on_all_or_nothing(store: Arc<dyn Storage>) {
+    let f = fixture_on(store).await;
+    // Tuesdays at 13:00 Sydney from 24 Nov: 24 Nov, 1, 8, 15, 22, 29 Dec.
+    let mut req = f.request(1, "2026-11-24T02:00:00Z");
+    req.patient_ids = vec![f.patients[1]];
+    let rec = Recurrence {
+        every_weeks: 1,
+        end: SeriesEnd::Count(6),
+    };
+    let out = f
+        .service
+        .book_series(f.practice, &req, rec, SeriesPolicy::AllOrNothing)
+        .await
+        .unwrap();
+    assert_eq!(out.booked.len(), 6);
+    // Someone else has Wednesday 23 Dec at 14:00.
+    let blocker = f
+        .service
+        .book(f.practice, &f.request(0, "2026-12-23T03:00:00Z"))
+        .await
+        .unwrap();
+    f.clock.set(utc("2026-12-01T02:30:00Z"));
+    f.service.arrive(f.practice, out.booked[1].id).await.unwrap();
+    let before = f.store.patient_appointments(f.practice, f.patients[1]).await.unwrap();
+
+    // From 8 Dec on to Wednesdays at 14:00: 23 Dec is taken, so nothing moves.
+    let refused = f
+        .service
+        .reschedule_following(f.practice, out.booked[2].id, utc("2026-12-09T03:00:00Z"))
+        .await
+        .unwrap();
+    assert!(refused.moved.is_empty());
+    let codes: Vec<_> = refused
+        .report
+        .iter()
+        .map(|o| o.outcome.as_ref().map_err(SchedulingError::code).err())
+        .collect();
+    assert_eq!(codes, [None, None, Some("practitioner_busy"), None]);
+    assert_eq!(
+        refused.report[2].local_start,
+        "2026-12-23T14:00:00".parse::<chrono::NaiveDateTime>().unwrap()
+    );
+    let unchanged = f.store.patient_appointments(f.practice, f.patients[1]).await.unwrap();
+    assert_eq!(unchanged, before, "all or nothing");
+
+    // Wednesdays at 15:00 are free (the 14:00 session and its buffer end at 15:00).
+    let moved = f
+        .service
+        .reschedule_following(f.practice, out.booked[2].id, utc("2026-12-09T04:00:00Z"))
+        .await
+        .unwrap();
+    let starts: Vec<_> = moved.moved.iter().map(|a| a.interval.start()).collect();
+    assert_eq!(
+        starts,
+        [
+            utc("2026-12-09T04:00:00Z"),
+            utc("2026-12-16T04:00:00Z"),
+            utc("2026-12-23T04:00:00Z"),
+            utc("2026-12-30T04:00:00Z")
+        ]
+    );
+    let now = f.store.patient_appointments(f.practice, f.patients[1]).await.unwrap();
+    // The first and the attended one stay; the moved keep their old times in history.
+    assert_eq!(now[0].interval, out.booked[0].interval);
+    assert_eq!(now[1].status_kind(), StatusKind::Arrived);
+    assert!(
+        now[2..]
+            .iter()
+            .all(|a| a.series_id == out.series_id && !a.history.is_empty())
+    );
+    // Moving again by half an hour overlaps the series' own old times, which is fine.
+    let again = f
+        .service
+        .reschedule_following(f.practice, out.booked[3].id, utc("2026-12-16T04:30:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(again.moved.len(), 3);
+    assert_eq!(again.moved[0].interval.start(), utc("2026-12-16T04:30:00Z"));
+    // An attended occurrence cannot be moved at all.
+    let err = f
+        .service
+        .reschedule_following(f.practice, out.booked[1].id, utc("2026-12-02T04:00:00Z"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "illegal_transition");
+    // Nobody else's appointment moved.
+    assert_eq!(
+        f.store.appointment(f.practice, blocker.id).await.unwrap().interval,
+        blocker.interval
+    );
+}
+
 async fn slot_search_excludes_booked_time_and_everything_found_books(store: Arc<dyn Storage>) {
     let f = fixture_on(store).await;
     f.service.book(f.practice, &f.request(0, TUE_0900)).await.unwrap();
@@ -391,5 +483,6 @@ on_every_store!(
     reschedule_keeps_history_and_frees_the_old_time,
     status_machine_through_the_service,
     series_all_or_nothing_and_book_free,
+    a_series_moves_from_one_occurrence_on_all_or_nothing,
     slot_search_excludes_booked_time_and_everything_found_books,
 );

@@ -73,7 +73,7 @@ impl Modify for Bearer {
         routes::directory::directory, routes::slots::search,
         routes::appointments::book, routes::appointments::list, routes::appointments::get, routes::appointments::cancel, routes::appointments::cancel_following,
         routes::appointments::confirm, routes::appointments::arrive, routes::appointments::complete,
-        routes::appointments::no_show, routes::appointments::reschedule, routes::appointments::join_waitlist,
+        routes::appointments::no_show, routes::appointments::reschedule, routes::appointments::reschedule_following, routes::appointments::join_waitlist,
         routes::billing::claim, routes::billing::join, routes::billing::get, routes::billing::pdf,
         routes::billing::payment_intent,
         routes::records::save_prep, routes::records::record_consent, routes::records::consents,

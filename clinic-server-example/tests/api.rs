@@ -357,8 +357,34 @@ async fn series_over_http() {
     assert_eq!(r.status, 409);
     assert!(r.body["booked"].as_array().unwrap().is_empty());
     assert_eq!(r.body["occurrences"][0]["error_code"], "practitioner_busy");
-    // "This and following" from the second occurrence: the first stays.
+    // Moving from the second occurrence (8 Dec) to Wednesdays at 11:00: 23 Dec is taken,
+    // so nothing moves and the clash is named; at 12:00 both move.
+    let other = book(
+        &app,
+        (&service, &tom, &sydney),
+        app.patients[3],
+        "2026-12-23T11:00:00+11:00",
+    )
+    .await;
+    assert_eq!(other.status, 201, "{:?}", other.body);
     let second = booked_ids[1].clone();
+    let path = format!("/api/v1/appointments/{second}/reschedule-following");
+    let r = app.post(&path, &json!({"start": "2026-12-09T11:00:00+11:00"})).await;
+    assert_eq!(r.status, 409, "{:?}", r.body);
+    assert!(r.body["moved"].as_array().unwrap().is_empty());
+    assert_eq!(r.body["occurrences"][1]["local_start"], "2026-12-23T11:00:00");
+    assert_eq!(r.body["occurrences"][1]["error_code"], "practitioner_busy");
+    let r = app.post(&path, &json!({"start": "2026-12-09T12:00:00+11:00"})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let moved: Vec<&str> = r.body["moved"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["interval"]["start"].as_str().unwrap())
+        .collect();
+    assert_eq!(moved, ["2026-12-09T01:00:00Z", "2026-12-23T01:00:00Z"]);
+    problem(&app.post(&path, &json!({"start": "2026-12-09"})).await, 422, "bad_request");
+    // "This and following" from the second occurrence: the first stays.
     let r = app
         .post(
             &format!("/api/v1/appointments/{second}/cancel-following"),

@@ -100,6 +100,17 @@ pub fn local_starts(
     Ok(starts)
 }
 
+/// Where an occurrence of a series goes when the series is moved from one of its
+/// occurrences on ("this and following"): the occurrence moved from local start `from` to
+/// `to`, and every later one keeps its place in the series, moved by the same number of
+/// calendar days, at `to`'s wall-clock time. The wall clock is kept, not the elapsed time,
+/// so a series moved across a daylight-saving change stays at the time the patient chose
+/// (as [`local_starts`] keeps it when booking).
+#[must_use]
+pub fn moved_local_start(from: NaiveDateTime, to: NaiveDateTime, occurrence: NaiveDateTime) -> NaiveDateTime {
+    (occurrence.date() + (to.date() - from.date())).and_time(to.time())
+}
+
 /// Checks every occurrence of a series whose first occurrence is `first.start`.
 ///
 /// # Errors
@@ -148,6 +159,30 @@ mod tests {
         .unwrap();
         assert!(s.iter().all(|t| t.format("%H:%M").to_string() == "10:00"));
         assert_eq!(s[2].date(), "2026-10-12".parse::<NaiveDate>().unwrap());
+    }
+
+    #[test]
+    fn a_moved_series_keeps_its_days_apart_and_the_new_wall_clock_time() {
+        let t = |s: &str| s.parse::<NaiveDateTime>().unwrap();
+        // Monday 10:00 moved to Tuesday 11:30: later Mondays become Tuesdays at 11:30,
+        // across the October DST change in Sydney and across a leap day.
+        let (from, to) = (t("2026-09-28T10:00:00"), t("2026-09-29T11:30:00"));
+        assert_eq!(
+            moved_local_start(from, to, t("2026-10-05T10:00:00")),
+            t("2026-10-06T11:30:00")
+        );
+        assert_eq!(
+            moved_local_start(from, to, t("2028-02-28T10:00:00")),
+            t("2028-02-29T11:30:00")
+        );
+        // Moved earlier, over a month's end.
+        let (from, to) = (t("2026-12-01T09:00:00"), t("2026-11-30T08:00:00"));
+        assert_eq!(
+            moved_local_start(from, to, t("2026-12-08T09:00:00")),
+            t("2026-12-07T08:00:00")
+        );
+        // The occurrence moved itself lands where it was asked to.
+        assert_eq!(moved_local_start(from, to, from), to);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 
 use super::error::{ServiceError, settle};
 use crate::ids::{AppointmentId, LocationId, PatientId, PracticeId, PractitionerId, SeriesId, ServiceId};
@@ -85,6 +85,16 @@ pub struct SeriesOutcome {
     /// The appointments booked.
     pub booked: Vec<Appointment>,
     /// Every occurrence, booked or not.
+    pub report: Vec<OccurrenceReport>,
+}
+
+/// The result of moving a series from one occurrence on.
+#[derive(Clone, Debug)]
+pub struct SeriesMove {
+    /// The appointments as moved, soonest first (empty when any occurrence could not move,
+    /// and then nothing moved).
+    pub moved: Vec<Appointment>,
+    /// Every occurrence that was to move, with its new local start and outcome.
     pub report: Vec<OccurrenceReport>,
 }
 
@@ -565,6 +575,159 @@ impl BookingService {
             let acc = check(&ctx, &proposal, &Calendar::new(&snap.appointments), Some(id))?;
             appt.reschedule(acc.interval, acc.blocked, now)?;
             if let Some(done) = self.commit_one(practice, &snap.versions, appt).await? {
+                return Ok(done);
+            }
+        }
+        Err(ServiceError::Contention)
+    }
+
+    /// Moves an appointment to `new_start` and, when it belongs to a series, every later
+    /// occurrence that can still be moved ("this and following"), each by the same number
+    /// of days at the new wall-clock time in the location's zone
+    /// ([`series::moved_local_start`]). Earlier occurrences and those already attended,
+    /// completed, missed or cancelled stay where they are.
+    ///
+    /// All or nothing: every moved occurrence is checked by the booking rules against the
+    /// calendar without the occurrences being moved (so they never clash with their own
+    /// old times) and with those already placed; if one cannot move, none does and the
+    /// report says why for each. One guarded commit stores them all.
+    ///
+    /// # Errors
+    /// As [`BookingService::reschedule`] for the appointment named (which must still be
+    /// movable); [`ServiceError::Contention`] when the calendar kept changing.
+    pub async fn reschedule_following(
+        &self,
+        practice: PracticeId,
+        id: AppointmentId,
+        new_start: DateTime<Utc>,
+    ) -> Result<SeriesMove, ServiceError> {
+        let first = self
+            .ports
+            .appointments
+            .appointment(practice, id)
+            .await
+            .map_err(ServiceError::from_port("appointment"))?;
+        let loaded = self
+            .load(
+                practice,
+                first.practitioner_id,
+                first.service_id,
+                first.location_id,
+                first.room_id,
+            )
+            .await?;
+        if !first.status_kind().can_reschedule() {
+            // The transition's own error, exactly as a single move reports it.
+            let mut probe = first.clone();
+            probe.reschedule(first.interval, first.blocked, self.ports.clock.now())?;
+        }
+        let zone = loaded.location.zone;
+        let from_local = first.interval.start().with_timezone(&zone).naive_local();
+        let to_local = new_start.with_timezone(&zone).naive_local();
+        let mut moving: Vec<Appointment> = match (first.series_id, first.patient_ids.first()) {
+            (Some(series), Some(patient)) => self
+                .ports
+                .appointments
+                .patient_appointments(practice, *patient)
+                .await?
+                .into_iter()
+                .filter(|a| {
+                    a.series_id == Some(series)
+                        && a.id != id
+                        && a.interval.start() > first.interval.start()
+                        && a.status_kind().can_reschedule()
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        moving.insert(0, first.clone());
+        moving.sort_by_key(|a| a.interval.start());
+        let ids: Vec<AppointmentId> = moving.iter().map(|a| a.id).collect();
+        // Where each goes (None: the wall-clock time does not exist that day).
+        let targets: Vec<(NaiveDateTime, Option<DateTime<Utc>>)> = moving
+            .iter()
+            .map(|a| {
+                let local = if a.id == id {
+                    to_local
+                } else {
+                    series::moved_local_start(
+                        from_local,
+                        to_local,
+                        a.interval.start().with_timezone(&zone).naive_local(),
+                    )
+                };
+                (
+                    local,
+                    if a.id == id {
+                        Some(new_start)
+                    } else {
+                        crate::time::resolve_local(zone, local)
+                    },
+                )
+            })
+            .collect();
+        let mut lo = moving.iter().map(|a| a.blocked.start()).min().unwrap_or(new_start);
+        let mut hi = moving.iter().map(|a| a.blocked.end()).max().unwrap_or(new_start);
+        for t in targets.iter().filter_map(|(_, t)| *t) {
+            let blocked = crate::scheduling::intervals_for(&loaded.service, t)?.blocked;
+            lo = lo.min(blocked.start());
+            hi = hi.max(blocked.end());
+        }
+        let window = TimeRange::new(lo, hi)?;
+        let keys = ResourceKey::of(&first);
+        for _ in 0..MAX_ATTEMPTS {
+            let snap = self.ports.appointments.snapshot(practice, &keys, window).await?;
+            let now = self.ports.clock.now();
+            let ctx = self.rule_context(&loaded.practice, now);
+            let mut others: Vec<Appointment> = snap
+                .appointments
+                .iter()
+                .filter(|a| !ids.contains(&a.id))
+                .cloned()
+                .collect();
+            let mut moved = Vec::with_capacity(ids.len());
+            let mut report = Vec::with_capacity(ids.len());
+            for (index, (appt_id, (local_start, target))) in (0u16..).zip(ids.iter().zip(&targets)) {
+                let outcome = match (snap.appointments.iter().find(|a| a.id == *appt_id), target) {
+                    (None, _) => Err(SchedulingError::InvalidSeries(
+                        "the occurrence changed meanwhile; try again",
+                    )),
+                    (Some(_), None) => Err(SchedulingError::NonexistentLocalTime { local: *local_start }),
+                    (Some(current), Some(start)) => {
+                        let proposal = loaded.proposal(&current.patient_ids, current.mode, *start);
+                        match check(&ctx, &proposal, &Calendar::new(&others), None) {
+                            Ok(acc) => {
+                                let mut a = current.clone();
+                                match a.reschedule(acc.interval, acc.blocked, now) {
+                                    Ok(()) => {
+                                        others.push(a.clone());
+                                        moved.push(a);
+                                        Ok(*appt_id)
+                                    }
+                                    Err(e) => Err(e),
+                                }
+                            }
+                            Err(e) => Err(e),
+                        }
+                    }
+                };
+                report.push(OccurrenceReport {
+                    index,
+                    local_start: *local_start,
+                    outcome,
+                });
+            }
+            if moved.len() < ids.len() {
+                // All or nothing: say why for the ones that could not move.
+                return Ok(SeriesMove {
+                    moved: Vec::new(),
+                    report,
+                });
+            }
+            if let Some(done) = settle(
+                self.ports.appointments.commit(practice, &snap.versions, &moved).await,
+                SeriesMove { moved, report },
+            )? {
                 return Ok(done);
             }
         }

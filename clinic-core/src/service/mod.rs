@@ -22,7 +22,8 @@ pub use billing::{
     PaymentOutcome, RefundOutcome, RefundPayment,
 };
 pub use booking::{
-    BookingService, CancelOutcome, MAX_ATTEMPTS, OccurrenceReport, SchedulingPorts, SeriesOutcome, SlotSearch,
+    BookingService, CancelOutcome, MAX_ATTEMPTS, OccurrenceReport, SchedulingPorts, SeriesMove, SeriesOutcome,
+    SlotSearch,
 };
 pub use clinical::{Actor, ClinicalPorts, ClinicalService};
 pub use compliance::{CompliancePorts, ComplianceReport, ComplianceService};

@@ -27,6 +27,41 @@ pub(crate) struct OccurrenceDto {
     error: Option<String>,
 }
 
+/// Each occurrence's outcome as the principal may see it: a clash names the other
+/// appointment to staff, but a patient learns only that the time is taken.
+fn occurrences(who: &Principal, report: Vec<clinic_core::service::OccurrenceReport>) -> Vec<OccurrenceDto> {
+    report
+        .into_iter()
+        .map(|o| {
+            let (appointment_id, error_code, error) = match o.outcome {
+                Ok(id) => (Some(id), None, None),
+                Err(e) if who.is_patient_only() && e.is_conflict() => (
+                    None,
+                    Some(e.code()),
+                    Some("that time is no longer available".to_owned()),
+                ),
+                Err(e) => (None, Some(e.code()), Some(e.to_string())),
+            };
+            OccurrenceDto {
+                index: o.index,
+                local_start: o.local_start,
+                appointment_id,
+                error_code,
+                error,
+            }
+        })
+        .collect()
+}
+
+/// A series moved from one occurrence on.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct SeriesMoveDto {
+    /// The appointments as moved (none when any occurrence could not move).
+    moved: Vec<Appointment>,
+    /// Every occurrence that was to move: its new local start and outcome.
+    occurrences: Vec<OccurrenceDto>,
+}
+
 /// A booked appointment with the Medicare warnings it raised (they never block a booking).
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct BookedDto {
@@ -112,28 +147,7 @@ pub(crate) async fn book(
             } else {
                 StatusCode::CREATED
             };
-            let occurrences = out
-                .report
-                .into_iter()
-                .map(|o| {
-                    let (appointment_id, error_code, error) = match o.outcome {
-                        Ok(id) => (Some(id), None, None),
-                        Err(e) if who.is_patient_only() && e.is_conflict() => (
-                            None,
-                            Some(e.code()),
-                            Some("that time is no longer available".to_owned()),
-                        ),
-                        Err(e) => (None, Some(e.code()), Some(e.to_string())),
-                    };
-                    OccurrenceDto {
-                        index: o.index,
-                        local_start: o.local_start,
-                        appointment_id,
-                        error_code,
-                        error,
-                    }
-                })
-                .collect();
+            let occurrences = occurrences(&who, out.report);
             Ok((
                 status,
                 Json(SeriesDto {
@@ -315,6 +329,38 @@ pub(crate) async fn no_show(
     Path(id): Path<String>,
 ) -> Result<Json<Appointment>, ApiError> {
     step(&s, &who, &id, Step::NoShow).await
+}
+
+/// `POST /api/v1/appointments/{id}/reschedule-following`: moves this occurrence to `start`
+/// and every later open occurrence of its series by the same number of days, at the new
+/// wall-clock time ("this and following"). All or nothing: 409 with each occurrence's
+/// outcome when any of them cannot move, and then nothing has moved.
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/reschedule-following", tag = "appointments", params(("id" = String, Path, description = "the record's id (UUID)")), request_body = Reschedule, responses((status = 200, description = "every occurrence moved", body = SeriesMoveDto), (status = 409, description = "an occurrence could not move, so none did", body = SeriesMoveDto), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+pub(crate) async fn reschedule_following(
+    State(s): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    body: Result<Json<Reschedule>, JsonRejection>,
+) -> Result<(StatusCode, Json<SeriesMoveDto>), ApiError> {
+    let b = json_body(body)?;
+    let id = permitted(&s, &who, &id, Action::Write).await?.id;
+    let out = s
+        .booking
+        .reschedule_following(s.practice, id, b.start)
+        .await
+        .map_err(|e| for_patient(&who, e))?;
+    let status = if out.moved.is_empty() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(SeriesMoveDto {
+            occurrences: occurrences(&who, out.report),
+            moved: out.moved,
+        }),
+    ))
 }
 
 /// A new start.

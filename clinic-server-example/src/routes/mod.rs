@@ -174,6 +174,10 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/appointments/{id}/complete", post(appointments::complete))
         .route("/api/v1/appointments/{id}/no-show", post(appointments::no_show))
         .route("/api/v1/appointments/{id}/reschedule", post(appointments::reschedule))
+        .route(
+            "/api/v1/appointments/{id}/reschedule-following",
+            post(appointments::reschedule_following),
+        )
         .route("/api/v1/claims", post(billing::claim))
         .route("/api/v1/waitlist", post(appointments::join_waitlist))
         .route("/api/v1/appointments/{id}/join", post(billing::join))
