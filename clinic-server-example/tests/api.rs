@@ -383,7 +383,11 @@ async fn series_over_http() {
         .map(|a| a["interval"]["start"].as_str().unwrap())
         .collect();
     assert_eq!(moved, ["2026-12-09T01:00:00Z", "2026-12-23T01:00:00Z"]);
-    problem(&app.post(&path, &json!({"start": "2026-12-09"})).await, 422, "bad_request");
+    problem(
+        &app.post(&path, &json!({"start": "2026-12-09"})).await,
+        422,
+        "bad_request",
+    );
     // "This and following" from the second occurrence: the first stays.
     let r = app
         .post(
@@ -3666,4 +3670,254 @@ async fn a_guardian_reads_and_books_for_their_child_until_the_child_turns_eighte
         .filter(|a| a.starts_with("guardian."))
         .collect();
     assert_eq!(actions, ["guardian.link", "guardian.unlink"]);
+}
+
+/// One generated table: every role × every record route × their own record and another's,
+/// over HTTP, against `access::decide`. "Own" is patient 0's records as patient 0, or as
+/// Tom who treats them; "other" is patient 1's, whom Mei treats. Roles that act for the
+/// whole practice see both alike. A refusal of another's record that would be allowed for
+/// one's own answers 404, so existence does not leak.
+#[tokio::test]
+async fn every_role_reads_its_own_and_others_records_exactly_as_the_matrix_says() {
+    use clinic_core::access::{self, Action, Area, RecordFacts, Relation};
+    use clinic_core::people::Role;
+    let app = spawn_app().await;
+    let (service, tom, _) = directory(&app).await;
+    let mei = practitioner_named(&app, "Mei Chen").await;
+    struct Records {
+        patient: PatientId,
+        practitioner: String,
+        appointment: String,
+        invoice: String,
+        note: String,
+    }
+    let mut records = Vec::new();
+    for (patient, practitioner) in [(app.patients[0], tom.clone()), (app.patients[1], mei.clone())] {
+        // Their first free time, wherever they work.
+        let slots = app
+            .get(&format!(
+                "/api/v1/slots?service_id={service}&practitioner_id={practitioner}&from=2026-11-24&to=2026-11-30&zone=Australia/Sydney"
+            ))
+            .await;
+        let slot = &slots.body[0];
+        let (start, location) = (slot["start"].as_str().unwrap(), slot["location_id"].as_str().unwrap());
+        let appointment = book(&app, (&service, &practitioner, location), patient, start).await;
+        assert_eq!(appointment.status, 201, "{:?}", appointment.body);
+        let clinician = clinic_core::service::Actor {
+            practice_id: app.state.practice,
+            user_id: UuidV7Ids.new_id(),
+            role: Role::Psychologist,
+            practitioner_id: Some(practitioner.parse().unwrap()),
+            patient_id: None,
+            guardian_of: Vec::new(),
+            request_id: None,
+        };
+        let note = app
+            .state
+            .clinical
+            .create(
+                &clinician,
+                patient,
+                clinic_core::clinical::NoteKind::Progress,
+                clinic_core::clinical::Soap::default(),
+            )
+            .await
+            .unwrap();
+        app.state.clinical.share(&clinician, note.id, true).await.unwrap();
+        records.push(Records {
+            patient,
+            practitioner,
+            appointment: appointment.body["id"].as_str().unwrap().to_owned(),
+            invoice: issued_invoice(&app, patient).await,
+            note: note.id.to_string(),
+        });
+    }
+    let shared = RecordFacts {
+        shared_with_patient: true,
+        ..RecordFacts::default()
+    };
+    // (path, action, area, facts of the record)
+    let routes = |r: &Records| -> Vec<(String, Action, Area, RecordFacts)> {
+        let p = r.patient;
+        vec![
+            (
+                format!("/api/v1/appointments/{}", r.appointment),
+                Action::Read,
+                Area::Appointments,
+                RecordFacts::default(),
+            ),
+            (
+                format!("/api/v1/fhir/Appointment/{}", r.appointment),
+                Action::Read,
+                Area::Appointments,
+                RecordFacts::default(),
+            ),
+            (
+                format!("/api/v1/invoices/{}", r.invoice),
+                Action::Read,
+                Area::Billing,
+                RecordFacts::default(),
+            ),
+            (
+                format!("/api/v1/invoices/{}/pdf", r.invoice),
+                Action::Read,
+                Area::Billing,
+                RecordFacts::default(),
+            ),
+            (
+                format!("/api/v1/patients/{p}/invoices"),
+                Action::Read,
+                Area::Billing,
+                RecordFacts::default(),
+            ),
+            (
+                format!("/api/v1/patients/{p}/medicare-usage"),
+                Action::Read,
+                Area::Billing,
+                RecordFacts::default(),
+            ),
+            (
+                format!("/api/v1/patients/{p}"),
+                Action::Read,
+                Area::Profile,
+                RecordFacts::default(),
+            ),
+            (
+                format!("/api/v1/fhir/Patient/{p}"),
+                Action::Read,
+                Area::Profile,
+                RecordFacts::default(),
+            ),
+            (
+                format!("/api/v1/patients/{p}/consents"),
+                Action::Read,
+                Area::Profile,
+                RecordFacts::default(),
+            ),
+            (
+                format!("/api/v1/notes/{}", r.note),
+                Action::Read,
+                Area::ProgressNotes,
+                shared,
+            ),
+            (
+                format!("/api/v1/patients/{p}/prescriptions"),
+                Action::Read,
+                Area::Prescriptions,
+                RecordFacts::default(),
+            ),
+            (
+                format!("/api/v1/patients/{p}/measures"),
+                Action::Read,
+                Area::OutcomeMeasures,
+                RecordFacts::default(),
+            ),
+            (
+                format!("/api/v1/patients/{p}/export"),
+                Action::Process,
+                Area::PrivacyRequests,
+                RecordFacts::default(),
+            ),
+            (
+                format!("/api/v1/practitioners/{}/availability", r.practitioner),
+                Action::Read,
+                Area::Availability,
+                RecordFacts::default(),
+            ),
+            (
+                format!("/api/v1/practitioners/{}/credentials", r.practitioner),
+                Action::Read,
+                Area::Credentials,
+                RecordFacts::default(),
+            ),
+            (
+                format!("/api/v1/patients/{p}/guardians"),
+                Action::Read,
+                Area::StaffAccounts,
+                RecordFacts::default(),
+            ),
+            (
+                "/api/v1/audit".to_owned(),
+                Action::Read,
+                Area::AuditLog,
+                RecordFacts::default(),
+            ),
+            (
+                "/api/v1/inventory/items".to_owned(),
+                Action::Read,
+                Area::Inventory,
+                RecordFacts::default(),
+            ),
+        ]
+    };
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for role in [
+        Role::Patient,
+        Role::Psychologist,
+        Role::Doctor,
+        Role::Technician,
+        Role::PracticeManager,
+        Role::Admin,
+    ] {
+        let clinician = matches!(role, Role::Psychologist | Role::Doctor);
+        let token = token_for(
+            &app,
+            role,
+            clinician.then_some(tom.as_str()),
+            (role == Role::Patient).then_some(app.patients[0]),
+        );
+        app.use_token(Some(&token));
+        for (relation, r) in [(Relation::Own, &records[0]), (Relation::Other, &records[1])] {
+            for (path, action, area, facts) in routes(r) {
+                // Availability and credentials are the practitioner's, not the patient's:
+                // a patient is never their owner.
+                let relation = if role == Role::Patient && matches!(area, Area::Availability | Area::Credentials) {
+                    Relation::Other
+                } else {
+                    relation
+                };
+                let decide = |relation| {
+                    access::decide(&access::Request {
+                        role,
+                        action,
+                        area,
+                        relation,
+                        facts,
+                        break_glass: false,
+                    })
+                };
+                let allowed = decide(relation) == access::Decision::Allow;
+                let hidden = relation == Relation::Other && decide(Relation::Own) == access::Decision::Allow;
+                let (status, _) = app.send_bytes("GET", &path, "application/json", b"").await;
+                let ok = if allowed {
+                    status == 200
+                } else if hidden {
+                    status == 404
+                } else {
+                    status == 403 || status == 404
+                };
+                if !ok {
+                    wrong.push(format!(
+                        "{role:?} {relation:?} {path}: the matrix says {}, the server {status}",
+                        if allowed {
+                            "allow"
+                        } else if hidden {
+                            "not found"
+                        } else {
+                            "deny"
+                        }
+                    ));
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {checked} wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    assert_eq!(checked, 6 * 2 * 18);
 }

@@ -7,15 +7,17 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use clinic_core::access::{Action, Area};
 use clinic_core::clinical::{
     Instrument, MeasureRecord, Prescription, PrescriptionSpec, ResultValue, TestResult, TreatmentGoal, TreatmentPlan,
 };
 use clinic_core::ids::{PatientId, PractitionerId, TestResultId};
 use clinic_core::people::Role;
-use clinic_core::service::{Actor, ServiceError};
+use clinic_core::service::Actor;
 use serde::Deserialize;
 
 use super::json_body;
+use super::refusal;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -28,16 +30,6 @@ fn actor(who: &Principal, headers: &HeaderMap, prefer: &[Role]) -> Actor {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     who.actor_as(prefer, id)
-}
-
-/// A refusal: 404 to a patient (another's record does not exist for them), 403 to staff.
-fn refusal(who: &Principal, e: ServiceError) -> ApiError {
-    match e {
-        ServiceError::Forbidden if who.is_patient_only() => {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", "patient not found")
-        }
-        other => other.into(),
-    }
 }
 
 fn patient_id(id: &str) -> Result<PatientId, ApiError> {
@@ -59,7 +51,7 @@ pub(crate) async fn prescribe(
         .records
         .prescribe(&actor(&who, &headers, &[Role::Doctor]), patient, &spec)
         .await
-        .map_err(|e| refusal(&who, e))?;
+        .map_err(|e| refusal(&who, e, "patient", (Action::Write, Area::Prescriptions)))?;
     Ok((StatusCode::CREATED, Json(p)))
 }
 
@@ -76,7 +68,7 @@ pub(crate) async fn prescriptions(
         s.records
             .prescriptions(&actor(&who, &headers, CLINICAL), patient)
             .await
-            .map_err(|e| refusal(&who, e))?,
+            .map_err(|e| refusal(&who, e, "patient", (Action::Read, Area::Prescriptions)))?,
     ))
 }
 
@@ -109,7 +101,7 @@ pub(crate) async fn record_result(
             b.values,
         )
         .await
-        .map_err(|e| refusal(&who, e))?;
+        .map_err(|e| refusal(&who, e, "patient", (Action::Write, Area::TestResults)))?;
     Ok((StatusCode::CREATED, Json(r)))
 }
 
@@ -126,7 +118,7 @@ pub(crate) async fn results(
         s.records
             .results(&actor(&who, &headers, CLINICAL), patient)
             .await
-            .map_err(|e| refusal(&who, e))?,
+            .map_err(|e| refusal(&who, e, "patient", (Action::Read, Area::TestResults)))?,
     ))
 }
 
@@ -144,7 +136,7 @@ pub(crate) async fn review_result(
         s.records
             .review_result(&actor(&who, &headers, &[Role::Doctor]), id)
             .await
-            .map_err(|e| refusal(&who, e))?,
+            .map_err(|e| refusal(&who, e, "patient", (Action::Review, Area::TestResults)))?,
     ))
 }
 
@@ -169,7 +161,7 @@ pub(crate) async fn attach_to_result(
         .records
         .attach_to_result(&actor(&who, &headers, &[Role::Technician]), id, reference)
         .await
-        .map_err(|e| refusal(&who, e))?;
+        .map_err(|e| refusal(&who, e, "patient", (Action::Write, Area::TestResults)))?;
     Ok((StatusCode::CREATED, Json(r)))
 }
 
@@ -187,7 +179,7 @@ pub(crate) async fn result_attachment(
         .records
         .result_attachment(&actor(&who, &headers, CLINICAL), id, &digest)
         .await
-        .map_err(|e| refusal(&who, e))?;
+        .map_err(|e| refusal(&who, e, "patient", (Action::Read, Area::TestResults)))?;
     super::document_response(&s, &reference, "attachment").await
 }
 
@@ -219,7 +211,7 @@ pub(crate) async fn set_plan(
                 b.review_on,
             )
             .await
-            .map_err(|e| refusal(&who, e))?,
+            .map_err(|e| refusal(&who, e, "patient", (Action::Write, Area::ProgressNotes)))?,
     ))
 }
 
@@ -236,7 +228,7 @@ pub(crate) async fn plan(
         s.records
             .plan(&actor(&who, &headers, CLINICAL), patient)
             .await
-            .map_err(|e| refusal(&who, e))?,
+            .map_err(|e| refusal(&who, e, "patient", (Action::Read, Area::ProgressNotes)))?,
     ))
 }
 
@@ -269,7 +261,7 @@ pub(crate) async fn complete_measure(
             b.answers,
         )
         .await
-        .map_err(|e| refusal(&who, e))?;
+        .map_err(|e| refusal(&who, e, "patient", (Action::Write, Area::OutcomeMeasures)))?;
     Ok((StatusCode::CREATED, Json(m)))
 }
 
@@ -286,6 +278,6 @@ pub(crate) async fn measures(
         s.records
             .measures(&actor(&who, &headers, CLINICAL), patient)
             .await
-            .map_err(|e| refusal(&who, e))?,
+            .map_err(|e| refusal(&who, e, "patient", (Action::Read, Area::OutcomeMeasures)))?,
     ))
 }

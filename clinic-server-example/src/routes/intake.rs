@@ -17,23 +17,13 @@ use clinic_core::access::{Action, Area, Relation};
 use clinic_core::clinical::{Answer, IntakeForm, IntakeSubmission};
 use clinic_core::ids::PatientId;
 use clinic_core::people::Role;
-use clinic_core::service::ServiceError;
 use serde::{Deserialize, Serialize};
 
+use super::refusal;
 use super::{json_body, request_id};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// The service's refusal: 404 to a patient (another's intake does not exist for them).
-fn refusal(who: &Principal, e: ServiceError) -> ApiError {
-    match e {
-        ServiceError::Forbidden if who.is_patient_only() => {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", "intake not found")
-        }
-        other => other.into(),
-    }
-}
 
 const READERS: &[Role] = &[Role::Patient, Role::PracticeManager, Role::Admin];
 
@@ -70,7 +60,7 @@ pub(crate) async fn submit(
         .intake
         .submit(&actor, patient, b.answers)
         .await
-        .map_err(|e| refusal(&who, e))?;
+        .map_err(|e| refusal(&who, e, "intake", (Action::Write, Area::Profile)))?;
     Ok((StatusCode::CREATED, Json(submission)))
 }
 
@@ -94,12 +84,9 @@ pub(crate) async fn amend(
     let patient: PatientId = id.parse()?;
     let b = json_body(body)?;
     let actor = who.actor_as(READERS, request_id(&headers));
-    Ok(Json(
-        s.intake
-            .amend(&actor, patient, &b.key, b.answer)
-            .await
-            .map_err(|e| refusal(&who, e))?,
-    ))
+    Ok(Json(s.intake.amend(&actor, patient, &b.key, b.answer).await.map_err(
+        |e| refusal(&who, e, "intake", (Action::Write, Area::Profile)),
+    )?))
 }
 
 /// A patient's intake with the risk questions answered "yes", so the practice can make
@@ -125,6 +112,6 @@ pub(crate) async fn read(
         .intake
         .read_with_flags(&actor, patient)
         .await
-        .map_err(|e| refusal(&who, e))?;
+        .map_err(|e| refusal(&who, e, "intake", (Action::Read, Area::Profile)))?;
     Ok(Json(IntakeDto { submission, risk_flags }))
 }

@@ -7,10 +7,12 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use clinic_core::access::{Action, Area};
 use clinic_core::ids::ThreadId;
 use clinic_core::people::Role;
-use clinic_core::service::{Actor, MessageView, NewMessage, NewThread, ServiceError, ThreadSummary, ThreadView};
+use clinic_core::service::{Actor, MessageView, NewMessage, NewThread, ThreadSummary, ThreadView};
 
+use super::refusal;
 use super::{json_body, request_id};
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -21,16 +23,6 @@ const MESSAGING: &[Role] = &[Role::Psychologist, Role::Doctor, Role::Technician,
 
 fn actor(who: &Principal, headers: &HeaderMap) -> Actor {
     who.actor_as(MESSAGING, request_id(headers))
-}
-
-/// A refusal: 404 to a patient (another's thread does not exist for them), 403 to staff.
-fn refusal(who: &Principal, e: ServiceError) -> ApiError {
-    match e {
-        ServiceError::Forbidden if who.is_patient_only() => {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", "thread not found")
-        }
-        other => other.into(),
-    }
 }
 
 /// `GET /api/v1/messages/threads`: the threads the caller may read, most recent first,
@@ -59,7 +51,7 @@ pub(crate) async fn start_thread(
         .messaging
         .start(&actor(&who, &headers), &new)
         .await
-        .map_err(|e| refusal(&who, e))?;
+        .map_err(|e| refusal(&who, e, "thread", (Action::Write, Area::Messages)))?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -77,7 +69,7 @@ pub(crate) async fn read_thread(
         .messaging
         .read(&actor(&who, &headers), id)
         .await
-        .map_err(|e| refusal(&who, e))?;
+        .map_err(|e| refusal(&who, e, "thread", (Action::Read, Area::Messages)))?;
     Ok(Json(view))
 }
 
@@ -97,7 +89,7 @@ pub(crate) async fn post_message(
         .messaging
         .post(&actor(&who, &headers), id, &new)
         .await
-        .map_err(|e| refusal(&who, e))?;
+        .map_err(|e| refusal(&who, e, "thread", (Action::Write, Area::Messages)))?;
     Ok((StatusCode::CREATED, Json(m)))
 }
 
@@ -134,7 +126,7 @@ pub(crate) async fn attachment(
         .messaging
         .read(&actor(&who, &headers), id)
         .await
-        .map_err(|e| refusal(&who, e))?;
+        .map_err(|e| refusal(&who, e, "thread", (Action::Read, Area::Messages)))?;
     let Some(reference) = view
         .messages
         .iter()

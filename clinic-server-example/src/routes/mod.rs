@@ -354,6 +354,28 @@ pub(crate) async fn practice_zone(s: &AppState) -> Result<chrono_tz::Tz, ApiErro
     Ok(locations.first().map_or(chrono_tz::Australia::Sydney, |l| l.zone))
 }
 
+/// A core service's refusal as the caller sees it: 404 `not_found` when the caller's access
+/// turns on the record being theirs (always for a patient or guardian; for staff, when
+/// their role could do `what` to a record of their own, as a clinician to a patient they
+/// treat), so a record's existence never leaks; otherwise the service's own error (403 for
+/// a role refused whatever the record).
+pub(crate) fn refusal(
+    who: &crate::auth::Principal,
+    e: clinic_core::service::ServiceError,
+    entity: &'static str,
+    what: (clinic_core::access::Action, clinic_core::access::Area),
+) -> ApiError {
+    let hidden = who.is_patient_only() || who.may(what.0, what.1, clinic_core::access::Relation::Own);
+    match e {
+        clinic_core::service::ServiceError::Forbidden if hidden => ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{entity} not found"),
+        ),
+        other => other.into(),
+    }
+}
+
 /// Today at the practice (see [`practice_zone`]).
 pub(crate) async fn practice_today(s: &AppState) -> Result<chrono::NaiveDate, ApiError> {
     Ok(s.clock.now().with_timezone(&practice_zone(s).await?).date_naive())

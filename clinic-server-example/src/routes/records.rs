@@ -19,6 +19,7 @@ use clinic_core::service::{Actor, ServiceError};
 use clinic_core::telehealth::SessionPrep;
 use serde::{Deserialize, Serialize};
 
+use super::refusal;
 use super::{json_body, request_id};
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -29,17 +30,6 @@ fn own(who: &Principal, patient: PatientId) -> Relation {
         Relation::Own
     } else {
         Relation::Other
-    }
-}
-
-/// A service's refusal: 404 for a patient (another's record does not exist for them),
-/// 403 for staff.
-fn refusal(who: &Principal, e: ServiceError, entity: &'static str) -> ApiError {
-    match e {
-        ServiceError::Forbidden if who.is_patient_only() => {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{entity} not found"))
-        }
-        other => other.into(),
     }
 }
 
@@ -183,7 +173,7 @@ pub(crate) async fn create_note(
         .clinical
         .create(&clinician(&who, &headers), b.patient_id, b.kind, b.soap)
         .await
-        .map_err(|e| refusal(&who, e, "patient"))?;
+        .map_err(|e| refusal(&who, e, "patient", (Action::Write, Area::ProgressNotes)))?;
     Ok((StatusCode::CREATED, Json(note)))
 }
 
@@ -201,7 +191,7 @@ pub(crate) async fn note(
         .clinical
         .read(&actor, id, None)
         .await
-        .map_err(|e| refusal(&who, e, "note"))?;
+        .map_err(|e| refusal(&who, e, "note", (Action::Read, Area::ProgressNotes)))?;
     Ok(Json(note))
 }
 
@@ -215,12 +205,9 @@ pub(crate) async fn sign_note(
     Path(id): Path<String>,
 ) -> Result<Json<ProgressNote>, ApiError> {
     let id: NoteId = id.parse()?;
-    Ok(Json(
-        s.clinical
-            .sign(&clinician(&who, &headers), id)
-            .await
-            .map_err(|e| refusal(&who, e, "note"))?,
-    ))
+    Ok(Json(s.clinical.sign(&clinician(&who, &headers), id).await.map_err(
+        |e| refusal(&who, e, "note", (Action::Sign, Area::ProgressNotes)),
+    )?))
 }
 
 /// `POST /api/v1/notes/{id}/lock`.
@@ -232,12 +219,9 @@ pub(crate) async fn lock_note(
     Path(id): Path<String>,
 ) -> Result<Json<ProgressNote>, ApiError> {
     let id: NoteId = id.parse()?;
-    Ok(Json(
-        s.clinical
-            .lock(&clinician(&who, &headers), id)
-            .await
-            .map_err(|e| refusal(&who, e, "note"))?,
-    ))
+    Ok(Json(s.clinical.lock(&clinician(&who, &headers), id).await.map_err(
+        |e| refusal(&who, e, "note", (Action::Sign, Area::ProgressNotes)),
+    )?))
 }
 
 /// An addendum.
@@ -262,7 +246,7 @@ pub(crate) async fn amend_note(
         s.clinical
             .amend(&clinician(&who, &headers), id, &b.text)
             .await
-            .map_err(|e| refusal(&who, e, "note"))?,
+            .map_err(|e| refusal(&who, e, "note", (Action::Write, Area::ProgressNotes)))?,
     ))
 }
 
@@ -304,7 +288,7 @@ pub(crate) async fn request_access(
         .privacy
         .request_access(&actor, patient, location.state, today)
         .await
-        .map_err(|e| refusal(&who, e, "patient"))?;
+        .map_err(|e| refusal(&who, e, "patient", (Action::Request, Area::PrivacyRequests)))?;
     Ok((StatusCode::CREATED, Json(request)))
 }
 
@@ -337,7 +321,7 @@ pub(crate) async fn export(
         .privacy
         .export(&actor, patient)
         .await
-        .map_err(|e| refusal(&who, e, "patient"))?;
+        .map_err(|e| refusal(&who, e, "patient", (Action::Process, Area::PrivacyRequests)))?;
     let location = patient_state(&s, patient).await?;
     let today = s.clock.now().with_timezone(&location.zone).date_naive();
     let open: Vec<AccessRequest> = s
@@ -412,7 +396,7 @@ pub(crate) async fn process_deletion(
         .privacy
         .process_deletion(&actor, patient, &location, today)
         .await
-        .map_err(|e| refusal(&who, e, "patient"))?;
+        .map_err(|e| refusal(&who, e, "patient", (Action::Process, Area::PrivacyRequests)))?;
     Ok(Json(DeletionDto {
         outcome: report.outcome,
         deidentified: report.deidentified,
