@@ -340,6 +340,48 @@ impl PractitionerRepository for MemoryStore {
 
 #[async_trait]
 impl AppointmentRepository for MemoryStore {
+    async fn booking_context(
+        &self,
+        practice: PracticeId,
+        ask: clinic_core::ports::ContextRequest<'_>,
+    ) -> Result<clinic_core::ports::BookingContext, PortError> {
+        fn found<T>(r: Result<T, PortError>) -> Result<Option<T>, PortError> {
+            match r {
+                Ok(v) => Ok(Some(v)),
+                Err(e) if e.kind() == PortErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e),
+            }
+        }
+        let practitioner = found(self.practitioner(practice, ask.practitioner).await)?;
+        let availability = if practitioner.is_some() {
+            self.availability(practice, ask.practitioner).await?
+        } else {
+            Availability::default()
+        };
+        let mut patients = Vec::new();
+        for p in ask.patients {
+            if found(self.patient(practice, *p).await)?.is_some() {
+                patients.push(*p);
+            }
+        }
+        Ok(clinic_core::ports::BookingContext {
+            practice: found(PracticeRepository::practice(self, practice).await)?,
+            practitioner,
+            availability,
+            service: self.services(practice).await?.into_iter().find(|s| s.id == ask.service),
+            location: self
+                .locations(practice)
+                .await?
+                .into_iter()
+                .find(|l| l.id == ask.location),
+            room: match ask.room {
+                Some(room) => self.rooms(practice).await?.into_iter().find(|r| r.id == room),
+                None => None,
+            },
+            patients,
+        })
+    }
+
     async fn appointment(&self, practice: PracticeId, id: AppointmentId) -> Result<Appointment, PortError> {
         self.read()
             .appointments

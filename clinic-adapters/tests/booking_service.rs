@@ -322,6 +322,49 @@ async fn a_series_moves_from_one_occurrence_on_all_or_nothing(store: Arc<dyn Sto
     );
 }
 
+async fn the_booking_context_is_the_separate_reads_in_one(store: Arc<dyn Storage>) {
+    let f = fixture_on(store).await;
+    let stranger: PatientId = common::ids().new_id();
+    let ask = ContextRequest {
+        practitioner: f.practitioner.id,
+        service: f.session.id,
+        location: f.location.id,
+        room: Some(f.room.id),
+        patients: &[f.patients[0], stranger, f.patients[2]],
+    };
+    let ctx = f.store.booking_context(f.practice, ask).await.unwrap();
+    assert_eq!(ctx.practice.unwrap(), f.store.practice(f.practice).await.unwrap());
+    assert_eq!(ctx.practitioner.unwrap(), f.practitioner);
+    assert_eq!(
+        ctx.availability,
+        f.store.availability(f.practice, f.practitioner.id).await.unwrap()
+    );
+    assert!(!ctx.availability.templates.is_empty());
+    assert_eq!(ctx.service.unwrap(), f.session);
+    assert_eq!(ctx.location.unwrap(), f.location);
+    assert_eq!(ctx.room.unwrap(), f.room);
+    assert_eq!(ctx.patients, [f.patients[0], f.patients[2]], "only those that exist");
+    // Without a room or patients, none are read.
+    let bare = f
+        .store
+        .booking_context(
+            f.practice,
+            ContextRequest {
+                room: None,
+                patients: &[],
+                ..ask
+            },
+        )
+        .await
+        .unwrap();
+    assert!(bare.room.is_none() && bare.patients.is_empty() && bare.service.is_some());
+    // Another practice sees none of it.
+    let elsewhere = f.store.booking_context(common::ids().new_id(), ask).await.unwrap();
+    assert!(elsewhere.practice.is_none() && elsewhere.practitioner.is_none());
+    assert!(elsewhere.availability.templates.is_empty() && elsewhere.service.is_none());
+    assert!(elsewhere.location.is_none() && elsewhere.room.is_none() && elsewhere.patients.is_empty());
+}
+
 async fn slot_search_excludes_booked_time_and_everything_found_books(store: Arc<dyn Storage>) {
     let f = fixture_on(store).await;
     f.service.book(f.practice, &f.request(0, TUE_0900)).await.unwrap();
@@ -484,5 +527,6 @@ on_every_store!(
     status_machine_through_the_service,
     series_all_or_nothing_and_book_free,
     a_series_moves_from_one_occurrence_on_all_or_nothing,
+    the_booking_context_is_the_separate_reads_in_one,
     slot_search_excludes_booked_time_and_everything_found_books,
 );

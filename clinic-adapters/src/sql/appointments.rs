@@ -13,7 +13,8 @@ use async_trait::async_trait;
 use chrono::DateTime;
 use clinic_core::ids::{AppointmentId, LocationId, PatientId, PracticeId, PractitionerId};
 use clinic_core::ports::{
-    AppointmentRepository, Busy, CalendarSnapshot, Guarded, PortError, PortErrorKind, ResourceKey,
+    AppointmentRepository, BookingContext, Busy, CalendarSnapshot, ContextRequest, Guarded, PortError, PortErrorKind,
+    ResourceKey,
 };
 use clinic_core::reports::Tally;
 use clinic_core::scheduling::{Appointment, AppointmentStatus, StatusKind};
@@ -288,6 +289,108 @@ impl AppointmentRepository for SqlStore {
             }
         }
         Ok(out)
+    }
+
+    async fn booking_context(
+        &self,
+        practice: PracticeId,
+        ask: ContextRequest<'_>,
+    ) -> Result<BookingContext, PortError> {
+        use super::{Kind, uuid_key};
+        // One statement for every record the booking reads: the practice, the practitioner
+        // with their templates and exceptions, the service, location, room and patients.
+        let mut sql = String::from(
+            "SELECT kind, key, sealed_with IS NOT NULL, body FROM records WHERE practice_id = $1 AND (
+               (kind = $2 AND key = $3) OR (kind = $4 AND key = $5)
+               OR (kind IN ($6, $7) AND owner_id = $8)
+               OR (kind = $9 AND key = $10) OR (kind = $11 AND key = $12)",
+        );
+        let mut next = 13;
+        if ask.room.is_some() {
+            let _ = write!(sql, " OR (kind = ${next} AND key = ${})", next + 1);
+            next += 2;
+        }
+        if !ask.patients.is_empty() {
+            let _ = write!(
+                sql,
+                " OR (kind = ${next} AND key IN ({}))",
+                placeholders(next + 1, ask.patients.len())
+            );
+        }
+        sql.push_str(") ORDER BY kind, key");
+        let practitioner_key = uuid_key(ask.practitioner.as_uuid());
+        let rows: Vec<(String, String, bool, Vec<u8>)> = read_tx!(self, practice, |c| {
+            let mut q = sqlx::query_as(&sql)
+                .bind(practice.as_uuid())
+                .bind(Kind::Practice.as_str())
+                .bind(uuid_key(practice.as_uuid()))
+                .bind(Kind::Practitioner.as_str())
+                .bind(&practitioner_key)
+                .bind(Kind::Template.as_str())
+                .bind(Kind::Exception.as_str())
+                .bind(ask.practitioner.as_uuid())
+                .bind(Kind::Service.as_str())
+                .bind(uuid_key(ask.service.as_uuid()))
+                .bind(Kind::Location.as_str())
+                .bind(uuid_key(ask.location.as_uuid()));
+            if let Some(room) = ask.room {
+                q = q.bind(Kind::Room.as_str()).bind(uuid_key(room.as_uuid()));
+            }
+            if !ask.patients.is_empty() {
+                q = q.bind(Kind::Patient.as_str());
+                for p in ask.patients {
+                    q = q.bind(uuid_key(p.as_uuid()));
+                }
+            }
+            q.fetch_all(&mut *c).await.map_err(fail)?
+        });
+        let mut ctx = BookingContext::default();
+        for (kind, key, sealed, body) in &rows {
+            let Some(kind) = [
+                Kind::Practice,
+                Kind::Practitioner,
+                Kind::Template,
+                Kind::Exception,
+                Kind::Service,
+                Kind::Location,
+                Kind::Room,
+                Kind::Patient,
+            ]
+            .into_iter()
+            .find(|k| k.as_str() == kind) else {
+                return Err(PortError::new(
+                    PortErrorKind::Unexpected,
+                    "a stored record has an unexpected kind",
+                ));
+            };
+            match kind {
+                Kind::Practice => ctx.practice = Some(self.decode(practice, kind, key, *sealed, body)?),
+                Kind::Practitioner => ctx.practitioner = Some(self.decode(practice, kind, key, *sealed, body)?),
+                Kind::Template => ctx
+                    .availability
+                    .templates
+                    .push(self.decode(practice, kind, key, *sealed, body)?),
+                Kind::Exception => ctx
+                    .availability
+                    .exceptions
+                    .push(self.decode(practice, kind, key, *sealed, body)?),
+                Kind::Service => ctx.service = Some(self.decode(practice, kind, key, *sealed, body)?),
+                Kind::Location => ctx.location = Some(self.decode(practice, kind, key, *sealed, body)?),
+                Kind::Room => ctx.room = Some(self.decode(practice, kind, key, *sealed, body)?),
+                Kind::Patient => {
+                    if let Some(p) = ask.patients.iter().find(|p| uuid_key(p.as_uuid()) == *key) {
+                        ctx.patients.push(*p);
+                    }
+                }
+                _ => {
+                    return Err(PortError::new(
+                        PortErrorKind::Unexpected,
+                        "a stored record has an unexpected kind",
+                    ));
+                }
+            }
+        }
+        Ok(ctx)
     }
 
     async fn commit(&self, practice: PracticeId, guards: &[Guarded], changes: &[Appointment]) -> Result<(), PortError> {

@@ -165,9 +165,47 @@ pub struct CalendarSnapshot {
     pub versions: Vec<Guarded>,
 }
 
+/// What a booking asks [`AppointmentRepository::booking_context`] for.
+#[derive(Clone, Copy, Debug)]
+pub struct ContextRequest<'a> {
+    /// The practitioner.
+    pub practitioner: PractitionerId,
+    /// The service.
+    pub service: crate::ids::ServiceId,
+    /// The location.
+    pub location: LocationId,
+    /// The room, if one is asked for.
+    pub room: Option<RoomId>,
+    /// The patients to book (only whether each exists is returned).
+    pub patients: &'a [PatientId],
+}
+
+/// Everything a booking decision reads besides the calendar. A record that does not exist
+/// in the practice is `None` (the service names it in its not-found error).
+#[derive(Clone, Debug, Default)]
+pub struct BookingContext {
+    /// The practice (its booking policy).
+    pub practice: Option<Practice>,
+    /// The practitioner.
+    pub practitioner: Option<Practitioner>,
+    /// The practitioner's templates and exceptions (empty for an unknown practitioner).
+    pub availability: Availability,
+    /// The service.
+    pub service: Option<Service>,
+    /// The location.
+    pub location: Option<Location>,
+    /// The room, when one was asked for and exists.
+    pub room: Option<Room>,
+    /// Those of the patients asked about that exist.
+    pub patients: Vec<PatientId>,
+}
+
 /// Appointments, and the guarded commit.
 ///
 /// # Contract
+/// - `booking_context` returns exactly what the separate reads of the practice,
+///   practitioner, availability, services, locations, rooms and patients would (a store
+///   may read it in one statement: a booking is dominated by round trips).
 /// - `snapshot` returns, for one consistent moment, every appointment of the practice that
 ///   holds time (is not cancelled), occupies one of `keys` and whose `blocked` interval
 ///   overlaps `window`, each once, plus the current version of every key.
@@ -189,6 +227,9 @@ pub trait AppointmentRepository: Send + Sync + 'static {
         keys: &[ResourceKey],
         window: TimeRange,
     ) -> Result<CalendarSnapshot, PortError>;
+    /// Everything a booking decision reads besides the calendar (see [`BookingContext`]).
+    async fn booking_context(&self, practice: PracticeId, ask: ContextRequest<'_>)
+    -> Result<BookingContext, PortError>;
     /// Applies `changes` if `guards` still hold.
     async fn commit(&self, practice: PracticeId, guards: &[Guarded], changes: &[Appointment]) -> Result<(), PortError>;
     /// The busy time of `keys` overlapping `window`: the slim read a slot search needs.

@@ -899,6 +899,19 @@ impl BillingService {
             .appointment(practice, appointment)
             .await
             .map_err(ServiceError::from_port("appointment"))?;
+        self.warnings_for(practice, &appt).await
+    }
+
+    /// [`booking_warnings`](Self::booking_warnings) for an appointment already in hand (as
+    /// just booked), without reading it again.
+    ///
+    /// # Errors
+    /// A port failure.
+    pub async fn warnings_for(
+        &self,
+        practice: PracticeId,
+        appt: &Appointment,
+    ) -> Result<Vec<BookingWarning>, ServiceError> {
         let services = self.ports.practices.services(practice).await?;
         let medicare_service = |a: &Appointment| {
             services

@@ -171,62 +171,55 @@ impl BookingService {
         location_id: LocationId,
         room_id: Option<crate::ids::RoomId>,
     ) -> Result<Loaded, ServiceError> {
-        let p = &self.ports;
-        let practice = p
-            .practices
-            .practice(practice_id)
+        self.load_with(practice_id, practitioner_id, service_id, location_id, room_id, &[])
             .await
-            .map_err(ServiceError::from_port("practice"))?;
-        let practitioner = p
-            .practitioners
-            .practitioner(practice_id, practitioner_id)
-            .await
-            .map_err(ServiceError::from_port("practitioner"))?;
-        let availability = p.practitioners.availability(practice_id, practitioner_id).await?;
-        let service = p
-            .practices
-            .services(practice_id)
-            .await?
-            .into_iter()
-            .find(|s| s.id == service_id)
-            .ok_or(ServiceError::NotFound { entity: "service" })?;
-        let location = p
-            .practices
-            .locations(practice_id)
-            .await?
-            .into_iter()
-            .find(|l| l.id == location_id)
-            .ok_or(ServiceError::NotFound { entity: "location" })?;
+    }
+
+    /// [`load`](Self::load), also checking that every patient exists: one read of the
+    /// store ([`AppointmentRepository::booking_context`]).
+    async fn load_with(
+        &self,
+        practice_id: PracticeId,
+        practitioner_id: PractitionerId,
+        service_id: ServiceId,
+        location_id: LocationId,
+        room_id: Option<crate::ids::RoomId>,
+        patients: &[PatientId],
+    ) -> Result<Loaded, ServiceError> {
+        let ctx = self
+            .ports
+            .appointments
+            .booking_context(
+                practice_id,
+                crate::ports::ContextRequest {
+                    practitioner: practitioner_id,
+                    service: service_id,
+                    location: location_id,
+                    room: room_id,
+                    patients,
+                },
+            )
+            .await?;
+        let missing = |entity| ServiceError::NotFound { entity };
+        let practice = ctx.practice.ok_or(missing("practice"))?;
+        let practitioner = ctx.practitioner.ok_or(missing("practitioner"))?;
+        let service = ctx.service.ok_or(missing("service"))?;
+        let location = ctx.location.ok_or(missing("location"))?;
         let room = match room_id {
             None => None,
-            Some(id) => Some(
-                p.practices
-                    .rooms(practice_id)
-                    .await?
-                    .into_iter()
-                    .find(|r| r.id == id)
-                    .ok_or(ServiceError::NotFound { entity: "room" })?,
-            ),
+            Some(_) => Some(ctx.room.ok_or(missing("room"))?),
         };
+        if patients.iter().any(|p| !ctx.patients.contains(p)) {
+            return Err(missing("patient"));
+        }
         Ok(Loaded {
             practice,
             practitioner,
-            availability,
+            availability: ctx.availability,
             service,
             location,
             room,
         })
-    }
-
-    async fn ensure_patients(&self, practice: PracticeId, patients: &[PatientId]) -> Result<(), ServiceError> {
-        for id in patients {
-            self.ports
-                .patients
-                .patient(practice, *id)
-                .await
-                .map_err(ServiceError::from_port("patient"))?;
-        }
-        Ok(())
     }
 
     fn rule_context<'a>(&'a self, practice: &'a Practice, now: DateTime<Utc>) -> RuleContext<'a> {
@@ -287,15 +280,15 @@ impl BookingService {
     /// [`ServiceError::Contention`] when the calendar changed on every attempt.
     pub async fn book(&self, practice: PracticeId, req: &BookingRequest) -> Result<Appointment, ServiceError> {
         let loaded = self
-            .load(
+            .load_with(
                 practice,
                 req.practitioner_id,
                 req.service_id,
                 req.location_id,
                 req.room_id,
+                &req.patient_ids,
             )
             .await?;
-        self.ensure_patients(practice, &req.patient_ids).await?;
         let keys = keys_for(req.practitioner_id, loaded.room.as_ref(), &req.patient_ids);
         for _ in 0..MAX_ATTEMPTS {
             let now = self.ports.clock.now();
@@ -326,15 +319,15 @@ impl BookingService {
         policy: SeriesPolicy,
     ) -> Result<SeriesOutcome, ServiceError> {
         let loaded = self
-            .load(
+            .load_with(
                 practice,
                 req.practitioner_id,
                 req.service_id,
                 req.location_id,
                 req.room_id,
+                &req.patient_ids,
             )
             .await?;
-        self.ensure_patients(practice, &req.patient_ids).await?;
         let keys = keys_for(req.practitioner_id, loaded.room.as_ref(), &req.patient_ids);
         let starts = series::local_starts(req.start, loaded.location.zone, rec)?;
         let (Some(first), Some(last)) = (starts.first(), starts.last()) else {

@@ -129,7 +129,7 @@ pub(crate) async fn book(
                 .await
                 .map_err(|e| for_patient(&who, e))?;
             s.booked(&appointment).await;
-            let warnings = s.billing.booking_warnings(s.practice, appointment.id).await?;
+            let warnings = s.billing.warnings_for(s.practice, &appointment).await?;
             Ok((StatusCode::CREATED, Json(BookedDto { appointment, warnings })).into_response())
         }
         Some(rec) => {
