@@ -1099,6 +1099,19 @@ impl Outbox for MemoryStore {
             .map(|l| l.iter().filter(|n| n.about == about).cloned().collect())
             .unwrap_or_default())
     }
+
+    async fn queue_depth(&self, practice: PracticeId) -> Result<clinic_core::ports::QueueDepth, PortError> {
+        let mut depth = clinic_core::ports::QueueDepth::default();
+        for n in self.read().outbox.get(&practice).into_iter().flatten() {
+            match n.state {
+                OutboxState::Pending => depth.pending += 1,
+                OutboxState::Claimed => depth.claimed += 1,
+                OutboxState::Parked => depth.parked += 1,
+                _ => {}
+            }
+        }
+        Ok(depth)
+    }
 }
 
 fn same_email(a: &Email, b: &Email) -> bool {

@@ -6,6 +6,16 @@ use std::path::PathBuf;
 
 use clinic_adapters::crypto::EnvelopeCipher;
 
+/// A secret that never prints (`Debug` shows `<redacted>`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 /// Where the keys that seal health data come from.
 #[derive(Clone)]
 pub enum KeySource {
@@ -47,6 +57,10 @@ pub struct Config {
     /// Browser origins the API answers cross-origin (`CLINIC_CORS_ORIGINS`, comma
     /// separated, such as `https://app.harbour.example`); none by default.
     pub cors_origins: Vec<String>,
+    /// The bearer token a Prometheus scraper sends to `GET /metrics`
+    /// (`CLINIC_METRICS_TOKEN`, at least 32 characters); without one, only loopback
+    /// addresses may read the metrics.
+    pub metrics_token: Option<Secret>,
     /// Payments, email, messages, video and document storage.
     pub providers: crate::providers::ProviderSettings,
 }
@@ -186,8 +200,20 @@ impl Config {
             }
             cors_origins.push(origin.to_owned());
         }
+        let metrics_token = match get("CLINIC_METRICS_TOKEN").map(|t| t.trim().to_owned()) {
+            None => None,
+            Some(t) if t.is_empty() => None,
+            Some(t) if t.len() < 32 || t.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+                return Err(ConfigError {
+                    key: "CLINIC_METRICS_TOKEN",
+                    problem: "must be at least 32 characters, without spaces".into(),
+                });
+            }
+            Some(t) => Some(Secret(t)),
+        };
         let providers = crate::providers::ProviderSettings::from_env(&get)?;
         Ok(Self {
+            metrics_token,
             listen,
             database_url,
             keys,
@@ -298,6 +324,7 @@ pub const FILE_KEYS: &[(&str, &str)] = &[
     ("jwt_secret", "CLINIC_JWT_SECRET"),
     ("admin_email", "CLINIC_ADMIN_EMAIL"),
     ("cors_origins", "CLINIC_CORS_ORIGINS"),
+    ("metrics_token", "CLINIC_METRICS_TOKEN"),
 ];
 
 impl Config {
@@ -472,6 +499,21 @@ mod tests {
         for bad in ["app.example.com", "https://app.example.com/path", "ftp://x"] {
             assert_eq!(cors(bad).unwrap_err().key, "CLINIC_CORS_ORIGINS", "{bad}");
         }
+        let metrics = |v: &'static str| Config::from_env(env("CLINIC_METRICS_TOKEN", v));
+        assert_eq!(metrics("short").unwrap_err().key, "CLINIC_METRICS_TOKEN");
+        assert_eq!(
+            metrics("with a space and long enough to pass the length")
+                .unwrap_err()
+                .key,
+            "CLINIC_METRICS_TOKEN"
+        );
+        let scraped = metrics("prometheus-scraper-token-0123456789").unwrap();
+        assert_eq!(
+            scraped.metrics_token,
+            Some(Secret("prometheus-scraper-token-0123456789".into()))
+        );
+        assert!(!format!("{scraped:?}").contains("scraper"), "the token never prints");
+        assert!(metrics("").unwrap().metrics_token.is_none());
         let c = Config::from_env(all).unwrap();
         assert_eq!(c.audit_key().unwrap(), vec![0x0f; 32]);
         assert_eq!(c.jwt_secret().unwrap(), "s3cr3t-".repeat(6).into_bytes());

@@ -42,6 +42,7 @@ pub struct Jobs {
     audit_key: Arc<Vec<u8>>,
     notices: Option<(NotificationService, Channels)>,
     store: Arc<dyn Storage>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Jobs {
@@ -75,6 +76,20 @@ impl Jobs {
             audit_key: Arc::new(audit_key),
             notices: None,
             store: store.clone(),
+            metrics: None,
+        }
+    }
+
+    /// The same jobs, counting their rounds and failures in `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn count(&self, failed: bool) {
+        if let Some(m) = &self.metrics {
+            m.job_round(failed);
         }
     }
 
@@ -176,7 +191,9 @@ impl Jobs {
     }
 
     async fn round(&self) {
-        match self.run_once().await {
+        let result = self.run_once().await;
+        self.count(result.is_err());
+        match result {
             Ok(round) => {
                 tracing::info!(
                     practice = %self.practice,
@@ -195,7 +212,9 @@ impl Jobs {
     }
 
     async fn notices_round(&self) {
-        match self.dispatch().await {
+        let result = self.dispatch().await;
+        self.count(result.is_err());
+        match result {
             Ok(r) if r == DispatchReport::default() => {}
             Ok(r) => tracing::info!(
                 practice = %self.practice,

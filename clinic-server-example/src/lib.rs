@@ -14,6 +14,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod jobs;
+pub mod metrics;
 pub mod openapi;
 pub mod providers;
 pub mod routes;

@@ -173,6 +173,12 @@ async fn run(config: &Config, demo: bool) -> Result<(), Failure> {
         .with_integrations(integrations)
         .with_token_secret(&jwt);
     state.cors_origins = config.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
+    state.metrics_token = config.metrics_token.as_ref().map(|t| t.0.clone());
+    let pools = store.clone();
+    state.pool_usage = Some(Arc::new(move || {
+        let (open, idle, max) = pools.pool_usage();
+        clinic_server_example::metrics::PoolUsage { open, idle, max }
+    }));
     state.audit_key = Arc::new(config.audit_key().map_err(|e| Failure::Config(e.to_string()))?);
     if existing.is_none() {
         let today = chrono::Utc::now()
@@ -204,7 +210,8 @@ async fn run(config: &Config, demo: bool) -> Result<(), Failure> {
         Arc::new(SystemClock),
         config.audit_key().map_err(|e| Failure::Config(e.to_string()))?,
     )
-    .with_notices(state.notices.clone(), state.channels.clone());
+    .with_notices(state.notices.clone(), state.channels.clone())
+    .with_metrics(state.metrics.clone());
     let (stop, stopped) = watch::channel(false);
     let jobs = jobs.spawn(config.job_interval, stopped);
     let shutdown = async move {

@@ -49,6 +49,11 @@ impl Modify for Bearer {
                         .build(),
                 ),
             );
+            // The scraper's static token for `GET /metrics` (configuration `metrics_token`).
+            components.add_security_scheme(
+                "metrics_token",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
         }
     }
 }
@@ -63,7 +68,7 @@ impl Modify for Bearer {
                        what a role may do is the roles matrix (`access::decide`)."
     ),
     paths(
-        routes::health, routes::ready,
+        routes::health, routes::ready, routes::metrics,
         routes::auth::register, routes::auth::login, routes::auth::refresh, routes::auth::logout,
         routes::auth::me, routes::auth::bootstrap, routes::auth::enrol, routes::auth::confirm,
         routes::staff::accept, routes::staff::invite,

@@ -58,6 +58,13 @@ pub struct AppState {
     pub audit_key: Arc<Vec<u8>>,
     /// Browser origins allowed to call the API (CORS); none means same-origin only.
     pub cors_origins: Vec<axum::http::HeaderValue>,
+    /// Request, job and queue counters (`GET /metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// The bearer token a scraper sends to `GET /metrics`; without one, only this machine
+    /// (a loopback address) may read it.
+    pub metrics_token: Option<String>,
+    /// Reads the database pools' use (set when the store is SQL).
+    pub pool_usage: Option<Arc<dyn Fn() -> crate::metrics::PoolUsage + Send + Sync>>,
     /// The practice this server serves. (Multi-practice routing arrives with auth: the
     /// practice will come from the signed-in user's token.)
     pub practice: PracticeId,
@@ -192,6 +199,9 @@ impl AppState {
             bootstrap: Arc::new(std::sync::Mutex::new(None)),
             clock: app_clock,
             cors_origins: Vec::new(),
+            metrics: Arc::default(),
+            metrics_token: None,
+            pool_usage: None,
             audit_key: Arc::new(uuid::Uuid::new_v4().as_bytes().repeat(2)),
             practice,
         }

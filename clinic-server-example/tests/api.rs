@@ -3921,3 +3921,70 @@ async fn every_role_reads_its_own_and_others_records_exactly_as_the_matrix_says(
     );
     assert_eq!(checked, 6 * 2 * 18);
 }
+
+#[tokio::test]
+async fn metrics_count_routes_by_template_with_no_ids_and_need_the_scraper_s_token_when_one_is_set() {
+    let app = spawn_app().await;
+    let (service, tom, sydney) = directory(&app).await;
+    let first = book(&app, (&service, &tom, &sydney), app.patients[0], "2026-11-24T00:00:00Z").await;
+    assert_eq!(first.status, 201, "{:?}", first.body);
+    let clash = book(&app, (&service, &tom, &sydney), app.patients[1], "2026-11-24T00:00:00Z").await;
+    assert_eq!(clash.status, 409);
+    let id = first.body["id"].as_str().unwrap();
+    assert_eq!(app.get(&format!("/api/v1/appointments/{id}")).await.status, 200);
+    // From this machine, with no token configured.
+    let (status, body) = app.send_bytes("GET", "/metrics", "text/plain", b"").await;
+    assert_eq!(status, 200);
+    let text = String::from_utf8(body).unwrap();
+    let has = |line: &str| assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
+    has(r#"clinic_http_requests_total{method="POST",route="/api/v1/appointments",status="2xx"} 1"#);
+    has(r#"clinic_http_requests_total{method="POST",route="/api/v1/appointments",status="4xx"} 1"#);
+    has(r#"clinic_http_requests_total{method="GET",route="/api/v1/appointments/{id}",status="2xx"} 1"#);
+    has("clinic_booking_conflicts_total 1");
+    // The booking's notices wait in the queue, as the store counts them.
+    let depth = app.state.store.queue_depth(app.state.practice).await.unwrap();
+    assert!(depth.pending > 0);
+    has(&format!(
+        r#"clinic_notifications_queued{{state="pending"}} {}"#,
+        depth.pending
+    ));
+    assert!(text.contains(
+        r#"clinic_http_request_duration_seconds_bucket{method="POST",route="/api/v1/appointments",le="+Inf"} 2"#
+    ));
+    // No record's id, patient or otherwise, is ever a label.
+    for secret in [id.to_owned(), app.patients[0].to_string(), tom.clone()] {
+        assert!(!text.contains(&secret), "an id leaked into the metrics");
+    }
+    // With a token configured, a scraper must send it.
+    let mut state = app.state.clone();
+    state.metrics_token = Some("m".repeat(40));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let guarded = TestApp {
+        addr,
+        ..spawn_app_parts(&app)
+    };
+    guarded.use_token(None);
+    problem(&guarded.get("/metrics").await, 403, "forbidden");
+    guarded.use_token(Some(&"x".repeat(40)));
+    problem(&guarded.get("/metrics").await, 403, "forbidden");
+    guarded.use_token(Some(&"m".repeat(40)));
+    let (status, _) = guarded.send_bytes("GET", "/metrics", "text/plain", b"").await;
+    assert_eq!(status, 200);
+}
+
+/// Another handle on `app`'s state and fakes, for a second server over the same store.
+fn spawn_app_parts(app: &TestApp) -> TestApp {
+    TestApp {
+        addr: app.addr,
+        patients: app.patients.clone(),
+        state: app.state.clone(),
+        clock: app.clock.clone(),
+        email: app.email.clone(),
+        payments: app.payments.clone(),
+        video: app.video.clone(),
+        token: std::sync::Mutex::new(None),
+    }
+}

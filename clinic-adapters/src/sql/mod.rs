@@ -345,6 +345,25 @@ impl SqlStore {
         *seen = (*seen).max(longest);
     }
 
+    /// The connection pools' use for monitoring: `(open, idle, max)` over every pool (on
+    /// SQLite, the writer and the readers together).
+    #[must_use]
+    pub fn pool_usage(&self) -> (u32, u32, u32) {
+        fn one<D: sqlx::Database>(p: &sqlx::Pool<D>) -> (u32, u32, u32) {
+            let idle = u32::try_from(p.num_idle()).unwrap_or(u32::MAX);
+            (p.size(), idle, p.options().get_max_connections())
+        }
+        match &self.db {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite { writer, reader } => {
+                let (w, r) = (one(writer), one(reader));
+                (w.0 + r.0, w.1 + r.1, w.2 + r.2)
+            }
+            #[cfg(feature = "postgres")]
+            Db::Postgres(pool) => one(pool),
+        }
+    }
+
     /// Closes every connection, waiting for those in use to be returned.
     pub async fn close(&self) {
         match &self.db {

@@ -229,6 +229,29 @@ impl Outbox for SqlStore {
         out.sort_by_key(|n| (n.created_at, n.id));
         Ok(out)
     }
+
+    async fn queue_depth(&self, practice: PracticeId) -> Result<clinic_core::ports::QueueDepth, PortError> {
+        let rows: Vec<(String, i64)> = read_tx!(self, practice, |c| {
+            sqlx::query_as(
+                "SELECT state, COUNT(*) FROM outbox
+                 WHERE practice_id = $1 AND state IN ('pending', 'claimed', 'parked') GROUP BY state",
+            )
+            .bind(practice.as_uuid())
+            .fetch_all(&mut *c)
+            .await
+            .map_err(fail)?
+        });
+        let mut depth = clinic_core::ports::QueueDepth::default();
+        for (state, n) in rows {
+            let n = super::to_u64(n);
+            match state.as_str() {
+                "pending" => depth.pending = n,
+                "claimed" => depth.claimed = n,
+                _ => depth.parked = n,
+            }
+        }
+        Ok(depth)
+    }
 }
 
 #[cfg(test)]

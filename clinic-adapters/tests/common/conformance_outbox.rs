@@ -126,6 +126,32 @@ pub async fn outbox_queues_claims_and_settles<S: Storage>(s: Arc<S>) {
     );
     assert_eq!(pending.error.as_deref(), Some("unavailable"));
     assert_eq!(s.notifications_about(other, about).await.unwrap().len(), 1);
+    // The queue: the retried one and the future one wait, none is held or given up on;
+    // the other practice's one is not counted here.
+    assert_eq!(
+        s.queue_depth(practice).await.unwrap(),
+        QueueDepth {
+            pending: 2,
+            claimed: 0,
+            parked: 0
+        }
+    );
+    let held = s
+        .claim_due(practice, lease + Duration::minutes(4), lease + Duration::minutes(9), 10)
+        .await
+        .unwrap();
+    let mut given_up = held[0].clone();
+    given_up.failed("refused for good", false, lease + Duration::minutes(4));
+    s.settle(&given_up).await.unwrap();
+    assert_eq!(
+        s.queue_depth(practice).await.unwrap(),
+        QueueDepth {
+            pending: 1,
+            claimed: 0,
+            parked: 1
+        }
+    );
+    assert_eq!(s.queue_depth(other).await.unwrap().pending, 1);
     let mut ghost = early.clone();
     ghost.id = ids().new_id();
     assert_eq!(s.settle(&ghost).await.unwrap_err().kind(), PortErrorKind::NotFound);

@@ -34,7 +34,7 @@ pub use messaging::{
     ApprovedTemplate, Attachment, CallbackError, Channel, DeliveryStatus, DeliveryUpdate, EmailMessage, EmailSender,
     MessageSender, SentMessage, TextMessage,
 };
-pub use outbox::{Inbox, Outbox};
+pub use outbox::{Inbox, Outbox, QueueDepth};
 pub use payments::{
     IntentRequest, IntentStatus, PaymentEvent, PaymentGateway, PaymentIntent, ProviderRefund, RefundRequest,
     WebhookError,

@@ -52,6 +52,21 @@ pub trait Outbox: Send + Sync + 'static {
 
     /// The notifications about a record, oldest first.
     async fn notifications_about(&self, practice: PracticeId, about: Uuid) -> Result<Vec<Notification>, PortError>;
+
+    /// The queue's depth for monitoring: how many notifications are waiting (pending),
+    /// held by a worker (claimed) and given up on (parked).
+    async fn queue_depth(&self, practice: PracticeId) -> Result<QueueDepth, PortError>;
+}
+
+/// How many notifications of a practice are in each state a monitor watches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// Waiting for their time or their next attempt.
+    pub pending: u64,
+    /// Held by a worker.
+    pub claimed: u64,
+    /// Given up after the last attempt, kept with their error for staff.
+    pub parked: u64,
 }
 
 /// In-app inboxes.

@@ -101,6 +101,7 @@ fn routes(state: AppState) -> Router {
         .merge(docs)
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
         .route("/api/v1/auth/register", post(auth::register))
         .route("/api/v1/auth/login", post(auth::login))
         .route("/api/v1/auth/refresh", post(auth::refresh))
@@ -287,6 +288,12 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/inbox/read", post(inbox::mark_read))
         .route("/api/v1/hooks/stripe", post(hooks::stripe))
         .route("/api/v1/hooks/twilio/status", post(hooks::twilio_status))
+        // Every matched route is counted under its template (`route_layer` runs after
+        // routing, so the template is known).
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::metrics::track,
+        ))
         .fallback(not_found)
         .with_state(state)
 }
@@ -314,6 +321,49 @@ pub(crate) async fn ready(axum::extract::State(s): axum::extract::State<AppState
         )
     })?;
     Ok(Json(Health { status: "ready" }))
+}
+
+/// `GET /metrics`: the Prometheus text exposition (see [`crate::metrics`]). A scraper sends
+/// the configured `metrics_token` as a bearer token; with none configured, only this
+/// machine may read it (403 from anywhere else).
+#[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem)), security((), ("metrics_token" = [])))]
+pub(crate) async fn metrics(
+    axum::extract::State(s): axum::extract::State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse as _;
+    let allowed = match &s.metrics_token {
+        Some(token) => headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| {
+                clinic_core::audit::ct_eq(
+                    &clinic_core::audit::Sha256::digest(given.trim().as_bytes()),
+                    &clinic_core::audit::Sha256::digest(token.as_bytes()),
+                )
+            }),
+        None => peer.ip().is_loopback(),
+    };
+    if !allowed {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "metrics are for the configured scraper (metrics_token) or this machine",
+        ));
+    }
+    // A monitor still wants the request counts when the database is down.
+    let queue = s.store.queue_depth(s.practice).await.ok();
+    let pool = s.pool_usage.as_ref().map(|read| read());
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        s.metrics.render(queue, pool),
+    )
+        .into_response())
 }
 
 async fn not_found() -> ApiError {
