@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod providers;
 pub mod routes;
+pub mod slot_cache;
 pub mod state;
 pub mod totp;
 

@@ -60,6 +60,8 @@ pub struct AppState {
     pub cors_origins: Vec<axum::http::HeaderValue>,
     /// Request, job and queue counters (`GET /metrics`).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Recent slot-search answers (see [`crate::slot_cache`]).
+    pub slot_cache: Arc<crate::slot_cache::SlotCache>,
     /// The bearer token a scraper sends to `GET /metrics`; without one, only this machine
     /// (a loopback address) may read it.
     pub metrics_token: Option<String>,
@@ -200,6 +202,7 @@ impl AppState {
             clock: app_clock,
             cors_origins: Vec::new(),
             metrics: Arc::default(),
+            slot_cache: Arc::default(),
             metrics_token: None,
             pool_usage: None,
             audit_key: Arc::new(uuid::Uuid::new_v4().as_bytes().repeat(2)),

@@ -3988,3 +3988,26 @@ fn spawn_app_parts(app: &TestApp) -> TestApp {
         token: std::sync::Mutex::new(None),
     }
 }
+
+#[tokio::test]
+async fn a_slot_list_asked_again_is_the_same_until_something_is_booked() {
+    let app = spawn_app().await;
+    let (service, tom, sydney) = directory(&app).await;
+    let path = format!(
+        "/api/v1/slots?service_id={service}&practitioner_id={tom}&from=2026-11-24&to=2026-11-24&zone=Australia/Sydney"
+    );
+    let first = app.get(&path).await;
+    assert_eq!(first.status, 200);
+    assert_eq!(app.get(&path).await.body, first.body, "asked again: the same answer");
+    let start = first.body[0]["start"].as_str().unwrap().to_owned();
+    let booked = book(&app, (&service, &tom, &sydney), app.patients[0], &start).await;
+    assert_eq!(booked.status, 201, "{:?}", booked.body);
+    let after = app.get(&path).await;
+    assert_ne!(after.body[0]["start"], start.as_str(), "the booking is seen at once");
+    assert!(after.body.as_array().unwrap().len() < first.body.as_array().unwrap().len());
+    assert!(!after.body.to_string().contains(&start));
+    // The practice's clock moving on is seen too: past 13:00 that day, the morning is gone.
+    app.clock.set("2026-11-24T02:00:00Z".parse().unwrap());
+    let later = app.get(&path).await;
+    assert!(later.body.as_array().unwrap().len() < after.body.as_array().unwrap().len());
+}

@@ -291,6 +291,10 @@ fn routes(state: AppState) -> Router {
         // Every matched route is counted under its template (`route_layer` runs after
         // routing, so the template is known).
         .route_layer(axum::middleware::from_fn_with_state(
+            state.slot_cache.clone(),
+            crate::slot_cache::note_writes,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             crate::metrics::track,
         ))

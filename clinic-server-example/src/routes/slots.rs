@@ -1,7 +1,7 @@
 //! `GET /api/v1/slots`: bookable starts for a service.
 
-use axum::Json;
 use axum::extract::{Query, State, rejection::QueryRejection};
+use axum::response::{IntoResponse as _, Response};
 use chrono::NaiveDate;
 use clinic_core::FieldError;
 use clinic_core::ids::{LocationId, PatientId, PractitionerId, ServiceId};
@@ -35,9 +35,23 @@ pub(crate) async fn search(
     State(s): State<AppState>,
     who: Principal,
     params: Result<Query<Params>, QueryRejection>,
-) -> Result<Json<Vec<Slot>>, ApiError> {
+) -> Result<Response, ApiError> {
     who.require(Action::Read, Area::Directory, Relation::Other, "slots")?;
     let Query(p) = params.map_err(|r| ApiError::bad_request(r.body_text()))?;
+    // The same question asked a moment ago, with nothing changed since, has the same
+    // answer (see `crate::slot_cache`); the key is every parameter as parsed.
+    // The practice's minute is part of the key, so the clock moving on (past the notice
+    // period, say) is seen within a minute even without a write.
+    let minute = s.clock.now().timestamp().div_euclid(60);
+    let key = format!(
+        "{}|{minute}|{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        s.practice, p.service_id, p.from, p.to, p.zone, p.practitioner_id, p.location_id, p.patient_id, p.mode
+    );
+    let asked = std::time::Instant::now();
+    if let Some(body) = s.slot_cache.get(&key, asked) {
+        return Ok(json_bytes(body));
+    }
+    let generation = s.slot_cache.generation();
     let viewer_zone = clinic_core::time::parse_zone("zone", p.zone.as_deref().unwrap_or("Australia/Sydney"))?;
     let practitioner_ids = p
         .practitioner_id
@@ -62,5 +76,18 @@ pub(crate) async fn search(
             patient: p.patient_id,
         },
     };
-    Ok(Json(s.booking.search_slots(s.practice, &search).await?))
+    let slots: Vec<Slot> = s.booking.search_slots(s.practice, &search).await?;
+    let body = axum::body::Bytes::from(serde_json::to_vec(&slots).map_err(|_| {
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "serialization_failed",
+            "the slots could not be written",
+        )
+    })?);
+    s.slot_cache.put(key, generation, asked, body.clone());
+    Ok(json_bytes(body))
+}
+
+fn json_bytes(body: axum::body::Bytes) -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }

@@ -1,0 +1,138 @@
+//! A short-lived cache of slot-search answers.
+//!
+//! A slot list is advice, not a promise: booking checks every rule again against the
+//! calendar as it is, so a list a moment old can at worst offer a time that has just been
+//! taken (the booking then answers 409 and the client searches again). Many patients browse
+//! the same practitioner's weeks at once, so the same answer is asked for again and again.
+//!
+//! An answer is reused only while all of these hold:
+//! - it was computed within [`TTL`] (which bounds what another server replica or the
+//!   background jobs may have changed unseen, and how far the clock has moved past the
+//!   minimum-notice boundary),
+//! - no request through this server has changed anything since (every successful `POST`,
+//!   `PUT`, `PATCH` or `DELETE` starts a new generation: [`note_writes`]),
+//! - the query is the same in every parameter (practice, service, dates, zone,
+//!   practitioners, location, patient, mode).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+
+/// How long an answer is reused at most.
+pub const TTL: Duration = Duration::from_secs(2);
+
+/// The most answers kept; past it the cache starts again empty (answers are cheap to
+/// recompute, and a bound keeps memory flat whatever clients ask).
+pub const CAPACITY: usize = 256;
+
+struct Entry {
+    at: Instant,
+    generation: u64,
+    body: Bytes,
+}
+
+/// Slot-search answers by query.
+#[derive(Default)]
+pub struct SlotCache {
+    generation: AtomicU64,
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+impl std::fmt::Debug for SlotCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SlotCache")
+    }
+}
+
+impl SlotCache {
+    /// The answer to `key`, if still fresh at `now`.
+    #[must_use]
+    pub fn get(&self, key: &str, now: Instant) -> Option<Bytes> {
+        let generation = self.generation.load(Ordering::Acquire);
+        let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        entries
+            .get(key)
+            .filter(|e| e.generation == generation && now.saturating_duration_since(e.at) < TTL)
+            .map(|e| e.body.clone())
+    }
+
+    /// Keeps `body` as the answer to `key`, computed at `at` under `generation` (read with
+    /// [`generation`](Self::generation) before computing, so a write during the
+    /// computation makes it stale at once).
+    pub fn put(&self, key: String, generation: u64, at: Instant, body: Bytes) {
+        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if entries.len() >= CAPACITY {
+            entries.clear();
+        }
+        entries.insert(key, Entry { at, generation, body });
+    }
+
+    /// The current generation.
+    #[must_use]
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Something changed: every answer kept so far is stale.
+    pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Middleware: a successful request that may change data (any method but `GET`, `HEAD`
+/// and `OPTIONS`) makes every kept answer stale.
+pub async fn note_writes(State(cache): State<std::sync::Arc<SlotCache>>, req: Request, next: Next) -> Response {
+    use axum::http::Method;
+    let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let response = next.run(req).await;
+    if writes && response.status().is_success() {
+        cache.invalidate();
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_last_until_the_ttl_or_the_next_write() {
+        let cache = SlotCache::default();
+        let t0 = Instant::now();
+        cache.put("q".into(), cache.generation(), t0, Bytes::from_static(b"[]"));
+        assert_eq!(
+            cache.get("q", t0 + TTL - Duration::from_millis(1)).as_deref(),
+            Some(&b"[]"[..])
+        );
+        assert!(cache.get("q", t0 + TTL).is_none(), "expired at the TTL");
+        assert!(cache.get("other", t0).is_none());
+        cache.invalidate();
+        assert!(cache.get("q", t0).is_none(), "a write makes it stale");
+    }
+
+    #[test]
+    fn an_answer_computed_across_a_write_is_never_served() {
+        let cache = SlotCache::default();
+        let before = cache.generation();
+        cache.invalidate(); // a booking lands while the answer is computed
+        cache.put("q".into(), before, Instant::now(), Bytes::from_static(b"[]"));
+        assert!(cache.get("q", Instant::now()).is_none());
+    }
+
+    #[test]
+    fn the_cache_is_bounded() {
+        let cache = SlotCache::default();
+        let now = Instant::now();
+        for i in 0..=CAPACITY {
+            cache.put(format!("q{i}"), cache.generation(), now, Bytes::new());
+        }
+        assert!(cache.entries.lock().unwrap().len() <= CAPACITY);
+        assert!(cache.get(&format!("q{CAPACITY}"), now).is_some(), "the newest is kept");
+    }
+}
