@@ -4011,3 +4011,158 @@ async fn a_slot_list_asked_again_is_the_same_until_something_is_booked() {
     let later = app.get(&path).await;
     assert!(later.body.as_array().unwrap().len() < after.body.as_array().unwrap().len());
 }
+
+/// A `POST` from its own connection, for many clients at once: the status and body.
+async fn post_from(addr: SocketAddr, token: String, path: String, body: Value) -> (u16, Value) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let body = body.to_string();
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, payload) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, serde_json::from_str(payload).unwrap_or(Value::Null))
+}
+
+/// 64 clients book one practitioner's slot at the same moment: exactly one 201, every
+/// other a 409 with a conflict code; then 64 clients book starts 15 minutes apart (50
+/// minutes each, 10 of buffer): whatever is stored never overlaps. Checked in the
+/// database afterwards, not only by status codes.
+async fn races_over_http_on(app: &TestApp) {
+    let (service, tom, sydney) = directory(app).await;
+    let token = app.token.lock().unwrap().clone().unwrap();
+    let practitioner: clinic_core::ids::PractitionerId = tom.parse().unwrap();
+    let race = |starts: Vec<String>| {
+        let barrier = Arc::new(tokio::sync::Barrier::new(starts.len()));
+        starts
+            .into_iter()
+            .enumerate()
+            .map(|(i, start)| {
+                let (barrier, token) = (barrier.clone(), token.clone());
+                let body = json!({"practitioner_id": tom, "service_id": service, "location_id": sydney,
+                                  "patient_ids": [app.patients[i % app.patients.len()]], "start": start});
+                let addr = app.addr;
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    post_from(addr, token, "/api/v1/appointments".into(), body).await
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let same = race(vec!["2026-11-25T00:00:00Z".to_owned(); 64]);
+    let mut created = 0;
+    for t in same {
+        let (status, body) = t.await.unwrap();
+        match status {
+            201 => created += 1,
+            409 => assert!(
+                ["practitioner_busy", "patient_busy", "contention"].contains(&body["code"].as_str().unwrap()),
+                "{body}"
+            ),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(created, 1, "exactly one of 64 books the slot");
+    let day = |d: &str| {
+        clinic_core::time::TimeRange::new(
+            format!("{d}T00:00:00+11:00").parse().unwrap(),
+            format!("{d}T23:59:00+11:00").parse().unwrap(),
+        )
+        .unwrap()
+    };
+    let stored = app
+        .state
+        .store
+        .busy(
+            app.state.practice,
+            &[clinic_core::ports::ResourceKey::Practitioner(practitioner)],
+            day("2026-11-25"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1, "one appointment stored");
+
+    // Starts every 15 minutes from 09:00 to 16:45 Sydney on Thursday 26 November, four
+    // clients each.
+    let starts: Vec<String> = (0..64)
+        .map(|i| {
+            let minutes = (i / 4) * 15;
+            format!("2026-11-26T{:02}:{:02}:00+11:00", 9 + minutes / 60, minutes % 60)
+        })
+        .collect();
+    let mut created = 0;
+    for t in race(starts) {
+        let (status, body) = t.await.unwrap();
+        match status {
+            201 => created += 1,
+            409 | 422 => {}
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    let mut busy = app
+        .state
+        .store
+        .busy(
+            app.state.practice,
+            &[clinic_core::ports::ResourceKey::Practitioner(practitioner)],
+            day("2026-11-26"),
+        )
+        .await
+        .unwrap();
+    busy.sort_by_key(|b| b.range.start());
+    assert_eq!(busy.len(), created, "what was acknowledged is what is stored");
+    assert!(created >= 1);
+    for pair in busy.windows(2) {
+        assert!(pair[0].range.end() <= pair[1].range.start(), "overlap stored: {pair:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_clients_race_for_one_slot_over_http_on_sqlite() {
+    use clinic_adapters::crypto::EnvelopeCipher;
+    use clinic_adapters::sql::SqlStore;
+    let dir = std::env::temp_dir().join(format!("clinic-race-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("clinic.db").display());
+    let cipher = Arc::new(EnvelopeCipher::from_config(&EnvelopeCipher::generate_key("k1")).unwrap());
+    let store = Arc::new(SqlStore::connect(&url, cipher).await.unwrap());
+    races_over_http_on(&spawn_app_on(store.clone()).await).await;
+    store.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_clients_race_for_one_slot_over_http_on_postgres() {
+    use clinic_adapters::crypto::EnvelopeCipher;
+    use clinic_adapters::sql::SqlStore;
+    use sqlx::{Connection as _, Executor as _};
+    let admin = match std::env::var("DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres") => url,
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("CI=true but DATABASE_URL is not set"),
+        _ => {
+            eprintln!("SKIPPED: the PostgreSQL race test needs DATABASE_URL=postgres://…");
+            return;
+        }
+    };
+    let name = format!("clinic_race_{}", uuid::Uuid::now_v7().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    conn.execute(&*format!("CREATE DATABASE {name}")).await.unwrap();
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
+    let cipher = Arc::new(EnvelopeCipher::from_config(&EnvelopeCipher::generate_key("k1")).unwrap());
+    let store = Arc::new(SqlStore::connect(&format!("{base}/{name}"), cipher).await.unwrap());
+    races_over_http_on(&spawn_app_on(store.clone()).await).await;
+    store.close().await;
+    conn.execute(&*format!("DROP DATABASE {name} WITH (FORCE)"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_clients_race_for_one_slot_over_http_in_memory() {
+    races_over_http_on(&spawn_app().await).await;
+}
