@@ -4166,3 +4166,142 @@ async fn sixty_four_clients_race_for_one_slot_over_http_on_postgres() {
 async fn sixty_four_clients_race_for_one_slot_over_http_in_memory() {
     races_over_http_on(&spawn_app().await).await;
 }
+
+/// Nine individual sessions already claimed this year; sixteen completed, invoiced sessions
+/// are claimed by sixteen clients at once: exactly one claim becomes the tenth, the others
+/// are refused with the cap as the reason, and the store holds ten claimed sessions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_clients_claim_the_last_capped_session_and_one_wins() {
+    use clinic_core::billing::{LineInput, LineMedicare, Payer, SupplyKind};
+    use clinic_core::medicare::{CapKind, PastService, Referral, ReferralScope, ReferrerKind};
+    let app = spawn_app().await;
+    let (service, tom, sydney) = directory(&app).await;
+    let patient = app.patients[0];
+    let practice = app.state.practice;
+    for i in 0..9i64 {
+        let past = PastService {
+            date: chrono::NaiveDate::from_ymd_opt(2026, 2, 1).unwrap() + chrono::Duration::days(i * 7),
+            cap: CapKind::Individual,
+            referral_id: None,
+            claimed: true,
+        };
+        app.state.store.record_external(practice, patient, &past).await.unwrap();
+    }
+    let referral = Referral {
+        id: UuidV7Ids.new_id(),
+        practice_id: practice,
+        patient_id: patient,
+        referrer_name: "Dr Jane Citizen".into(),
+        referrer_kind: ReferrerKind::GeneralPractitioner,
+        referrer_provider_number: None,
+        mymedicare_or_usual_gp: true,
+        written_on: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+        sessions_requested: Some(10),
+        scope: ReferralScope::Individual,
+        letter: None,
+    };
+    app.state.store.save_referral(&referral).await.unwrap();
+    // Sixteen sessions over the next days, each attended, completed and invoiced.
+    let slots = app
+        .get(&format!(
+            "/api/v1/slots?service_id={service}&practitioner_id={tom}&location_id={sydney}&from=2026-11-24&to=2026-12-04&zone=Australia/Sydney"
+        ))
+        .await;
+    let mut invoices = Vec::new();
+    let mut taken: Vec<chrono::DateTime<chrono::Utc>> = Vec::new();
+    for slot in slots.body.as_array().unwrap() {
+        let start: chrono::DateTime<chrono::Utc> = slot["start"].as_str().unwrap().parse().unwrap();
+        if taken.iter().any(|t| (*t - start).num_minutes().abs() < 60) {
+            continue;
+        }
+        let booked = book(
+            &app,
+            (&service, &tom, &sydney),
+            patient,
+            slot["start"].as_str().unwrap(),
+        )
+        .await;
+        assert_eq!(booked.status, 201, "{:?}", booked.body);
+        taken.push(start);
+        if taken.len() == 16 {
+            break;
+        }
+    }
+    assert_eq!(taken.len(), 16);
+    app.clock.set("2026-12-05T00:00:00Z".parse().unwrap());
+    for appt in app.state.store.patient_appointments(practice, patient).await.unwrap() {
+        app.state.booking.arrive(practice, appt.id).await.unwrap();
+        app.state.booking.complete(practice, appt.id).await.unwrap();
+        let date = appt
+            .interval
+            .start()
+            .with_timezone(&chrono_tz::Australia::Sydney)
+            .date_naive();
+        let line = LineInput {
+            description: "Individual therapy, 50 minutes".into(),
+            service_date: date,
+            quantity: 1,
+            unit_price: clinic_core::money::Money::from_cents(22_000),
+            supply: SupplyKind::PsychologicalService,
+            registered_provider: true,
+            clinically_necessary: true,
+            appointment_id: Some(appt.id),
+            medicare: Some(LineMedicare {
+                item: "80110".into(),
+                provider_name: "Tom Okafor".into(),
+                provider_number: None,
+                rebate: clinic_core::money::Money::from_cents(10_155),
+                bulk_billed: false,
+                referral: Some("Dr Jane Citizen, 1 November 2026".into()),
+            }),
+        };
+        let inv = app
+            .state
+            .billing
+            .create_invoice(practice, patient, Payer::Patient, vec![line])
+            .await
+            .unwrap();
+        let inv = app
+            .state
+            .billing
+            .issue(practice, inv.id, chrono_tz::Australia::Sydney)
+            .await
+            .unwrap();
+        invoices.push(inv.id);
+    }
+    assert_eq!(invoices.len(), 16);
+    let desk = staff_token(&app, "desk@harbour.example", clinic_core::people::Role::Technician).await;
+    let barrier = Arc::new(tokio::sync::Barrier::new(invoices.len()));
+    let tasks: Vec<_> = invoices
+        .iter()
+        .map(|inv| {
+            let (barrier, desk, addr) = (barrier.clone(), desk.clone(), app.addr);
+            let body = json!({"invoice_id": inv, "referral_id": referral.id});
+            tokio::spawn(async move {
+                barrier.wait().await;
+                post_from(addr, desk, "/api/v1/claims".into(), body).await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        match status {
+            200 | 201 => won += 1,
+            422 => assert!(
+                body["detail"].as_str().unwrap().contains("annual_cap_reached"),
+                "{body}"
+            ),
+            409 => assert_eq!(body["code"], "contention", "{body}"),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(won, 1, "exactly one claim becomes the tenth session");
+    let history = app.state.store.history(practice, patient).await.unwrap();
+    let claimed = history
+        .past_services()
+        .iter()
+        .filter(|s| s.claimed && s.cap == CapKind::Individual)
+        .count();
+    assert_eq!(claimed, 10, "the store holds the cap exactly");
+}
