@@ -136,6 +136,31 @@ mod tests {
         }
     }
 
+    /// Where a schema's `items` is a list (the tuple form OpenAPI 3.1 does not have).
+    fn tuple_items(v: &serde_json::Value, at: &str, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    if k == "items" && x.is_array() {
+                        out.push(at.to_owned());
+                    }
+                    tuple_items(x, &format!("{at}/{k}"), out);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| tuple_items(x, at, out)),
+            _ => {}
+        }
+    }
+
+    /// Every schema is valid OpenAPI 3.1: no `items` is a list.
+    #[test]
+    fn no_schema_uses_the_tuple_form_of_items() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        let mut found = Vec::new();
+        tuple_items(&doc, "", &mut found);
+        assert!(found.is_empty(), "tuple-form items at {found:?}");
+    }
+
     /// Every `$ref` points at a schema the document defines.
     #[test]
     fn every_reference_resolves() {

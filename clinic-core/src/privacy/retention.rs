@@ -150,7 +150,9 @@ pub struct AccessRequest {
     pub received_on: NaiveDate,
     /// Due.
     pub due_on: NaiveDate,
-    /// When and how it was answered.
+    /// When and how it was answered: `[date, how]` (described as two strings, since an
+    /// OpenAPI 3.1 schema has no tuple of a date and a text other than `prefixItems`).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>, min_items = 2, max_items = 2))]
     pub provided: Option<(NaiveDate, String)>,
 }
 
