@@ -238,31 +238,38 @@ async fn search_book_conflict_read_cancel() {
 /// The same over the embedded default, SQLite, with health data sealed.
 #[tokio::test]
 async fn search_book_conflict_read_cancel_on_sqlite() {
-    use clinic_adapters::crypto::EnvelopeCipher;
-    use clinic_adapters::sql::SqlStore;
-    let dir = std::env::temp_dir().join(format!("clinic-api-{}", uuid::Uuid::now_v7()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}", dir.join("clinic.db").display());
-    let cipher = Arc::new(EnvelopeCipher::from_config(&EnvelopeCipher::generate_key("k1")).unwrap());
-    let store = Arc::new(SqlStore::connect(&url, cipher).await.unwrap());
+    let (store, dir) = sqlite_store().await;
     search_book_conflict_read_cancel_on(&spawn_app_on(store.clone()).await).await;
     store.close().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// The same over PostgreSQL, in a database made for this test (skipped, saying why, without
-/// `DATABASE_URL`; failing under `CI=true`).
-#[tokio::test]
-async fn search_book_conflict_read_cancel_on_postgres() {
+/// A new SQLite store with health data sealed, in a directory of its own (returned, to be
+/// removed afterwards).
+async fn sqlite_store() -> (Arc<clinic_adapters::sql::SqlStore>, std::path::PathBuf) {
     use clinic_adapters::crypto::EnvelopeCipher;
-    use clinic_adapters::sql::SqlStore;
+    let dir = std::env::temp_dir().join(format!("clinic-api-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("clinic.db").display());
+    let cipher = Arc::new(EnvelopeCipher::from_config(&EnvelopeCipher::generate_key("k1")).unwrap());
+    (
+        Arc::new(clinic_adapters::sql::SqlStore::connect(&url, cipher).await.unwrap()),
+        dir,
+    )
+}
+
+/// A database of its own on the PostgreSQL server at `DATABASE_URL`, with the connection
+/// and name that drop it afterwards ([`drop_postgres`]); `None`, saying why, without
+/// `DATABASE_URL` (failing under `CI=true`).
+async fn postgres_store() -> Option<(Arc<clinic_adapters::sql::SqlStore>, sqlx::PgConnection, String)> {
+    use clinic_adapters::crypto::EnvelopeCipher;
     use sqlx::{Connection as _, Executor as _};
     let admin = match std::env::var("DATABASE_URL") {
         Ok(url) if url.starts_with("postgres") => url,
         _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("CI=true but DATABASE_URL is not set"),
         _ => {
-            eprintln!("SKIPPED: the PostgreSQL HTTP test needs DATABASE_URL=postgres://…");
-            return;
+            eprintln!("SKIPPED: the PostgreSQL HTTP tests need DATABASE_URL=postgres://…");
+            return None;
         }
     };
     let name = format!("clinic_api_{}", uuid::Uuid::now_v7().simple());
@@ -270,12 +277,29 @@ async fn search_book_conflict_read_cancel_on_postgres() {
     conn.execute(&*format!("CREATE DATABASE {name}")).await.unwrap();
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
     let cipher = Arc::new(EnvelopeCipher::from_config(&EnvelopeCipher::generate_key("k1")).unwrap());
-    let store = Arc::new(SqlStore::connect(&format!("{base}/{name}"), cipher).await.unwrap());
-    search_book_conflict_read_cancel_on(&spawn_app_on(store.clone()).await).await;
+    let store = clinic_adapters::sql::SqlStore::connect(&format!("{base}/{name}"), cipher)
+        .await
+        .unwrap();
+    Some((Arc::new(store), conn, name))
+}
+
+async fn drop_postgres(store: &clinic_adapters::sql::SqlStore, mut conn: sqlx::PgConnection, name: &str) {
+    use sqlx::Executor as _;
     store.close().await;
     conn.execute(&*format!("DROP DATABASE {name} WITH (FORCE)"))
         .await
         .unwrap();
+}
+
+/// The same over PostgreSQL, in a database made for this test (skipped, saying why, without
+/// `DATABASE_URL`; failing under `CI=true`).
+#[tokio::test]
+async fn search_book_conflict_read_cancel_on_postgres() {
+    let Some((store, conn, name)) = postgres_store().await else {
+        return;
+    };
+    search_book_conflict_read_cancel_on(&spawn_app_on(store.clone()).await).await;
+    drop_postgres(&store, conn, &name).await;
 }
 
 async fn search_book_conflict_read_cancel_on(app: &TestApp) {
@@ -4124,13 +4148,7 @@ async fn races_over_http_on(app: &TestApp) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_four_clients_race_for_one_slot_over_http_on_sqlite() {
-    use clinic_adapters::crypto::EnvelopeCipher;
-    use clinic_adapters::sql::SqlStore;
-    let dir = std::env::temp_dir().join(format!("clinic-race-{}", uuid::Uuid::now_v7()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}", dir.join("clinic.db").display());
-    let cipher = Arc::new(EnvelopeCipher::from_config(&EnvelopeCipher::generate_key("k1")).unwrap());
-    let store = Arc::new(SqlStore::connect(&url, cipher).await.unwrap());
+    let (store, dir) = sqlite_store().await;
     races_over_http_on(&spawn_app_on(store.clone()).await).await;
     store.close().await;
     std::fs::remove_dir_all(&dir).unwrap();
@@ -4138,28 +4156,11 @@ async fn sixty_four_clients_race_for_one_slot_over_http_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_four_clients_race_for_one_slot_over_http_on_postgres() {
-    use clinic_adapters::crypto::EnvelopeCipher;
-    use clinic_adapters::sql::SqlStore;
-    use sqlx::{Connection as _, Executor as _};
-    let admin = match std::env::var("DATABASE_URL") {
-        Ok(url) if url.starts_with("postgres") => url,
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("CI=true but DATABASE_URL is not set"),
-        _ => {
-            eprintln!("SKIPPED: the PostgreSQL race test needs DATABASE_URL=postgres://…");
-            return;
-        }
+    let Some((store, conn, name)) = postgres_store().await else {
+        return;
     };
-    let name = format!("clinic_race_{}", uuid::Uuid::now_v7().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    conn.execute(&*format!("CREATE DATABASE {name}")).await.unwrap();
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
-    let cipher = Arc::new(EnvelopeCipher::from_config(&EnvelopeCipher::generate_key("k1")).unwrap());
-    let store = Arc::new(SqlStore::connect(&format!("{base}/{name}"), cipher).await.unwrap());
     races_over_http_on(&spawn_app_on(store.clone()).await).await;
-    store.close().await;
-    conn.execute(&*format!("DROP DATABASE {name} WITH (FORCE)"))
-        .await
-        .unwrap();
+    drop_postgres(&store, conn, &name).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -493,24 +493,8 @@ impl BookingService {
             .await
             .map_err(ServiceError::from_port("appointment"))?;
         let mut out = vec![self.cancel(practice, id, by, reason).await?];
-        let (Some(series), Some(patient)) = (first.series_id, first.patient_ids.first()) else {
-            return Ok(out);
-        };
-        let later: Vec<AppointmentId> = self
-            .ports
-            .appointments
-            .patient_appointments(practice, *patient)
-            .await?
-            .into_iter()
-            .filter(|a| {
-                a.series_id == Some(series)
-                    && a.id != id
-                    && a.interval.start() > first.interval.start()
-                    && a.status_kind().can_reschedule()
-            })
-            .map(|a| a.id)
-            .collect();
-        for next in later {
+        let later = self.later_in_series(practice, &first).await?;
+        for next in later.iter().map(|a| a.id) {
             match self.cancel(practice, next, by, reason).await {
                 Ok(o) => out.push(o),
                 Err(ServiceError::Scheduling(SchedulingError::IllegalTransition { .. })) => {}
@@ -518,6 +502,46 @@ impl BookingService {
             }
         }
         Ok(out)
+    }
+
+    /// What deciding about an existing appointment reads: as [`load`](Self::load) for its
+    /// practitioner, service, location and room.
+    async fn load_for(&self, appt: &Appointment) -> Result<Loaded, ServiceError> {
+        self.load(
+            appt.practice_id,
+            appt.practitioner_id,
+            appt.service_id,
+            appt.location_id,
+            appt.room_id,
+        )
+        .await
+    }
+
+    /// The occurrences of `first`'s series after it that can still change (not attended,
+    /// completed, missed or cancelled), soonest first; none outside a series.
+    async fn later_in_series(
+        &self,
+        practice: PracticeId,
+        first: &Appointment,
+    ) -> Result<Vec<Appointment>, ServiceError> {
+        let (Some(series), Some(patient)) = (first.series_id, first.patient_ids.first()) else {
+            return Ok(Vec::new());
+        };
+        let mut later: Vec<Appointment> = self
+            .ports
+            .appointments
+            .patient_appointments(practice, *patient)
+            .await?
+            .into_iter()
+            .filter(|a| {
+                a.series_id == Some(series)
+                    && a.id != first.id
+                    && a.interval.start() > first.interval.start()
+                    && a.status_kind().can_reschedule()
+            })
+            .collect();
+        later.sort_by_key(|a| a.interval.start());
+        Ok(later)
     }
 
     /// Moves an appointment to a new start, checking every rule as for a new booking
@@ -538,15 +562,7 @@ impl BookingService {
             .appointment(practice, id)
             .await
             .map_err(ServiceError::from_port("appointment"))?;
-        let loaded = self
-            .load(
-                practice,
-                current.practitioner_id,
-                current.service_id,
-                current.location_id,
-                current.room_id,
-            )
-            .await?;
+        let loaded = self.load_for(&current).await?;
         let new_blocked = crate::scheduling::intervals_for(&loaded.service, new_start)?.blocked;
         for _ in 0..MAX_ATTEMPTS {
             let mut appt = self
@@ -600,15 +616,7 @@ impl BookingService {
             .appointment(practice, id)
             .await
             .map_err(ServiceError::from_port("appointment"))?;
-        let loaded = self
-            .load(
-                practice,
-                first.practitioner_id,
-                first.service_id,
-                first.location_id,
-                first.room_id,
-            )
-            .await?;
+        let loaded = self.load_for(&first).await?;
         if !first.status_kind().can_reschedule() {
             // The transition's own error, exactly as a single move reports it.
             let mut probe = first.clone();
@@ -617,22 +625,7 @@ impl BookingService {
         let zone = loaded.location.zone;
         let from_local = first.interval.start().with_timezone(&zone).naive_local();
         let to_local = new_start.with_timezone(&zone).naive_local();
-        let mut moving: Vec<Appointment> = match (first.series_id, first.patient_ids.first()) {
-            (Some(series), Some(patient)) => self
-                .ports
-                .appointments
-                .patient_appointments(practice, *patient)
-                .await?
-                .into_iter()
-                .filter(|a| {
-                    a.series_id == Some(series)
-                        && a.id != id
-                        && a.interval.start() > first.interval.start()
-                        && a.status_kind().can_reschedule()
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
+        let mut moving = self.later_in_series(practice, &first).await?;
         moving.insert(0, first.clone());
         moving.sort_by_key(|a| a.interval.start());
         let ids: Vec<AppointmentId> = moving.iter().map(|a| a.id).collect();

@@ -505,22 +505,12 @@ pub(crate) async fn list(
     }
     let window = clinic_core::time::TimeRange::new(q.from, q.to)?;
     let mut items: Vec<Appointment> = if who.is_patient_only() {
-        // Their own and those of every minor they are guardian of; a group session they
-        // share with their child is listed once.
-        let mut mine = Vec::new();
-        for patient in who.patients() {
-            for a in s
-                .store
-                .patient_appointments(s.practice, patient)
-                .await
-                .map_err(ServiceError::Port)?
-            {
-                if a.interval.overlaps(&window) && !mine.iter().any(|m: &Appointment| m.id == a.id) {
-                    mine.push(a);
-                }
-            }
-        }
-        mine
+        // Their own and those of every minor they are guardian of.
+        super::appointments_acted_for(&s, &who)
+            .await?
+            .into_iter()
+            .filter(|a| a.interval.overlaps(&window))
+            .collect()
     } else {
         let everyone = who.may(Action::Read, Area::Appointments, Relation::Other);
         let keys: Vec<ResourceKey> = match (q.practitioner_id, everyone, who.practitioner_id) {

@@ -72,23 +72,19 @@ pub(crate) async fn dashboard(State(s): State<AppState>, who: Principal) -> Resu
     let today = now.with_timezone(&zone).date_naive();
     if who.is_patient_only() && !who.patients().is_empty() {
         // A guardian sees their children's sessions and balances with their own.
-        let mut upcoming: Vec<Appointment> = Vec::new();
-        let mut balance = Money::ZERO;
-        for patient in who.patients() {
-            for a in s
-                .store
-                .patient_appointments(s.practice, patient)
-                .await
-                .map_err(ServiceError::Port)?
-            {
-                let open = matches!(
+        let upcoming: Vec<Appointment> = super::appointments_acted_for(&s, &who)
+            .await?
+            .into_iter()
+            .filter(|a| a.interval.end() > now)
+            .filter(|a| {
+                matches!(
                     a.status,
                     AppointmentStatus::Requested | AppointmentStatus::Booked | AppointmentStatus::Confirmed
-                );
-                if open && a.interval.end() > now && !upcoming.iter().any(|u| u.id == a.id) {
-                    upcoming.push(a);
-                }
-            }
+                )
+            })
+            .collect();
+        let mut balance = Money::ZERO;
+        for patient in who.patients() {
             balance = s
                 .store
                 .invoices_for(s.practice, patient)
@@ -98,7 +94,6 @@ pub(crate) async fn dashboard(State(s): State<AppState>, who: Principal) -> Resu
                 .filter(|i| i.number.is_some())
                 .fold(balance, |acc, i| acc + i.balance().max(Money::ZERO));
         }
-        upcoming.sort_by_key(|a| a.interval.start());
         return Ok(Json(Dashboard::Patient { upcoming, balance }));
     }
     if let Some(me) = who

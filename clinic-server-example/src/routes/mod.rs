@@ -430,6 +430,30 @@ pub(crate) fn refusal(
     }
 }
 
+/// Every appointment of the patients the principal acts for (their own record and the
+/// minors they guard), each once (a group session shared with a child is one), soonest
+/// first.
+pub(crate) async fn appointments_acted_for(
+    s: &AppState,
+    who: &crate::auth::Principal,
+) -> Result<Vec<clinic_core::scheduling::Appointment>, ApiError> {
+    let mut all: Vec<clinic_core::scheduling::Appointment> = Vec::new();
+    for patient in who.patients() {
+        for a in s
+            .store
+            .patient_appointments(s.practice, patient)
+            .await
+            .map_err(clinic_core::service::ServiceError::Port)?
+        {
+            if !all.iter().any(|m| m.id == a.id) {
+                all.push(a);
+            }
+        }
+    }
+    all.sort_by_key(|a| (a.interval.start(), a.id));
+    Ok(all)
+}
+
 /// Today at the practice (see [`practice_zone`]).
 pub(crate) async fn practice_today(s: &AppState) -> Result<chrono::NaiveDate, ApiError> {
     Ok(s.clock.now().with_timezone(&practice_zone(s).await?).date_naive())
