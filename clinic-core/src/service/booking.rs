@@ -618,9 +618,12 @@ impl BookingService {
             .map_err(ServiceError::from_port("appointment"))?;
         let loaded = self.load_for(&first).await?;
         if !first.status_kind().can_reschedule() {
-            // The transition's own error, exactly as a single move reports it.
-            let mut probe = first.clone();
-            probe.reschedule(first.interval, first.blocked, self.ports.clock.now())?;
+            // As a single move reports it (`Appointment::reschedule`).
+            return Err(SchedulingError::IllegalTransition {
+                from: first.status_kind(),
+                to: crate::scheduling::StatusKind::Booked,
+            }
+            .into());
         }
         let zone = loaded.location.zone;
         let from_local = first.interval.start().with_timezone(&zone).naive_local();
