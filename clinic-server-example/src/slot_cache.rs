@@ -31,6 +31,13 @@ pub const TTL: Duration = Duration::from_secs(2);
 /// recompute, and a bound keeps memory flat whatever clients ask).
 pub const CAPACITY: usize = 256;
 
+/// The most bytes of answers kept at once (the server's memory budget is 60 MB).
+pub const MAX_BYTES: usize = 8 * 1024 * 1024;
+
+/// An answer larger than this (a whole practice over months) is not kept: it is asked
+/// for rarely and would crowd out the many small ones.
+pub const MAX_BODY: usize = 512 * 1024;
+
 struct Entry {
     at: Instant,
     generation: u64,
@@ -66,8 +73,15 @@ impl SlotCache {
     /// [`generation`](Self::generation) before computing, so a write during the
     /// computation makes it stale at once).
     pub fn put(&self, key: String, generation: u64, at: Instant, body: Bytes) {
+        if body.len() > MAX_BODY {
+            return;
+        }
+        let current = self.generation();
         let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if entries.len() >= CAPACITY {
+        // Stale answers are never served again: drop them rather than hold their memory.
+        entries.retain(|_, e| e.generation == current && at.saturating_duration_since(e.at) < TTL);
+        let held: usize = entries.values().map(|e| e.body.len()).sum();
+        if entries.len() >= CAPACITY || held + body.len() > MAX_BYTES {
             entries.clear();
         }
         entries.insert(key, Entry { at, generation, body });
@@ -123,6 +137,40 @@ mod tests {
         cache.invalidate(); // a booking lands while the answer is computed
         cache.put("q".into(), before, Instant::now(), Bytes::from_static(b"[]"));
         assert!(cache.get("q", Instant::now()).is_none());
+    }
+
+    #[test]
+    fn large_answers_are_not_kept_and_stale_ones_are_dropped() {
+        let cache = SlotCache::default();
+        let t0 = Instant::now();
+        cache.put(
+            "big".into(),
+            cache.generation(),
+            t0,
+            Bytes::from(vec![b' '; MAX_BODY + 1]),
+        );
+        assert!(cache.get("big", t0).is_none());
+        cache.put("old".into(), cache.generation(), t0, Bytes::from(vec![b' '; MAX_BODY]));
+        cache.put("new".into(), cache.generation(), t0 + TTL, Bytes::from_static(b"[]"));
+        let entries = cache.entries.lock().unwrap();
+        assert!(!entries.contains_key("old"), "expired answers give their memory back");
+        assert!(entries.contains_key("new"));
+    }
+
+    #[test]
+    fn the_bytes_held_are_bounded() {
+        let cache = SlotCache::default();
+        let now = Instant::now();
+        for i in 0..(MAX_BYTES / MAX_BODY + 2) {
+            cache.put(
+                format!("q{i}"),
+                cache.generation(),
+                now,
+                Bytes::from(vec![b' '; MAX_BODY]),
+            );
+        }
+        let held: usize = cache.entries.lock().unwrap().values().map(|e| e.body.len()).sum();
+        assert!(held <= MAX_BYTES);
     }
 
     #[test]
