@@ -1386,43 +1386,12 @@ async fn staff_token(app: &TestApp, email: &str, role: clinic_core::people::Role
 
 #[tokio::test]
 async fn the_eleventh_medicare_session_in_a_year_is_refused_as_a_claim_with_the_reason() {
-    use clinic_core::billing::{LineInput, LineMedicare, Payer, SupplyKind};
-    use clinic_core::medicare::{CapKind, PastService, Referral, ReferralScope, ReferrerKind};
     let app = spawn_app().await;
     let (service, tom, sydney) = directory(&app).await;
     let patient = app.patients[0];
-    let practice = app.state.practice;
     // Ten sessions claimed elsewhere this year, and a current referral.
-    for i in 0..10i64 {
-        app.state
-            .store
-            .record_external(
-                practice,
-                patient,
-                &PastService {
-                    date: chrono::NaiveDate::from_ymd_opt(2026, 2, 1).unwrap() + chrono::Duration::days(i * 7),
-                    cap: CapKind::Individual,
-                    referral_id: None,
-                    claimed: true,
-                },
-            )
-            .await
-            .unwrap();
-    }
-    let referral = Referral {
-        id: UuidV7Ids.new_id(),
-        practice_id: practice,
-        patient_id: patient,
-        referrer_name: "Dr Jane Citizen".into(),
-        referrer_kind: ReferrerKind::GeneralPractitioner,
-        referrer_provider_number: None,
-        mymedicare_or_usual_gp: true,
-        written_on: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
-        sessions_requested: Some(6),
-        scope: ReferralScope::Individual,
-        letter: None,
-    };
-    app.state.store.save_referral(&referral).await.unwrap();
+    claimed_elsewhere(&app, patient, 10).await;
+    let referral = gp_referral(&app, patient, 6).await;
     // The session is booked, attended and completed over the API.
     let booked = book(&app, (&service, &tom, &sydney), patient, "2026-11-23T22:00:00Z").await;
     let appt = booked.body["id"].as_str().unwrap().to_owned();
@@ -1437,37 +1406,8 @@ async fn the_eleventh_medicare_session_in_a_year_is_refused_as_a_claim_with_the_
         .post(&format!("/api/v1/appointments/{appt}/complete"), &json!({}))
         .await;
     assert_eq!(done.body["status"]["state"], "completed", "{:?}", done.body);
-    let line = LineInput {
-        description: "Individual therapy, 50 minutes".into(),
-        service_date: "2026-11-24".parse().unwrap(),
-        quantity: 1,
-        unit_price: clinic_core::money::Money::from_cents(22_000),
-        supply: SupplyKind::PsychologicalService,
-        registered_provider: true,
-        clinically_necessary: true,
-        appointment_id: Some(appt.parse().unwrap()),
-        medicare: Some(LineMedicare {
-            item: "80110".into(),
-            provider_name: "Tom Okafor".into(),
-            provider_number: None,
-            rebate: clinic_core::money::Money::from_cents(10_155),
-            bulk_billed: false,
-            referral: Some("Dr Jane Citizen, 1 November 2026".into()),
-        }),
-    };
-    let inv = app
-        .state
-        .billing
-        .create_invoice(practice, patient, Payer::Patient, vec![line])
-        .await
-        .unwrap();
-    let inv = app
-        .state
-        .billing
-        .issue(practice, inv.id, chrono_tz::Australia::Sydney)
-        .await
-        .unwrap();
-    let claim = json!({"invoice_id": inv.id, "referral_id": referral.id});
+    let inv = issued_medicare_invoice(&app, patient, appt.parse().unwrap(), "2026-11-24".parse().unwrap()).await;
+    let claim = json!({"invoice_id": inv, "referral_id": referral.id});
     // Administrators read billing but do not claim; the billing desk does.
     problem(&app.post("/api/v1/claims", &claim).await, 403, "forbidden");
     let desk = staff_token(&app, "desk@harbour.example", clinic_core::people::Role::Technician).await;
@@ -4173,35 +4113,13 @@ async fn sixty_four_clients_race_for_one_slot_over_http_in_memory() {
 /// are refused with the cap as the reason, and the store holds ten claimed sessions.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_clients_claim_the_last_capped_session_and_one_wins() {
-    use clinic_core::billing::{LineInput, LineMedicare, Payer, SupplyKind};
-    use clinic_core::medicare::{CapKind, PastService, Referral, ReferralScope, ReferrerKind};
+    use clinic_core::medicare::CapKind;
     let app = spawn_app().await;
     let (service, tom, sydney) = directory(&app).await;
     let patient = app.patients[0];
     let practice = app.state.practice;
-    for i in 0..9i64 {
-        let past = PastService {
-            date: chrono::NaiveDate::from_ymd_opt(2026, 2, 1).unwrap() + chrono::Duration::days(i * 7),
-            cap: CapKind::Individual,
-            referral_id: None,
-            claimed: true,
-        };
-        app.state.store.record_external(practice, patient, &past).await.unwrap();
-    }
-    let referral = Referral {
-        id: UuidV7Ids.new_id(),
-        practice_id: practice,
-        patient_id: patient,
-        referrer_name: "Dr Jane Citizen".into(),
-        referrer_kind: ReferrerKind::GeneralPractitioner,
-        referrer_provider_number: None,
-        mymedicare_or_usual_gp: true,
-        written_on: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
-        sessions_requested: Some(10),
-        scope: ReferralScope::Individual,
-        letter: None,
-    };
-    app.state.store.save_referral(&referral).await.unwrap();
+    claimed_elsewhere(&app, patient, 9).await;
+    let referral = gp_referral(&app, patient, 10).await;
     // Sixteen sessions over the next days, each attended, completed and invoiced.
     let slots = app
         .get(&format!(
@@ -4238,37 +4156,7 @@ async fn sixteen_clients_claim_the_last_capped_session_and_one_wins() {
             .start()
             .with_timezone(&chrono_tz::Australia::Sydney)
             .date_naive();
-        let line = LineInput {
-            description: "Individual therapy, 50 minutes".into(),
-            service_date: date,
-            quantity: 1,
-            unit_price: clinic_core::money::Money::from_cents(22_000),
-            supply: SupplyKind::PsychologicalService,
-            registered_provider: true,
-            clinically_necessary: true,
-            appointment_id: Some(appt.id),
-            medicare: Some(LineMedicare {
-                item: "80110".into(),
-                provider_name: "Tom Okafor".into(),
-                provider_number: None,
-                rebate: clinic_core::money::Money::from_cents(10_155),
-                bulk_billed: false,
-                referral: Some("Dr Jane Citizen, 1 November 2026".into()),
-            }),
-        };
-        let inv = app
-            .state
-            .billing
-            .create_invoice(practice, patient, Payer::Patient, vec![line])
-            .await
-            .unwrap();
-        let inv = app
-            .state
-            .billing
-            .issue(practice, inv.id, chrono_tz::Australia::Sydney)
-            .await
-            .unwrap();
-        invoices.push(inv.id);
+        invoices.push(issued_medicare_invoice(&app, patient, appt.id, date).await);
     }
     assert_eq!(invoices.len(), 16);
     let desk = staff_token(&app, "desk@harbour.example", clinic_core::people::Role::Technician).await;
@@ -4305,4 +4193,81 @@ async fn sixteen_clients_claim_the_last_capped_session_and_one_wins() {
         .filter(|s| s.claimed && s.cap == CapKind::Individual)
         .count();
     assert_eq!(claimed, 10, "the store holds the cap exactly");
+}
+
+/// `n` individual Better Access sessions the patient had claimed elsewhere this year, one a
+/// week from 1 February.
+async fn claimed_elsewhere(app: &TestApp, patient: PatientId, n: i64) {
+    use clinic_core::medicare::{CapKind, PastService};
+    for i in 0..n {
+        let past = PastService {
+            date: chrono::NaiveDate::from_ymd_opt(2026, 2, 1).unwrap() + chrono::Duration::days(i * 7),
+            cap: CapKind::Individual,
+            referral_id: None,
+            claimed: true,
+        };
+        app.state
+            .store
+            .record_external(app.state.practice, patient, &past)
+            .await
+            .unwrap();
+    }
+}
+
+/// A current GP referral (1 November 2026) for `sessions` sessions, stored.
+async fn gp_referral(app: &TestApp, patient: PatientId, sessions: u16) -> clinic_core::medicare::Referral {
+    use clinic_core::medicare::{Referral, ReferralScope, ReferrerKind};
+    let referral = Referral {
+        id: UuidV7Ids.new_id(),
+        practice_id: app.state.practice,
+        patient_id: patient,
+        referrer_name: "Dr Jane Citizen".into(),
+        referrer_kind: ReferrerKind::GeneralPractitioner,
+        referrer_provider_number: None,
+        mymedicare_or_usual_gp: true,
+        written_on: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+        sessions_requested: Some(sessions),
+        scope: ReferralScope::Individual,
+        letter: None,
+    };
+    app.state.store.save_referral(&referral).await.unwrap();
+    referral
+}
+
+/// An issued invoice for one 50-minute individual session (item 80110) on `date`.
+async fn issued_medicare_invoice(
+    app: &TestApp,
+    patient: PatientId,
+    appointment: clinic_core::ids::AppointmentId,
+    date: chrono::NaiveDate,
+) -> clinic_core::ids::InvoiceId {
+    use clinic_core::billing::{LineInput, LineMedicare, Payer, SupplyKind};
+    let line = LineInput {
+        description: "Individual therapy, 50 minutes".into(),
+        service_date: date,
+        quantity: 1,
+        unit_price: clinic_core::money::Money::from_cents(22_000),
+        supply: SupplyKind::PsychologicalService,
+        registered_provider: true,
+        clinically_necessary: true,
+        appointment_id: Some(appointment),
+        medicare: Some(LineMedicare {
+            item: "80110".into(),
+            provider_name: "Tom Okafor".into(),
+            provider_number: None,
+            rebate: clinic_core::money::Money::from_cents(10_155),
+            bulk_billed: false,
+            referral: Some("Dr Jane Citizen, 1 November 2026".into()),
+        }),
+    };
+    let (billing, practice) = (&app.state.billing, app.state.practice);
+    let draft = billing
+        .create_invoice(practice, patient, Payer::Patient, vec![line])
+        .await
+        .unwrap();
+    billing
+        .issue(practice, draft.id, chrono_tz::Australia::Sydney)
+        .await
+        .unwrap()
+        .id
 }
