@@ -214,7 +214,7 @@ async fn main() {
     let from = start_day + chrono::Duration::days(200);
     let to = from + chrono::Duration::days(89);
     let search = format!(
-        "{base}/api/v1/slots?service_id={}&practitioner_id={}&from={from}&to={to}&zone=Australia/Sydney",
+        "{base}/api/v1/slots?service_id={}&practitioner_id={}&from={from}&to={to}&zone=Australia/Sydney&limit=5000",
         p.service.id, p.practitioners[0].id
     );
     let deadline = Instant::now() + Duration::from_secs(secs);

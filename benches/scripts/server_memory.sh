@@ -28,8 +28,8 @@ token=$(curl -sf -X POST localhost:18091/api/v1/auth/login -H 'content-type: app
 auth="authorization: Bearer $token"
 for from in 2026-03-02 2027-06-07 2030-01-06; do
   to=$(date -d "$from + 89 days" +%F)
-  curl -sf -H "$auth" "localhost:18091/api/v1/slots?service_id=$service&from=$from&to=$to&zone=Australia/Sydney" -o /dev/null
-  curl -sf -H "$auth" "localhost:18091/api/v1/slots?service_id=$service&practitioner_id=$practitioner&from=$from&to=$to&zone=Australia/Sydney" -o /dev/null
+  curl -sf -H "$auth" "localhost:18091/api/v1/slots?service_id=$service&from=$from&to=$to&zone=Australia/Sydney&limit=5000" -o /dev/null
+  curl -sf -H "$auth" "localhost:18091/api/v1/slots?service_id=$service&practitioner_id=$practitioner&from=$from&to=$to&zone=Australia/Sydney&limit=5000" -o /dev/null
 done
 echo "after 90-day searches:  $(mem)"
 # 16 clients, each searching a different 90 days of one practitioner for 10 seconds.
@@ -39,7 +39,7 @@ for c in $(seq 16); do
     from=$(date -d "2026-03-02 + $((c * 7)) days" +%F)
     to=$(date -d "$from + 89 days" +%F)
     while [ $SECONDS -lt $end ]; do
-      curl -sf -H "$auth" "localhost:18091/api/v1/slots?service_id=$service&practitioner_id=$practitioner&from=$from&to=$to&zone=Australia/Sydney" -o /dev/null
+      curl -sf -H "$auth" "localhost:18091/api/v1/slots?service_id=$service&practitioner_id=$practitioner&from=$from&to=$to&zone=Australia/Sydney&limit=5000" -o /dev/null
     done
   ) &
 done

@@ -38,10 +38,26 @@ pub const MAX_BYTES: usize = 8 * 1024 * 1024;
 /// for rarely and would crowd out the many small ones.
 pub const MAX_BODY: usize = 512 * 1024;
 
+/// A kept answer: the JSON body and, when the search has more pages, the next page's
+/// cursor.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    /// The JSON array of slots.
+    pub body: Bytes,
+    /// The cursor of the next page, if any.
+    pub next: Option<std::sync::Arc<str>>,
+}
+
+impl From<Bytes> for Answer {
+    fn from(body: Bytes) -> Self {
+        Self { body, next: None }
+    }
+}
+
 struct Entry {
     at: Instant,
     generation: u64,
-    body: Bytes,
+    body: Answer,
 }
 
 /// Slot-search answers by query.
@@ -60,7 +76,7 @@ impl std::fmt::Debug for SlotCache {
 impl SlotCache {
     /// The answer to `key`, if still fresh at `now`.
     #[must_use]
-    pub fn get(&self, key: &str, now: Instant) -> Option<Bytes> {
+    pub fn get(&self, key: &str, now: Instant) -> Option<Answer> {
         let generation = self.generation.load(Ordering::Acquire);
         let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         entries
@@ -72,16 +88,17 @@ impl SlotCache {
     /// Keeps `body` as the answer to `key`, computed at `at` under `generation` (read with
     /// [`generation`](Self::generation) before computing, so a write during the
     /// computation makes it stale at once).
-    pub fn put(&self, key: String, generation: u64, at: Instant, body: Bytes) {
-        if body.len() > MAX_BODY {
+    pub fn put(&self, key: String, generation: u64, at: Instant, body: impl Into<Answer>) {
+        let body = body.into();
+        if body.body.len() > MAX_BODY {
             return;
         }
         let current = self.generation();
         let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         // Stale answers are never served again: drop them rather than hold their memory.
         entries.retain(|_, e| e.generation == current && at.saturating_duration_since(e.at) < TTL);
-        let held: usize = entries.values().map(|e| e.body.len()).sum();
-        if entries.len() >= CAPACITY || held + body.len() > MAX_BYTES {
+        let held: usize = entries.values().map(|e| e.body.body.len()).sum();
+        if entries.len() >= CAPACITY || held + body.body.len() > MAX_BYTES {
             entries.clear();
         }
         entries.insert(key, Entry { at, generation, body });
@@ -121,7 +138,10 @@ mod tests {
         let t0 = Instant::now();
         cache.put("q".into(), cache.generation(), t0, Bytes::from_static(b"[]"));
         assert_eq!(
-            cache.get("q", t0 + TTL - Duration::from_millis(1)).as_deref(),
+            cache
+                .get("q", t0 + TTL - Duration::from_millis(1))
+                .map(|a| a.body)
+                .as_deref(),
             Some(&b"[]"[..])
         );
         assert!(cache.get("q", t0 + TTL).is_none(), "expired at the TTL");
@@ -169,7 +189,7 @@ mod tests {
                 Bytes::from(vec![b' '; MAX_BODY]),
             );
         }
-        let held: usize = cache.entries.lock().unwrap().values().map(|e| e.body.len()).sum();
+        let held: usize = cache.entries.lock().unwrap().values().map(|e| e.body.body.len()).sum();
         assert!(held <= MAX_BYTES);
     }
 

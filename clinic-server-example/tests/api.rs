@@ -494,6 +494,60 @@ async fn bad_input_gets_clear_problems() {
     );
 }
 
+/// A wide search comes in pages: each names the next in its `Link` header, and walking
+/// them gives exactly the one-page answer. Bad limits and cursors are named problems.
+#[tokio::test]
+async fn a_wide_slot_search_comes_in_pages_linked_to_the_next() {
+    let app = spawn_app().await;
+    let (service, _, _) = directory(&app).await;
+    let base = format!("/api/v1/slots?service_id={service}&from=2026-11-24&to=2026-12-04&zone=Australia/Sydney");
+    let whole = app.get(&format!("{base}&limit=5000")).await;
+    assert_eq!(whole.status, 200, "{:?}", whole.body);
+    assert!(whole.header("link").is_none(), "one page holds it all");
+    let whole = whole.body.as_array().unwrap().clone();
+    assert!(
+        whole.len() > 100,
+        "three practitioners over nine working days: {}",
+        whole.len()
+    );
+    let mut walked = Vec::new();
+    let mut next = Some(format!("{base}&limit=37"));
+    let mut pages = 0;
+    while let Some(path) = next.take() {
+        let page = app.get(&path).await;
+        assert_eq!(page.status, 200, "{:?}", page.body);
+        let slots = page.body.as_array().unwrap();
+        assert!(slots.len() <= 37);
+        walked.extend(slots.iter().cloned());
+        pages += 1;
+        next = page.header("link").map(|link| {
+            let target = link
+                .strip_prefix('<')
+                .and_then(|l| l.strip_suffix(">; rel=\"next\""))
+                .unwrap_or_else(|| panic!("a next link: {link}"));
+            assert!(
+                target.contains("limit=37") && target.matches("after=").count() == 1,
+                "{target}"
+            );
+            target.to_owned()
+        });
+    }
+    assert_eq!(pages, whole.len().div_ceil(37));
+    assert_eq!(walked, whole);
+    // The default page holds 2,000 slots at most.
+    let default = app.get(&base).await;
+    assert!(default.body.as_array().unwrap().len() <= 2000);
+    for bad in ["limit=0", "limit=5001", "limit=1000000000", "limit=-1"] {
+        let r = app.get(&format!("{base}&{bad}")).await;
+        assert_eq!(r.content_type, "application/problem+json", "{bad}");
+        assert!(r.status == 400 || r.status == 422, "{bad}: {}", r.status);
+    }
+    let r = app.get(&format!("{base}&limit=0")).await;
+    problem(&r, 422, "invalid_field");
+    assert!(r.body["detail"].as_str().unwrap_or_default().contains("limit") || r.body.to_string().contains("limit"));
+    problem(&app.get(&format!("{base}&after=nonsense")).await, 422, "invalid_field");
+}
+
 fn login_body(email: &str, password: &str) -> Value {
     json!({"email": email, "password": password})
 }

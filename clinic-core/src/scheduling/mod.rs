@@ -25,7 +25,7 @@ pub use holidays::{Holiday, HolidayCalendar, HolidayTableError};
 pub use request::BookingRequest;
 pub use rules::{Accepted, Proposal, RuleContext, check, intervals_for};
 pub use series::{Occurrence, Recurrence, SeriesEnd, SeriesPolicy};
-pub use slots::{Candidate, Slot, SlotQuery};
+pub use slots::{Candidate, Slot, SlotCursor, SlotPage, SlotQuery};
 pub use waitlist::{Urgency, WaitlistEntry, rank_for_freed_slot};
 
 #[cfg(test)]

@@ -27,6 +27,11 @@ use crate::time::{TimeRange, local_date, resolve_local, resolve_local_boundary};
 /// The longest range one search may cover.
 pub const MAX_SEARCH_DAYS: i64 = 366;
 
+/// The most slots one page of a search may hold. A whole practice over months has tens of
+/// thousands of starts; a bounded page keeps the memory of one search flat however wide
+/// it is, and a client walks on with the page's [`SlotCursor`].
+pub const MAX_PAGE: usize = 5_000;
+
 /// What to search for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SlotQuery {
@@ -60,6 +65,146 @@ pub struct Slot {
     pub local_start: DateTime<FixedOffset>,
 }
 
+impl Slot {
+    /// The slot's place in the search order (start, then practitioner, then location).
+    #[must_use]
+    pub const fn cursor(&self) -> SlotCursor {
+        SlotCursor {
+            start: self.start,
+            practitioner_id: self.practitioner_id,
+            location_id: self.location_id,
+        }
+    }
+}
+
+/// A place in the order of a search's slots: a page asked for `after` a cursor holds only
+/// the slots that sort after it. Written as `{start in unix microseconds}.{practitioner}.{location}`;
+/// clients pass it back as they got it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SlotCursor {
+    start: DateTime<Utc>,
+    practitioner_id: PractitionerId,
+    location_id: LocationId,
+}
+
+impl SlotCursor {
+    /// The start of the slot the cursor names.
+    #[must_use]
+    pub const fn start(&self) -> DateTime<Utc> {
+        self.start
+    }
+}
+
+impl std::fmt::Display for SlotCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}.{}.{}",
+            self.start.timestamp_micros(),
+            self.practitioner_id,
+            self.location_id
+        )
+    }
+}
+
+impl std::str::FromStr for SlotCursor {
+    type Err = FieldError;
+
+    /// # Errors
+    /// [`FieldError`] on `after` when the text is not a cursor this search wrote.
+    fn from_str(s: &str) -> Result<Self, FieldError> {
+        let bad = || FieldError::new("after", "is not a cursor from a previous page of slots");
+        let mut parts = s.splitn(3, '.');
+        let (Some(micros), Some(practitioner), Some(location)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(bad());
+        };
+        let start = micros
+            .parse::<i64>()
+            .ok()
+            .and_then(DateTime::from_timestamp_micros)
+            .ok_or_else(bad)?;
+        Ok(Self {
+            start,
+            practitioner_id: practitioner.parse().map_err(|_| bad())?,
+            location_id: location.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+/// One page of a search: its slots in order, and where the next page starts when there is
+/// one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotPage {
+    /// The slots, sorted by start, then practitioner, then location.
+    pub slots: Vec<Slot>,
+    /// Pass as `after` for the next page; `None` when this page holds the last slot.
+    pub next: Option<SlotCursor>,
+}
+
+/// Gathers the slots of one page while the search walks, holding at most twice the
+/// page's size at once: it keeps the smallest `limit + 1` seen (the extra one tells
+/// whether a next page exists) and refuses at once anything sorting after them.
+struct Collector {
+    items: Vec<Slot>,
+    after: Option<SlotCursor>,
+    limit: Option<usize>,
+    /// Every slot kept sorts before this one; set once a compaction has dropped slots.
+    ceiling: Option<SlotCursor>,
+}
+
+impl Collector {
+    fn new(after: Option<SlotCursor>, limit: Option<usize>) -> Self {
+        Self {
+            items: Vec::new(),
+            after,
+            limit,
+            ceiling: None,
+        }
+    }
+
+    /// Whether a window starting at `start_micros` can still add anything.
+    fn open_from(&self, start_micros: i64) -> bool {
+        self.ceiling.is_none_or(|c| start_micros <= c.start.timestamp_micros())
+    }
+
+    fn push(&mut self, slot: Slot) {
+        let key = slot.cursor();
+        if self.after.is_some_and(|a| key <= a) || self.ceiling.is_some_and(|c| key >= c) {
+            return;
+        }
+        self.items.push(slot);
+        if let Some(limit) = self.limit
+            && self.items.len() >= 2 * (limit + 1)
+        {
+            self.compact(limit + 1);
+        }
+    }
+
+    fn compact(&mut self, keep: usize) {
+        self.items.sort_unstable_by_key(Slot::cursor);
+        self.items.dedup_by_key(|s| s.cursor());
+        if self.items.len() > keep {
+            self.items.truncate(keep);
+            self.ceiling = self.items.last().map(Slot::cursor);
+        }
+    }
+
+    fn finish(mut self) -> SlotPage {
+        self.compact(usize::MAX);
+        let next = match self.limit {
+            Some(limit) if self.items.len() > limit => {
+                self.items.truncate(limit);
+                self.items.last().map(Slot::cursor)
+            }
+            _ => None,
+        };
+        SlotPage {
+            slots: self.items,
+            next,
+        }
+    }
+}
+
 /// One practitioner to search, with their availability.
 #[derive(Clone, Copy, Debug)]
 pub struct Candidate<'a> {
@@ -90,7 +235,8 @@ pub fn search_range(from: NaiveDate, to: NaiveDate, zone: Tz) -> Result<TimeRang
 }
 
 /// Searches bookable starts of `service` for `candidates`, sorted by start, then
-/// practitioner, then location.
+/// practitioner, then location: every one of them (see [`search_page`] for a bounded
+/// answer).
 ///
 /// # Errors
 /// [`FieldError`] for a bad date range.
@@ -102,12 +248,41 @@ pub fn search(
     calendar: &Calendar,
     query: &SlotQuery,
 ) -> Result<Vec<Slot>, FieldError> {
+    Ok(search_page(ctx, service, candidates, locations, calendar, query, None, None)?.slots)
+}
+
+/// One page of [`search`]: the first `limit` slots (all of them when `None`) that sort
+/// after `after`, in the same order, and the cursor of the next page. Walking the pages
+/// with each page's `next` yields exactly the slots of the whole search, each once.
+///
+/// # Errors
+/// [`FieldError`] for a bad date range, or on `limit` when it is over [`MAX_PAGE`].
+#[allow(clippy::too_many_arguments)]
+pub fn search_page(
+    ctx: &RuleContext<'_>,
+    service: &Service,
+    candidates: &[Candidate<'_>],
+    locations: &HashMap<LocationId, Location>,
+    calendar: &Calendar,
+    query: &SlotQuery,
+    after: Option<SlotCursor>,
+    limit: Option<std::num::NonZeroUsize>,
+) -> Result<SlotPage, FieldError> {
     let range = search_range(query.from, query.to, query.viewer_zone)?;
-    let earliest = (ctx.now + ctx.policy.min_notice()).max(range.start());
+    if limit.is_some_and(|l| l.get() > MAX_PAGE) {
+        return Err(FieldError::new(
+            "limit",
+            format!("a page holds at most {MAX_PAGE} slots"),
+        ));
+    }
+    // Nothing before the cursor's start can be on this page.
+    let earliest = (ctx.now + ctx.policy.min_notice())
+        .max(range.start())
+        .max(after.map_or(range.start(), |a| a.start));
     let latest = ctx.now + ctx.policy.horizon();
     let grid = Duration::minutes(i64::from(ctx.policy.slot_grid.get().max(1)));
     let patients: Vec<PatientId> = query.patient.into_iter().collect();
-    let mut out = Vec::new();
+    let mut out = Collector::new(after, limit.map(std::num::NonZeroUsize::get));
     for c in candidates {
         for loc_id in c.availability.locations() {
             if query.location.is_some_and(|l| l != loc_id) {
@@ -137,8 +312,7 @@ pub fn search(
             );
         }
     }
-    out.sort_unstable_by_key(|s| (s.start, s.practitioner_id, s.location_id));
-    Ok(out)
+    Ok(out.finish())
 }
 
 /// The viewer's UTC offset through `window` when neither the location's nor the viewer's
@@ -166,7 +340,7 @@ fn search_location(
     latest: DateTime<Utc>,
     grid: Duration,
     patients: &[PatientId],
-    out: &mut Vec<Slot>,
+    out: &mut Collector,
 ) {
     let tz = location.zone;
     let micros = |d: Duration| d.num_microseconds().unwrap_or(i64::MAX);
@@ -184,8 +358,11 @@ fn search_location(
         if !c.practitioner.is_suspended_on(date) {
             for window in c.availability.windows(location, date, ctx.holidays) {
                 let (w_start, w_end) = (window.start_micros(), window.end_micros());
+                if !out.open_from(w_start) {
+                    continue;
+                }
                 // Integer microseconds on the hot path; DateTimes only for slots offered.
-                let offer = |start: i64, viewer: Option<FixedOffset>, out: &mut Vec<Slot>| {
+                let offer = |start: i64, viewer: Option<FixedOffset>, out: &mut Collector| {
                     let end = start + dur;
                     if start < earliest_us
                         || start > latest_us

@@ -809,3 +809,150 @@ fn a_calendar_of_busy_stretches_decides_like_one_of_appointments() {
         }
     }
 }
+
+/// The search of `s` for its practitioner and a second one with the same hours, in one
+/// page or in pages of `limit`.
+fn two_practitioner_pages(s: &Scenario, limit: Option<usize>) -> Vec<Vec<Slot>> {
+    let (w, existing, from, to) = build(s);
+    let mut calendar = Calendar::default();
+    for a in &existing {
+        calendar.add(a);
+    }
+    let other = practitioner(77);
+    let locations = HashMap::from([(w.location.id, w.location.clone())]);
+    let candidates = [
+        Candidate {
+            practitioner: &w.practitioner,
+            availability: &w.availability,
+        },
+        Candidate {
+            practitioner: &other,
+            availability: &w.availability,
+        },
+    ];
+    let q = SlotQuery {
+        from,
+        to,
+        viewer_zone: w.location.zone,
+        mode: DeliveryMode::InPerson,
+        location: None,
+        patient: None,
+    };
+    let limit = limit.and_then(std::num::NonZeroUsize::new);
+    let mut pages = Vec::new();
+    let mut after = None;
+    loop {
+        let page = slots::search_page(
+            &w.ctx(),
+            &w.service,
+            &candidates,
+            &locations,
+            &calendar,
+            &q,
+            after,
+            limit,
+        )
+        .unwrap();
+        pages.push(page.slots);
+        match page.next {
+            Some(next) => after = Some(next.to_string().parse().unwrap()),
+            None => return pages,
+        }
+    }
+}
+
+#[test]
+fn a_page_stops_at_its_limit_and_names_the_next() {
+    let s = Scenario {
+        zone: 0,
+        templates: vec![(0, 9 * 4, 8 * 4), (2, 9 * 4, 8 * 4)],
+        leave: None,
+        booked: vec![],
+        minutes: 50,
+        before: 0,
+        after: 10,
+        grid: 15,
+        first_day: 89,
+    };
+    let whole = two_practitioner_pages(&s, None);
+    assert_eq!(whole.len(), 1, "no limit: one page");
+    let n = whole[0].len();
+    assert!(n > 10, "the scenario offers slots: {n}");
+    // A limit of exactly the count is one page; one less is two, the second of one slot.
+    assert_eq!(two_practitioner_pages(&s, Some(n)).len(), 1);
+    let split = two_practitioner_pages(&s, Some(n - 1));
+    assert_eq!(split.iter().map(Vec::len).collect::<Vec<_>>(), vec![n - 1, 1]);
+    assert_eq!(split.concat(), whole[0]);
+    // Two practitioners share each start: a page may end between them.
+    let pairs = two_practitioner_pages(&s, Some(1));
+    assert_eq!(pairs.len(), n);
+    assert_eq!(pairs[0][0].start, pairs[1][0].start);
+}
+
+#[test]
+fn a_cursor_reads_back_and_nonsense_is_refused() {
+    let s = Scenario {
+        zone: 1,
+        templates: vec![(1, 10 * 4, 4)],
+        leave: None,
+        booked: vec![],
+        minutes: 60,
+        before: 0,
+        after: 0,
+        grid: 30,
+        first_day: 89,
+    };
+    let page = &two_practitioner_pages(&s, Some(1))[0];
+    let cursor = page[0].cursor();
+    assert_eq!(cursor.to_string().parse::<slots::SlotCursor>(), Ok(cursor));
+    for bad in [
+        "",
+        "1.2",
+        "x.00000000-0000-0000-0000-000000000001.00000000-0000-0000-0000-000000000001",
+        "99999999999999999999.00000000-0000-0000-0000-000000000001.00000000-0000-0000-0000-000000000001",
+        "1.not-a-uuid.00000000-0000-0000-0000-000000000001",
+    ] {
+        let e = bad.parse::<slots::SlotCursor>().unwrap_err();
+        assert_eq!(e.field(), "after", "{bad}");
+    }
+}
+
+#[test]
+fn a_page_over_the_most_is_refused() {
+    let w = world();
+    let q = SlotQuery {
+        from: "2026-03-02".parse().unwrap(),
+        to: "2026-03-02".parse().unwrap(),
+        viewer_zone: w.location.zone,
+        mode: DeliveryMode::InPerson,
+        location: None,
+        patient: None,
+    };
+    let e = slots::search_page(
+        &w.ctx(),
+        &w.service,
+        &[],
+        &HashMap::new(),
+        &Calendar::default(),
+        &q,
+        None,
+        std::num::NonZeroUsize::new(slots::MAX_PAGE + 1),
+    )
+    .unwrap_err();
+    assert_eq!(e.field(), "limit");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Walking the pages of any size from cursor to cursor yields exactly the whole
+    /// search, in order, each slot once, and no page is over its limit.
+    #[test]
+    fn pages_walked_to_the_end_are_the_whole_search(s in scenario(), limit in 1usize..40) {
+        let whole = two_practitioner_pages(&s, None).concat();
+        let pages = two_practitioner_pages(&s, Some(limit));
+        prop_assert!(pages.iter().all(|p| p.len() <= limit));
+        prop_assert!(pages[..pages.len() - 1].iter().all(|p| p.len() == limit), "only the last page is short");
+        prop_assert_eq!(pages.concat(), whole);
+    }
+}

@@ -20,7 +20,7 @@ use crate::ports::{
 };
 use crate::practice::{Location, Practice, Room, Service};
 use crate::scheduling::series::{self, Occurrence};
-use crate::scheduling::slots::{self, Candidate, Slot, SlotQuery};
+use crate::scheduling::slots::{self, Candidate, Slot, SlotCursor, SlotPage, SlotQuery};
 use crate::scheduling::{
     Accepted, Appointment, AppointmentStatus, Availability, BookingRequest, Calendar, CancelledBy, DeliveryMode,
     HolidayCalendar, Proposal, Recurrence, RuleContext, SchedulingError, SeriesPolicy, WaitlistEntry, check,
@@ -770,6 +770,23 @@ impl BookingService {
     /// [`ServiceError::NotFound`] for an unknown service or practitioner;
     /// [`ServiceError::Invalid`] for a bad date range.
     pub async fn search_slots(&self, practice: PracticeId, search: &SlotSearch) -> Result<Vec<Slot>, ServiceError> {
+        Ok(self.search_slot_page(practice, search, None, None).await?.slots)
+    }
+
+    /// One page of [`search_slots`](Self::search_slots): at most `limit` slots after
+    /// `after`, and where the next page starts (see [`slots::search_page`]). The memory
+    /// it needs is bounded by `limit`, not by how wide the search is.
+    ///
+    /// # Errors
+    /// As [`search_slots`](Self::search_slots), and [`ServiceError::Invalid`] for a
+    /// limit over [`slots::MAX_PAGE`].
+    pub async fn search_slot_page(
+        &self,
+        practice: PracticeId,
+        search: &SlotSearch,
+        after: Option<SlotCursor>,
+        limit: Option<std::num::NonZeroUsize>,
+    ) -> Result<SlotPage, ServiceError> {
         let p = &self.ports;
         let practice_rec = p
             .practices
@@ -812,7 +829,9 @@ impl BookingService {
         let mut keys: Vec<ResourceKey> = chosen.iter().map(|x| ResourceKey::Practitioner(x.id)).collect();
         keys.extend(search.query.patient.map(ResourceKey::Patient));
         // Widen by a day: local dates at the locations may extend past the viewer's range.
-        let window = TimeRange::new(range.start() - Duration::days(1), range.end() + Duration::days(1))?;
+        // A later page needs nothing before its cursor (less the longest buffer).
+        let from = range.start().max(after.map_or(range.start(), |a| a.start()));
+        let window = TimeRange::new(from - Duration::days(1), range.end() + Duration::days(1))?;
         let calendar = Calendar::from_busy(&p.appointments.busy(practice, &keys, window).await?);
         let candidates: Vec<Candidate<'_>> = chosen
             .iter()
@@ -823,13 +842,15 @@ impl BookingService {
             })
             .collect();
         let ctx = self.rule_context(&practice_rec, p.clock.now());
-        Ok(slots::search(
+        Ok(slots::search_page(
             &ctx,
             &service,
             &candidates,
             &locations,
             &calendar,
             &search.query,
+            after,
+            limit,
         )?)
     }
 

@@ -52,7 +52,7 @@ pub fn router(state: AppState) -> Router {
             .allow_origin(state.cors_origins.clone())
             .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
             .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-            .expose_headers([HeaderName::from_static("x-request-id")])
+            .expose_headers([HeaderName::from_static("x-request-id"), header::LINK])
             .max_age(std::time::Duration::from_secs(600))
     });
     let security = [
