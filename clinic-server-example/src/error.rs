@@ -129,6 +129,21 @@ impl From<ServiceError> for ApiError {
             ServiceError::ClaimTransition(_) | ServiceError::Note(_) => StatusCode::CONFLICT,
             ServiceError::Forbidden => StatusCode::FORBIDDEN,
             ServiceError::Contention => StatusCode::SERVICE_UNAVAILABLE,
+            // The database (or a provider) is down or overloaded: nothing was done, and
+            // the same request may be sent again shortly.
+            ServiceError::Port(p)
+                if matches!(
+                    p.kind(),
+                    clinic_core::ports::PortErrorKind::Unavailable | clinic_core::ports::PortErrorKind::RateLimited
+                ) =>
+            {
+                tracing::warn!(error = %e, "a backing service is unavailable");
+                return Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    e.code(),
+                    "a service this request needs is unavailable; try again shortly",
+                );
+            }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let detail = if status == StatusCode::INTERNAL_SERVER_ERROR {
@@ -164,6 +179,21 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if self.status == StatusCode::UNAUTHORIZED {
+            // RFC 6750 §3: a refused bearer token says so, and why in `error`.
+            let challenge = if self.code.starts_with("token_") {
+                "Bearer realm=\"clinic-rs\", error=\"invalid_token\""
+            } else {
+                "Bearer realm=\"clinic-rs\""
+            };
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // RFC 9110 §10.2.3: when to try again, in seconds.
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         res
     }
 }

@@ -576,6 +576,148 @@ async fn every_api_route_needs_a_valid_token() {
     assert_eq!(app.get("/health").await.status, 200);
 }
 
+/// Every way an access token can be wrong, as one table over HTTP: each is refused with
+/// 401 and its code, on a route any signed-in user may read, and the valid token beside
+/// them passes (so the table cannot pass by refusing everything).
+#[tokio::test]
+async fn forged_stale_and_foreign_tokens_are_refused_as_one_table() {
+    use base64::Engine as _;
+    use clinic_core::people::Role;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let app = spawn_app().await;
+    let patient = token_for(&app, Role::Patient, None, Some(app.patients[0]));
+    let user = |practice| clinic_core::people::User {
+        id: UuidV7Ids.new_id(),
+        practice_id: practice,
+        email: clinic_core::people::Email::parse("someone@harbour.example").unwrap(),
+        roles: vec![Role::Patient],
+        practitioner_id: None,
+        patient_id: Some(app.patients[0]),
+        guardian_of: Vec::new(),
+    };
+    let now = chrono::Utc::now();
+    let (head, rest) = patient.split_once('.').unwrap();
+    let (payload, signature) = rest.split_once('.').unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let mut admin_claims = claims.clone();
+    admin_claims["roles"] = json!(["admin"]);
+    let flipped = {
+        let mut sig = signature.to_owned();
+        let last = if sig.ends_with('A') { "B" } else { "A" };
+        sig.replace_range(sig.len() - 1.., last);
+        sig
+    };
+    let other_key = clinic_server_example::auth::TokenKeys::new(&[7u8; 32]);
+    let hs512 = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(&[7u8; 32]),
+    )
+    .unwrap();
+    let cases: Vec<(&str, Option<String>, u16, &str)> = vec![
+        ("valid", Some(patient.clone()), 200, ""),
+        ("none at all", None, 401, "unauthenticated"),
+        ("not a token", Some("not.a.token".into()), 401, "token_invalid"),
+        ("empty", Some(String::new()), 401, "unauthenticated"),
+        (
+            "signature tampered",
+            Some(format!("{head}.{payload}.{flipped}")),
+            401,
+            "token_invalid",
+        ),
+        (
+            "signature removed",
+            Some(format!("{head}.{payload}.")),
+            401,
+            "token_invalid",
+        ),
+        (
+            "roles raised, signature kept",
+            Some(format!(
+                "{head}.{}.{signature}",
+                b64(admin_claims.to_string().as_bytes())
+            )),
+            401,
+            "token_invalid",
+        ),
+        (
+            "alg none",
+            Some(format!("{}.{payload}.", b64(br#"{"alg":"none","typ":"JWT"}"#))),
+            401,
+            "token_invalid",
+        ),
+        (
+            "alg none, raised roles",
+            Some(format!(
+                "{}.{}.",
+                b64(br#"{"alg":"none","typ":"JWT"}"#),
+                b64(admin_claims.to_string().as_bytes())
+            )),
+            401,
+            "token_invalid",
+        ),
+        ("another algorithm (HS512)", Some(hs512), 401, "token_invalid"),
+        (
+            "another server's key",
+            Some(other_key.issue(&user(app.state.practice), now).unwrap()),
+            401,
+            "token_invalid",
+        ),
+        (
+            "expired (issued 16 minutes ago)",
+            Some(
+                app.state
+                    .tokens
+                    .issue(&user(app.state.practice), now - chrono::Duration::minutes(16))
+                    .unwrap(),
+            ),
+            401,
+            "token_expired",
+        ),
+        (
+            "not yet valid (issued for a minute from now)",
+            Some(
+                app.state
+                    .tokens
+                    .issue(&user(app.state.practice), now + chrono::Duration::minutes(1))
+                    .unwrap(),
+            ),
+            401,
+            "token_invalid",
+        ),
+        (
+            "issued for another practice",
+            Some(app.state.tokens.issue(&user(UuidV7Ids.new_id()), now).unwrap()),
+            401,
+            "token_invalid",
+        ),
+    ];
+    for (what, token, status, code) in cases {
+        app.use_token(token.as_deref());
+        let r = app.get("/api/v1/directory").await;
+        if status == 200 {
+            assert_eq!(r.status, 200, "{what}: {:?}", r.body);
+        } else {
+            assert_eq!(r.status, status, "{what}: {:?}", r.body);
+            assert_eq!(r.body["code"], code, "{what}");
+            assert!(
+                r.header("www-authenticate").is_some_and(|h| h.starts_with("Bearer")),
+                "{what}"
+            );
+        }
+    }
+    // Another scheme than Bearer is no token.
+    let basic = app
+        .raw("GET", "/api/v1/directory", "Authorization: Basic YWRtaW46YWRtaW4=\r\n")
+        .await;
+    assert_eq!(basic.status, 401);
+}
+
 #[tokio::test]
 async fn a_patient_registers_books_for_themselves_and_sees_nobody_else() {
     let app = spawn_app().await;
