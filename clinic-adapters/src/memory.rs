@@ -122,6 +122,32 @@ impl Inner {
     fn bump(&mut self, practice: PracticeId, key: ResourceKey) {
         *self.versions.entry((practice, key)).or_insert(0) += 1;
     }
+
+    /// Adds the notifications not already queued under their key; how many were added.
+    fn enqueue(&mut self, notifications: &[Notification]) -> usize {
+        let mut added = 0;
+        for notification in notifications {
+            let list = self.outbox.entry(notification.practice_id).or_default();
+            if !list.iter().any(|n| n.key == notification.key) {
+                list.push(notification.clone());
+                added += 1;
+            }
+        }
+        added
+    }
+
+    /// Adds the inbox items not already there under their key; how many were added.
+    fn deliver(&mut self, items: &[InboxItem]) -> usize {
+        let mut stored = 0;
+        for item in items {
+            let list = self.inbox.entry(item.practice_id).or_default();
+            if !list.iter().any(|i| i.key() == item.key()) {
+                list.push(item.clone());
+                stored += 1;
+            }
+        }
+        stored
+    }
 }
 
 /// The in-memory store. Clone an `Arc<MemoryStore>` into every port slot.
@@ -360,8 +386,8 @@ impl AppointmentRepository for MemoryStore {
         };
         let mut patients = Vec::new();
         for p in ask.patients {
-            if found(self.patient(practice, *p).await)?.is_some() {
-                patients.push(*p);
+            if let Some(patient) = found(self.patient(practice, *p).await)? {
+                patients.push(patient);
             }
         }
         Ok(clinic_core::ports::BookingContext {
@@ -451,13 +477,28 @@ impl AppointmentRepository for MemoryStore {
         Ok(CalendarSnapshot { appointments, versions })
     }
 
-    async fn commit(&self, practice: PracticeId, guards: &[Guarded], changes: &[Appointment]) -> Result<(), PortError> {
+    async fn commit_with_notices(
+        &self,
+        practice: PracticeId,
+        guards: &[Guarded],
+        changes: &[Appointment],
+        notices: &clinic_core::ports::CommitNotices,
+    ) -> Result<(), PortError> {
         if changes.iter().any(|a| a.practice_id != practice) {
             return Err(PortError::new(
                 PortErrorKind::Invalid,
                 "an appointment belongs to another practice",
             ));
         }
+        if notices.outbox.iter().any(|n| n.practice_id != practice)
+            || notices.inbox.iter().any(|i| i.practice_id != practice)
+        {
+            return Err(PortError::new(
+                PortErrorKind::Invalid,
+                "a notice belongs to another practice",
+            ));
+        }
+        // One write lock over the calendar, the outbox and the inboxes: all or nothing.
         let mut g = self.write();
         for guard in guards {
             if g.versions.get(&(practice, guard.key)).copied().unwrap_or(0) != guard.version {
@@ -477,6 +518,8 @@ impl AppointmentRepository for MemoryStore {
         for k in touched {
             g.bump(practice, k);
         }
+        g.enqueue(&notices.outbox);
+        g.deliver(&notices.inbox);
         Ok(())
     }
 }
@@ -1027,16 +1070,7 @@ impl TelehealthRecords for MemoryStore {
 #[async_trait]
 impl Outbox for MemoryStore {
     async fn enqueue(&self, notifications: &[Notification]) -> Result<usize, PortError> {
-        let mut g = self.write();
-        let mut added = 0;
-        for notification in notifications {
-            let list = g.outbox.entry(notification.practice_id).or_default();
-            if !list.iter().any(|n| n.key == notification.key) {
-                list.push(notification.clone());
-                added += 1;
-            }
-        }
-        Ok(added)
+        Ok(self.write().enqueue(notifications))
     }
 
     async fn claim_due(
@@ -1368,16 +1402,7 @@ impl MessageRepository for MemoryStore {
 #[async_trait]
 impl Inbox for MemoryStore {
     async fn deliver(&self, items: &[InboxItem]) -> Result<usize, PortError> {
-        let mut g = self.write();
-        let mut stored = 0;
-        for item in items {
-            let list = g.inbox.entry(item.practice_id).or_default();
-            if !list.iter().any(|i| i.key() == item.key()) {
-                list.push(item.clone());
-                stored += 1;
-            }
-        }
-        Ok(stored)
+        Ok(self.write().deliver(items))
     }
 
     async fn inbox(&self, practice: PracticeId, audience: Audience, limit: usize) -> Result<Vec<InboxItem>, PortError> {

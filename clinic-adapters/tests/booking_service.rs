@@ -343,7 +343,14 @@ async fn the_booking_context_is_the_separate_reads_in_one(store: Arc<dyn Storage
     assert_eq!(ctx.service.unwrap(), f.session);
     assert_eq!(ctx.location.unwrap(), f.location);
     assert_eq!(ctx.room.unwrap(), f.room);
-    assert_eq!(ctx.patients, [f.patients[0], f.patients[2]], "only those that exist");
+    assert_eq!(
+        ctx.patients,
+        [
+            f.store.patient(f.practice, f.patients[0]).await.unwrap(),
+            f.store.patient(f.practice, f.patients[2]).await.unwrap()
+        ],
+        "only those that exist, whole, in the order asked"
+    );
     // Without a room or patients, none are read.
     let bare = f
         .store

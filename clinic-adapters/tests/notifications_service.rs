@@ -16,6 +16,7 @@ use clinic_adapters::console::{ConsoleEmail, ConsoleMessages};
 use clinic_adapters::system::UuidV7Ids;
 use clinic_core::notify::{Occasion, OutboxState, TemplateSet, Via};
 use clinic_core::people::{Email, Phone};
+use clinic_core::ports::IdGeneratorExt as _;
 use clinic_core::ports::*;
 use clinic_core::scheduling::{CancelledBy, DeliveryMode};
 use clinic_core::service::{Channels, DispatchReport, NotificationPorts, NotificationService};
@@ -285,7 +286,120 @@ async fn missing_contact_details_and_templates_are_reported_not_retried(store: A
     assert_eq!(template.variables[2], "Thursday 3 December 2026 at 11:00 am AEDT");
 }
 
+/// With notices wired in, a booking stores its notices in its own commit: a booking made
+/// has them at once, a booking refused or beaten in a race leaves none behind.
+async fn a_booking_stores_its_notices_in_its_own_commit_or_none_at_all(store: Arc<dyn Storage>) {
+    use clinic_core::notify::Audience;
+    let f = practice_on(store).await;
+    for i in 0..18 {
+        reachable(&f, i, i % 2 == 0).await;
+    }
+    let notices = service(&f);
+    let booker = f.service.clone().with_notices(notices.clone());
+    assert!(booker.queues_notices() && !f.service.queues_notices());
+    let mut req = f.request(0, "2026-11-25T00:00:00Z");
+    req.mode = DeliveryMode::Video;
+    let appt = booker.book(f.practice, &req).await.unwrap();
+    let queued = f
+        .store
+        .notifications_about(f.practice, appt.id.as_uuid())
+        .await
+        .unwrap();
+    assert_eq!(queued.len(), 6, "confirmation, reminder and link, by email and SMS");
+    let inbox = f
+        .store
+        .inbox(f.practice, Audience::Patient(f.patients[0]), 10)
+        .await
+        .unwrap();
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(inbox[0].about, appt.id.as_uuid());
+    assert_eq!(
+        notices.appointment_booked(f.practice, &appt).await.unwrap(),
+        0,
+        "already queued with the booking"
+    );
+
+    // Refused: nothing queued, nothing in the inbox.
+    let before = f.store.queue_depth(f.practice).await.unwrap();
+    let clash = booker.book(f.practice, &f.request(1, "2026-11-25T00:00:00Z")).await;
+    assert_eq!(clash.unwrap_err().code(), "practitioner_busy");
+    assert_eq!(f.store.queue_depth(f.practice).await.unwrap(), before);
+    let inbox = f.store.inbox(f.practice, Audience::Patient(f.patients[1]), 10);
+    assert!(inbox.await.unwrap().is_empty());
+
+    // Sixteen patients race for one slot: one wins, and only the winner's notices exist.
+    let mut tasks = Vec::new();
+    for i in 2..18 {
+        let (booker, req) = (booker.clone(), f.request(i, "2026-11-26T00:00:00Z"));
+        let practice = f.practice;
+        tasks.push(tokio::spawn(async move { booker.book(practice, &req).await }));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        if let Ok(a) = t.await.unwrap() {
+            winners.push(a);
+        }
+    }
+    assert_eq!(winners.len(), 1);
+    let won = f
+        .store
+        .notifications_about(f.practice, winners[0].id.as_uuid())
+        .await
+        .unwrap();
+    assert!(!won.is_empty());
+    let after = f.store.queue_depth(f.practice).await.unwrap();
+    assert_eq!(after.pending, before.pending + won.len() as u64, "no loser's notices");
+    let mut delivered = 0;
+    for i in 2..18 {
+        delivered += f
+            .store
+            .inbox(f.practice, Audience::Patient(f.patients[i]), 10)
+            .await
+            .unwrap()
+            .len();
+    }
+    assert_eq!(delivered, 1, "the winner's inbox item only");
+}
+
+/// A notice of another practice is refused with the commit, which then stores nothing.
+async fn a_commit_with_a_foreign_notice_stores_nothing(store: Arc<dyn Storage>) {
+    let f = practice_on(store).await;
+    let notices = service(&f);
+    let appt = f
+        .service
+        .book(f.practice, &f.request(0, "2026-11-25T00:00:00Z"))
+        .await
+        .unwrap();
+    let mut moved = appt.clone();
+    moved.interval = clinic_core::time::TimeRange::new(
+        appt.interval.start() + Duration::hours(2),
+        appt.interval.end() + Duration::hours(2),
+    )
+    .unwrap();
+    let patient = f.store.patient(f.practice, f.patients[0]).await.unwrap();
+    let mut planned = notices.booking_notices(f.practice, &moved, std::slice::from_ref(&patient));
+    assert!(!planned.outbox.is_empty() && !planned.inbox.is_empty());
+    planned.outbox[0].practice_id = UuidV7Ids.new_id();
+    let e = f
+        .store
+        .commit_with_notices(f.practice, &[], std::slice::from_ref(&moved), &planned)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), PortErrorKind::Invalid);
+    let stored = f.store.appointment(f.practice, appt.id).await.unwrap();
+    assert_eq!(stored.interval, appt.interval, "the change was not stored");
+    assert!(
+        f.store
+            .notifications_about(f.practice, appt.id.as_uuid())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 on_every_store!(
+    a_booking_stores_its_notices_in_its_own_commit_or_none_at_all,
+    a_commit_with_a_foreign_notice_stores_nothing,
     a_booking_confirms_now_and_reminds_a_day_ahead,
     a_cancelled_appointment_sends_its_notice_and_skips_its_reminder,
     failures_back_off_then_park,

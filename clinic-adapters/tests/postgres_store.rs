@@ -313,3 +313,13 @@ async fn a_version_1_database_upgrades_with_its_data() {
     let db = TempPostgres::new(&admin).await;
     common::sql_faults::upgrade_from_version_1_keeps_everything(&db.url).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_failing_in_a_booking_commit_rolls_the_booking_back() {
+    let Some(admin) = postgres_url() else { return };
+    let db = TempPostgres::new(&admin).await;
+    let store = db.store().await;
+    common::sql_faults::a_notice_failing_in_the_commit_rolls_it_all_back(store.clone()).await;
+    store.close().await;
+    db.drop_now().await;
+}

@@ -185,3 +185,9 @@ async fn a_version_1_database_upgrades_with_its_data() {
     let db = TempSqlite::new();
     common::sql_faults::upgrade_from_version_1_keeps_everything(&db.url).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_failing_in_a_booking_commit_rolls_the_booking_back() {
+    let db = TempSqlite::new();
+    common::sql_faults::a_notice_failing_in_the_commit_rolls_it_all_back(db.store().await).await;
+}

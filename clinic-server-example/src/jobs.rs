@@ -315,10 +315,19 @@ mod tests {
             )
             .await
             .unwrap();
+        // The booking queued its confirmation and reminder in its own commit.
+        assert_eq!(
+            store
+                .notifications_about(practice, appt.id.as_uuid())
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
         assert_eq!(
             state.notices.appointment_booked(practice, &appt).await.unwrap(),
-            2,
-            "confirmation, reminder"
+            0,
+            "queued once"
         );
         let jobs = Jobs::new(practice, &store, state.booking.clone(), clock, vec![7; 32])
             .with_notices(state.notices.clone(), state.channels.clone());

@@ -179,7 +179,7 @@ impl AppState {
         });
         let integrations = crate::providers::Integrations::console_only();
         Self {
-            booking: BookingService::new(ports),
+            booking: BookingService::new(ports).with_notices(notices.clone()),
             billing: BillingService::new(billing_ports, BillingRules::default()),
             manual_claims,
             store,

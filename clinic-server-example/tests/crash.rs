@@ -338,6 +338,27 @@ async fn stored_invoices(addr: SocketAddr, token: &str) -> Vec<Value> {
     }
 }
 
+/// What each queued notification is about, read from the database itself.
+async fn queued_about(database_url: &str) -> Vec<uuid::Uuid> {
+    if database_url.starts_with("sqlite") {
+        let pool = sqlx::SqlitePool::connect(database_url).await.unwrap();
+        let rows: Vec<(uuid::Uuid,)> = sqlx::query_as("SELECT about FROM outbox")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        rows.into_iter().map(|r| r.0).collect()
+    } else {
+        let pool = sqlx::PgPool::connect(database_url).await.unwrap();
+        let rows: Vec<(uuid::Uuid,)> = sqlx::query_as("SELECT about FROM outbox")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        rows.into_iter().map(|r| r.0).collect()
+    }
+}
+
 fn micros(v: &Value) -> i64 {
     v.as_str()
         .unwrap()
@@ -353,6 +374,7 @@ async fn killed_under_load(dir: &Path, database_url: &str) {
     let token: Arc<str> = sign_in(addr).await.into();
     let (requests, patients) = booking_requests(addr, &token).await;
     assert!(requests.len() > 100, "enough to book: {}", requests.len());
+    let queued_before: HashSet<uuid::Uuid> = queued_about(database_url).await.into_iter().collect();
     let billing: Arc<str> = manager_token(&token).into();
     // The demo practice's own invoices, from before the load.
     let demo: HashSet<String> = stored_invoices(addr, &billing)
@@ -436,6 +458,25 @@ async fn killed_under_load(dir: &Path, database_url: &str) {
     }
     for (id, (issued, _)) in &acked.invoices {
         assert!(!issued || ids.contains(id.as_str()), "an issued invoice is not listed");
+    }
+    // A booking's notices were stored with it: every acknowledged booking has its
+    // confirmation queued, and every notice queued since is about a stored booking.
+    let queued = queued_about(database_url).await;
+    for id in acked.bookings.keys() {
+        let id: uuid::Uuid = id.parse().unwrap();
+        assert!(queued.contains(&id), "acknowledged booking {id} has no notices");
+    }
+    for about in queued.iter().filter(|a| !queued_before.contains(a)) {
+        let (status, _, _) = call(
+            addr,
+            "GET",
+            &format!("/api/v1/appointments/{about}"),
+            Some(&token),
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(status, 200, "a notice about {about}, which was never stored");
     }
     // It serves new work at once.
     let (status, _, _) = call(addr, "GET", "/api/v1/directory", Some(&token), None)

@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use chrono::DateTime;
 use clinic_core::ids::{AppointmentId, LocationId, PatientId, PracticeId, PractitionerId};
 use clinic_core::ports::{
-    AppointmentRepository, BookingContext, Busy, CalendarSnapshot, ContextRequest, Guarded, PortError, PortErrorKind,
-    ResourceKey,
+    AppointmentRepository, BookingContext, Busy, CalendarSnapshot, CommitNotices, ContextRequest, Guarded, PortError,
+    PortErrorKind, ResourceKey,
 };
 use clinic_core::reports::Tally;
 use clinic_core::scheduling::{Appointment, AppointmentStatus, StatusKind};
@@ -377,11 +377,7 @@ impl AppointmentRepository for SqlStore {
                 Kind::Service => ctx.service = Some(self.decode(practice, kind, key, *sealed, body)?),
                 Kind::Location => ctx.location = Some(self.decode(practice, kind, key, *sealed, body)?),
                 Kind::Room => ctx.room = Some(self.decode(practice, kind, key, *sealed, body)?),
-                Kind::Patient => {
-                    if let Some(p) = ask.patients.iter().find(|p| uuid_key(p.as_uuid()) == *key) {
-                        ctx.patients.push(*p);
-                    }
-                }
+                Kind::Patient => ctx.patients.push(self.decode(practice, kind, key, *sealed, body)?),
                 _ => {
                     return Err(PortError::new(
                         PortErrorKind::Unexpected,
@@ -390,13 +386,34 @@ impl AppointmentRepository for SqlStore {
                 }
             }
         }
+        // In the order asked, as the contract says.
+        ctx.patients
+            .sort_by_key(|p| ask.patients.iter().position(|x| *x == p.id).unwrap_or(usize::MAX));
         Ok(ctx)
     }
 
-    async fn commit(&self, practice: PracticeId, guards: &[Guarded], changes: &[Appointment]) -> Result<(), PortError> {
+    async fn commit_with_notices(
+        &self,
+        practice: PracticeId,
+        guards: &[Guarded],
+        changes: &[Appointment],
+        notices: &CommitNotices,
+    ) -> Result<(), PortError> {
         if changes.iter().any(|a| a.practice_id != practice) {
             return Err(other_practice("an appointment"));
         }
+        if notices.outbox.iter().any(|n| n.practice_id != practice)
+            || notices.inbox.iter().any(|i| i.practice_id != practice)
+        {
+            return Err(other_practice("a notice"));
+        }
+        // Encoded (and sealed) before the transaction, which then only writes.
+        let outbox_bodies = notices
+            .outbox
+            .iter()
+            .map(super::outbox::encode)
+            .collect::<Result<Vec<_>, _>>()?;
+        let inbox_bodies = self.encode_items(&notices.inbox)?;
         let bodies = changes
             .iter()
             .map(|a| {
@@ -561,6 +578,9 @@ impl AppointmentRepository for SqlStore {
                 .await
                 .map_err(fail)?;
             }
+            // The change's notices, in the same transaction: stored if and only if it is.
+            super::outbox::insert_outbox!(c, ts, practice, &notices.outbox, &outbox_bodies);
+            super::inbox::insert_items!(c, practice, &notices.inbox, &inbox_bodies);
         });
         self.saw_longest(practice, longest);
         Ok(())

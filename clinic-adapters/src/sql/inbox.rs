@@ -11,7 +11,58 @@ use uuid::Uuid;
 use super::ports::upsert_record;
 use super::{Kind, SqlStore, fail, write_tx};
 
-fn reader(a: Audience) -> Uuid {
+/// Stores `$items` (of `$practice`, encoded as `$bodies`: the record bodies and the keys
+/// that seal them) on the open transaction `$c` in one statement, skipping any already
+/// delivered; evaluates to the rows added. Shared by [`Inbox::deliver`] and the booking
+/// commit.
+macro_rules! insert_items {
+    ($c:ident, $practice:expr, $items:expr, $bodies:expr) => {{
+        let items: &[clinic_core::notify::InboxItem] = $items;
+        let bodies: &[(String, $crate::sql::Body)] = $bodies;
+        if items.is_empty() {
+            0
+        } else {
+            let mut sql =
+                String::from("INSERT INTO records (practice_id, kind, key, owner_id, sealed_with, body) VALUES ");
+            for i in 0..items.len() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                let b = 5 * i + 2;
+                sql.push_str(&format!("($1, ${b}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4));
+            }
+            sql.push_str(" ON CONFLICT (practice_id, kind, key) DO NOTHING");
+            let mut q = sqlx::query(&sql).bind($practice.as_uuid());
+            for (item, (key, body)) in items.iter().zip(bodies) {
+                q = q
+                    .bind($crate::sql::Kind::InboxItem.as_str())
+                    .bind(key)
+                    .bind($crate::sql::inbox::reader(item.audience))
+                    .bind(&body.sealed_with)
+                    .bind(&body.bytes);
+            }
+            q.execute(&mut *$c).await.map_err($crate::sql::fail)?.rows_affected()
+        }
+    }};
+}
+pub(crate) use insert_items;
+
+impl SqlStore {
+    /// Each item's key and stored body, sealed as its kind is.
+    pub(crate) fn encode_items(&self, items: &[InboxItem]) -> Result<Vec<(String, super::Body)>, PortError> {
+        items
+            .iter()
+            .map(|item| {
+                let key = item.key();
+                let body = self.encode(item.practice_id, Kind::InboxItem, &key, item)?;
+                Ok((key, body))
+            })
+            .collect()
+    }
+}
+
+/// Whose inbox an item is in.
+pub(crate) fn reader(a: Audience) -> Uuid {
     match a {
         Audience::Patient(p) => p.as_uuid(),
         Audience::Practitioner(p) => p.as_uuid(),
@@ -32,26 +83,14 @@ impl SqlStore {
 impl Inbox for SqlStore {
     async fn deliver(&self, items: &[InboxItem]) -> Result<usize, PortError> {
         let mut stored = 0;
-        for item in items {
-            let practice = item.practice_id;
-            let key = item.key();
-            let body = self.encode(practice, Kind::InboxItem, &key, item)?;
-            let n = write_tx!(self, practice, |c| {
-                sqlx::query(
-                    "INSERT INTO records (practice_id, kind, key, owner_id, sealed_with, body) VALUES ($1, $2, $3, $4, $5, $6)
-                     ON CONFLICT (practice_id, kind, key) DO NOTHING",
-                )
-                .bind(practice.as_uuid())
-                .bind(Kind::InboxItem.as_str())
-                .bind(&key)
-                .bind(reader(item.audience))
-                .bind(&body.sealed_with)
-                .bind(&body.bytes)
-                .execute(&mut *c)
-                .await
-                .map_err(fail)?
-                .rows_affected()
-            });
+        // One statement a practice (a delivery is nearly always one practice's).
+        let mut practices: Vec<PracticeId> = items.iter().map(|i| i.practice_id).collect();
+        practices.sort();
+        practices.dedup();
+        for practice in practices {
+            let mine: Vec<InboxItem> = items.iter().filter(|i| i.practice_id == practice).cloned().collect();
+            let bodies = self.encode_items(&mine)?;
+            let n = write_tx!(self, practice, |c| insert_items!(c, practice, &mine, &bodies));
             stored += usize::try_from(n).unwrap_or(0);
         }
         Ok(stored)

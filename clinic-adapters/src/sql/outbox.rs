@@ -11,7 +11,68 @@ use uuid::Uuid;
 
 use super::{Db, SqlStore, fail, read_tx, write_tx};
 
-fn encode(n: &Notification) -> Result<Vec<u8>, PortError> {
+/// The statement that queues `rows` notifications at once (ten parameters a row),
+/// skipping any whose key is already queued.
+pub(crate) fn insert_sql(rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|i| {
+            let p = |k: usize| format!("${}", i * 10 + k);
+            format!(
+                "({}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+                p(1),
+                p(2),
+                p(3),
+                p(4),
+                p(5),
+                p(6),
+                p(7),
+                p(8),
+                p(9),
+                p(10)
+            )
+        })
+        .collect();
+    format!(
+        "INSERT INTO outbox (practice_id, id, key, about, state, attempts, next_attempt_at, lease_until,
+                             provider_id, body)
+         VALUES {}
+         ON CONFLICT (practice_id, key) DO NOTHING",
+        values.join(", ")
+    )
+}
+
+/// Queues `$notifications` (of `$practice`, encoded as `$bodies`) on the open transaction
+/// `$c`, whose timestamps `$ts` writes; evaluates to the rows added. Shared by
+/// [`Outbox::enqueue`] and the booking commit, which queues a booking's notices with it.
+macro_rules! insert_outbox {
+    ($c:ident, $ts:ident, $practice:expr, $notifications:expr, $bodies:expr) => {{
+        let notifications: &[clinic_core::notify::Notification] = $notifications;
+        if notifications.is_empty() {
+            0
+        } else {
+            let sql = $crate::sql::outbox::insert_sql(notifications.len());
+            let mut q = sqlx::query(&sql);
+            for (n, body) in notifications.iter().zip($bodies) {
+                q = q
+                    .bind($practice.as_uuid())
+                    .bind(n.id.as_uuid())
+                    .bind(&n.key)
+                    .bind(n.about)
+                    .bind(n.state.code())
+                    .bind(i64::from(n.attempts))
+                    .bind($ts(n.next_attempt_at))
+                    .bind(n.lease_until.map($ts))
+                    .bind(n.provider_id.as_deref())
+                    .bind(body);
+            }
+            q.execute(&mut *$c).await.map_err($crate::sql::fail)?.rows_affected()
+        }
+    }};
+}
+pub(crate) use insert_outbox;
+
+/// A notification as stored.
+pub(crate) fn encode(n: &Notification) -> Result<Vec<u8>, PortError> {
     serde_json::to_vec(n).map_err(|_| PortError::new(PortErrorKind::Unexpected, "a notification could not be encoded"))
 }
 
@@ -79,49 +140,13 @@ impl Outbox for SqlStore {
             ));
         }
         let bodies = notifications.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
-        // One statement for the batch: ten parameters a row.
-        let rows: Vec<String> = (0..notifications.len())
-            .map(|i| {
-                let p = |k: usize| format!("${}", i * 10 + k);
-                format!(
-                    "({}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
-                    p(1),
-                    p(2),
-                    p(3),
-                    p(4),
-                    p(5),
-                    p(6),
-                    p(7),
-                    p(8),
-                    p(9),
-                    p(10)
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO outbox (practice_id, id, key, about, state, attempts, next_attempt_at, lease_until,
-                                 provider_id, body)
-             VALUES {}
-             ON CONFLICT (practice_id, key) DO NOTHING",
-            rows.join(", ")
-        );
-        let added = write_tx!(self, practice, |c, ts| {
-            let mut q = sqlx::query(&sql);
-            for (n, body) in notifications.iter().zip(&bodies) {
-                q = q
-                    .bind(practice.as_uuid())
-                    .bind(n.id.as_uuid())
-                    .bind(&n.key)
-                    .bind(n.about)
-                    .bind(n.state.code())
-                    .bind(i64::from(n.attempts))
-                    .bind(ts(n.next_attempt_at))
-                    .bind(n.lease_until.map(ts))
-                    .bind(n.provider_id.as_deref())
-                    .bind(body);
-            }
-            q.execute(&mut *c).await.map_err(fail)?.rows_affected()
-        });
+        let added = write_tx!(self, practice, |c, ts| insert_outbox!(
+            c,
+            ts,
+            practice,
+            notifications,
+            &bodies
+        ));
         usize::try_from(added).map_err(|_| PortError::new(PortErrorKind::Unexpected, "row count out of range"))
     }
 

@@ -281,3 +281,113 @@ async fn insert_as_version_1(url: &str, a: &clinic_core::scheduling::Appointment
         .unwrap();
     let _ = (ss, se);
 }
+
+/// A booking commit whose notices fail inside the transaction (a notification id that is
+/// already taken, which the database refuses) stores nothing: not the appointment, not
+/// its other notices, not its inbox item.
+pub async fn a_notice_failing_in_the_commit_rolls_it_all_back(s: Arc<SqlStore>) {
+    use clinic_core::notify::{Audience, Dispatch, InboxItem, Notification, Occasion, Via};
+    let f = super::practice_on(s.clone()).await;
+    let first = f
+        .service
+        .book(f.practice, &f.request(0, "2026-11-25T00:00:00Z"))
+        .await
+        .unwrap();
+    let now = super::utc("2026-11-23T00:00:00Z");
+    let dispatch = |about: uuid::Uuid, via| Dispatch {
+        occasion: Occasion::AppointmentConfirmation,
+        audience: Audience::Patient(f.patients[0]),
+        via,
+        about,
+    };
+    let taken = Notification::new(
+        ids().new_id(),
+        f.practice,
+        dispatch(first.id.as_uuid(), Via::Email),
+        now,
+        now,
+    );
+    assert_eq!(s.enqueue(std::slice::from_ref(&taken)).await.unwrap(), 1);
+
+    let mut second = first.clone();
+    second.id = ids().new_id();
+    second.patient_ids = vec![f.patients[1]];
+    second.interval = clinic_core::time::TimeRange::new(
+        first.interval.start() + chrono::Duration::hours(2),
+        first.interval.end() + chrono::Duration::hours(2),
+    )
+    .unwrap();
+    second.blocked = clinic_core::time::TimeRange::new(
+        first.blocked.start() + chrono::Duration::hours(2),
+        first.blocked.end() + chrono::Duration::hours(2),
+    )
+    .unwrap();
+    let fine = Notification::new(
+        ids().new_id(),
+        f.practice,
+        dispatch(second.id.as_uuid(), Via::Sms),
+        now,
+        now,
+    );
+    // Another notice, but under the id already taken: the database refuses it.
+    let clashing = Notification::new(
+        taken.id,
+        f.practice,
+        dispatch(second.id.as_uuid(), Via::Email),
+        now,
+        now,
+    );
+    let item = InboxItem {
+        id: ids().new_id(),
+        practice_id: f.practice,
+        audience: Audience::Patient(f.patients[1]),
+        occasion: Occasion::AppointmentConfirmation,
+        about: second.id.as_uuid(),
+        occurrence: second.id.as_uuid(),
+        at: now,
+        read_at: None,
+    };
+    let notices = CommitNotices {
+        outbox: vec![fine, clashing],
+        inbox: vec![item],
+    };
+    let snap = s
+        .snapshot(
+            f.practice,
+            &[ResourceKey::Practitioner(f.practitioner.id)],
+            second.blocked,
+        )
+        .await
+        .unwrap();
+    assert!(
+        s.commit_with_notices(f.practice, &snap.versions, std::slice::from_ref(&second), &notices)
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        s.appointment(f.practice, second.id).await.unwrap_err().kind(),
+        PortErrorKind::NotFound,
+        "the appointment was rolled back"
+    );
+    assert!(
+        s.notifications_about(f.practice, second.id.as_uuid())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.inbox(f.practice, Audience::Patient(f.patients[1]), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The calendar's versions did not move either: the same snapshot still commits.
+    s.commit_with_notices(
+        f.practice,
+        &snap.versions,
+        std::slice::from_ref(&second),
+        &CommitNotices::default(),
+    )
+    .await
+    .unwrap();
+}

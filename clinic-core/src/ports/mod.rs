@@ -40,8 +40,8 @@ pub use payments::{
     WebhookError,
 };
 pub use storage::{
-    AppointmentRepository, BookingContext, Busy, CalendarSnapshot, ContextRequest, Guarded, PatientRepository,
-    PracticeRepository, PractitionerRepository, ResourceKey, WaitlistRepository,
+    AppointmentRepository, BookingContext, Busy, CalendarSnapshot, CommitNotices, ContextRequest, Guarded,
+    PatientRepository, PracticeRepository, PractitionerRepository, ResourceKey, WaitlistRepository,
 };
 pub use threads::MessageRepository;
 pub use video::{JoinPermit, RoomSpec, VideoProvider, VideoRoom, VideoToken, room_name};

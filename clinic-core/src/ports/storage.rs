@@ -176,7 +176,7 @@ pub struct ContextRequest<'a> {
     pub location: LocationId,
     /// The room, if one is asked for.
     pub room: Option<RoomId>,
-    /// The patients to book (only whether each exists is returned).
+    /// The patients to book.
     pub patients: &'a [PatientId],
 }
 
@@ -196,8 +196,22 @@ pub struct BookingContext {
     pub location: Option<Location>,
     /// The room, when one was asked for and exists.
     pub room: Option<Room>,
-    /// Those of the patients asked about that exist.
-    pub patients: Vec<PatientId>,
+    /// Those of the patients asked about that exist, in the order asked (a booking's
+    /// notices need their reminder preferences).
+    pub patients: Vec<Patient>,
+}
+
+/// What a commit also stores, in the same transaction: the notices of the change (the
+/// outbox's notifications and the patients' inbox items). They are stored if and only if
+/// the change is, so a crash can neither lose a booking's confirmation and reminder nor
+/// send them for a booking that was never made. Each is stored at most once by its key,
+/// as [`Outbox::enqueue`](super::Outbox::enqueue) and [`Inbox::deliver`](super::Inbox::deliver) do.
+#[derive(Clone, Debug, Default)]
+pub struct CommitNotices {
+    /// Notifications for the outbox.
+    pub outbox: Vec<crate::notify::Notification>,
+    /// Items for in-app inboxes.
+    pub inbox: Vec<crate::notify::InboxItem>,
 }
 
 /// Appointments, and the guarded commit.
@@ -214,6 +228,8 @@ pub struct BookingContext {
 ///   of them occupies, before or after the change, and of every guarded key; otherwise it
 ///   changes nothing and returns [`PortErrorKind::Conflict`](super::PortErrorKind::Conflict). Changes for another practice
 ///   are [`PortErrorKind::Invalid`](super::PortErrorKind::Invalid).
+/// - `commit_with_notices` is `commit` that, in the same transaction, stores the
+///   [`CommitNotices`] (all of `practice`): all of it is stored or none of it.
 /// - Two commits whose guards share a key are never both accepted on the same version:
 ///   this is what stops two concurrent bookings of one slot.
 #[async_trait]
@@ -231,7 +247,18 @@ pub trait AppointmentRepository: Send + Sync + 'static {
     async fn booking_context(&self, practice: PracticeId, ask: ContextRequest<'_>)
     -> Result<BookingContext, PortError>;
     /// Applies `changes` if `guards` still hold.
-    async fn commit(&self, practice: PracticeId, guards: &[Guarded], changes: &[Appointment]) -> Result<(), PortError>;
+    async fn commit(&self, practice: PracticeId, guards: &[Guarded], changes: &[Appointment]) -> Result<(), PortError> {
+        self.commit_with_notices(practice, guards, changes, &CommitNotices::default())
+            .await
+    }
+    /// Applies `changes` if `guards` still hold, and stores `notices` with them.
+    async fn commit_with_notices(
+        &self,
+        practice: PracticeId,
+        guards: &[Guarded],
+        changes: &[Appointment],
+        notices: &CommitNotices,
+    ) -> Result<(), PortError>;
     /// The busy time of `keys` overlapping `window`: the slim read a slot search needs.
     /// Every stretch whose range overlaps the window is returned once per key; versions are
     /// not, as a search decides nothing. The default reads a [`snapshot`](Self::snapshot);

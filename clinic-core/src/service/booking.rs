@@ -55,6 +55,8 @@ pub struct SchedulingPorts {
 pub struct BookingService {
     ports: SchedulingPorts,
     holidays: Arc<HolidayCalendar>,
+    /// When set, [`BookingService::book`] stores a booking's notices in its own commit.
+    notices: Option<super::notifications::NotificationService>,
 }
 
 /// A cancelled appointment and the waitlist entries that fit its slot, best first.
@@ -117,6 +119,8 @@ struct Loaded {
     service: Service,
     location: Location,
     room: Option<Room>,
+    /// The patients' records (their reminder preferences, for the notices).
+    patients: Vec<crate::people::Patient>,
 }
 
 impl Loaded {
@@ -154,7 +158,26 @@ impl BookingService {
         Self {
             ports,
             holidays: Arc::new(holidays),
+            notices: None,
         }
+    }
+
+    /// The same service, whose [`book`](Self::book) also queues the booking's
+    /// confirmation, reminders and inbox item (those of
+    /// [`NotificationService::appointment_booked`](super::notifications::NotificationService::appointment_booked))
+    /// in the booking's own commit: a booking is never stored without its notices, nor
+    /// its notices without it, whatever crashes when. The caller then does not queue them
+    /// again (queuing twice would store nothing more, as notices are keyed).
+    #[must_use]
+    pub fn with_notices(mut self, notices: super::notifications::NotificationService) -> Self {
+        self.notices = Some(notices);
+        self
+    }
+
+    /// Whether [`book`](Self::book) queues the booking's notices itself.
+    #[must_use]
+    pub const fn queues_notices(&self) -> bool {
+        self.notices.is_some()
     }
 
     /// The holiday table in use.
@@ -209,7 +232,7 @@ impl BookingService {
             None => None,
             Some(_) => Some(ctx.room.ok_or(missing("room"))?),
         };
-        if patients.iter().any(|p| !ctx.patients.contains(p)) {
+        if patients.iter().any(|p| !ctx.patients.iter().any(|x| x.id == *p)) {
             return Err(missing("patient"));
         }
         Ok(Loaded {
@@ -219,6 +242,7 @@ impl BookingService {
             service,
             location,
             room,
+            patients: ctx.patients,
         })
     }
 
@@ -298,7 +322,17 @@ impl BookingService {
             let snap = self.ports.appointments.snapshot(practice, &keys, window).await?;
             let acc = check(&ctx, &proposal, &Calendar::new(&snap.appointments), None)?;
             let appt = self.new_appointment(practice, req, acc, None, now);
-            if let Some(done) = self.commit_one(practice, &snap.versions, appt).await? {
+            let notices = self
+                .notices
+                .as_ref()
+                .map(|n| n.booking_notices(practice, &appt, &loaded.patients))
+                .unwrap_or_default();
+            let result = self
+                .ports
+                .appointments
+                .commit_with_notices(practice, &snap.versions, std::slice::from_ref(&appt), &notices)
+                .await;
+            if let Some(done) = settle(result, appt)? {
                 return Ok(done);
             }
         }

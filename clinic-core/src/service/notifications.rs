@@ -19,8 +19,8 @@ use crate::notify::{
 };
 use crate::people::Patient;
 use crate::ports::{
-    AppointmentRepository, ApprovedTemplate, Channel, Clock, EmailMessage, EmailSender, IdGenerator, IdGeneratorExt,
-    Inbox, MessageSender, Outbox, PatientRepository, PortError, PortErrorKind, PracticeRepository,
+    AppointmentRepository, ApprovedTemplate, Channel, Clock, CommitNotices, EmailMessage, EmailSender, IdGenerator,
+    IdGeneratorExt, Inbox, MessageSender, Outbox, PatientRepository, PortError, PortErrorKind, PracticeRepository,
     PractitionerRepository, TextMessage,
 };
 use crate::scheduling::{Appointment, AppointmentStatus};
@@ -165,32 +165,50 @@ impl NotificationService {
     /// # Errors
     /// [`ServiceError::NotFound`] for a patient not in the practice; a port error.
     pub async fn appointment_booked(&self, practice: PracticeId, appt: &Appointment) -> Result<usize, ServiceError> {
+        let patients = self.patients_of(practice, appt).await?;
+        let notices = self.booking_notices(practice, appt, &patients);
+        self.ports.inbox.deliver(&notices.inbox).await?;
+        Ok(self.ports.outbox.enqueue(&notices.outbox).await?)
+    }
+
+    /// What [`appointment_booked`](Self::appointment_booked) queues, built from the
+    /// appointment's patients without storing anything: for a store to write in the
+    /// booking's own transaction ([`AppointmentRepository::commit_with_notices`]).
+    #[must_use]
+    pub fn booking_notices(&self, practice: PracticeId, appt: &Appointment, patients: &[Patient]) -> CommitNotices {
         let now = self.ports.clock.now();
         let start = appt.interval.start();
         let reminder_at = |p: &Patient| {
             let at = start - Duration::hours(i64::from(p.reminders.hours_before));
             (at > now).then_some(at)
         };
-        let patients = self.patients_of(practice, appt).await?;
-        let mut batch = self.notices_for(practice, appt, &patients, Occasion::AppointmentConfirmation, |_| {
+        let mut batch = self.notices_for(practice, appt, patients, Occasion::AppointmentConfirmation, |_| {
             Some(now)
         });
-        batch.extend(self.notices_for(practice, appt, &patients, Occasion::AppointmentReminder, reminder_at));
+        batch.extend(self.notices_for(practice, appt, patients, Occasion::AppointmentReminder, reminder_at));
         if appt.mode.is_telehealth() {
             batch.extend(
-                self.notices_for(practice, appt, &patients, Occasion::TelehealthLink, |p| {
+                self.notices_for(practice, appt, patients, Occasion::TelehealthLink, |p| {
                     Some(reminder_at(p).unwrap_or(now))
                 }),
             );
         }
-        self.to_inbox(practice, appt, Occasion::AppointmentConfirmation).await?;
-        Ok(self.ports.outbox.enqueue(&batch).await?)
+        CommitNotices {
+            outbox: batch,
+            inbox: self.inbox_items(practice, appt, Occasion::AppointmentConfirmation),
+        }
     }
 
     /// Puts an appointment's occasion in each of its patients' inboxes.
     async fn to_inbox(&self, practice: PracticeId, appt: &Appointment, occasion: Occasion) -> Result<(), ServiceError> {
-        let items: Vec<InboxItem> = appt
-            .patient_ids
+        let items = self.inbox_items(practice, appt, occasion);
+        self.ports.inbox.deliver(&items).await?;
+        Ok(())
+    }
+
+    /// An appointment's occasion for each of its patients' inboxes.
+    fn inbox_items(&self, practice: PracticeId, appt: &Appointment, occasion: Occasion) -> Vec<InboxItem> {
+        appt.patient_ids
             .iter()
             .map(|p| {
                 self.inbox_item(
@@ -201,9 +219,7 @@ impl NotificationService {
                     appt.id.as_uuid(),
                 )
             })
-            .collect();
-        self.ports.inbox.deliver(&items).await?;
-        Ok(())
+            .collect()
     }
 
     fn inbox_item(

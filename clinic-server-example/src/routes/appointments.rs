@@ -128,7 +128,10 @@ pub(crate) async fn book(
                 .book(s.practice, &req)
                 .await
                 .map_err(|e| for_patient(&who, e))?;
-            s.booked(&appointment).await;
+            // The booking's notices are normally stored in its own commit.
+            if !s.booking.queues_notices() {
+                s.booked(&appointment).await;
+            }
             let warnings = s.billing.warnings_for(s.practice, &appointment).await?;
             Ok((StatusCode::CREATED, Json(BookedDto { appointment, warnings })).into_response())
         }
