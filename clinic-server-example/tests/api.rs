@@ -548,6 +548,188 @@ async fn a_wide_slot_search_comes_in_pages_linked_to_the_next() {
     problem(&app.get(&format!("{base}&after=nonsense")).await, 422, "invalid_field");
 }
 
+/// Hostile input by hand: SQL fragments and quotes are stored and read back literally;
+/// control characters, impossible dates and times, unknown zones, negative, fractional and
+/// huge amounts, wrong types, unknown fields and absurd page sizes each get a problem
+/// answer (never a 500), and nothing is stored for them.
+#[tokio::test]
+async fn hostile_text_numbers_dates_and_pages_get_clear_answers() {
+    let app = spawn_app().await;
+    let (service, tom, sydney) = directory(&app).await;
+    let is_problem = |r: &Reply, what: &str| {
+        assert!(r.status == 400 || r.status == 422, "{what}: {} {:?}", r.status, r.body);
+        assert_eq!(r.content_type, "application/problem+json", "{what}");
+    };
+
+    // SQL in names: stored and read back exactly.
+    let given = "Robert'); DROP TABLE records;--";
+    let family = "O'Brien\" OR 1=1 --";
+    app.use_token(None);
+    let reg = app
+        .post(
+            "/api/v1/auth/register",
+            &json!({"email": "bobby@example.com", "password": "a long enough passphrase",
+                    "given_name": given, "family_name": family, "date_of_birth": "1990-01-31"}),
+        )
+        .await;
+    assert_eq!(reg.status, 201, "{:?}", reg.body);
+    app.use_token(reg.body["access_token"].as_str());
+    let me = app.get("/api/v1/auth/me").await;
+    let own = me.body["patient_id"].as_str().unwrap().to_owned();
+    let record = app.get(&format!("/api/v1/patients/{own}")).await;
+    assert_eq!(record.status, 200, "{:?}", record.body);
+    assert_eq!(record.body["legal_name"]["given"], given);
+    assert_eq!(record.body["legal_name"]["family"], family);
+
+    // Control characters, impossible dates, a date of birth in the future.
+    for (what, given, dob) in [
+        ("a NUL in a name", "Ann\u{0}e", "1990-01-31"),
+        ("a bell in a name", "Ann\u{7}e", "1990-01-31"),
+        ("30 February", "Anne", "1990-02-30"),
+        ("born tomorrow", "Anne", "2099-01-01"),
+    ] {
+        app.use_token(None);
+        let r = app
+            .post(
+                "/api/v1/auth/register",
+                &json!({"email": format!("x{}@example.com", given.len() + dob.len()), "password": "a long enough passphrase",
+                        "given_name": given, "family_name": "Smith", "date_of_birth": dob}),
+            )
+            .await;
+        is_problem(&r, what);
+        assert!(
+            !r.body.to_string().contains(given) || given == "Anne",
+            "{what}: the value is not echoed"
+        );
+    }
+
+    // Booking times that do not exist.
+    let login = app
+        .post("/api/v1/auth/login", &login_body(ADMIN_EMAIL, ADMIN_PASSWORD))
+        .await;
+    app.use_token(login.body["access_token"].as_str());
+    for (what, start) in [
+        ("24:00", "2026-11-24T24:00:00+11:00"),
+        ("30 February", "2026-02-30T09:00:00+11:00"),
+        ("no offset", "2026-11-24T09:00:00"),
+        ("a number", "1764021600"),
+    ] {
+        let r = app
+            .post(
+                "/api/v1/appointments",
+                &json!({"practitioner_id": tom, "service_id": service, "location_id": sydney,
+                        "patient_ids": [app.patients[0]], "start": start}),
+            )
+            .await;
+        is_problem(&r, what);
+    }
+    let wrong_type = json!({"practitioner_id": tom, "service_id": service, "location_id": sydney,
+                            "patient_ids": app.patients[0], "start": "2026-11-24T09:00:00+11:00"});
+    is_problem(
+        &app.post("/api/v1/appointments", &wrong_type).await,
+        "patient_ids not a list",
+    );
+    for zone in ["Australia/Atlantis", "", "UTC+25", "../../etc/passwd"] {
+        let r = app
+            .get(&format!(
+                "/api/v1/slots?service_id={service}&from=2026-11-24&to=2026-11-24&zone={zone}"
+            ))
+            .await;
+        is_problem(&r, zone);
+    }
+    for (what, from) in [("30 February", "2026-02-30"), ("month 13", "2026-13-01")] {
+        let r = app
+            .get(&format!("/api/v1/slots?service_id={service}&from={from}&to=2026-11-24"))
+            .await;
+        is_problem(&r, what);
+    }
+
+    // Money: negative, fractional cents, huge, not money at all.
+    let billing = staff_token(&app, "desk@harbour.example", clinic_core::people::Role::PracticeManager).await;
+    app.use_token(Some(&billing));
+    let line = |price: Value| {
+        json!({"patient_id": app.patients[0], "lines": [{
+            "description": "Individual therapy, 50 minutes", "service_date": "2026-11-23", "quantity": 1,
+            "unit_price": price, "supply": "psychological_service", "registered_provider": true,
+            "clinically_necessary": true}]})
+    };
+    let fine = app
+        .post(
+            "/api/v1/invoices",
+            &line(json!({"amount": "220.00", "currency": "AUD"})),
+        )
+        .await;
+    assert_eq!(fine.status, 201, "{:?}", fine.body);
+    let before = app.get("/api/v1/invoices?limit=200").await.body["items"]
+        .as_array()
+        .map_or(0, Vec::len);
+    for (what, price) in [
+        ("negative", json!({"amount": "-220.00", "currency": "AUD"})),
+        ("a tenth of a cent", json!({"amount": "220.001", "currency": "AUD"})),
+        (
+            "huge",
+            json!({"amount": "99999999999999999999999999999", "currency": "AUD"}),
+        ),
+        ("not a number", json!({"amount": "lots", "currency": "AUD"})),
+        ("another currency", json!({"amount": "220.00", "currency": "XBT"})),
+        ("a bare number", json!(220)),
+    ] {
+        is_problem(&app.post("/api/v1/invoices", &line(price)).await, what);
+    }
+    let mut unknown = line(json!({"amount": "220.00", "currency": "AUD"}));
+    unknown["discount"] = json!("100%");
+    is_problem(&app.post("/api/v1/invoices", &unknown).await, "an unknown field");
+    let id = fine.body["id"].as_str().unwrap();
+    assert_eq!(
+        app.post(&format!("/api/v1/invoices/{id}/issue"), &json!({}))
+            .await
+            .status,
+        200
+    );
+    for (what, amount) in [
+        ("a negative payment", json!({"amount": "-1.00", "currency": "AUD"})),
+        ("a zero payment", json!({"amount": "0.00", "currency": "AUD"})),
+        ("over the balance", json!({"amount": "1000000.00", "currency": "AUD"})),
+    ] {
+        let r = app
+            .post(
+                &format!("/api/v1/invoices/{id}/payments"),
+                &json!({"amount": amount, "method": "cash"}),
+            )
+            .await;
+        assert!(matches!(r.status, 400 | 409 | 422), "{what}: {} {:?}", r.status, r.body);
+        assert_eq!(r.content_type, "application/problem+json", "{what}");
+    }
+    let after = app.get(&format!("/api/v1/invoices/{id}")).await;
+    assert!(
+        after.body["payments"].as_array().unwrap().is_empty(),
+        "no refused payment was stored"
+    );
+    assert_eq!(
+        app.get("/api/v1/invoices?limit=200").await.body["items"]
+            .as_array()
+            .map_or(0, Vec::len),
+        before + 1,
+        "only the issued one was added"
+    );
+
+    // Page sizes of 0 and 10^9 on every paged list.
+    app.use_token(login.body["access_token"].as_str());
+    let window = "from=2026-11-23T00:00:00Z&to=2026-11-30T00:00:00Z";
+    for path in [
+        format!("/api/v1/appointments?{window}&page_size=0"),
+        format!("/api/v1/appointments?{window}&page_size=1000000000"),
+        format!("/api/v1/appointments?{window}&page=99999999999999999999999"),
+        "/api/v1/patients?page_size=0".to_owned(),
+        "/api/v1/patients?page_size=1000000000".to_owned(),
+        "/api/v1/invoices?limit=0".to_owned(),
+        "/api/v1/invoices?limit=1000000000".to_owned(),
+        format!("/api/v1/slots?service_id={service}&from=2026-11-24&to=2026-11-24&limit=1000000000"),
+    ] {
+        is_problem(&app.get(&path).await, &path);
+    }
+}
+
 fn login_body(email: &str, password: &str) -> Value {
     json!({"email": email, "password": password})
 }

@@ -433,7 +433,12 @@ impl AppointmentRepository for SqlStore {
         guarded.sort();
         guarded.dedup_by(|a, b| a.0 == b.0);
         write_tx!(self, practice, |c, ts| {
-            // First, every guarded version moves from the value read to the next in one
+            // The change's notices, in the same transaction: stored if and only if it is.
+            // They go first, before any calendar row is locked, so the locks below are held
+            // for as short a time as possible (a commit that then loses rolls them back).
+            super::outbox::insert_outbox!(c, ts, practice, &notices.outbox, &outbox_bodies);
+            super::inbox::insert_items!(c, practice, &notices.inbox, &inbox_bodies);
+            // Then every guarded version moves from the value read to the next in one
             // statement, in name order so concurrent commits lock rows in one order. Losers
             // of a race stop here, before inserting: an insert that overlapped the winner's
             // would wait on PostgreSQL's exclusion constraint, and two such waits can
@@ -578,9 +583,6 @@ impl AppointmentRepository for SqlStore {
                 .await
                 .map_err(fail)?;
             }
-            // The change's notices, in the same transaction: stored if and only if it is.
-            super::outbox::insert_outbox!(c, ts, practice, &notices.outbox, &outbox_bodies);
-            super::inbox::insert_items!(c, practice, &notices.inbox, &inbox_bodies);
         });
         self.saw_longest(practice, longest);
         Ok(())
