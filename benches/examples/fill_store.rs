@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use clinic_adapters::crypto::EnvelopeCipher;
 use clinic_adapters::sql::SqlStore;
-use clinic_core::ports::{AppointmentRepository, PracticeRepository, PractitionerRepository};
+use clinic_core::ports::{AppointmentRepository, CredentialRepository, PracticeRepository, PractitionerRepository};
 
 #[tokio::main]
 async fn main() {
@@ -36,6 +36,26 @@ async fn main() {
     store.save_service(&p.service).await.unwrap();
     for (who, availability) in p.practitioners.iter().zip(&p.availability) {
         store.save_practitioner(who).await.unwrap();
+        // Registered and insured for years ahead, as a working practice's staff are: the
+        // server's compliance sweep then leaves their bookings alone.
+        let credentials = clinic_core::credentials::Credentials {
+            practitioner_id: Some(who.id),
+            registrations: vec![clinic_core::credentials::Registration {
+                number: who.ahpra_number.clone().unwrap(),
+                kind: clinic_core::credentials::RegistrationType::General,
+                endorsements: vec![],
+                conditions: vec![],
+                expires_on: "2099-11-30".parse().unwrap(),
+            }],
+            insurances: vec![clinic_core::credentials::Insurance {
+                insurer: "Bench Mutual".into(),
+                policy_number: format!("BENCH-{}", who.id),
+                cover: clinic_core::money::Money::from_cents(2_000_000_000),
+                expires_on: "2099-06-30".parse().unwrap(),
+                certificate: None,
+            }],
+        };
+        store.save_credentials(practice, who.id, &credentials).await.unwrap();
         for t in &availability.templates {
             store.save_template(t).await.unwrap();
         }
