@@ -13,6 +13,8 @@ use clinic_server_example::{AppState, demo, routes};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+mod common;
+
 struct TestApp {
     addr: SocketAddr,
     patients: Vec<PatientId>,
@@ -263,19 +265,9 @@ async fn sqlite_store() -> (Arc<clinic_adapters::sql::SqlStore>, std::path::Path
 /// `DATABASE_URL` (failing under `CI=true`).
 async fn postgres_store() -> Option<(Arc<clinic_adapters::sql::SqlStore>, sqlx::PgConnection, String)> {
     use clinic_adapters::crypto::EnvelopeCipher;
-    use sqlx::{Connection as _, Executor as _};
-    let admin = match std::env::var("DATABASE_URL") {
-        Ok(url) if url.starts_with("postgres") => url,
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("CI=true but DATABASE_URL is not set"),
-        _ => {
-            eprintln!("SKIPPED: the PostgreSQL HTTP tests need DATABASE_URL=postgres://…");
-            return None;
-        }
-    };
-    let name = format!("clinic_api_{}", uuid::Uuid::now_v7().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    conn.execute(&*format!("CREATE DATABASE {name}")).await.unwrap();
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
+    use sqlx::Connection as _;
+    let (admin, base, name) = common::postgres_database("api").await?;
+    let conn = sqlx::PgConnection::connect(&admin).await.unwrap();
     let cipher = Arc::new(EnvelopeCipher::from_config(&EnvelopeCipher::generate_key("k1")).unwrap());
     let store = clinic_adapters::sql::SqlStore::connect(&format!("{base}/{name}"), cipher)
         .await

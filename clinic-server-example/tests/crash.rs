@@ -18,6 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+
+mod common;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 const ADMIN_EMAIL: &str = "crash@harbour.example";
@@ -341,22 +343,25 @@ async fn stored_invoices(addr: SocketAddr, token: &str) -> Vec<Value> {
 /// What each queued notification is about, read from the database itself.
 async fn queued_about(database_url: &str) -> Vec<uuid::Uuid> {
     if database_url.starts_with("sqlite") {
-        let pool = sqlx::SqlitePool::connect(database_url).await.unwrap();
-        let rows: Vec<(uuid::Uuid,)> = sqlx::query_as("SELECT about FROM outbox")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-        pool.close().await;
-        rows.into_iter().map(|r| r.0).collect()
+        about_in::<sqlx::Sqlite>(database_url).await
     } else {
-        let pool = sqlx::PgPool::connect(database_url).await.unwrap();
-        let rows: Vec<(uuid::Uuid,)> = sqlx::query_as("SELECT about FROM outbox")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-        pool.close().await;
-        rows.into_iter().map(|r| r.0).collect()
+        about_in::<sqlx::Postgres>(database_url).await
     }
+}
+
+async fn about_in<DB: sqlx::Database>(database_url: &str) -> Vec<uuid::Uuid>
+where
+    for<'r> (uuid::Uuid,): sqlx::FromRow<'r, DB::Row>,
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+{
+    let pool = sqlx::Pool::<DB>::connect(database_url).await.unwrap();
+    let rows: Vec<(uuid::Uuid,)> = sqlx::query_as("SELECT about FROM outbox")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    rows.into_iter().map(|r| r.0).collect()
 }
 
 fn micros(v: &Value) -> i64 {
@@ -493,42 +498,15 @@ async fn killed_under_load_on_sqlite_loses_nothing_acknowledged() {
     killed_under_load(&dir.0, &url).await;
 }
 
-/// The PostgreSQL server at `DATABASE_URL`, with a database made for the test; `None`,
-/// saying why, without one (failing under `CI=true`).
-async fn postgres_database() -> Option<(String, String, String)> {
-    use sqlx::{Connection as _, Executor as _};
-    let admin = match std::env::var("DATABASE_URL") {
-        Ok(url) if url.starts_with("postgres") => url,
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("CI=true but DATABASE_URL is not set"),
-        _ => {
-            eprintln!("SKIPPED: the PostgreSQL crash tests need DATABASE_URL=postgres://…");
-            return None;
-        }
-    };
-    let name = format!("clinic_crash_{}", uuid::Uuid::now_v7().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    conn.execute(&*format!("CREATE DATABASE {name}")).await.unwrap();
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
-    Some((admin, base, name))
-}
-
-async fn drop_database(admin: &str, name: &str) {
-    use sqlx::{Connection as _, Executor as _};
-    let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
-    conn.execute(&*format!("DROP DATABASE {name} WITH (FORCE)"))
-        .await
-        .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_under_load_on_postgres_loses_nothing_acknowledged() {
-    let Some((admin, base, name)) = postgres_database().await else {
+    let Some((admin, base, name)) = common::postgres_database("crash").await else {
         return;
     };
     let dir = Dir(std::env::temp_dir().join(format!("clinic-crash-{}", uuid::Uuid::now_v7())));
     std::fs::create_dir_all(&dir.0).unwrap();
     killed_under_load(&dir.0, &format!("{base}/{name}")).await;
-    drop_database(&admin, &name).await;
+    common::drop_database(&admin, &name).await;
 }
 
 /// A TCP relay to PostgreSQL that the test can cut (closing every connection and
@@ -577,7 +555,7 @@ impl Relay {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_postgres_is_away_requests_get_503_and_service_resumes_by_itself() {
-    let Some((admin, base, name)) = postgres_database().await else {
+    let Some((admin, base, name)) = common::postgres_database("crash").await else {
         return;
     };
     // The database's address, from the URL (`postgres://user@host:port/db`).
@@ -644,5 +622,5 @@ async fn while_postgres_is_away_requests_get_503_and_service_resumes_by_itself()
     );
     drop(server);
     relay.down().await;
-    drop_database(&admin, &name).await;
+    common::drop_database(&admin, &name).await;
 }
