@@ -1180,18 +1180,8 @@ async fn register_patient(app: &TestApp, email: &str) -> String {
 }
 
 async fn issued_invoice(app: &TestApp, patient: PatientId) -> String {
-    use clinic_core::billing::{LineInput, Payer, SupplyKind};
-    let line = LineInput {
-        description: "Individual therapy, 50 minutes".into(),
-        service_date: "2026-11-23".parse().unwrap(),
-        quantity: 1,
-        unit_price: clinic_core::money::Money::from_cents(22_000),
-        supply: SupplyKind::PsychologicalService,
-        registered_provider: true,
-        clinically_necessary: true,
-        appointment_id: None,
-        medicare: None,
-    };
+    use clinic_core::billing::Payer;
+    let line = common::therapy_line();
     let inv = app
         .state
         .billing

@@ -172,19 +172,7 @@ struct Acknowledged {
 }
 
 fn line() -> Value {
-    use clinic_core::billing::{LineInput, SupplyKind};
-    serde_json::to_value(LineInput {
-        description: "Individual therapy, 50 minutes".into(),
-        service_date: "2026-11-23".parse().unwrap(),
-        quantity: 1,
-        unit_price: clinic_core::money::Money::from_cents(22_000),
-        supply: SupplyKind::PsychologicalService,
-        registered_provider: true,
-        clinically_necessary: true,
-        appointment_id: None,
-        medicare: None,
-    })
-    .unwrap()
+    serde_json::to_value(common::therapy_line()).unwrap()
 }
 
 /// Books every slot it is given (some are refused: two practitioners' slots can clash for

@@ -30,3 +30,19 @@ pub async fn drop_database(admin: &str, name: &str) {
         .await
         .unwrap();
 }
+
+/// One 50-minute individual therapy session at $220 on 23 November 2026: GST-free, by a
+/// registered provider, billed to the patient.
+pub fn therapy_line() -> clinic_core::billing::LineInput {
+    clinic_core::billing::LineInput {
+        description: "Individual therapy, 50 minutes".into(),
+        service_date: "2026-11-23".parse().unwrap(),
+        quantity: 1,
+        unit_price: clinic_core::money::Money::from_cents(22_000),
+        supply: clinic_core::billing::SupplyKind::PsychologicalService,
+        registered_provider: true,
+        clinically_necessary: true,
+        appointment_id: None,
+        medicare: None,
+    }
+}
