@@ -116,6 +116,23 @@ impl Modify for Bearer {
 )]
 pub struct ApiDoc;
 
+/// The document as `GET /openapi.json` serves it: [`ApiDoc`] written out as JSON and kept in
+/// the repository (`clinic-server-example/openapi.json`), so changes to the API show in review
+/// and the server never builds the document at run time (building it composes every route's
+/// schemas and briefly takes some 20 MB of heap, a third of the server's 60 MB budget, which
+/// the allocator then keeps). The test `the_served_document_is_the_generated_one` fails when
+/// the file is stale; `CLINIC_OPENAPI_WRITE=1 cargo test -p clinic-server-example --lib
+/// openapi` rewrites it.
+pub const JSON: &str = include_str!("../openapi.json");
+
+/// [`ApiDoc`] as [`JSON`] holds it: pretty-printed, two-space indents, one final newline.
+#[must_use]
+pub fn generate() -> String {
+    let mut text = serde_json::to_string_pretty(&ApiDoc::openapi()).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +167,22 @@ mod tests {
             serde_json::Value::Array(a) => a.iter().for_each(|x| tuple_items(x, at, out)),
             _ => {}
         }
+    }
+
+    /// The checked-in document is the one the annotations generate.
+    #[test]
+    fn the_served_document_is_the_generated_one() {
+        let generated = generate();
+        if std::env::var_os("CLINIC_OPENAPI_WRITE").is_some() {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+            std::fs::write(path, &generated).unwrap_or_else(|e| panic!("writing {path}: {e}"));
+            return;
+        }
+        assert!(
+            JSON == generated,
+            "clinic-server-example/openapi.json is stale: rewrite it with \
+             CLINIC_OPENAPI_WRITE=1 cargo test -p clinic-server-example --lib openapi"
+        );
     }
 
     /// Every schema is valid OpenAPI 3.1: no `items` is a list.
