@@ -6,7 +6,8 @@
 //! did not acknowledge is there in part (no invoice without its lines, no payment
 //! without its invoice, no gap in the invoice numbers) and nothing stored overlaps. While
 //! the database is away, requests fail with 503 and a `Retry-After`, and the server
-//! serves again by itself once it is back.
+//! serves again by itself once it is back: through a relay the test cuts, and with a
+//! PostgreSQL server of the test's own stopped and started again under the load.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -169,22 +170,28 @@ struct Acknowledged {
     bookings: HashMap<String, String>,
     /// Invoice id → (issued, payments acknowledged).
     invoices: HashMap<String, (bool, usize)>,
+    /// Requests answered 2xx, and 503 (the database away or busy), so far.
+    acknowledged: usize,
+    unavailable: usize,
 }
 
 fn line() -> Value {
     serde_json::to_value(common::therapy_line()).unwrap()
 }
 
+type Record = Arc<std::sync::Mutex<Acknowledged>>;
+
 /// Books every slot it is given (some are refused: two practitioners' slots can clash for
-/// one patient) and drafts, issues and pays invoices, until the server goes away.
+/// one patient) and drafts, issues and pays invoices, until the server goes away; what was
+/// acknowledged goes into `acked` as it is answered.
 async fn load(
     addr: SocketAddr,
     token: Arc<str>,
     billing: Arc<str>,
     bookings: Vec<Value>,
     patients: Vec<String>,
-) -> Acknowledged {
-    let acked = Arc::new(std::sync::Mutex::new(Acknowledged::default()));
+    acked: Record,
+) {
     let mut tasks = Vec::new();
     for (i, chunk) in bookings.chunks(bookings.len().div_ceil(6).max(1)).enumerate() {
         let (chunk, token, acked) = (chunk.to_vec(), token.clone(), acked.clone());
@@ -195,16 +202,16 @@ async fn load(
                 match call(addr, "POST", "/api/v1/appointments", Some(&token), Some(&b)).await {
                     Ok((201, body, _)) => {
                         let start = body["interval"]["start"].as_str().unwrap().to_owned();
-                        acked
-                            .lock()
-                            .unwrap()
-                            .bookings
-                            .insert(body["id"].as_str().unwrap().to_owned(), start);
+                        let mut acked = acked.lock().unwrap();
+                        acked.bookings.insert(body["id"].as_str().unwrap().to_owned(), start);
+                        acked.acknowledged += 1;
                     }
-                    // Refused by a rule, or by contention under the load (503, to retry):
-                    // not acknowledged, so nothing may be stored for it.
+                    // Refused by a rule, or by contention under the load or the database
+                    // being away (503, to retry): not acknowledged, so nothing may be
+                    // stored for it.
                     Ok((status, body, _)) => {
                         assert!(matches!(status, 409 | 422 | 503), "a booking got {status}: {body:?}");
+                        acked.lock().unwrap().unavailable += usize::from(status == 503);
                     }
                     Err(_) => return,
                 }
@@ -222,20 +229,22 @@ async fn load(
                     return;
                 };
                 if status == 503 {
+                    acked.lock().unwrap().unavailable += 1;
                     continue; // busy under the load: not acknowledged
                 }
                 assert_eq!(status, 201, "{inv:?}");
                 let id = inv["id"].as_str().unwrap().to_owned();
-                acked.lock().unwrap().invoices.insert(id.clone(), (false, 0));
+                acked.lock().unwrap().acknowledge(&id, false, 0);
                 let path = format!("/api/v1/invoices/{id}/issue");
                 let Ok((status, _, _)) = call(addr, "POST", &path, Some(&token), Some(&json!({}))).await else {
                     return;
                 };
                 if status == 503 {
+                    acked.lock().unwrap().unavailable += 1;
                     continue;
                 }
                 assert_eq!(status, 200);
-                acked.lock().unwrap().invoices.insert(id.clone(), (true, 0));
+                acked.lock().unwrap().acknowledge(&id, true, 0);
                 for n in 1..=2 {
                     let path = format!("/api/v1/invoices/{id}/payments");
                     let pay = json!({"amount": clinic_core::money::Money::from_cents(10_000), "method": clinic_core::billing::PaymentMethod::Cash});
@@ -243,10 +252,11 @@ async fn load(
                         return;
                     };
                     if status == 503 {
+                        acked.lock().unwrap().unavailable += 1;
                         break;
                     }
                     assert_eq!(status, 200, "{body:?}");
-                    acked.lock().unwrap().invoices.insert(id.clone(), (true, n));
+                    acked.lock().unwrap().acknowledge(&id, true, n);
                 }
             }
         }));
@@ -254,7 +264,13 @@ async fn load(
     for t in tasks {
         t.await.unwrap();
     }
-    Arc::try_unwrap(acked).ok().unwrap().into_inner().unwrap()
+}
+
+impl Acknowledged {
+    fn acknowledge(&mut self, invoice: &str, issued: bool, paid: usize) {
+        self.invoices.insert(invoice.to_owned(), (issued, paid));
+        self.acknowledged += 1;
+    }
 }
 
 /// Every bookable 50-minute start of every practitioner over the coming weeks, as booking
@@ -372,7 +388,10 @@ fn micros(v: &Value) -> i64 {
 }
 
 /// Kills the server mid-load, starts it again, and checks what the database holds.
-async fn killed_under_load(dir: &Path, database_url: &str) {
+/// Runs the load, then (with `cluster`) stops PostgreSQL under it until the load has been
+/// answered 503 and starts it again until the load is acknowledged again, then kills the
+/// server and checks the database.
+async fn killed_under_load(dir: &Path, database_url: &str, cluster: Option<&OwnCluster>) {
     let server = start(dir, database_url).await;
     let addr = server.addr;
     let token: Arc<str> = sign_in(addr).await.into();
@@ -386,12 +405,42 @@ async fn killed_under_load(dir: &Path, database_url: &str) {
         .iter()
         .map(|i| i["id"].as_str().unwrap().to_owned())
         .collect();
-    let load = tokio::spawn(load(addr, token.clone(), billing.clone(), requests, patients));
+    let acked: Record = Arc::default();
+    let load = tokio::spawn(load(
+        addr,
+        token.clone(),
+        billing.clone(),
+        requests,
+        patients,
+        acked.clone(),
+    ));
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    if let Some(cluster) = cluster {
+        let before = acked.lock().unwrap().acknowledged;
+        assert!(before > 0, "the load is acknowledged before the restart");
+        cluster.pg_ctl(&["stop", "-m", "fast"]);
+        let seen = wait_for(|| acked.lock().unwrap().unavailable > 0).await;
+        assert!(seen, "no request was answered 503 while PostgreSQL was down");
+        let (status, body, head) = call(addr, "GET", "/api/v1/directory", Some(&token), None)
+            .await
+            .unwrap();
+        assert_eq!((status, body["code"].as_str()), (503, Some("unavailable")), "{body:?}");
+        assert!(head.contains("retry-after: 1"), "{head}");
+        cluster.pg_ctl(&["start"]);
+        let during = acked.lock().unwrap().acknowledged;
+        let resumed = wait_for(|| acked.lock().unwrap().acknowledged > during).await;
+        assert!(resumed, "the server did not serve the load again by itself");
+        eprintln!(
+            "PostgreSQL restarted under load: {before} acknowledged before, {} requests answered 503 while it was down, acknowledged again after",
+            acked.lock().unwrap().unavailable
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     let mut server = server;
     server.child.kill().unwrap(); // SIGKILL: no shutdown, no flush
     server.child.wait().unwrap();
-    let acked = load.await.unwrap();
+    load.await.unwrap();
+    let acked = Arc::try_unwrap(acked).ok().unwrap().into_inner().unwrap();
     assert!(
         acked.bookings.len() > 5 && acked.invoices.len() > 2,
         "the kill came under load: {} bookings, {} invoices",
@@ -494,7 +543,7 @@ async fn killed_under_load_on_sqlite_loses_nothing_acknowledged() {
     let dir = Dir(std::env::temp_dir().join(format!("clinic-crash-{}", uuid::Uuid::now_v7())));
     std::fs::create_dir_all(&dir.0).unwrap();
     let url = format!("sqlite://{}", dir.0.join("clinic.db").display());
-    killed_under_load(&dir.0, &url).await;
+    killed_under_load(&dir.0, &url, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -504,8 +553,152 @@ async fn killed_under_load_on_postgres_loses_nothing_acknowledged() {
     };
     let dir = Dir(std::env::temp_dir().join(format!("clinic-crash-{}", uuid::Uuid::now_v7())));
     std::fs::create_dir_all(&dir.0).unwrap();
-    killed_under_load(&dir.0, &format!("{base}/{name}")).await;
+    killed_under_load(&dir.0, &format!("{base}/{name}"), None).await;
     common::drop_database(&admin, &name).await;
+}
+
+/// Polls `done` every 50 ms for up to 30 seconds.
+async fn wait_for(done: impl Fn() -> bool) -> bool {
+    for _ in 0..600 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// A PostgreSQL server of the test's own: a new cluster (`initdb`) in a temporary
+/// directory on a free port, so the test can stop and start it under load without
+/// touching the shared server other tests use. Removed when dropped.
+struct OwnCluster {
+    data: PathBuf,
+    port: u16,
+    bin: PathBuf,
+}
+
+impl OwnCluster {
+    /// The cluster, or why it cannot be made here (no PostgreSQL server binaries).
+    fn create() -> Result<Self, String> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .map_err(|e| format!("no PostgreSQL server binaries in /usr/lib/postgresql: {e}"))?
+            .filter_map(|v| Some(v.ok()?.path().join("bin")))
+            .filter(|b| b.join("initdb").is_file() && b.join("pg_ctl").is_file())
+            .max_by_key(|b| {
+                b.parent()
+                    .and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok())
+                    .unwrap_or(0)
+            })
+            .ok_or("no initdb and pg_ctl under /usr/lib/postgresql/*/bin")?;
+        let data = std::env::temp_dir().join(format!("clinic-pg-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&data).map_err(|e| e.to_string())?;
+        let cluster = Self {
+            data,
+            port: free_port(),
+            bin,
+        };
+        // PostgreSQL refuses to run as root; as root, the cluster belongs to `postgres`.
+        if Self::as_root() {
+            let chown = Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(&cluster.data)
+                .status()
+                .map_err(|e| e.to_string())?;
+            if !chown.success() {
+                return Err("the data directory could not be given to the postgres user".into());
+            }
+        }
+        let initdb = cluster
+            .command("initdb")
+            .args([
+                "--auth=trust",
+                "--username=postgres",
+                "--no-sync",
+                "--encoding=UTF8",
+                "-D",
+            ])
+            .arg(&cluster.data)
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !initdb.success() {
+            return Err("initdb failed".into());
+        }
+        cluster.pg_ctl(&["start"]);
+        Ok(cluster)
+    }
+
+    fn as_root() -> bool {
+        Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+    }
+
+    /// `program` from the cluster's binaries, run as `postgres` when this is root.
+    fn command(&self, program: &str) -> Command {
+        let path = self.bin.join(program);
+        if Self::as_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            Command::new(path)
+        }
+    }
+
+    /// `pg_ctl <args> -w`, panicking if it fails: `start` listens on 127.0.0.1 at the
+    /// cluster's port with its socket in the data directory.
+    fn pg_ctl(&self, args: &[&str]) {
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -k {}",
+            self.port,
+            self.data.display()
+        );
+        let status = self
+            .command("pg_ctl")
+            .args(args)
+            .args(["-w", "-t", "60", "-D"])
+            .arg(&self.data)
+            .args(["-o", &options, "-l"])
+            .arg(self.data.join("server.log"))
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "pg_ctl {args:?} failed");
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .args(["stop", "-m", "immediate", "-D"])
+            .arg(&self.data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restarted_under_load_answers_503_meanwhile_and_loses_nothing_acknowledged() {
+    let cluster = match OwnCluster::create() {
+        Ok(c) => c,
+        Err(why) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("CI=true but {why}"),
+        Err(why) => {
+            eprintln!("SKIPPED: the PostgreSQL restart test needs its own cluster: {why}");
+            return;
+        }
+    };
+    let dir = Dir(std::env::temp_dir().join(format!("clinic-restart-{}", uuid::Uuid::now_v7())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    killed_under_load(&dir.0, &cluster.url(), Some(&cluster)).await;
 }
 
 /// A TCP relay to PostgreSQL that the test can cut (closing every connection and
