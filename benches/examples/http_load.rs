@@ -221,6 +221,17 @@ async fn main() {
         "{base}/api/v1/slots?service_id={}&practitioner_id={}&from={from}&to={to}&zone=Australia/Sydney&limit=5000",
         p.service.id, p.practitioners[0].id
     );
+    let answer = http
+        .get(&search)
+        .header("authorization", &token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let slots = serde_json::from_slice::<Vec<serde_json::Value>>(&answer).unwrap().len();
+    println!("slot search answer: {slots} slots, {} bytes", answer.len());
     let deadline = Instant::now() + Duration::from_secs(secs);
     let started = Instant::now();
     let tasks: Vec<_> = (0..16)
