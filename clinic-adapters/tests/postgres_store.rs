@@ -323,3 +323,61 @@ async fn a_notice_failing_in_a_booking_commit_rolls_the_booking_back() {
     store.close().await;
     db.drop_now().await;
 }
+
+/// A read ends its transaction with it (by a rollback sent as the connection returns to the
+/// pool): the connection goes back idle, never idle in a transaction that still holds the
+/// practice's row-level-security setting, and the next read on it starts cleanly.
+#[tokio::test]
+async fn reads_leave_their_connection_idle_and_out_of_any_transaction() {
+    use clinic_core::ports::{AppointmentRepository as _, PracticeRepository as _, ResourceKey};
+    let Some(admin) = postgres_url() else { return };
+    let db = TempPostgres::new(&admin).await;
+    let one = clinic_adapters::sql::PoolOptions {
+        max_connections: 1,
+        ..clinic_adapters::sql::PoolOptions::default()
+    };
+    let s = clinic_adapters::sql::SqlStore::connect_with(&db.url, common::databases::cipher(), one)
+        .await
+        .unwrap();
+    let (a, b) = (
+        clinic_adapters::system::UuidV7Ids.new_id(),
+        clinic_adapters::system::UuidV7Ids.new_id(),
+    );
+    let window =
+        clinic_core::time::TimeRange::new(common::utc("2026-11-23T00:00:00Z"), common::utc("2026-11-30T00:00:00Z"))
+            .unwrap();
+    let who = ResourceKey::Practitioner(clinic_adapters::system::UuidV7Ids.new_id());
+    // Alternating practices on the one connection: each read runs, none sees a leftover.
+    for practice in [a, b, a, b] {
+        assert!(s.practice(practice).await.is_err(), "no practice is stored");
+        assert!(s.busy(practice, &[who], window).await.unwrap().is_empty());
+        assert!(
+            s.snapshot(practice, &[who], window)
+                .await
+                .unwrap()
+                .appointments
+                .is_empty()
+        );
+    }
+    let mut conn = {
+        use sqlx::Connection as _;
+        sqlx::PgConnection::connect(&admin).await.unwrap()
+    };
+    let mut states = Vec::new();
+    for _ in 0..100 {
+        states = sqlx::query_scalar::<_, Option<String>>(
+            "SELECT state FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend'",
+        )
+        .bind(db.url.rsplit('/').next().unwrap())
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        if states.iter().all(|st| st.as_deref() == Some("idle")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(states, vec![Some("idle".to_owned())], "the store's one connection");
+    s.close().await;
+    db.drop_now().await;
+}

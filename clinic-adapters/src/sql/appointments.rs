@@ -237,7 +237,7 @@ impl AppointmentRepository for SqlStore {
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(fail)?;
-            tx.commit().await.map_err(fail)?;
+            super::pg_end_read(tx);
             let mut out = Vec::new();
             for (name, starts, ends, ids) in rows {
                 let Some(key) = by_name.get(&name).copied() else {
@@ -613,7 +613,7 @@ impl AppointmentRepository for SqlStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(fail)?;
-            tx.commit().await.map_err(fail)?;
+            super::pg_end_read(tx);
             return tallies_from(location, rows, 60);
         }
         // Only SQLite gets here (PostgreSQL returned above).

@@ -629,11 +629,20 @@ macro_rules! read_tx {
                     .await
                     .map_err($crate::sql::fail)?;
                 let out = $body;
-                $c.commit().await.map_err($crate::sql::fail)?;
+                $crate::sql::pg_end_read($c);
                 out
             }
         }
     };
+}
+
+/// Ends a PostgreSQL read transaction. It wrote nothing, so it ends by rollback, which sqlx
+/// queues on the connection and sends with the check it makes as the connection goes back
+/// to the pool: the caller does not wait a round trip for it, as it would for `COMMIT`.
+/// The practice set for row-level security is local to the transaction and ends with it.
+#[cfg(feature = "postgres")]
+pub(crate) fn pg_end_read(tx: sqlx::Transaction<'_, sqlx::Postgres>) {
+    drop(tx);
 }
 
 /// Runs `$body` in a write transaction scoped to `$practice`, committed if the body
