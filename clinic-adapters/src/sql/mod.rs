@@ -142,6 +142,12 @@ impl std::fmt::Debug for SqlStore {
     }
 }
 
+/// How long a PostgreSQL connection may sit idle in the pool before it is checked as it
+/// is taken out: past this, the server may have restarted or a network dropped it, and a
+/// failed check opens a new connection instead of failing the request.
+#[cfg(feature = "postgres")]
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
 /// Pool settings.
 #[derive(Clone, Copy, Debug)]
 pub struct PoolOptions {
@@ -247,14 +253,20 @@ impl SqlStore {
             migrate::run_migrations!(&mut conn, migrate::SQLITE, upto)?;
         }
         let connect = sqlite_options(url)?;
+        // A SQLite connection is a file opened in this process: nothing can drop it while it
+        // is idle, so sqlx's check as a connection leaves the pool (a round trip to the
+        // connection's thread before every transaction) is skipped. sqlx still checks each
+        // one as it goes back.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect.clone())
             .await
             .map_err(StoreError::connect)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
+            .test_before_acquire(false)
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect.read_only(true))
             .await
@@ -285,6 +297,19 @@ impl SqlStore {
                 Box::pin(async move {
                     sqlx::query("SET ROLE clinic_app").execute(conn).await?;
                     Ok(())
+                })
+            })
+            // sqlx checks every connection as it goes back to the pool. Checking it again
+            // as it comes out costs each transaction a round trip before its first
+            // statement, so only a connection idle for a while (time enough for the
+            // database to have restarted or a network to have dropped it) is checked.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= IDLE_CHECK {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
                 })
             })
             .connect(url)
