@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use chrono::Duration;
 use clinic_adapters::console::{ConsoleEmail, ConsoleMessages};
 use clinic_adapters::system::UuidV7Ids;
-use clinic_core::notify::{Occasion, OutboxState, TemplateSet, Via};
+use clinic_core::notify::{Audience, Occasion, OutboxState, TemplateSet, Via};
 use clinic_core::people::{Email, Phone};
 use clinic_core::ports::IdGeneratorExt as _;
 use clinic_core::ports::*;
@@ -167,6 +167,127 @@ async fn a_cancelled_appointment_sends_its_notice_and_skips_its_reminder(store: 
     let report = notices.dispatch(f.practice, &ch, 50).await.unwrap();
     assert_eq!((report.sent, report.skipped), (0, 1), "the reminder is moot");
     assert_eq!(email.sent().len(), 2);
+}
+
+/// A moved appointment: the new time is confirmed at once, the reminder planned for the
+/// old time is skipped when it comes due (a day before the old start), and the new
+/// reminder goes a day before the new start; moving it back reminds for that start again.
+async fn a_moved_appointment_confirms_its_new_time_and_reminds_for_it_alone(store: Arc<dyn Storage>) {
+    let f = practice_on(store).await;
+    reachable(&f, 1, false).await;
+    let notices = service(&f);
+    let email = Arc::new(ConsoleEmail::new());
+    let ch = channels(email.clone(), Arc::new(ConsoleMessages::new()));
+    // Wednesday 25 November 2026, 11:00 Sydney, moved to Friday 27 November, 11:00.
+    let appt = f
+        .service
+        .book(f.practice, &f.request(1, "2026-11-25T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(notices.appointment_booked(f.practice, &appt).await.unwrap(), 2);
+    assert_eq!(notices.dispatch(f.practice, &ch, 50).await.unwrap().sent, 1);
+    let moved = f
+        .service
+        .reschedule(f.practice, appt.id, utc("2026-11-27T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        notices.appointment_rescheduled(f.practice, &moved).await.unwrap(),
+        2,
+        "the new time's confirmation and reminder"
+    );
+    assert_eq!(
+        notices.appointment_rescheduled(f.practice, &moved).await.unwrap(),
+        0,
+        "queued once for a start"
+    );
+    assert_eq!(notices.dispatch(f.practice, &ch, 50).await.unwrap().sent, 1);
+    let confirmed = email.sent().last().unwrap().clone();
+    assert!(
+        confirmed.text.contains("Friday 27 November 2026 at 11:00 am AEDT"),
+        "{}",
+        confirmed.text
+    );
+    // A day before the old start: the old reminder is moot, nothing is sent.
+    f.clock.set(utc("2026-11-24T00:00:00Z"));
+    let report = notices.dispatch(f.practice, &ch, 50).await.unwrap();
+    assert_eq!((report.sent, report.skipped), (0, 1), "{report:?}");
+    // A second before a day ahead of the new start: still nothing; then the reminder.
+    f.clock.set(utc("2026-11-25T23:59:59Z"));
+    assert_eq!(notices.dispatch(f.practice, &ch, 50).await.unwrap().sent, 0);
+    f.clock.set(utc("2026-11-26T00:00:00Z"));
+    assert_eq!(notices.dispatch(f.practice, &ch, 50).await.unwrap().sent, 1);
+    let reminder = email.sent().last().unwrap().clone();
+    assert!(reminder.subject.starts_with("Reminder"), "{}", reminder.subject);
+    assert!(reminder.text.contains("Friday 27 November 2026"), "{}", reminder.text);
+    assert_eq!(email.sent().len(), 3);
+    let stored = f
+        .store
+        .notifications_about(f.practice, appt.id.as_uuid())
+        .await
+        .unwrap();
+    let skipped = stored
+        .iter()
+        .find(|n| n.after_moves == Some(0) && n.occasion == Occasion::AppointmentReminder)
+        .unwrap();
+    assert_eq!(skipped.state, OutboxState::Skipped);
+    assert_eq!(skipped.error.as_deref(), Some("appointment_moved"));
+    // The patient's inbox has the booking and the move.
+    let inbox = f
+        .store
+        .inbox(f.practice, Audience::Patient(f.patients[1]), 10)
+        .await
+        .unwrap();
+    assert_eq!(inbox.len(), 2, "{inbox:?}");
+}
+
+/// Moved away and back to its first time: the patient is told each time, and reminded
+/// once, by the notice planned after the last move.
+async fn an_appointment_moved_back_is_told_again_and_reminded_once(store: Arc<dyn Storage>) {
+    let f = practice_on(store).await;
+    reachable(&f, 2, false).await;
+    let notices = service(&f);
+    let email = Arc::new(ConsoleEmail::new());
+    let ch = channels(email.clone(), Arc::new(ConsoleMessages::new()));
+    let first = utc("2026-11-25T00:00:00Z");
+    let appt = f
+        .service
+        .book(f.practice, &f.request(2, "2026-11-25T00:00:00Z"))
+        .await
+        .unwrap();
+    notices.appointment_booked(f.practice, &appt).await.unwrap();
+    let away = f
+        .service
+        .reschedule(f.practice, appt.id, utc("2026-11-27T00:00:00Z"))
+        .await
+        .unwrap();
+    notices.appointment_rescheduled(f.practice, &away).await.unwrap();
+    let back = f.service.reschedule(f.practice, appt.id, first).await.unwrap();
+    assert_eq!(back.interval.start(), first);
+    assert_eq!(
+        notices.appointment_rescheduled(f.practice, &back).await.unwrap(),
+        2,
+        "the same start as the booking, but a move of its own"
+    );
+    // Now: only the last move's confirmation goes; the earlier two are moot.
+    let now = notices.dispatch(f.practice, &ch, 50).await.unwrap();
+    assert_eq!((now.sent, now.skipped), (1, 2), "{now:?}");
+    assert!(email.sent()[0].text.contains("Wednesday 25 November 2026"));
+    // A day ahead: the booking's reminder is moot, the last move's goes.
+    f.clock.set(utc("2026-11-24T00:00:00Z"));
+    let day_before = notices.dispatch(f.practice, &ch, 50).await.unwrap();
+    assert_eq!((day_before.sent, day_before.skipped), (1, 1), "{day_before:?}");
+    // A day before the time it was moved away to: that move's reminder is moot.
+    f.clock.set(utc("2026-11-26T00:00:00Z"));
+    let later = notices.dispatch(f.practice, &ch, 50).await.unwrap();
+    assert_eq!((later.sent, later.skipped), (0, 1), "{later:?}");
+    assert_eq!(email.sent().len(), 2);
+    let inbox = f
+        .store
+        .inbox(f.practice, Audience::Patient(f.patients[2]), 10)
+        .await
+        .unwrap();
+    assert_eq!(inbox.len(), 3, "the booking and each move");
 }
 
 /// An email provider that fails: first `transient` times with an outage, then for good.
@@ -402,6 +523,8 @@ on_every_store!(
     a_commit_with_a_foreign_notice_stores_nothing,
     a_booking_confirms_now_and_reminds_a_day_ahead,
     a_cancelled_appointment_sends_its_notice_and_skips_its_reminder,
+    a_moved_appointment_confirms_its_new_time_and_reminds_for_it_alone,
+    an_appointment_moved_back_is_told_again_and_reminded_once,
     failures_back_off_then_park,
     missing_contact_details_and_templates_are_reported_not_retried,
 );

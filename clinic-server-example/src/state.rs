@@ -233,6 +233,14 @@ impl AppState {
         }
     }
 
+    /// Queues the notices of a moved appointment: its new time confirmed, its reminder
+    /// planned afresh (logged, not returned, on failure).
+    pub async fn rescheduled(&self, appointment: &Appointment) {
+        if let Err(e) = self.notices.appointment_rescheduled(self.practice, appointment).await {
+            tracing::warn!(code = e.code(), appointment = %appointment.id, "reschedule notices not queued");
+        }
+    }
+
     /// Queues the notices of a cancellation (logged, not returned, on failure).
     pub async fn cancelled(&self, appointment: &Appointment) {
         if let Err(e) = self.notices.appointment_cancelled(self.practice, appointment).await {

@@ -347,6 +347,58 @@ async fn search_book_conflict_read_cancel_on(app: &TestApp) {
     assert_eq!(rebooked.status, 201);
 }
 
+/// A move over HTTP tells the patient: the booking's confirmation and the move's are both
+/// in their inbox, and the move's notices are planned after one move.
+#[tokio::test]
+async fn a_moved_appointment_is_confirmed_to_its_patient() {
+    let app = spawn_app().await;
+    let (service, tom, sydney) = directory(&app).await;
+    let patient = app.patients[1];
+    let booked = book(&app, (&service, &tom, &sydney), patient, "2026-11-25T10:00:00+11:00").await;
+    assert_eq!(booked.status, 201, "{:?}", booked.body);
+    let id: uuid::Uuid = booked.body["id"].as_str().unwrap().parse().unwrap();
+    let moved = app
+        .post(
+            &format!("/api/v1/appointments/{id}/reschedule"),
+            &json!({"start": "2026-11-27T10:00:00+11:00"}),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{:?}", moved.body);
+    assert_eq!(moved.body["interval"]["start"], "2026-11-26T23:00:00Z");
+    let inbox = app
+        .state
+        .store
+        .inbox(app.state.practice, clinic_core::notify::Audience::Patient(patient), 50)
+        .await
+        .unwrap();
+    let about: Vec<_> = inbox
+        .iter()
+        .filter(|i| i.about == id && i.occasion == clinic_core::notify::Occasion::AppointmentConfirmation)
+        .collect();
+    assert_eq!(about.len(), 2, "the booking and the move: {inbox:?}");
+    let queued = app
+        .state
+        .store
+        .notifications_about(app.state.practice, id)
+        .await
+        .unwrap();
+    // By email (the patient's only channel): the booking's confirmation and reminder,
+    // then the move's.
+    let mut planned: Vec<(Option<u32>, clinic_core::notify::Occasion)> =
+        queued.iter().map(|n| (n.after_moves, n.occasion)).collect();
+    planned.sort_by_key(|(moves, occasion)| (*moves, occasion.code()));
+    use clinic_core::notify::Occasion::{AppointmentConfirmation, AppointmentReminder};
+    assert_eq!(
+        planned,
+        [
+            (Some(0), AppointmentConfirmation),
+            (Some(0), AppointmentReminder),
+            (Some(1), AppointmentConfirmation),
+            (Some(1), AppointmentReminder),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn series_over_http() {
     let app = spawn_app().await;

@@ -115,6 +115,18 @@ impl Dispatch {
         };
         format!("{}/{}/{who}/{via}", self.occasion.code(), self.about)
     }
+
+    /// The key of a notice about an appointment that has been moved `moves` times: for an
+    /// appointment never moved, [`key`](Self::key); after a move, the key and the number of
+    /// moves, so each move's notices are told apart from those planned before it.
+    #[must_use]
+    pub fn key_after_moves(&self, moves: u32) -> String {
+        if moves == 0 {
+            self.key()
+        } else {
+            format!("{}#moved{moves}", self.key())
+        }
+    }
 }
 
 /// Attempts before a notification is parked: five, over about five and a half hours.
@@ -163,6 +175,11 @@ pub struct Notification {
     pub error: Option<String>,
     /// When it was queued.
     pub created_at: DateTime<Utc>,
+    /// For a notice about an appointment: how many times the appointment had been moved
+    /// when the notice was planned. After a later move it is skipped (the move planned
+    /// notices of its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_moves: Option<u32>,
 }
 
 impl Notification {
@@ -191,6 +208,26 @@ impl Notification {
             provider_id: None,
             error: None,
             created_at: now,
+            after_moves: None,
+        }
+    }
+
+    /// A pending notification about an appointment moved `moves` times so far, due at
+    /// `due_at`: keyed by [`Dispatch::key_after_moves`], so queuing it again does nothing,
+    /// while each move of the appointment gets notices of its own.
+    #[must_use]
+    pub fn for_appointment(
+        id: NotificationId,
+        practice_id: PracticeId,
+        what: Dispatch,
+        moves: u32,
+        due_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            key: what.key_after_moves(moves),
+            after_moves: Some(moves),
+            ..Self::new(id, practice_id, what, due_at, now)
         }
     }
 
@@ -303,6 +340,31 @@ mod tests {
         }
         .key();
         assert_ne!(email, n.key, "another channel is another notice");
+    }
+
+    #[test]
+    fn each_move_of_an_appointment_keys_its_notices_apart() {
+        let n = reminder();
+        let what = Dispatch {
+            occasion: n.occasion,
+            audience: n.audience,
+            via: n.via,
+            about: n.about,
+        };
+        let planned = |moves| Notification::for_appointment(n.id, n.practice_id, what, moves, n.due_at, n.created_at);
+        // Never moved: the key notices had before moves were counted.
+        assert_eq!(planned(0).key, n.key);
+        assert_eq!(planned(0).after_moves, Some(0));
+        assert_eq!(planned(1).key, format!("{}#moved1", n.key));
+        assert_ne!(planned(1).key, planned(2).key);
+        // A notice stored before moves were counted reads back without the count.
+        let mut stored = serde_json::to_value(&n).unwrap();
+        assert!(stored.get("after_moves").is_none());
+        stored.as_object_mut().unwrap().remove("after_moves");
+        let read: Notification = serde_json::from_value(stored).unwrap();
+        assert_eq!(read.after_moves, None);
+        let counted: Notification = serde_json::from_value(serde_json::to_value(planned(3)).unwrap()).unwrap();
+        assert_eq!(counted.after_moves, Some(3));
     }
 
     #[test]

@@ -137,7 +137,14 @@ impl NotificationService {
                     via,
                     about: appt.id.as_uuid(),
                 };
-                out.push(Notification::new(id, practice, what, at, now));
+                out.push(Notification::for_appointment(
+                    id,
+                    practice,
+                    what,
+                    moves_of(appt),
+                    at,
+                    now,
+                ));
             }
         }
         out
@@ -197,6 +204,33 @@ impl NotificationService {
             outbox: batch,
             inbox: self.inbox_items(practice, appt, Occasion::AppointmentConfirmation),
         }
+    }
+
+    /// Queues what a moved appointment sends: a confirmation of its new time now, and its
+    /// reminder (and, for a video session, the join link) planned afresh for the new start,
+    /// as for a new booking. The notices planned before the move are skipped when they come
+    /// due, so a patient is never reminded at the old lead time. Queuing the same move
+    /// again queues nothing more.
+    ///
+    /// # Errors
+    /// As [`appointment_booked`](Self::appointment_booked).
+    pub async fn appointment_rescheduled(
+        &self,
+        practice: PracticeId,
+        appt: &Appointment,
+    ) -> Result<usize, ServiceError> {
+        let patients = self.patients_of(practice, appt).await?;
+        let mut notices = self.booking_notices(practice, appt, &patients);
+        // The inbox keeps one item per occurrence; each move is one of its own: the
+        // appointment's id with the move's number mixed into its low bits (the booking's
+        // own item has the id itself).
+        let (high, low) = appt.id.as_uuid().as_u64_pair();
+        let occurrence = uuid::Uuid::from_u64_pair(high, low ^ u64::from(moves_of(appt)));
+        for item in &mut notices.inbox {
+            item.occurrence = occurrence;
+        }
+        self.ports.inbox.deliver(&notices.inbox).await?;
+        Ok(self.ports.outbox.enqueue(&notices.outbox).await?)
     }
 
     /// Puts an appointment's occasion in each of its patients' inboxes.
@@ -342,7 +376,12 @@ impl NotificationService {
             appt.status,
             AppointmentStatus::Booked | AppointmentStatus::Confirmed | AppointmentStatus::Requested
         );
+        let moved = n.after_moves.is_some_and(|planned| planned != moves_of(&appt));
         match n.occasion {
+            // Planned before the appointment last moved: the move queued its own.
+            Occasion::AppointmentConfirmation | Occasion::AppointmentReminder | Occasion::TelehealthLink if moved => {
+                return Ok(Err("appointment_moved"));
+            }
             Occasion::AppointmentReminder | Occasion::TelehealthLink
                 if !live || appt.interval.start() <= self.ports.clock.now() =>
             {
@@ -566,4 +605,9 @@ async fn deliver(
                 .map(|sent| Ok(Some(sent.provider_id)))
         }
     }
+}
+
+/// How many times an appointment has been moved (each move is kept in its history).
+fn moves_of(appt: &Appointment) -> u32 {
+    u32::try_from(appt.history.len()).unwrap_or(u32::MAX)
 }

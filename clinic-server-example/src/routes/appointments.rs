@@ -337,7 +337,8 @@ pub(crate) async fn no_show(
 /// `POST /api/v1/appointments/{id}/reschedule-following`: moves this occurrence to `start`
 /// and every later open occurrence of its series by the same number of days, at the new
 /// wall-clock time ("this and following"). All or nothing: 409 with each occurrence's
-/// outcome when any of them cannot move, and then nothing has moved.
+/// outcome when any of them cannot move, and then nothing has moved. Each moved
+/// occurrence's patients are sent its new time, as for a single move.
 #[utoipa::path(post, path = "/api/v1/appointments/{id}/reschedule-following", tag = "appointments", params(("id" = String, Path, description = "the record's id (UUID)")), request_body = Reschedule, responses((status = 200, description = "every occurrence moved", body = SeriesMoveDto), (status = 409, description = "an occurrence could not move, so none did", body = SeriesMoveDto), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn reschedule_following(
     State(s): State<AppState>,
@@ -352,6 +353,9 @@ pub(crate) async fn reschedule_following(
         .reschedule_following(s.practice, id, b.start)
         .await
         .map_err(|e| for_patient(&who, e))?;
+    for moved in &out.moved {
+        s.rescheduled(moved).await;
+    }
     let status = if out.moved.is_empty() {
         StatusCode::CONFLICT
     } else {
@@ -374,7 +378,8 @@ pub(crate) struct Reschedule {
 }
 
 /// `POST /api/v1/appointments/{id}/reschedule`: the same appointment at a new start,
-/// under every booking rule; its notices follow.
+/// under every booking rule. Each patient is sent the new time at once, and the reminder
+/// is planned afresh for it; notices planned for the old time are not sent.
 #[utoipa::path(post, path = "/api/v1/appointments/{id}/reschedule", tag = "appointments", params(("id" = String, Path, description = "the record's id (UUID)")), request_body = Reschedule, responses((status = 200, description = "done", body = clinic_core::scheduling::Appointment), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn reschedule(
     State(s): State<AppState>,
@@ -385,6 +390,7 @@ pub(crate) async fn reschedule(
     let b = json_body(body)?;
     let id = permitted(&s, &who, &id, Action::Write).await?.id;
     let moved = s.booking.reschedule(s.practice, id, b.start).await?;
+    s.rescheduled(&moved).await;
     Ok(Json(moved))
 }
 
