@@ -822,20 +822,21 @@ impl BookingService {
         limit: Option<std::num::NonZeroUsize>,
     ) -> Result<SlotPage, ServiceError> {
         let p = &self.ports;
-        let practice_rec = p
-            .practices
-            .practice(practice)
-            .await
-            .map_err(ServiceError::from_port("practice"))?;
-        let service = p
-            .practices
-            .services(practice)
-            .await?
+        let range = slots::search_range(search.query.from, search.query.to, search.query.viewer_zone)?;
+        // The reads that need nothing from each other go together: on a database each is
+        // a round trip of its own.
+        let ((practice_rec, services), (all, locations)) = super::both::both(
+            super::both::both(p.practices.practice(practice), p.practices.services(practice)),
+            super::both::both(p.practitioners.practitioners(practice), p.practices.locations(practice)),
+        )
+        .await;
+        let practice_rec = practice_rec.map_err(ServiceError::from_port("practice"))?;
+        let service = services?
             .into_iter()
             .find(|s| s.id == search.service_id)
             .ok_or(ServiceError::NotFound { entity: "service" })?;
-        let range = slots::search_range(search.query.from, search.query.to, search.query.viewer_zone)?;
-        let all = p.practitioners.practitioners(practice).await?;
+        let all = all?;
+        let locations: HashMap<LocationId, Location> = locations?.into_iter().map(|l| (l.id, l)).collect();
         let chosen: Vec<Practitioner> = if search.practitioner_ids.is_empty() {
             all
         } else {
@@ -852,21 +853,19 @@ impl BookingService {
                 .collect::<Result<_, _>>()?
         };
         let ids: Vec<PractitionerId> = chosen.iter().map(|x| x.id).collect();
-        let availabilities = p.practitioners.availabilities(practice, &ids).await?;
-        let locations: HashMap<LocationId, Location> = p
-            .practices
-            .locations(practice)
-            .await?
-            .into_iter()
-            .map(|l| (l.id, l))
-            .collect();
         let mut keys: Vec<ResourceKey> = chosen.iter().map(|x| ResourceKey::Practitioner(x.id)).collect();
         keys.extend(search.query.patient.map(ResourceKey::Patient));
         // Widen by a day: local dates at the locations may extend past the viewer's range.
         // A later page needs nothing before its cursor (less the longest buffer).
         let from = range.start().max(after.map_or(range.start(), |a| a.start()));
         let window = TimeRange::new(from - Duration::days(1), range.end() + Duration::days(1))?;
-        let calendar = Calendar::from_busy(&p.appointments.busy(practice, &keys, window).await?);
+        let (availabilities, busy) = super::both::both(
+            p.practitioners.availabilities(practice, &ids),
+            p.appointments.busy(practice, &keys, window),
+        )
+        .await;
+        let availabilities = availabilities?;
+        let calendar = Calendar::from_busy(&busy?);
         let candidates: Vec<Candidate<'_>> = chosen
             .iter()
             .zip(&availabilities)

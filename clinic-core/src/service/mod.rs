@@ -3,6 +3,7 @@
 mod audit;
 mod billing;
 mod booking;
+mod both;
 mod clinical;
 mod compliance;
 mod error;
