@@ -1,10 +1,10 @@
 //! Appointments over [`SqlStore`]: snapshots, busy time and the guarded commit.
 //!
-//! A booking is two round trips of reads and writes kept few on purpose, since each
-//! statement costs a round trip: the snapshot is one statement (versions and appointments
-//! together, from one database snapshot), and a commit of a new appointment is the
-//! transaction's begin, the insert, one compare-and-swap of every guarded version, one
-//! insert of its resource rows and the commit.
+//! A booking's statements are kept few on purpose, since each costs a round trip: the
+//! snapshot is one statement (versions and appointments together, from one database
+//! snapshot). A commit of a new appointment is, on SQLite, the transaction's begin, one
+//! compare-and-swap of every guarded version, the insert, one insert of its resource rows
+//! and the commit; on PostgreSQL the swap and both inserts are one statement.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -54,13 +54,12 @@ fn micros_range(start: i64, end: i64) -> Result<TimeRange, PortError> {
         .map_err(|_| PortError::new(PortErrorKind::Unexpected, "a stored interval is empty"))
 }
 
-/// Binds an appointment row's ten columns, in table order: practice, id, practitioner,
-/// room, whether it holds time, session and blocked intervals (through `$ts`), body.
+/// Binds an appointment row's columns after its practice and id, in table order:
+/// practitioner, room, whether it holds time, session and blocked intervals (through `$ts`),
+/// body, location, status and whether it was cancelled late.
 macro_rules! bind_row {
-    ($q:expr, $practice:expr, $a:expr, $body:expr, $ts:expr) => {
-        $q.bind($practice.as_uuid())
-            .bind($a.id.as_uuid())
-            .bind($a.practitioner_id.as_uuid())
+    ($q:expr, $a:expr, $body:expr, $ts:expr) => {
+        $q.bind($a.practitioner_id.as_uuid())
             .bind($a.room_id.map(|r| r.as_uuid()))
             .bind($a.holds_time())
             .bind($ts($a.interval.start()))
@@ -72,6 +71,75 @@ macro_rules! bind_row {
             .bind(status_code($a))
             .bind(matches!(&$a.status, AppointmentStatus::Cancelled(c) if c.late))
     };
+}
+
+/// Binds a resource row's columns after its practice: the resource, the appointment's
+/// blocked start, its id, blocked end, the range this resource is held for (buffered for
+/// the practitioner, the session for rooms and patients) and whether it holds time.
+macro_rules! bind_resource {
+    ($q:expr, $a:expr, $k:expr) => {{
+        let busy = match $k {
+            ResourceKey::Practitioner(_) => $a.blocked,
+            ResourceKey::Room(_) | ResourceKey::Patient(_) => $a.interval,
+        };
+        $q.bind(resource_name(*$k))
+            .bind($a.blocked.start_micros())
+            .bind($a.id.as_uuid())
+            .bind($a.blocked.end_micros())
+            .bind(busy.start_micros())
+            .bind(busy.end_micros())
+            .bind($a.holds_time())
+    }};
+}
+
+/// PostgreSQL: the guarded commit of new appointments as one statement. `guards` version
+/// rows move from the value read to the next (as the two-statement path does); only if
+/// every one moved are the `appointments` inserted (an existing id is left for the caller
+/// to replace), with the `rows` resource rows of those inserted. Answers the versions
+/// moved and the ids inserted (comma-separated). Data-modifying `WITH` clauses all see one
+/// snapshot; the inserts read the swap's result, so they run after it and not at all when
+/// it failed, and a loser never waits on the exclusion constraint. Parameters: `$1` the
+/// practice; then name and new value per guard; then per appointment its id and the
+/// columns of [`bind_row!`]; then per resource row those of [`bind_resource!`].
+fn pg_guarded_insert(guards: usize, appointments: usize, rows: usize) -> String {
+    let mut next = 2;
+    let mut take = |n: usize| {
+        let from = next;
+        next += n;
+        placeholders(from, n)
+    };
+    let guard_values: Vec<String> = (0..guards).map(|_| format!("($1, {})", take(2))).collect();
+    let appointment_values: Vec<String> = (0..appointments).map(|_| format!("($1, {})", take(12))).collect();
+    let resource_values: Vec<String> = (0..rows).map(|_| format!("($1, {})", take(7))).collect();
+    format!(
+        "WITH guard AS (
+             INSERT INTO versions (practice_id, name, value) VALUES {guard}
+             ON CONFLICT (practice_id, name) DO UPDATE SET value = excluded.value
+             WHERE versions.value = excluded.value - 1
+             RETURNING 1
+         ), swapped AS (
+             SELECT count(*) = {guards} AS ok FROM guard
+         ), added AS (
+             INSERT INTO appointments (practice_id, id, practitioner_id, room_id, holds_time, session_start,
+                 session_end, block_start, block_end, body, location_id, status, late_cancel)
+             SELECT v.* FROM (VALUES {appointments}) AS v WHERE (SELECT ok FROM swapped)
+             ON CONFLICT (practice_id, id) DO NOTHING
+             RETURNING id
+         ), held AS (
+             INSERT INTO appointment_resources (practice_id, resource, block_start, appointment_id, block_end,
+                 busy_start, busy_end, holds_time)
+             SELECT v.* FROM (VALUES {resources})
+                 AS v (practice_id, resource, block_start, appointment_id, block_end, busy_start, busy_end, holds_time)
+             WHERE v.appointment_id IN (SELECT id FROM added)
+             RETURNING 1
+         )
+         SELECT (SELECT count(*) FROM guard),
+                (SELECT coalesce(string_agg(id::text, ','), '') FROM added),
+                (SELECT count(*) FROM held)",
+        guard = guard_values.join(", "),
+        appointments = appointment_values.join(", "),
+        resources = resource_values.join(", "),
+    )
 }
 
 /// The status stored beside an appointment.
@@ -445,49 +513,88 @@ impl AppointmentRepository for SqlStore {
             // deadlock. A row absent is version 0 and is created at 1; a row not at its
             // expected value is not changed, and then fewer rows than guards were affected:
             // the calendar moved.
-            if !guarded.is_empty() {
-                let mut sql = String::from("INSERT INTO versions (practice_id, name, value) VALUES ");
-                for i in 0..guarded.len() {
-                    if i > 0 {
-                        sql.push_str(", ");
-                    }
-                    let _ = write!(sql, "($1, ${}, ${})", 2 * i + 2, 2 * i + 3);
-                }
-                sql.push_str(
-                    " ON CONFLICT (practice_id, name) DO UPDATE SET value = excluded.value
-                      WHERE versions.value = excluded.value - 1",
-                );
+            let rows: Vec<(&Appointment, ResourceKey)> = changes
+                .iter()
+                .flat_map(|a| ResourceKey::of(a).into_iter().map(move |k| (a, k)))
+                .collect();
+            // On PostgreSQL the swap, the new appointments and their resource rows are one
+            // statement (one round trip instead of three), the inserts conditional on the
+            // swap. New appointments' rows are then in; replaced ones' follow below.
+            let one_statement =
+                super::is_postgres(&c) && !guarded.is_empty() && !changes.is_empty() && rows.len() <= ROWS_PER_INSERT;
+            let mut inserted: Vec<Uuid> = Vec::with_capacity(changes.len());
+            if one_statement {
+                let sql = pg_guarded_insert(guarded.len(), changes.len(), rows.len());
                 let mut q = sqlx::query(&sql).bind(practice.as_uuid());
                 for (name, version) in &guarded {
                     q = q.bind(name).bind(to_i64(version + 1)?);
                 }
-                let moved = q.execute(&mut *c).await.map_err(fail)?.rows_affected();
-                if moved != guarded.len() as u64 {
+                for (a, body) in changes.iter().zip(&bodies) {
+                    q = bind_row!(q.bind(a.id.as_uuid()), a, body, ts);
+                }
+                for (a, k) in &rows {
+                    q = bind_resource!(q, a, k);
+                }
+                let row = q.fetch_one(&mut *c).await.map_err(fail)?;
+                let moved: i64 = row.try_get(0).map_err(fail)?;
+                if moved != to_i64(guarded.len() as u64)? {
                     return Err(PortError::conflict("the calendar changed since it was read"));
                 }
+                let ids: String = row.try_get(1).map_err(fail)?;
+                for id in ids.split(',').filter(|x| !x.is_empty()) {
+                    inserted.push(Uuid::parse_str(id).map_err(|e| super::corrupt("appointment id", e))?);
+                }
+            } else {
+                if !guarded.is_empty() {
+                    let mut sql = String::from("INSERT INTO versions (practice_id, name, value) VALUES ");
+                    for i in 0..guarded.len() {
+                        if i > 0 {
+                            sql.push_str(", ");
+                        }
+                        let _ = write!(sql, "($1, ${}, ${})", 2 * i + 2, 2 * i + 3);
+                    }
+                    sql.push_str(
+                        " ON CONFLICT (practice_id, name) DO UPDATE SET value = excluded.value
+                          WHERE versions.value = excluded.value - 1",
+                    );
+                    let mut q = sqlx::query(&sql).bind(practice.as_uuid());
+                    for (name, version) in &guarded {
+                        q = q.bind(name).bind(to_i64(version + 1)?);
+                    }
+                    let moved = q.execute(&mut *c).await.map_err(fail)?.rows_affected();
+                    if moved != guarded.len() as u64 {
+                        return Err(PortError::conflict("the calendar changed since it was read"));
+                    }
+                }
+                // Then new appointments go in; one already stored is replaced below, after
+                // its old resources are known.
+                for (a, body) in changes.iter().zip(&bodies) {
+                    let added = bind_row!(
+                        sqlx::query(
+                            "INSERT INTO appointments (practice_id, id, practitioner_id, room_id, holds_time,
+                                session_start, session_end, block_start, block_end, body, location_id, status, late_cancel)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                             ON CONFLICT (practice_id, id) DO NOTHING",
+                        )
+                        .bind(practice.as_uuid())
+                        .bind(a.id.as_uuid()),
+                        a,
+                        body,
+                        ts
+                    )
+                    .execute(&mut *c)
+                    .await
+                    .map_err(fail)?
+                    .rows_affected();
+                    if added > 0 {
+                        inserted.push(a.id.as_uuid());
+                    }
+                }
             }
-            // Then new appointments go in; one already stored is replaced below, after its old
-            // resources are known.
             let mut replaced = Vec::new();
             let mut touched: Vec<String> = Vec::new();
             for (a, body) in changes.iter().zip(&bodies) {
-                let inserted = bind_row!(
-                    sqlx::query(
-                        "INSERT INTO appointments (practice_id, id, practitioner_id, room_id, holds_time,
-                            session_start, session_end, block_start, block_end, body, location_id, status, late_cancel)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-                         ON CONFLICT (practice_id, id) DO NOTHING",
-                    ),
-                    practice,
-                    a,
-                    body,
-                    ts
-                )
-                .execute(&mut *c)
-                .await
-                .map_err(fail)?
-                .rows_affected();
-                if inserted == 0 {
+                if !inserted.contains(&a.id.as_uuid()) {
                     let old = body_by_id!(c, "appointments", practice, a.id.as_uuid());
                     if let Some(old) = old {
                         touched.extend(ResourceKey::of(&decode(&old)?).into_iter().map(calendar_version));
@@ -511,8 +618,9 @@ impl AppointmentRepository for SqlStore {
                             session_start = $6, session_end = $7, block_start = $8, block_end = $9, body = $10,
                             location_id = $11, status = $12, late_cancel = $13
                          WHERE practice_id = $1 AND id = $2",
-                    ),
-                    practice,
+                    )
+                    .bind(practice.as_uuid())
+                    .bind(a.id.as_uuid()),
                     a,
                     *body,
                     ts
@@ -527,11 +635,13 @@ impl AppointmentRepository for SqlStore {
                     .await
                     .map_err(fail)?;
             }
-            let rows: Vec<(&Appointment, ResourceKey)> = changes
+            // Every appointment's resource rows not already in (all of them but on the
+            // one-statement path, where only replaced appointments' remain).
+            let rest: Vec<&(&Appointment, ResourceKey)> = rows
                 .iter()
-                .flat_map(|a| ResourceKey::of(a).into_iter().map(move |k| (a, k)))
+                .filter(|(a, _)| !one_statement || !inserted.contains(&a.id.as_uuid()))
                 .collect();
-            for chunk in rows.chunks(ROWS_PER_INSERT) {
+            for chunk in rest.chunks(ROWS_PER_INSERT) {
                 let mut sql = String::from(
                     "INSERT INTO appointment_resources (practice_id, resource, block_start, appointment_id, block_end,
                         busy_start, busy_end, holds_time) VALUES ",
@@ -540,33 +650,11 @@ impl AppointmentRepository for SqlStore {
                     if i > 0 {
                         sql.push_str(", ");
                     }
-                    let b = 7 * i + 2;
-                    let _ = write!(
-                        sql,
-                        "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                        b,
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5,
-                        b + 6
-                    );
+                    let _ = write!(sql, "($1, {})", placeholders(7 * i + 2, 7));
                 }
                 let mut q = sqlx::query(&sql).bind(practice.as_uuid());
                 for (a, k) in chunk {
-                    let busy = match k {
-                        ResourceKey::Practitioner(_) => a.blocked,
-                        ResourceKey::Room(_) | ResourceKey::Patient(_) => a.interval,
-                    };
-                    q = q
-                        .bind(resource_name(*k))
-                        .bind(a.blocked.start_micros())
-                        .bind(a.id.as_uuid())
-                        .bind(a.blocked.end_micros())
-                        .bind(busy.start_micros())
-                        .bind(busy.end_micros())
-                        .bind(a.holds_time());
+                    q = bind_resource!(q, a, k);
                 }
                 q.execute(&mut *c).await.map_err(fail)?;
             }

@@ -670,6 +670,28 @@ pub(crate) fn pg_end_read(tx: sqlx::Transaction<'_, sqlx::Postgres>) {
     drop(tx);
 }
 
+/// Which database a transaction runs on, for the few statements written differently for
+/// each (inside a transaction body shared by both drivers).
+pub(crate) trait Backend {
+    /// PostgreSQL, not SQLite.
+    const POSTGRES: bool;
+}
+
+#[cfg(feature = "sqlite")]
+impl Backend for sqlx::Sqlite {
+    const POSTGRES: bool = false;
+}
+
+#[cfg(feature = "postgres")]
+impl Backend for sqlx::Postgres {
+    const POSTGRES: bool = true;
+}
+
+/// Whether `tx` is a PostgreSQL transaction.
+pub(crate) const fn is_postgres<DB: sqlx::Database + Backend>(_: &sqlx::Transaction<'_, DB>) -> bool {
+    DB::POSTGRES
+}
+
 /// Runs `$body` in a write transaction scoped to `$practice`, committed if the body
 /// finishes and rolled back if it returns early with an error. `$ts` converts an instant
 /// to the driver's column type (microseconds on SQLite, `timestamptz` on PostgreSQL).
