@@ -30,7 +30,7 @@ fn decode(body: &[u8]) -> Result<Appointment, PortError> {
 }
 
 /// `$from, $from+1, …` for `n` values.
-fn placeholders(from: usize, n: usize) -> String {
+pub(crate) fn placeholders(from: usize, n: usize) -> String {
     let mut s = String::with_capacity(n * 4);
     for i in 0..n {
         if i > 0 {
@@ -90,6 +90,33 @@ macro_rules! bind_resource {
             .bind(busy.end_micros())
             .bind($a.holds_time())
     }};
+}
+
+/// The compare-and-swap of `guards` calendar versions: each row moves from the value read
+/// to the next, or is created at 1 when absent; a row not at the value read is left as it
+/// is. Parameters: the practice at `$1`, then name and new value per guard from `$first`.
+fn swap_sql(guards: usize, first: usize) -> String {
+    let values: Vec<String> = (0..guards)
+        .map(|i| format!("($1, {})", placeholders(first + 2 * i, 2)))
+        .collect();
+    format!(
+        "INSERT INTO versions (practice_id, name, value) VALUES {}
+         ON CONFLICT (practice_id, name) DO UPDATE SET value = excluded.value
+         WHERE versions.value = excluded.value - 1",
+        values.join(", ")
+    )
+}
+
+/// Inserts one appointment unless one with its id is stored. Parameters: the practice at
+/// `$1`, then from `$first` its id and the columns of [`bind_row!`].
+fn insert_appointment_sql(first: usize) -> String {
+    format!(
+        "INSERT INTO appointments (practice_id, id, practitioner_id, room_id, holds_time, session_start,
+             session_end, block_start, block_end, body, location_id, status, late_cancel)
+         VALUES ($1, {})
+         ON CONFLICT (practice_id, id) DO NOTHING",
+        placeholders(first, 12)
+    )
 }
 
 /// PostgreSQL: the guarded commit of new appointments as one statement. `guards` version
@@ -501,27 +528,32 @@ impl AppointmentRepository for SqlStore {
         guarded.sort();
         guarded.dedup_by(|a, b| a.0 == b.0);
         write_tx!(self, practice, |c, ts| {
-            // The change's notices, in the same transaction: stored if and only if it is.
-            // They go first, before any calendar row is locked, so the locks below are held
-            // for as short a time as possible (a commit that then loses rolls them back).
-            super::outbox::insert_outbox!(c, ts, practice, &notices.outbox, &outbox_bodies);
-            super::inbox::insert_items!(c, practice, &notices.inbox, &inbox_bodies);
-            // Then every guarded version moves from the value read to the next in one
-            // statement, in name order so concurrent commits lock rows in one order. Losers
-            // of a race stop here, before inserting: an insert that overlapped the winner's
-            // would wait on PostgreSQL's exclusion constraint, and two such waits can
-            // deadlock. A row absent is version 0 and is created at 1; a row not at its
-            // expected value is not changed, and then fewer rows than guards were affected:
-            // the calendar moved.
             let rows: Vec<(&Appointment, ResourceKey)> = changes
                 .iter()
                 .flat_map(|a| ResourceKey::of(a).into_iter().map(move |k| (a, k)))
                 .collect();
+            let postgres = super::is_postgres(&c);
+            if postgres {
+                // The change's notices, in the same transaction: stored if and only if it
+                // is. They go first, before any calendar row is locked, so the locks below
+                // are held for as short a time as possible (a commit that then loses rolls
+                // them back).
+                super::outbox::insert_outbox!(c, ts, practice, &notices.outbox, &outbox_bodies);
+                super::inbox::insert_items!(c, practice, &notices.inbox, &inbox_bodies);
+            }
+            // Then every guarded version moves from the value read to the next in one
+            // statement, in name order so concurrent commits lock rows in one order. Losers
+            // of a race stop there, before inserting: an insert that overlapped the winner's
+            // would wait on PostgreSQL's exclusion constraint, and two such waits can
+            // deadlock. A row absent is version 0 and is created at 1; a row not at its
+            // expected value is not changed, and then fewer rows than guards were affected:
+            // the calendar moved. New appointments go in after it; one already stored is
+            // replaced below, once its old resources are known.
+            //
             // On PostgreSQL the swap, the new appointments and their resource rows are one
             // statement (one round trip instead of three), the inserts conditional on the
             // swap. New appointments' rows are then in; replaced ones' follow below.
-            let one_statement =
-                super::is_postgres(&c) && !guarded.is_empty() && !changes.is_empty() && rows.len() <= ROWS_PER_INSERT;
+            let one_statement = postgres && !guarded.is_empty() && !changes.is_empty() && rows.len() <= ROWS_PER_INSERT;
             let mut inserted: Vec<Uuid> = Vec::with_capacity(changes.len());
             if one_statement {
                 let sql = pg_guarded_insert(guarded.len(), changes.len(), rows.len());
@@ -544,19 +576,66 @@ impl AppointmentRepository for SqlStore {
                 for id in ids.split(',').filter(|x| !x.is_empty()) {
                     inserted.push(Uuid::parse_str(id).map_err(|e| super::corrupt("appointment id", e))?);
                 }
+            } else if !postgres {
+                // SQLite runs several statements in one call, one trip to its connection's
+                // thread: the notices, the swap and the inserts go together, and the swap is
+                // checked from its own result after. Inserts made behind a failed swap are
+                // rolled back with it; SQLite's single writer has nobody to wait on.
+                let mut statements: Vec<String> = Vec::new();
+                let mut next = 2;
+                if !notices.outbox.is_empty() {
+                    statements.push(super::outbox::insert_sql_at(notices.outbox.len(), next));
+                    next += 10 * notices.outbox.len();
+                }
+                if !notices.inbox.is_empty() {
+                    statements.push(super::inbox::insert_sql_at(notices.inbox.len(), next));
+                    next += 5 * notices.inbox.len();
+                }
+                let notice_statements = statements.len();
+                if !guarded.is_empty() {
+                    statements.push(swap_sql(guarded.len(), next));
+                    next += 2 * guarded.len();
+                }
+                for _ in changes {
+                    statements.push(insert_appointment_sql(next));
+                    next += 12;
+                }
+                let sql = statements.join(";\n");
+                let q = super::outbox::bind_outbox!(
+                    sqlx::query(&sql).bind(practice.as_uuid()),
+                    ts,
+                    practice,
+                    &notices.outbox,
+                    &outbox_bodies
+                );
+                let mut q = super::inbox::bind_items!(q, &notices.inbox, &inbox_bodies);
+                for (name, version) in &guarded {
+                    q = q.bind(name).bind(to_i64(version + 1)?);
+                }
+                for (a, body) in changes.iter().zip(&bodies) {
+                    q = bind_row!(q.bind(a.id.as_uuid()), a, body, ts);
+                }
+                let results =
+                    futures_util::TryStreamExt::try_collect::<Vec<_>>(sqlx::Executor::execute_many(&mut *c, q))
+                        .await
+                        .map_err(fail)?;
+                // Rows changed by each statement, in order.
+                let mut done = Vec::with_capacity(results.len());
+                for r in &results {
+                    done.push(r.rows_affected());
+                }
+                let mut done = done.into_iter().skip(notice_statements);
+                if !guarded.is_empty() && done.next() != Some(guarded.len() as u64) {
+                    return Err(PortError::conflict("the calendar changed since it was read"));
+                }
+                for (a, added) in changes.iter().zip(done) {
+                    if added > 0 {
+                        inserted.push(a.id.as_uuid());
+                    }
+                }
             } else {
                 if !guarded.is_empty() {
-                    let mut sql = String::from("INSERT INTO versions (practice_id, name, value) VALUES ");
-                    for i in 0..guarded.len() {
-                        if i > 0 {
-                            sql.push_str(", ");
-                        }
-                        let _ = write!(sql, "($1, ${}, ${})", 2 * i + 2, 2 * i + 3);
-                    }
-                    sql.push_str(
-                        " ON CONFLICT (practice_id, name) DO UPDATE SET value = excluded.value
-                          WHERE versions.value = excluded.value - 1",
-                    );
+                    let sql = swap_sql(guarded.len(), 2);
                     let mut q = sqlx::query(&sql).bind(practice.as_uuid());
                     for (name, version) in &guarded {
                         q = q.bind(name).bind(to_i64(version + 1)?);
@@ -566,18 +645,11 @@ impl AppointmentRepository for SqlStore {
                         return Err(PortError::conflict("the calendar changed since it was read"));
                     }
                 }
-                // Then new appointments go in; one already stored is replaced below, after
-                // its old resources are known.
                 for (a, body) in changes.iter().zip(&bodies) {
                     let added = bind_row!(
-                        sqlx::query(
-                            "INSERT INTO appointments (practice_id, id, practitioner_id, room_id, holds_time,
-                                session_start, session_end, block_start, block_end, body, location_id, status, late_cancel)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-                             ON CONFLICT (practice_id, id) DO NOTHING",
-                        )
-                        .bind(practice.as_uuid())
-                        .bind(a.id.as_uuid()),
+                        sqlx::query(&insert_appointment_sql(2))
+                            .bind(practice.as_uuid())
+                            .bind(a.id.as_uuid()),
                         a,
                         body,
                         ts

@@ -11,6 +11,38 @@ use uuid::Uuid;
 use super::ports::upsert_record;
 use super::{Kind, SqlStore, fail, write_tx};
 
+/// The statement that stores `rows` inbox items at once (five parameters a row, from
+/// `$first`, after the practice at `$1`), skipping any already delivered.
+pub(crate) fn insert_sql_at(rows: usize, first: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|i| format!("($1, {})", super::appointments::placeholders(first + i * 5, 5)))
+        .collect();
+    format!(
+        "INSERT INTO records (practice_id, kind, key, owner_id, sealed_with, body) VALUES {}
+         ON CONFLICT (practice_id, kind, key) DO NOTHING",
+        values.join(", ")
+    )
+}
+
+/// Binds the parameters of [`insert_sql_at`] after the practice for `$items`, encoded as
+/// `$bodies` (the record bodies and the keys that seal them), onto the query `$q`.
+macro_rules! bind_items {
+    ($q:expr, $items:expr, $bodies:expr) => {{
+        let mut q = $q;
+        let bodies: &[(String, $crate::sql::Body)] = $bodies;
+        for (item, (key, body)) in $items.iter().zip(bodies) {
+            q = q
+                .bind($crate::sql::Kind::InboxItem.as_str())
+                .bind(key)
+                .bind($crate::sql::inbox::reader(item.audience))
+                .bind(&body.sealed_with)
+                .bind(&body.bytes);
+        }
+        q
+    }};
+}
+pub(crate) use bind_items;
+
 /// Stores `$items` (of `$practice`, encoded as `$bodies`: the record bodies and the keys
 /// that seal them) on the open transaction `$c` in one statement, skipping any already
 /// delivered; evaluates to the rows added. Shared by [`Inbox::deliver`] and the booking
@@ -18,30 +50,15 @@ use super::{Kind, SqlStore, fail, write_tx};
 macro_rules! insert_items {
     ($c:ident, $practice:expr, $items:expr, $bodies:expr) => {{
         let items: &[clinic_core::notify::InboxItem] = $items;
-        let bodies: &[(String, $crate::sql::Body)] = $bodies;
         if items.is_empty() {
             0
         } else {
-            let mut sql =
-                String::from("INSERT INTO records (practice_id, kind, key, owner_id, sealed_with, body) VALUES ");
-            for i in 0..items.len() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                let b = 5 * i + 2;
-                sql.push_str(&format!("($1, ${b}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4));
-            }
-            sql.push_str(" ON CONFLICT (practice_id, kind, key) DO NOTHING");
-            let mut q = sqlx::query(&sql).bind($practice.as_uuid());
-            for (item, (key, body)) in items.iter().zip(bodies) {
-                q = q
-                    .bind($crate::sql::Kind::InboxItem.as_str())
-                    .bind(key)
-                    .bind($crate::sql::inbox::reader(item.audience))
-                    .bind(&body.sealed_with)
-                    .bind(&body.bytes);
-            }
-            q.execute(&mut *$c).await.map_err($crate::sql::fail)?.rows_affected()
+            let sql = $crate::sql::inbox::insert_sql_at(items.len(), 2);
+            $crate::sql::inbox::bind_items!(sqlx::query(&sql).bind($practice.as_uuid()), items, $bodies)
+                .execute(&mut *$c)
+                .await
+                .map_err($crate::sql::fail)?
+                .rows_affected()
         }
     }};
 }

@@ -11,26 +11,11 @@ use uuid::Uuid;
 
 use super::{Db, SqlStore, fail, read_tx, write_tx};
 
-/// The statement that queues `rows` notifications at once (ten parameters a row),
-/// skipping any whose key is already queued.
-pub(crate) fn insert_sql(rows: usize) -> String {
+/// The statement that queues `rows` notifications at once (ten parameters a row, from
+/// `$first`), skipping any whose key is already queued.
+pub(crate) fn insert_sql_at(rows: usize, first: usize) -> String {
     let values: Vec<String> = (0..rows)
-        .map(|i| {
-            let p = |k: usize| format!("${}", i * 10 + k);
-            format!(
-                "({}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
-                p(1),
-                p(2),
-                p(3),
-                p(4),
-                p(5),
-                p(6),
-                p(7),
-                p(8),
-                p(9),
-                p(10)
-            )
-        })
+        .map(|i| format!("({})", super::appointments::placeholders(first + i * 10, 10)))
         .collect();
     format!(
         "INSERT INTO outbox (practice_id, id, key, about, state, attempts, next_attempt_at, lease_until,
@@ -41,6 +26,29 @@ pub(crate) fn insert_sql(rows: usize) -> String {
     )
 }
 
+/// Binds the parameters of [`insert_sql_at`] for `$notifications` (of `$practice`, encoded
+/// as `$bodies`), timestamps through `$ts`, onto the query `$q`.
+macro_rules! bind_outbox {
+    ($q:expr, $ts:ident, $practice:expr, $notifications:expr, $bodies:expr) => {{
+        let mut q = $q;
+        for (n, body) in $notifications.iter().zip($bodies) {
+            q = q
+                .bind($practice.as_uuid())
+                .bind(n.id.as_uuid())
+                .bind(&n.key)
+                .bind(n.about)
+                .bind(n.state.code())
+                .bind(i64::from(n.attempts))
+                .bind($ts(n.next_attempt_at))
+                .bind(n.lease_until.map($ts))
+                .bind(n.provider_id.as_deref())
+                .bind(body);
+        }
+        q
+    }};
+}
+pub(crate) use bind_outbox;
+
 /// Queues `$notifications` (of `$practice`, encoded as `$bodies`) on the open transaction
 /// `$c`, whose timestamps `$ts` writes; evaluates to the rows added. Shared by
 /// [`Outbox::enqueue`] and the booking commit, which queues a booking's notices with it.
@@ -50,22 +58,12 @@ macro_rules! insert_outbox {
         if notifications.is_empty() {
             0
         } else {
-            let sql = $crate::sql::outbox::insert_sql(notifications.len());
-            let mut q = sqlx::query(&sql);
-            for (n, body) in notifications.iter().zip($bodies) {
-                q = q
-                    .bind($practice.as_uuid())
-                    .bind(n.id.as_uuid())
-                    .bind(&n.key)
-                    .bind(n.about)
-                    .bind(n.state.code())
-                    .bind(i64::from(n.attempts))
-                    .bind($ts(n.next_attempt_at))
-                    .bind(n.lease_until.map($ts))
-                    .bind(n.provider_id.as_deref())
-                    .bind(body);
-            }
-            q.execute(&mut *$c).await.map_err($crate::sql::fail)?.rows_affected()
+            let sql = $crate::sql::outbox::insert_sql_at(notifications.len(), 1);
+            $crate::sql::outbox::bind_outbox!(sqlx::query(&sql), $ts, $practice, notifications, $bodies)
+                .execute(&mut *$c)
+                .await
+                .map_err($crate::sql::fail)?
+                .rows_affected()
         }
     }};
 }
