@@ -354,7 +354,7 @@ async fn export_patient(
         guardian_of: Vec::new(),
         request_id: Some(format!("cli-export-{}", uuid::Uuid::new_v4())),
     };
-    let privacy = AppState::new(store.clone(), practice).privacy;
+    let privacy = AppState::new(store.clone(), practice).privacy.clone();
     let export = privacy
         .export(&actor, patient)
         .await

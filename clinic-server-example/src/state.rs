@@ -13,9 +13,33 @@ use clinic_core::service::{
     SchedulingPorts,
 };
 
-/// Shared state: the use cases and the ports they sit on.
+/// Shared state: a handle on [`Shared`], the use cases and the ports they sit on.
+///
+/// Every request and middleware takes a copy of the state, so the copy is one reference
+/// count: the services, channels and templates behind it are built once. Fields read
+/// through it as through `&Shared`; changing one (only while the server is assembled)
+/// changes this handle's own copy.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for AppState {
+    /// This handle's state, copied first if another handle shares it.
+    fn deref_mut(&mut self) -> &mut Shared {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+/// The use cases and the ports they sit on, behind [`AppState`].
+#[derive(Clone)]
+pub struct Shared {
     /// Scheduling use cases.
     pub booking: BookingService,
     /// Invoicing and Medicare use cases.
@@ -178,7 +202,7 @@ impl AppState {
             clock: app_clock.clone(),
         });
         let integrations = crate::providers::Integrations::console_only();
-        Self {
+        Self(Arc::new(Shared {
             booking: BookingService::new(ports).with_notices(notices.clone()),
             billing: BillingService::new(billing_ports, BillingRules::default()),
             manual_claims,
@@ -207,7 +231,7 @@ impl AppState {
             pool_usage: None,
             audit_key: Arc::new(uuid::Uuid::new_v4().as_bytes().repeat(2)),
             practice,
-        }
+        }))
     }
 
     /// The same state signing access tokens with `secret` (at least 32 bytes).
