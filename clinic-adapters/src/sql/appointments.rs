@@ -3,8 +3,9 @@
 //! A booking's statements are kept few on purpose, since each costs a round trip: the
 //! snapshot is one statement (versions and appointments together, from one database
 //! snapshot). A commit of a new appointment is, on SQLite, the transaction's begin, one
-//! compare-and-swap of every guarded version, the insert, one insert of its resource rows
-//! and the commit; on PostgreSQL the swap and both inserts are one statement.
+//! call running its notices, one compare-and-swap of every guarded version and the insert,
+//! one insert of its resource rows and the commit; on PostgreSQL the notices, then one
+//! statement for the swap and both inserts.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
