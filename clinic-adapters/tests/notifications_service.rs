@@ -55,6 +55,33 @@ async fn reachable(f: &Fixture, i: usize, sms: bool) {
     f.store.save_patient(&p).await.unwrap();
 }
 
+/// A practice on `store` whose patient `i` wants notices by email only, with the notice
+/// service, an email outbox and the channels through it, and that patient's booking at
+/// `start`.
+struct EmailOnly {
+    f: Fixture,
+    notices: NotificationService,
+    email: Arc<ConsoleEmail>,
+    ch: Channels,
+    appt: clinic_core::scheduling::Appointment,
+}
+
+async fn booked_by_email(store: Arc<dyn Storage>, i: usize, start: &str) -> EmailOnly {
+    let f = practice_on(store).await;
+    reachable(&f, i, false).await;
+    let notices = service(&f);
+    let email = Arc::new(ConsoleEmail::new());
+    let ch = channels(email.clone(), Arc::new(ConsoleMessages::new()));
+    let appt = f.service.book(f.practice, &f.request(i, start)).await.unwrap();
+    EmailOnly {
+        f,
+        notices,
+        email,
+        ch,
+        appt,
+    }
+}
+
 async fn a_booking_confirms_now_and_reminds_a_day_ahead(store: Arc<dyn Storage>) {
     let f = practice_on(store).await;
     reachable(&f, 0, true).await;
@@ -133,16 +160,13 @@ async fn a_booking_confirms_now_and_reminds_a_day_ahead(store: Arc<dyn Storage>)
 }
 
 async fn a_cancelled_appointment_sends_its_notice_and_skips_its_reminder(store: Arc<dyn Storage>) {
-    let f = practice_on(store).await;
-    reachable(&f, 1, false).await;
-    let notices = service(&f);
-    let email = Arc::new(ConsoleEmail::new());
-    let ch = channels(email.clone(), Arc::new(ConsoleMessages::new()));
-    let appt = f
-        .service
-        .book(f.practice, &f.request(1, "2026-11-26T00:00:00Z"))
-        .await
-        .unwrap();
+    let EmailOnly {
+        f,
+        notices,
+        email,
+        ch,
+        appt,
+    } = booked_by_email(store, 1, "2026-11-26T00:00:00Z").await;
     assert_eq!(
         notices.appointment_booked(f.practice, &appt).await.unwrap(),
         2,
@@ -171,19 +195,16 @@ async fn a_cancelled_appointment_sends_its_notice_and_skips_its_reminder(store: 
 
 /// A moved appointment: the new time is confirmed at once, the reminder planned for the
 /// old time is skipped when it comes due (a day before the old start), and the new
-/// reminder goes a day before the new start; moving it back reminds for that start again.
+/// reminder goes a day before the new start.
 async fn a_moved_appointment_confirms_its_new_time_and_reminds_for_it_alone(store: Arc<dyn Storage>) {
-    let f = practice_on(store).await;
-    reachable(&f, 1, false).await;
-    let notices = service(&f);
-    let email = Arc::new(ConsoleEmail::new());
-    let ch = channels(email.clone(), Arc::new(ConsoleMessages::new()));
     // Wednesday 25 November 2026, 11:00 Sydney, moved to Friday 27 November, 11:00.
-    let appt = f
-        .service
-        .book(f.practice, &f.request(1, "2026-11-25T00:00:00Z"))
-        .await
-        .unwrap();
+    let EmailOnly {
+        f,
+        notices,
+        email,
+        ch,
+        appt,
+    } = booked_by_email(store, 1, "2026-11-25T00:00:00Z").await;
     assert_eq!(notices.appointment_booked(f.practice, &appt).await.unwrap(), 2);
     assert_eq!(notices.dispatch(f.practice, &ch, 50).await.unwrap().sent, 1);
     let moved = f
@@ -244,17 +265,14 @@ async fn a_moved_appointment_confirms_its_new_time_and_reminds_for_it_alone(stor
 /// Moved away and back to its first time: the patient is told each time, and reminded
 /// once, by the notice planned after the last move.
 async fn an_appointment_moved_back_is_told_again_and_reminded_once(store: Arc<dyn Storage>) {
-    let f = practice_on(store).await;
-    reachable(&f, 2, false).await;
-    let notices = service(&f);
-    let email = Arc::new(ConsoleEmail::new());
-    let ch = channels(email.clone(), Arc::new(ConsoleMessages::new()));
-    let first = utc("2026-11-25T00:00:00Z");
-    let appt = f
-        .service
-        .book(f.practice, &f.request(2, "2026-11-25T00:00:00Z"))
-        .await
-        .unwrap();
+    let EmailOnly {
+        f,
+        notices,
+        email,
+        ch,
+        appt,
+    } = booked_by_email(store, 2, "2026-11-25T00:00:00Z").await;
+    let first = appt.interval.start();
     notices.appointment_booked(f.practice, &appt).await.unwrap();
     let away = f
         .service
