@@ -4,8 +4,8 @@
 //! snapshot is one statement (versions and appointments together, from one database
 //! snapshot). A commit of a new appointment is, on SQLite, the transaction's begin, one
 //! call running its notices, one compare-and-swap of every guarded version and the insert,
-//! one insert of its resource rows and the commit; on PostgreSQL the notices, then one
-//! statement for the swap and both inserts.
+//! one insert of its resource rows and the commit; on PostgreSQL one statement for the
+//! notices, the swap and both inserts.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -128,8 +128,10 @@ fn insert_appointment_sql(first: usize) -> String {
 /// snapshot; the inserts read the swap's result, so they run after it and not at all when
 /// it failed, and a loser never waits on the exclusion constraint. Parameters: `$1` the
 /// practice; then name and new value per guard; then per appointment its id and the
-/// columns of [`bind_row!`]; then per resource row those of [`bind_resource!`].
-fn pg_guarded_insert(guards: usize, appointments: usize, rows: usize) -> String {
+/// columns of [`bind_row!`]; then per resource row those of [`bind_resource!`]; then the
+/// change's `outbox` notices and `inbox` items as their own inserts take them (in the same
+/// statement, so stored if and only if the change is).
+fn pg_guarded_insert(guards: usize, appointments: usize, rows: usize, outbox: usize, inbox: usize) -> String {
     let mut next = 2;
     let mut take = |n: usize| {
         let from = next;
@@ -139,8 +141,16 @@ fn pg_guarded_insert(guards: usize, appointments: usize, rows: usize) -> String 
     let guard_values: Vec<String> = (0..guards).map(|_| format!("($1, {})", take(2))).collect();
     let appointment_values: Vec<String> = (0..appointments).map(|_| format!("($1, {})", take(12))).collect();
     let resource_values: Vec<String> = (0..rows).map(|_| format!("($1, {})", take(7))).collect();
+    let mut notices = String::new();
+    if outbox > 0 {
+        let _ = write!(notices, "notices AS ({}), ", super::outbox::insert_sql_at(outbox, next));
+        next += 10 * outbox;
+    }
+    if inbox > 0 {
+        let _ = write!(notices, "items AS ({}), ", super::inbox::insert_sql_at(inbox, next));
+    }
     format!(
-        "WITH guard AS (
+        "WITH {notices}guard AS (
              INSERT INTO versions (practice_id, name, value) VALUES {guard}
              ON CONFLICT (practice_id, name) DO UPDATE SET value = excluded.value
              WHERE versions.value = excluded.value - 1
@@ -534,7 +544,8 @@ impl AppointmentRepository for SqlStore {
                 .flat_map(|a| ResourceKey::of(a).into_iter().map(move |k| (a, k)))
                 .collect();
             let postgres = super::is_postgres(&c);
-            if postgres {
+            let one_statement = postgres && !guarded.is_empty() && !changes.is_empty() && rows.len() <= ROWS_PER_INSERT;
+            if postgres && !one_statement {
                 // The change's notices, in the same transaction: stored if and only if it
                 // is. They go first, before any calendar row is locked, so the locks below
                 // are held for as short a time as possible (a commit that then loses rolls
@@ -551,13 +562,19 @@ impl AppointmentRepository for SqlStore {
             // the calendar moved. New appointments go in after it; one already stored is
             // replaced below, once its old resources are known.
             //
-            // On PostgreSQL the swap, the new appointments and their resource rows are one
-            // statement (one round trip instead of three), the inserts conditional on the
-            // swap. New appointments' rows are then in; replaced ones' follow below.
-            let one_statement = postgres && !guarded.is_empty() && !changes.is_empty() && rows.len() <= ROWS_PER_INSERT;
+            // On PostgreSQL the notices, the swap, the new appointments and their resource
+            // rows are one statement (one round trip instead of five), the appointments'
+            // inserts conditional on the swap. New appointments' rows are then in;
+            // replaced ones' follow below.
             let mut inserted: Vec<Uuid> = Vec::with_capacity(changes.len());
             if one_statement {
-                let sql = pg_guarded_insert(guarded.len(), changes.len(), rows.len());
+                let sql = pg_guarded_insert(
+                    guarded.len(),
+                    changes.len(),
+                    rows.len(),
+                    notices.outbox.len(),
+                    notices.inbox.len(),
+                );
                 let mut q = sqlx::query(&sql).bind(practice.as_uuid());
                 for (name, version) in &guarded {
                     q = q.bind(name).bind(to_i64(version + 1)?);
@@ -568,6 +585,8 @@ impl AppointmentRepository for SqlStore {
                 for (a, k) in &rows {
                     q = bind_resource!(q, a, k);
                 }
+                let q = super::outbox::bind_outbox!(q, ts, practice, &notices.outbox, &outbox_bodies);
+                let q = super::inbox::bind_items!(q, &notices.inbox, &inbox_bodies);
                 let row = q.fetch_one(&mut *c).await.map_err(fail)?;
                 let moved: i64 = row.try_get(0).map_err(fail)?;
                 if moved != to_i64(guarded.len() as u64)? {
