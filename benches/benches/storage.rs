@@ -3,6 +3,8 @@
 //! - `storage/<db>/book_1_client`, `book_16_clients`: a booking through the port, i.e. a
 //!   calendar snapshot and a guarded commit (targets: SQLite 5,000/s single writer,
 //!   PostgreSQL 2,000/s with 16 clients). Throughput is reported in bookings per second.
+//! - `storage/<db>/snapshot`, `commit_unguarded`: a booking's two halves alone, one client:
+//!   the calendar snapshot of its keys, and the commit of a new appointment without guards.
 //! - `storage/<db>/slot_search_50x90`: `BookingService::search_slots` over 90 days for 50
 //!   practitioners, reading everything it needs from storage holding 20,000 appointments
 //!   (target: under 30 ms on PostgreSQL).
@@ -121,6 +123,34 @@ fn bench_store(c: &mut Criterion, rt: &Runtime, name: &str, url: &str, store: &A
                 let t = Instant::now();
                 for _ in 0..iters {
                     book(store, p, next.fetch_add(1, Ordering::Relaxed)).await;
+                }
+                t.elapsed()
+            })
+        });
+    });
+    g.bench_function("snapshot", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let t = Instant::now();
+                for i in 0..iters {
+                    let a = booking(p, i);
+                    let keys = ResourceKey::of(&a);
+                    store.snapshot(a.practice_id, &keys, a.blocked).await.unwrap();
+                }
+                t.elapsed()
+            })
+        });
+    });
+    g.bench_function("commit_unguarded", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    let a = booking(p, next.fetch_add(1, Ordering::Relaxed));
+                    store
+                        .commit(a.practice_id, &[], std::slice::from_ref(&a))
+                        .await
+                        .unwrap();
                 }
                 t.elapsed()
             })

@@ -180,6 +180,27 @@ fn pg_guarded_insert(guards: usize, appointments: usize, rows: usize, outbox: us
     )
 }
 
+/// Inserts `rows` resource rows. Parameters: the practice at `$1`, then per row those of
+/// [`bind_resource!`].
+fn insert_resources_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO appointment_resources (practice_id, resource, block_start, appointment_id, block_end,
+            busy_start, busy_end, holds_time) VALUES ",
+    );
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        let _ = write!(sql, "($1, {})", placeholders(7 * i + 2, 7));
+    }
+    sql
+}
+
+/// Raises the practice's longest stored block (`$3`, µs) if this one is longer.
+const RECORD_LONGEST: &str = "INSERT INTO versions (practice_id, name, value) VALUES ($1, $2, $3)
+     ON CONFLICT (practice_id, name) DO UPDATE SET value = excluded.value
+     WHERE versions.value < excluded.value";
+
 /// The status stored beside an appointment.
 fn status_code(a: &Appointment) -> &'static str {
     a.status.kind().code()
@@ -214,6 +235,34 @@ fn tallies_from(
 /// Resource rows per multi-row insert: 8 parameters each, well under both databases' limits.
 const ROWS_PER_INSERT: usize = 500;
 
+impl SqlStore {
+    /// A calendar snapshot from the rows read: the versions by name (`version_names` in the
+    /// order of `keys`) and the appointments' bodies by id.
+    fn snapshot_from(
+        &self,
+        practice: PracticeId,
+        keys: &[ResourceKey],
+        version_names: &[String],
+        versions: &HashMap<String, i64>,
+        bodies: &BTreeMap<Uuid, Vec<u8>>,
+    ) -> Result<CalendarSnapshot, PortError> {
+        self.saw_longest(practice, versions.get(LONGEST_BLOCK).copied().unwrap_or(0));
+        let mut appointments = bodies.values().map(|b| decode(b)).collect::<Result<Vec<_>, _>>()?;
+        appointments.sort_by_key(|a| (a.blocked.start(), a.id));
+        Ok(CalendarSnapshot {
+            appointments,
+            versions: keys
+                .iter()
+                .zip(version_names)
+                .map(|(k, name)| Guarded {
+                    key: *k,
+                    version: to_u64(versions.get(name).copied().unwrap_or(0)),
+                })
+                .collect(),
+        })
+    }
+}
+
 #[async_trait]
 impl AppointmentRepository for SqlStore {
     async fn appointment(&self, practice: PracticeId, id: AppointmentId) -> Result<Appointment, PortError> {
@@ -226,6 +275,7 @@ impl AppointmentRepository for SqlStore {
         decode(&body.ok_or_else(|| PortError::not_found("appointment"))?)
     }
 
+    #[cfg_attr(not(feature = "postgres"), allow(irrefutable_let_patterns))]
     async fn snapshot(
         &self,
         practice: PracticeId,
@@ -252,7 +302,47 @@ impl AppointmentRepository for SqlStore {
             start = 2 * n + 3,
             end = 2 * n + 4,
         );
-        let (versions, bodies, longest) = read_tx!(self, practice, |c| {
+        #[cfg(feature = "sqlite")]
+        if let super::Db::Sqlite { booking, gate, .. } = &self.db {
+            // On the booking writer, in order with the commits it runs: one hand-off, and
+            // what it reads is what the next commit's guards are checked against.
+            let mut args = super::sqlite_writer::Args::default().bind(practice.as_uuid());
+            for name in &version_names {
+                args = args.bind(name);
+            }
+            args = args.bind(LONGEST_BLOCK);
+            for k in keys {
+                args = args.bind(resource_name(*k));
+            }
+            let args = args.bind(window.start_micros()).bind(window.end_micros());
+            let _shared = gate.read().await;
+            let read = booking
+                .run(move |c| {
+                    let mut versions = HashMap::new();
+                    let mut bodies = BTreeMap::new();
+                    super::sqlite_writer::query(c, &sql, &args, |r| {
+                        let at = |e| super::corrupt("calendar row", e);
+                        match r.get::<_, Option<Vec<u8>>>(0).map_err(at)? {
+                            Some(id) => {
+                                let id = Uuid::from_slice(&id).map_err(|e| super::corrupt("appointment id", e))?;
+                                if let std::collections::btree_map::Entry::Vacant(slot) = bodies.entry(id) {
+                                    slot.insert(r.get::<_, Vec<u8>>(3).map_err(at)?);
+                                }
+                            }
+                            None => {
+                                versions.insert(r.get::<_, String>(1).map_err(at)?, r.get::<_, i64>(2).map_err(at)?);
+                            }
+                        }
+                        Ok(())
+                    })?;
+                    Ok(Some((versions, bodies)))
+                })
+                .await?;
+            drop(_shared);
+            let (versions, bodies) = read.unwrap_or_default();
+            return self.snapshot_from(practice, keys, &version_names, &versions, &bodies);
+        }
+        let (versions, bodies) = read_tx!(self, practice, |c| {
             let mut q = sqlx::query(&sql).bind(practice.as_uuid());
             for name in &version_names {
                 q = q.bind(name);
@@ -284,23 +374,9 @@ impl AppointmentRepository for SqlStore {
                     }
                 }
             }
-            let longest = versions.get(LONGEST_BLOCK).copied().unwrap_or(0);
-            (versions, bodies, longest)
+            (versions, bodies)
         });
-        self.saw_longest(practice, longest);
-        let mut appointments = bodies.values().map(|b| decode(b)).collect::<Result<Vec<_>, _>>()?;
-        appointments.sort_by_key(|a| (a.blocked.start(), a.id));
-        Ok(CalendarSnapshot {
-            appointments,
-            versions: keys
-                .iter()
-                .zip(&version_names)
-                .map(|(k, name)| Guarded {
-                    key: *k,
-                    version: to_u64(versions.get(name).copied().unwrap_or(0)),
-                })
-                .collect(),
-        })
+        self.snapshot_from(practice, keys, &version_names, &versions, &bodies)
     }
 
     async fn busy(
@@ -498,6 +574,7 @@ impl AppointmentRepository for SqlStore {
         Ok(ctx)
     }
 
+    #[cfg_attr(not(feature = "postgres"), allow(irrefutable_let_patterns))]
     async fn commit_with_notices(
         &self,
         practice: PracticeId,
@@ -538,6 +615,28 @@ impl AppointmentRepository for SqlStore {
         let mut guarded: Vec<(String, u64)> = guards.iter().map(|g| (calendar_version(g.key), g.version)).collect();
         guarded.sort();
         guarded.dedup_by(|a, b| a.0 == b.0);
+        #[cfg(feature = "sqlite")]
+        if let super::Db::Sqlite { booking, gate, .. } = &self.db
+            && !changes.is_empty()
+        {
+            let commit = sqlite::Commit::new(
+                practice,
+                &guarded,
+                changes,
+                &bodies,
+                notices,
+                (&outbox_bodies, &inbox_bodies),
+                record_longest.then_some(longest),
+            )?;
+            let _shared = gate.read().await;
+            if booking.run(move |c| commit.run(c)).await?.is_some() {
+                drop(_shared);
+                self.saw_longest(practice, longest);
+                return Ok(());
+            }
+            // An appointment in it is already stored: a change to it, which the general
+            // path below replaces.
+        }
         write_tx!(self, practice, |c, ts| {
             let rows: Vec<(&Appointment, ResourceKey)> = changes
                 .iter()
@@ -734,16 +833,7 @@ impl AppointmentRepository for SqlStore {
                 .filter(|(a, _)| !one_statement || !inserted.contains(&a.id.as_uuid()))
                 .collect();
             for chunk in rest.chunks(ROWS_PER_INSERT) {
-                let mut sql = String::from(
-                    "INSERT INTO appointment_resources (practice_id, resource, block_start, appointment_id, block_end,
-                        busy_start, busy_end, holds_time) VALUES ",
-                );
-                for i in 0..chunk.len() {
-                    if i > 0 {
-                        sql.push_str(", ");
-                    }
-                    let _ = write!(sql, "($1, {})", placeholders(7 * i + 2, 7));
-                }
+                let sql = insert_resources_sql(chunk.len());
                 let mut q = sqlx::query(&sql).bind(practice.as_uuid());
                 for (a, k) in chunk {
                     q = bind_resource!(q, a, k);
@@ -751,17 +841,13 @@ impl AppointmentRepository for SqlStore {
                 q.execute(&mut *c).await.map_err(fail)?;
             }
             if record_longest {
-                sqlx::query(
-                    "INSERT INTO versions (practice_id, name, value) VALUES ($1, $2, $3)
-                     ON CONFLICT (practice_id, name) DO UPDATE SET value = excluded.value
-                     WHERE versions.value < excluded.value",
-                )
-                .bind(practice.as_uuid())
-                .bind(LONGEST_BLOCK)
-                .bind(longest)
-                .execute(&mut *c)
-                .await
-                .map_err(fail)?;
+                sqlx::query(RECORD_LONGEST)
+                    .bind(practice.as_uuid())
+                    .bind(LONGEST_BLOCK)
+                    .bind(longest)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(fail)?;
             }
         });
         self.saw_longest(practice, longest);
@@ -835,5 +921,116 @@ impl AppointmentRepository for SqlStore {
         let mut v = bodies.iter().map(|b| decode(b)).collect::<Result<Vec<_>, _>>()?;
         v.sort_by_key(|a| (a.interval.start(), a.id));
         Ok(v)
+    }
+}
+
+/// SQLite's booking commit on the booking writer's thread (see `sqlite_writer`).
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    use clinic_core::ids::PracticeId;
+    use clinic_core::ports::{CommitNotices, PortError, ResourceKey};
+    use clinic_core::scheduling::{Appointment, AppointmentStatus};
+
+    use super::super::Body;
+    use super::super::ports::resource_name;
+    use super::super::sqlite_writer::{Args, execute};
+    use super::super::to_i64;
+    use super::{
+        LONGEST_BLOCK, RECORD_LONGEST, ROWS_PER_INSERT, insert_appointment_sql, insert_resources_sql, status_code,
+        swap_sql,
+    };
+
+    /// What a statement's changed-row count must be for the commit to go on.
+    enum Expect {
+        /// Anything (notices already queued are skipped, as on every path).
+        Any,
+        /// Exactly this many: the guarded versions, every one moved.
+        Moved(u64),
+        /// One: an appointment not already stored.
+        New,
+    }
+
+    /// The statements of a commit of new appointments, bound and ready to run in order:
+    /// the notices, the swap, the appointments, their resource rows, the longest block.
+    pub(super) struct Commit(Vec<(String, Args, Expect)>);
+
+    impl Commit {
+        pub(super) fn new(
+            practice: PracticeId,
+            guarded: &[(String, u64)],
+            changes: &[Appointment],
+            bodies: &[Vec<u8>],
+            notices: &CommitNotices,
+            (outbox_bodies, inbox_bodies): (&[Vec<u8>], &[(String, Body)]),
+            longest: Option<i64>,
+        ) -> Result<Self, PortError> {
+            let ts = |t: chrono::DateTime<chrono::Utc>| t.timestamp_micros();
+            let at = || Args::default().bind(practice.as_uuid());
+            let mut steps = Vec::new();
+            if !notices.outbox.is_empty() {
+                let args =
+                    super::super::outbox::bind_outbox!(Args::default(), ts, practice, &notices.outbox, outbox_bodies);
+                steps.push((
+                    super::super::outbox::insert_sql_at(notices.outbox.len(), 1),
+                    args,
+                    Expect::Any,
+                ));
+            }
+            if !notices.inbox.is_empty() {
+                let args = super::super::inbox::bind_items!(at(), &notices.inbox, inbox_bodies);
+                steps.push((
+                    super::super::inbox::insert_sql_at(notices.inbox.len(), 2),
+                    args,
+                    Expect::Any,
+                ));
+            }
+            if !guarded.is_empty() {
+                let mut args = at();
+                for (name, version) in guarded {
+                    args = args.bind(name).bind(to_i64(version + 1)?);
+                }
+                steps.push((swap_sql(guarded.len(), 2), args, Expect::Moved(guarded.len() as u64)));
+            }
+            for (a, body) in changes.iter().zip(bodies) {
+                let args = bind_row!(at().bind(a.id.as_uuid()), a, body, ts);
+                steps.push((insert_appointment_sql(2), args, Expect::New));
+            }
+            let rows: Vec<(&Appointment, ResourceKey)> = changes
+                .iter()
+                .flat_map(|a| ResourceKey::of(a).into_iter().map(move |k| (a, k)))
+                .collect();
+            for chunk in rows.chunks(ROWS_PER_INSERT) {
+                let mut args = at();
+                for (a, k) in chunk {
+                    args = bind_resource!(args, a, k);
+                }
+                steps.push((insert_resources_sql(chunk.len()), args, Expect::Any));
+            }
+            if let Some(longest) = longest {
+                steps.push((
+                    RECORD_LONGEST.to_owned(),
+                    at().bind(LONGEST_BLOCK).bind(longest),
+                    Expect::Any,
+                ));
+            }
+            Ok(Self(steps))
+        }
+
+        /// Runs the commit: `Some` when it is stored; `None` (nothing written) when an
+        /// appointment in it is already stored, a change this path does not make; a conflict
+        /// when a guarded version moved since it was read.
+        pub(super) fn run(self, c: &rusqlite::Connection) -> Result<Option<()>, PortError> {
+            for (sql, args, expect) in &self.0 {
+                let changed = execute(c, sql, args)?;
+                match expect {
+                    Expect::Moved(n) if changed != *n => {
+                        return Err(PortError::conflict("the calendar changed since it was read"));
+                    }
+                    Expect::New if changed == 0 => return Ok(None),
+                    _ => {}
+                }
+            }
+            Ok(Some(()))
+        }
     }
 }

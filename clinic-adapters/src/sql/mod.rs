@@ -26,6 +26,8 @@ mod inventory;
 mod migrate;
 mod outbox;
 mod ports;
+#[cfg(feature = "sqlite")]
+mod sqlite_writer;
 mod threads;
 
 use std::sync::Arc;
@@ -58,6 +60,10 @@ pub enum StoreError {
         /// The newest version this build knows.
         supported: i64,
     },
+    /// SQLite's booking writer could not be opened.
+    #[cfg(feature = "sqlite")]
+    #[error("cannot open the database for writing")]
+    Writer(#[source] rusqlite::Error),
     /// A migration failed; it was rolled back.
     #[error("migration {version} failed and was rolled back")]
     Migration {
@@ -80,6 +86,8 @@ impl StoreError {
         match self {
             Self::UnsupportedUrl => "database_url_unsupported",
             Self::Connect(_) => "database_unavailable",
+            #[cfg(feature = "sqlite")]
+            Self::Writer(_) => "database_unavailable",
             Self::SchemaTooNew { .. } => "schema_too_new",
             Self::Migration { .. } => "migration_failed",
         }
@@ -94,6 +102,13 @@ pub(crate) enum Db {
         writer: sqlx::SqlitePool,
         /// Readers run beside the writer (WAL).
         reader: sqlx::SqlitePool,
+        /// The second writer connection, which runs a booking's whole commit in one
+        /// hand-off to its thread (see [`sqlite_writer`]).
+        booking: sqlite_writer::Writer,
+        /// Keeps the two writers apart: held shared around each request to `booking`
+        /// (whose thread runs them one at a time), exclusively around each sqlx write
+        /// transaction, so neither writer ever waits on the other's lock.
+        gate: tokio::sync::RwLock<()>,
     },
     #[cfg(feature = "postgres")]
     Postgres(sqlx::PgPool),
@@ -268,10 +283,17 @@ impl SqlStore {
             .max_connections(options.max_connections.max(1))
             .test_before_acquire(false)
             .acquire_timeout(options.acquire_timeout)
-            .connect_with(connect.read_only(true))
+            .connect_with(connect.clone().read_only(true))
             .await
             .map_err(StoreError::connect)?;
-        Ok(Db::Sqlite { writer, reader })
+        let booking =
+            sqlite_writer::Writer::open(connect.get_filename(), SQLITE_BUSY_TIMEOUT).map_err(StoreError::Writer)?;
+        Ok(Db::Sqlite {
+            writer,
+            reader,
+            booking,
+            gate: tokio::sync::RwLock::new(()),
+        })
     }
 
     #[cfg(not(feature = "sqlite"))]
@@ -380,7 +402,7 @@ impl SqlStore {
         }
         match &self.db {
             #[cfg(feature = "sqlite")]
-            Db::Sqlite { writer, reader } => {
+            Db::Sqlite { writer, reader, .. } => {
                 let (w, r) = (one(writer), one(reader));
                 (w.0 + r.0, w.1 + r.1, w.2 + r.2)
             }
@@ -393,7 +415,17 @@ impl SqlStore {
     pub async fn close(&self) {
         match &self.db {
             #[cfg(feature = "sqlite")]
-            Db::Sqlite { writer, reader } => {
+            Db::Sqlite {
+                writer,
+                reader,
+                booking,
+                gate,
+            } => {
+                // Waits for the booking writer's requests under way, then ends its thread.
+                {
+                    let _alone = gate.write().await;
+                    booking.close().await;
+                }
                 // SQLite's advice: refresh the planner's statistics where they are stale
                 // before closing. Best effort: a failure here loses nothing.
                 let _ = sqlx::query("PRAGMA optimize").execute(writer).await;
@@ -456,6 +488,10 @@ impl SqlStore {
     }
 }
 
+/// How long a SQLite connection waits on another process's lock before `unavailable`.
+#[cfg(feature = "sqlite")]
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[cfg(feature = "sqlite")]
 fn sqlite_options(url: &str) -> Result<sqlx::sqlite::SqliteConnectOptions, StoreError> {
     use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
@@ -469,7 +505,7 @@ fn sqlite_options(url: &str) -> Result<sqlx::sqlite::SqliteConnectOptions, Store
         // WAL with NORMAL is durable against application crashes; a power loss may drop
         // the last transactions but never corrupts the database.
         .synchronous(SqliteSynchronous::Normal)
-        .busy_timeout(Duration::from_secs(10))
+        .busy_timeout(SQLITE_BUSY_TIMEOUT)
         .foreign_keys(true))
 }
 
@@ -699,9 +735,10 @@ macro_rules! write_tx {
     ($store:expr, $practice:expr, |$c:ident $(, $ts:ident)?| $body:expr) => {
         match &$store.db {
             #[cfg(feature = "sqlite")]
-            $crate::sql::Db::Sqlite { writer, .. } => {
+            $crate::sql::Db::Sqlite { writer, gate, .. } => {
                 let _ = $practice;
                 $(let $ts = |t: chrono::DateTime<chrono::Utc>| t.timestamp_micros();)?
+                let _alone = gate.write().await;
                 let mut $c = writer.begin_with("BEGIN IMMEDIATE").await.map_err($crate::sql::fail)?;
                 let out = $body;
                 $c.commit().await.map_err($crate::sql::fail)?;

@@ -1,0 +1,617 @@
+//! SQLite's booking writer: one connection owned by one thread, which runs a whole
+//! transaction per request.
+//!
+//! sqlx runs each SQLite connection on a thread of its own and hands every statement, and
+//! the transaction's begin and commit, across to it and back: a booking's commit was five
+//! such round trips, and on two cores each is a pair of thread wake-ups that cost more than
+//! the statements. Here the request is the whole transaction (a closure over the
+//! connection), so a commit is one hand-off each way.
+//!
+//! The two writers never write at once: the store's write gate is held shared around a
+//! request here (the thread runs requests one after another) and exclusively around an
+//! sqlx write transaction, so neither ever meets the other's lock and waits on
+//! `SQLITE_BUSY`.
+//!
+//! Values are bound as sqlx binds them (UUIDs as 16-byte blobs, booleans as integers), so a
+//! row reads alike whichever writer stored it, and statements use sqlx's `$N` parameters, so
+//! both writers share their text.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use clinic_core::ports::{PortError, PortErrorKind};
+use rusqlite::types::Value;
+use uuid::Uuid;
+
+/// Prepared statements kept per connection: a booking's statements differ by how many
+/// notices and guards it has, so a few dozen texts are in use.
+const STATEMENT_CACHE: usize = 64;
+
+/// Requests run in one transaction at most, when that many are waiting together.
+const MOST_PER_TRANSACTION: usize = 64;
+
+/// A request to the writer: its work, run in a savepoint of the writer's transaction, and
+/// the answer to its caller once that transaction has ended.
+trait Request: Send {
+    /// Runs the work; answers whether it is kept (else it is rolled back to the savepoint).
+    fn run(&mut self, c: &rusqlite::Connection) -> bool;
+    /// Answers the caller: `Ok` when the transaction committed (or the work kept nothing),
+    /// else the commit's failure.
+    fn answer(self: Box<Self>, committed: Result<(), &PortError>);
+}
+
+type Job = Box<dyn Request>;
+
+/// A request's work `F` and, once it ran, its outcome, for the caller waiting on `reply`.
+struct Pending<R, F> {
+    work: Option<F>,
+    outcome: Option<Result<Option<R>, PortError>>,
+    reply: tokio::sync::oneshot::Sender<Result<Option<R>, PortError>>,
+}
+
+impl<R, F> Request for Pending<R, F>
+where
+    R: Send,
+    F: FnOnce(&rusqlite::Connection) -> Result<Option<R>, PortError> + Send,
+{
+    fn run(&mut self, c: &rusqlite::Connection) -> bool {
+        let outcome = self.work.take().map_or(Ok(None), |work| work(c));
+        let keep = matches!(outcome, Ok(Some(_)));
+        self.outcome = Some(outcome);
+        keep
+    }
+
+    fn answer(self: Box<Self>, committed: Result<(), &PortError>) {
+        let outcome = match (self.outcome, committed) {
+            (Some(Ok(Some(_))), Err(e)) => Err(PortError::new(e.kind(), "the database failed to commit")),
+            (Some(outcome), _) => outcome,
+            // Never finished: the transaction could not begin, or a request panicked.
+            (None, Err(e)) => Err(PortError::new(e.kind(), "the write failed")),
+            (None, Ok(())) => Ok(None),
+        };
+        // The receiver is gone only when the caller stopped waiting.
+        let _ = self.reply.send(outcome);
+    }
+}
+
+/// How often the checkpointer copies committed pages from the write-ahead log into the
+/// database (and syncs both): also the most a power loss can take with `synchronous =
+/// NORMAL`, which syncs only at checkpoints.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// Frames in the log past which the writer finishes the checkpoint itself, between two
+/// requests, so that its next write starts the log again from the beginning. A checkpoint
+/// beside a stream of commits never catches up with the last one, and the log would grow
+/// without end. 8,192 frames are 32 MiB of 4 KiB pages.
+const RESTART_FRAMES: u64 = 8_192;
+
+/// The most disk the log keeps after it starts again (SQLite truncates it to this).
+const LOG_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
+
+/// The writer thread and the way to it, and the checkpointer beside it.
+pub(crate) struct Writer {
+    /// Taken on close: the thread ends when its queue is dropped.
+    queue: Mutex<Option<mpsc::Sender<Job>>>,
+    /// Taken on close: the checkpointer ends when this is dropped.
+    stop: Mutex<Option<mpsc::Sender<()>>>,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+/// Opens a read-write connection to `path` with the store's settings: WAL, `synchronous =
+/// NORMAL` (durable against a crash of the process; a power loss may take the last
+/// transactions since a checkpoint but never corrupts the database), foreign keys, a busy
+/// timeout. Nothing here checkpoints on commit: the checkpointer does, off the writer's path.
+fn connect(path: &Path, busy_timeout: Duration) -> Result<rusqlite::Connection, rusqlite::Error> {
+    use rusqlite::OpenFlags;
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(busy_timeout)?;
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
+         PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {LOG_LIMIT_BYTES};"
+    ))?;
+    Ok(conn)
+}
+
+impl Writer {
+    /// Opens `path` (an existing, migrated database) on a new thread, and a checkpointer on
+    /// another.
+    pub(crate) fn open(path: &Path, busy_timeout: Duration) -> Result<Self, rusqlite::Error> {
+        let spawn_failed = |e: std::io::Error| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
+        let conn = connect(path, busy_timeout)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let checkpointer = connect(path, busy_timeout)?;
+        let frames = std::sync::Arc::new(AtomicU64::new(0));
+        let (queue, jobs) = mpsc::channel::<Job>();
+        let (stop, stopped) = mpsc::channel::<()>();
+        let seen = frames.clone();
+        let writer = std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || serve(&conn, &jobs, &seen))
+            .map_err(spawn_failed)?;
+        let checkpoints = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpoint_until(&checkpointer, &stopped, &frames))
+            .map_err(spawn_failed)?;
+        Ok(Self {
+            queue: Mutex::new(Some(queue)),
+            stop: Mutex::new(Some(stop)),
+            threads: Mutex::new(vec![writer, checkpoints]),
+        })
+    }
+
+    /// Runs `work` in the writer's transaction and answers what it returned once that
+    /// transaction has ended. `Ok(Some(_))` keeps what it wrote; `Ok(None)` or an error
+    /// rolls it back (to a savepoint of its own: requests waiting together share one
+    /// transaction, so one commit's page writes serve them all, and one request's failure
+    /// never undoes another's work). A failed commit fails every request it would have kept.
+    pub(crate) async fn run<R, F>(&self, work: F) -> Result<Option<R>, PortError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<Option<R>, PortError> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(Pending {
+            work: Some(work),
+            outcome: None,
+            reply,
+        });
+        {
+            // The queue is only ever taken whole, so a poisoned lock's value is sound.
+            let queue = self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let sent = queue.as_ref().is_some_and(|q| q.send(job).is_ok());
+            if !sent {
+                return Err(closed());
+            }
+        }
+        answer.await.map_err(|_| closed())?
+    }
+
+    /// Ends both threads after the requests already queued, closing their connections.
+    pub(crate) async fn close(&self) {
+        drop(
+            self.queue
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take(),
+        );
+        drop(
+            self.stop
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take(),
+        );
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        // A panicked thread has nothing left to close.
+        let _ =
+            tokio::task::spawn_blocking(move || threads.into_iter().map(std::thread::JoinHandle::join).count()).await;
+    }
+}
+
+/// One passive checkpoint (it never waits for a writer or a reader): answers the frames in
+/// the log and whether every one is now in the database.
+fn checkpoint(c: &rusqlite::Connection) -> Result<(u64, bool), rusqlite::Error> {
+    c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        let (busy, log, done): (i64, i64, i64) = (row.get(0)?, row.get(1)?, row.get(2)?);
+        Ok((u64::try_from(log).unwrap_or(0), busy == 0 && done == log))
+    })
+}
+
+/// The checkpointer: a passive checkpoint every [`CHECKPOINT_EVERY`] until stopped, noting
+/// the log's length in `frames` for the writer.
+fn checkpoint_until(c: &rusqlite::Connection, stop: &mpsc::Receiver<()>, frames: &AtomicU64) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        // A failed checkpoint loses nothing: the pages stay in the log for the next one.
+        if let Ok((log, _)) = checkpoint(c) {
+            frames.store(log, Ordering::Relaxed);
+        }
+    }
+}
+
+fn closed() -> PortError {
+    PortError::new(PortErrorKind::Unavailable, "the database is closed")
+}
+
+fn serve(conn: &rusqlite::Connection, jobs: &mpsc::Receiver<Job>, frames: &AtomicU64) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MOST_PER_TRANSACTION);
+    while let Ok(first) = jobs.recv() {
+        batch.push(first);
+        while batch.len() < MOST_PER_TRANSACTION {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        // A panicking request loses its answer (its caller sees the database unavailable)
+        // and the batch's transaction; the connection outlives it.
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_batch(conn, &mut batch)));
+        let committed = match ran {
+            Ok(committed) => committed,
+            Err(_) => Err(PortError::new(PortErrorKind::Unexpected, "a write failed")),
+        };
+        if !conn.is_autocommit() {
+            // Best effort: a connection that cannot even roll back fails the next begin.
+            let _ = plain(conn, "ROLLBACK");
+        }
+        for job in batch.drain(..) {
+            job.answer(committed.as_ref().map(|_| ()));
+        }
+        // Between transactions nothing is being written, so this checkpoint can finish,
+        // and the next write starts the log again. The checkpointer has already copied most
+        // of it.
+        if frames.load(Ordering::Relaxed) > RESTART_FRAMES && matches!(checkpoint(conn), Ok((_, true))) {
+            frames.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Runs `batch` in one transaction, each request in a savepoint; commits if any kept work.
+fn run_batch(c: &rusqlite::Connection, batch: &mut [Job]) -> Result<(), PortError> {
+    plain(c, "BEGIN IMMEDIATE")?;
+    let mut kept = false;
+    for job in batch.iter_mut() {
+        plain(c, "SAVEPOINT request")?;
+        if job.run(c) {
+            kept = true;
+        } else {
+            plain(c, "ROLLBACK TO request")?;
+        }
+        plain(c, "RELEASE request")?;
+    }
+    if kept { plain(c, "COMMIT") } else { plain(c, "ROLLBACK") }
+}
+
+/// Maps a SQLite error to the port's kinds, as [`super::fail`] does for sqlx's. The message
+/// is fixed text; SQLite's (which may quote constraint names, never bodies) rides as the
+/// source.
+pub(crate) fn fail(e: rusqlite::Error) -> PortError {
+    use rusqlite::ErrorCode;
+    let kind = match &e {
+        rusqlite::Error::SqliteFailure(f, _) => match (f.code, f.extended_code) {
+            // Constraint unique / primary key.
+            (_, 2067 | 1555) => PortErrorKind::Conflict,
+            (
+                ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+                | ErrorCode::CannotOpen
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::DiskFull
+                | ErrorCode::ReadOnly,
+                _,
+            ) => PortErrorKind::Unavailable,
+            _ => PortErrorKind::Unexpected,
+        },
+        _ => PortErrorKind::Unexpected,
+    };
+    let message = match kind {
+        PortErrorKind::Conflict => "the write conflicts with stored data",
+        PortErrorKind::Unavailable => "the database is unavailable",
+        _ => "the database failed",
+    };
+    PortError::new(kind, message).with_source(e)
+}
+
+/// A value to bind, converted as sqlx's SQLite driver converts it.
+pub(crate) trait Bindable {
+    /// The value SQLite stores.
+    fn value(&self) -> Value;
+}
+
+impl<T: Bindable + ?Sized> Bindable for &T {
+    fn value(&self) -> Value {
+        (**self).value()
+    }
+}
+
+impl<T: Bindable> Bindable for Option<T> {
+    fn value(&self) -> Value {
+        self.as_ref().map_or(Value::Null, Bindable::value)
+    }
+}
+
+impl Bindable for Uuid {
+    fn value(&self) -> Value {
+        Value::Blob(self.as_bytes().to_vec())
+    }
+}
+
+impl Bindable for bool {
+    fn value(&self) -> Value {
+        Value::Integer(i64::from(*self))
+    }
+}
+
+impl Bindable for i64 {
+    fn value(&self) -> Value {
+        Value::Integer(*self)
+    }
+}
+
+impl Bindable for str {
+    fn value(&self) -> Value {
+        Value::Text(self.to_owned())
+    }
+}
+
+impl Bindable for String {
+    fn value(&self) -> Value {
+        Value::Text(self.clone())
+    }
+}
+
+impl Bindable for Vec<u8> {
+    fn value(&self) -> Value {
+        Value::Blob(self.clone())
+    }
+}
+
+/// A statement's arguments in order (`$1` first), built with the same `bind` calls as an
+/// sqlx query so the crate's binding macros serve both.
+#[derive(Debug, Default)]
+pub(crate) struct Args(Vec<Value>);
+
+impl Args {
+    /// Appends the next argument.
+    #[must_use]
+    pub(crate) fn bind<T: Bindable>(mut self, v: T) -> Self {
+        self.0.push(v.value());
+        self
+    }
+}
+
+/// Prepares `sql` (cached) and binds `args` to its `$N` parameters.
+fn prepare<'c>(
+    c: &'c rusqlite::Connection,
+    sql: &str,
+    args: &Args,
+) -> Result<rusqlite::CachedStatement<'c>, PortError> {
+    let mut stmt = c.prepare_cached(sql).map_err(fail)?;
+    for i in 1..=stmt.parameter_count() {
+        let n = stmt
+            .parameter_name(i)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or_else(|| PortError::new(PortErrorKind::Unexpected, "a statement has an unnumbered parameter"))?;
+        let value = n
+            .checked_sub(1)
+            .and_then(|n| args.0.get(n))
+            .ok_or_else(|| PortError::new(PortErrorKind::Unexpected, "a statement parameter is not bound"))?;
+        stmt.raw_bind_parameter(i, value).map_err(fail)?;
+    }
+    Ok(stmt)
+}
+
+/// Runs `sql` with `args`; answers the rows it changed.
+pub(crate) fn execute(c: &rusqlite::Connection, sql: &str, args: &Args) -> Result<u64, PortError> {
+    let changed = prepare(c, sql, args)?.raw_execute().map_err(fail)?;
+    Ok(u64::try_from(changed).unwrap_or(u64::MAX))
+}
+
+/// Runs the query `sql` with `args`, handing each row to `each`.
+pub(crate) fn query(
+    c: &rusqlite::Connection,
+    sql: &str,
+    args: &Args,
+    mut each: impl FnMut(&rusqlite::Row<'_>) -> Result<(), PortError>,
+) -> Result<(), PortError> {
+    let mut stmt = prepare(c, sql, args)?;
+    let mut rows = stmt.raw_query();
+    while let Some(row) = rows.next().map_err(fail)? {
+        each(row)?;
+    }
+    Ok(())
+}
+
+/// Runs a statement without parameters, prepared once.
+fn plain(c: &rusqlite::Connection, sql: &str) -> Result<(), PortError> {
+    c.prepare_cached(sql).and_then(|mut s| s.raw_execute()).map_err(fail)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    /// A fresh database file with one table, removed when dropped.
+    struct Db(std::path::PathBuf);
+
+    impl Db {
+        fn new() -> Self {
+            let dir = std::env::temp_dir().join(format!("clinic-writer-{}", Uuid::now_v7()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("t.db");
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB);")
+                .unwrap();
+            Self(path)
+        }
+
+        fn keys(&self) -> Vec<i64> {
+            let c = rusqlite::Connection::open(&self.0).unwrap();
+            let mut s = c.prepare("SELECT k FROM t ORDER BY k").unwrap();
+            s.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        }
+    }
+
+    impl Drop for Db {
+        fn drop(&mut self) {
+            if let Some(dir) = self.0.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+
+    fn insert(k: i64) -> impl FnOnce(&rusqlite::Connection) -> Result<u64, PortError> {
+        move |c| execute(c, "INSERT INTO t (k) VALUES ($1)", &Args::default().bind(k))
+    }
+
+    #[tokio::test]
+    async fn requests_queued_together_keep_or_lose_their_own_work_alone() {
+        let db = Db::new();
+        let writer = std::sync::Arc::new(Writer::open(&db.0, Duration::from_secs(1)).unwrap());
+        // The first request holds the writer until every other is queued, so the rest run
+        // together in one transaction.
+        let (release, held) = mpsc::channel::<()>();
+        let first = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                writer
+                    .run(move |c| {
+                        held.recv().unwrap();
+                        insert(0)(c).map(Some)
+                    })
+                    .await
+            }
+        });
+        let mut rest = Vec::new();
+        for k in 1..=40_i64 {
+            let writer = writer.clone();
+            rest.push(tokio::spawn(async move {
+                writer
+                    .run(move |c| {
+                        let added = insert(k)(c)?;
+                        match k % 4 {
+                            // Wrote, then failed: undone.
+                            1 => Err(PortError::conflict("no")),
+                            // Wrote, then kept nothing: undone.
+                            2 => Ok(None),
+                            // A duplicate key: fails alone.
+                            3 => insert(k)(c).map(Some),
+                            _ => Ok(Some(added)),
+                        }
+                    })
+                    .await
+            }));
+            tokio::task::yield_now().await;
+        }
+        // Every request has reached the queue once its task has run to the await.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        release.send(()).unwrap();
+        assert_eq!(first.await.unwrap().unwrap(), Some(1));
+        for (k, task) in (1..=40_i64).zip(rest) {
+            let answer = task.await.unwrap();
+            match k % 4 {
+                1 | 3 => assert_eq!(answer.unwrap_err().kind(), PortErrorKind::Conflict),
+                2 => assert_eq!(answer.unwrap(), None),
+                _ => assert_eq!(answer.unwrap(), Some(1)),
+            }
+        }
+        let kept: Vec<i64> = (0..=40).filter(|k| k % 4 == 0).collect();
+        assert_eq!(db.keys(), kept);
+        writer.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_key_is_a_conflict() {
+        let db = Db::new();
+        let writer = Writer::open(&db.0, Duration::from_secs(1)).unwrap();
+        writer.run(|c| insert(7)(c).map(Some)).await.unwrap();
+        let e = writer.run(|c| insert(7)(c).map(Some)).await.unwrap_err();
+        // An INTEGER PRIMARY KEY clash is SQLite's constraint-primary-key code.
+        assert_eq!(e.kind(), PortErrorKind::Conflict);
+        assert_eq!(db.keys(), vec![7]);
+        writer.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_panicking_request_fails_and_the_writer_carries_on() {
+        let db = Db::new();
+        let writer = Writer::open(&db.0, Duration::from_secs(1)).unwrap();
+        let panicked = writer
+            .run(|c| -> Result<Option<()>, PortError> {
+                insert(1)(c)?;
+                panic!("a bug in a request");
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(panicked.kind(), PortErrorKind::Unexpected);
+        writer.run(|c| insert(2)(c).map(Some)).await.unwrap();
+        assert_eq!(db.keys(), vec![2]);
+        writer.close().await;
+        let closed = writer.run(|c| insert(3)(c).map(Some)).await.unwrap_err();
+        assert_eq!(closed.kind(), PortErrorKind::Unavailable);
+    }
+
+    #[tokio::test]
+    async fn values_are_stored_as_sqlx_stores_them() {
+        use sqlx::{ConnectOptions as _, Row as _};
+        let db = Db::new();
+        let writer = Writer::open(&db.0, Duration::from_secs(1)).unwrap();
+        let id = Uuid::now_v7();
+        writer
+            .run(move |c| {
+                execute(
+                    c,
+                    "CREATE TABLE u (id BLOB, yes INTEGER, none BLOB, name TEXT, n INTEGER)",
+                    &Args::default(),
+                )?;
+                let args = Args::default()
+                    .bind(id)
+                    .bind(true)
+                    .bind(None::<Uuid>)
+                    .bind("Zoë")
+                    .bind(Some(-5_i64));
+                execute(c, "INSERT INTO u VALUES ($1, $2, $3, $4, $5)", &args).map(Some)
+            })
+            .await
+            .unwrap();
+        writer.close().await;
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&db.0)
+            .connect()
+            .await
+            .unwrap();
+        let row = sqlx::query("SELECT id, yes, none, name, n FROM u WHERE id = $1 AND yes = $2")
+            .bind(id)
+            .bind(true)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(row.get::<Uuid, _>(0), id);
+        assert!(row.get::<bool, _>(1));
+        assert_eq!(row.get::<Option<Uuid>, _>(2), None);
+        assert_eq!(row.get::<String, _>(3), "Zoë");
+        assert_eq!(row.get::<i64, _>(4), -5);
+    }
+
+    #[tokio::test]
+    async fn the_log_starts_again_under_a_stream_of_commits() {
+        let db = Db::new();
+        let writer = Writer::open(&db.0, Duration::from_secs(1)).unwrap();
+        // 100 MiB through the log, one commit after another: without the writer's own
+        // checkpoints the log would hold all of it; started again, it is cut to its limit.
+        let page = 4096_u64;
+        let blob = vec![7_u8; 32 * 1024];
+        let commits = 3_200_i64;
+        for k in 0..commits {
+            let blob = blob.clone();
+            writer
+                .run(move |c| {
+                    execute(
+                        c,
+                        "INSERT INTO t (k, v) VALUES ($1, $2)",
+                        &Args::default().bind(k).bind(blob),
+                    )
+                    .map(Some)
+                })
+                .await
+                .unwrap();
+        }
+        let log = std::fs::metadata(db.0.with_extension("db-wal")).unwrap().len();
+        let written = u64::try_from(commits).unwrap() * u64::try_from(blob.len()).unwrap();
+        assert!(written > 3 * RESTART_FRAMES * page, "the test writes enough");
+        assert!(
+            log <= u64::try_from(LOG_LIMIT_BYTES).unwrap(),
+            "the log is {log} bytes after {written} bytes written"
+        );
+        writer.close().await;
+        assert_eq!(db.keys().len(), 3_200);
+    }
+}
