@@ -155,14 +155,31 @@ impl Outbox for SqlStore {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<Notification>, PortError> {
-        let sql = format!(
-            "SELECT body FROM outbox
-             WHERE practice_id = $1
-               AND ((state = 'pending' AND next_attempt_at <= $2) OR (state = 'claimed' AND lease_until <= $2))
+        let sql = match &self.db {
+            #[cfg(feature = "postgres")]
+            Db::Postgres(_) => format!(
+                "SELECT body FROM outbox
+                 WHERE practice_id = $1
+                   AND ((state = 'pending' AND next_attempt_at <= $2) OR (state = 'claimed' AND lease_until <= $2))
+                 ORDER BY next_attempt_at, id
+                 LIMIT $3{}",
+                self.lock_clause(true)
+            ),
+            // SQLite plans the `OR` above as a scan of every notification the practice has
+            // ever queued (5 ms at 9,000, inside the writer's lock); each branch on its own
+            // is a range of the `outbox_due` index (26 µs).
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite { .. } => "SELECT body FROM (
+                 SELECT body, next_attempt_at, id FROM outbox INDEXED BY outbox_due
+                 WHERE practice_id = $1 AND state = 'pending' AND next_attempt_at <= $2
+                 UNION ALL
+                 SELECT body, next_attempt_at, id FROM outbox INDEXED BY outbox_due
+                 WHERE practice_id = $1 AND state = 'claimed' AND lease_until <= $2
+             )
              ORDER BY next_attempt_at, id
-             LIMIT $3{}",
-            self.lock_clause(true)
-        );
+             LIMIT $3"
+                .to_owned(),
+        };
         write_tx!(self, practice, |c, ts| {
             let rows = sqlx::query(&sql)
                 .bind(practice.as_uuid())
