@@ -2,10 +2,11 @@
 //!
 //! A booking's statements are kept few on purpose, since each costs a round trip: the
 //! snapshot is one statement (versions and appointments together, from one database
-//! snapshot). A commit of a new appointment is, on SQLite, the transaction's begin, one
-//! call running its notices, one compare-and-swap of every guarded version and the insert,
-//! one insert of its resource rows and the commit; on PostgreSQL one statement for the
-//! notices, the swap and both inserts.
+//! snapshot). On SQLite the snapshot and a commit of new appointments are each one request
+//! to the booking writer's thread (`sqlite_writer`), which runs every statement there; a
+//! commit that changes a stored appointment takes the general path through sqlx. On
+//! PostgreSQL a commit of new appointments is one statement for the notices, the swap and
+//! both inserts.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;

@@ -14,7 +14,9 @@
 //! Every port method is one transaction. Guarded writes are compare-and-swap updates on a
 //! `versions` row: on PostgreSQL the row lock orders concurrent writers (taken in key order,
 //! so two commits never deadlock), on SQLite every write transaction is `BEGIN IMMEDIATE`
-//! on a single writer connection. PostgreSQL also refuses double bookings itself, through
+//! and the two writer connections (sqlx's, and the booking writer of `sqlite_writer` that
+//! runs calendar snapshots and appointment commits) are kept apart by an in-process gate,
+//! so only one ever writes. PostgreSQL also refuses double bookings itself, through
 //! exclusion constraints on the practitioner's buffered time and the room's session time.
 //! Constraint violations and lost races surface as [`PortErrorKind::Conflict`]; a lost
 //! connection as [`PortErrorKind::Unavailable`], with the transaction rolled back.
