@@ -88,8 +88,36 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 /// without end. 8,192 frames are 32 MiB of 4 KiB pages.
 const RESTART_FRAMES: u64 = 8_192;
 
-/// The most disk the log keeps after it starts again (SQLite truncates it to this).
+/// The most disk the log keeps: SQLite truncates it to this when it starts again, so a log
+/// file longer than this has grown past it since, and the writer then waits for the log to
+/// start again whatever the checkpointer last saw.
 const LOG_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
+
+/// How long the writer leaves the log alone after waiting for it in vain (a reader held an
+/// old snapshot past the busy timeout): requests are not held up again by every batch.
+const WAIT_AGAIN_AFTER: Duration = Duration::from_secs(1);
+
+/// What the writer and the checkpointer share about the log.
+struct Log {
+    /// The log file, whose length the writer reads after each batch.
+    file: std::path::PathBuf,
+    /// The frames in the log when the checkpointer last looked (0 after a restart).
+    frames: AtomicU64,
+    /// Held by whichever thread is checkpointing: SQLite refuses a second checkpoint
+    /// outright (`SQLITE_BUSY`, never waiting), so the writer waits here instead.
+    turn: Mutex<()>,
+}
+
+impl Log {
+    fn turn(&self) -> std::sync::MutexGuard<'_, ()> {
+        // The guard protects no data, so a poisoned lock is sound.
+        self.turn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn bytes(&self) -> u64 {
+        std::fs::metadata(&self.file).map_or(0, |m| m.len())
+    }
+}
 
 /// The writer thread and the way to it, and the checkpointer beside it.
 pub(crate) struct Writer {
@@ -122,21 +150,32 @@ impl Writer {
     /// Opens `path` (an existing, migrated database) on a new thread, and a checkpointer on
     /// another.
     pub(crate) fn open(path: &Path, busy_timeout: Duration) -> Result<Self, rusqlite::Error> {
+        Self::open_checkpointing(path, busy_timeout, CHECKPOINT_EVERY)
+    }
+
+    /// [`Writer::open`] with the checkpointer's interval.
+    fn open_checkpointing(path: &Path, busy_timeout: Duration, every: Duration) -> Result<Self, rusqlite::Error> {
         let spawn_failed = |e: std::io::Error| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
         let conn = connect(path, busy_timeout)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let checkpointer = connect(path, busy_timeout)?;
-        let frames = std::sync::Arc::new(AtomicU64::new(0));
+        let mut file = path.as_os_str().to_owned();
+        file.push("-wal");
+        let log = std::sync::Arc::new(Log {
+            file: file.into(),
+            frames: AtomicU64::new(0),
+            turn: Mutex::new(()),
+        });
         let (queue, jobs) = mpsc::channel::<Job>();
         let (stop, stopped) = mpsc::channel::<()>();
-        let seen = frames.clone();
+        let seen = log.clone();
         let writer = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || serve(&conn, &jobs, &seen))
             .map_err(spawn_failed)?;
         let checkpoints = std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
-            .spawn(move || checkpoint_until(&checkpointer, &stopped, &frames))
+            .spawn(move || checkpoint_until(&checkpointer, &stopped, every, &log))
             .map_err(spawn_failed)?;
         Ok(Self {
             queue: Mutex::new(Some(queue)),
@@ -193,23 +232,66 @@ impl Writer {
     }
 }
 
-/// One passive checkpoint (it never waits for a writer or a reader): answers the frames in
-/// the log and whether every one is now in the database.
-fn checkpoint(c: &rusqlite::Connection) -> Result<(u64, bool), rusqlite::Error> {
-    c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+/// How a checkpoint treats the connections it would wait for.
+#[derive(Clone, Copy)]
+enum Checkpoint {
+    /// Copies what it can and never waits for a writer or a reader.
+    Passive,
+    /// Waits (up to the busy timeout) for the writer and for every reader of the log, so
+    /// that the next write starts the log again.
+    Restart,
+}
+
+/// One checkpoint: answers the frames in the log and whether every one is now in the
+/// database.
+fn checkpoint(c: &rusqlite::Connection, how: Checkpoint) -> Result<(u64, bool), rusqlite::Error> {
+    let text = match how {
+        Checkpoint::Passive => "PRAGMA wal_checkpoint(PASSIVE)",
+        Checkpoint::Restart => "PRAGMA wal_checkpoint(RESTART)",
+    };
+    c.query_row(text, [], |row| {
         let (busy, log, done): (i64, i64, i64) = (row.get(0)?, row.get(1)?, row.get(2)?);
         Ok((u64::try_from(log).unwrap_or(0), busy == 0 && done == log))
     })
 }
 
-/// The checkpointer: a passive checkpoint every [`CHECKPOINT_EVERY`] until stopped, noting
-/// the log's length in `frames` for the writer.
-fn checkpoint_until(c: &rusqlite::Connection, stop: &mpsc::Receiver<()>, frames: &AtomicU64) {
-    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+/// The checkpointer: a passive checkpoint every `every` until stopped, noting the log's
+/// length for the writer.
+fn checkpoint_until(c: &rusqlite::Connection, stop: &mpsc::Receiver<()>, every: Duration, log: &Log) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
+        let _turn = log.turn();
         // A failed checkpoint loses nothing: the pages stay in the log for the next one.
-        if let Ok((log, _)) = checkpoint(c) {
-            frames.store(log, Ordering::Relaxed);
+        if let Ok((frames, _)) = checkpoint(c, Checkpoint::Passive) {
+            log.frames.store(frames, Ordering::Relaxed);
         }
+    }
+}
+
+/// Between two batches, when the log is long, finishes the checkpoint so that the next write
+/// starts the log again (nothing is being written then, and the checkpointer has copied most
+/// of it). Past [`RESTART_FRAMES`] (as the checkpointer last saw) it copies what no reader
+/// still needs; once the file is past [`LOG_LIMIT_BYTES`] (the checkpointer may be slow or
+/// starved, or readers may have kept the passive ones from finishing) it waits for the
+/// readers too, unless that failed within [`WAIT_AGAIN_AFTER`]. `waited_in_vain` is when
+/// the last wait failed.
+fn restart_if_long(c: &rusqlite::Connection, log: &Log, waited_in_vain: &mut Option<std::time::Instant>) {
+    let past_limit = log.bytes() > u64::try_from(LOG_LIMIT_BYTES).unwrap_or(u64::MAX)
+        && waited_in_vain.is_none_or(|at| at.elapsed() >= WAIT_AGAIN_AFTER);
+    if !past_limit && log.frames.load(Ordering::Relaxed) <= RESTART_FRAMES {
+        return;
+    }
+    let how = if past_limit {
+        Checkpoint::Restart
+    } else {
+        Checkpoint::Passive
+    };
+    let _turn = log.turn();
+    let finished = matches!(checkpoint(c, how), Ok((_, true)));
+    if finished {
+        log.frames.store(0, Ordering::Relaxed);
+    }
+    if past_limit {
+        *waited_in_vain = (!finished).then(std::time::Instant::now);
     }
 }
 
@@ -217,8 +299,9 @@ fn closed() -> PortError {
     PortError::new(PortErrorKind::Unavailable, "the database is closed")
 }
 
-fn serve(conn: &rusqlite::Connection, jobs: &mpsc::Receiver<Job>, frames: &AtomicU64) {
+fn serve(conn: &rusqlite::Connection, jobs: &mpsc::Receiver<Job>, log: &Log) {
     let mut batch: Vec<Job> = Vec::with_capacity(MOST_PER_TRANSACTION);
+    let mut waited_in_vain = None;
     while let Ok(first) = jobs.recv() {
         batch.push(first);
         while batch.len() < MOST_PER_TRANSACTION {
@@ -241,12 +324,7 @@ fn serve(conn: &rusqlite::Connection, jobs: &mpsc::Receiver<Job>, frames: &Atomi
         for job in batch.drain(..) {
             job.answer(committed.as_ref().map(|_| ()));
         }
-        // Between transactions nothing is being written, so this checkpoint can finish,
-        // and the next write starts the log again. The checkpointer has already copied most
-        // of it.
-        if frames.load(Ordering::Relaxed) > RESTART_FRAMES && matches!(checkpoint(conn), Ok((_, true))) {
-            frames.store(0, Ordering::Relaxed);
-        }
+        restart_if_long(conn, log, &mut waited_in_vain);
     }
 }
 
@@ -581,15 +659,14 @@ mod tests {
         assert_eq!(row.get::<i64, _>(4), -5);
     }
 
-    #[tokio::test]
-    async fn the_log_starts_again_under_a_stream_of_commits() {
-        let db = Db::new();
-        let writer = Writer::open(&db.0, Duration::from_secs(1)).unwrap();
-        // 100 MiB through the log, one commit after another: without the writer's own
-        // checkpoints the log would hold all of it; started again, it is cut to its limit.
-        let page = 4096_u64;
+    /// Writes 100 MiB through the log, one commit after another, and answers the longest
+    /// the log file grew.
+    async fn longest_log_under_a_stream_of_commits(db: &Db, writer: &Writer) -> u64 {
         let blob = vec![7_u8; 32 * 1024];
         let commits = 3_200_i64;
+        let written = u64::try_from(commits).unwrap() * u64::try_from(blob.len()).unwrap();
+        assert!(written > 3 * RESTART_FRAMES * 4096, "the test writes enough");
+        let mut longest = 0;
         for k in 0..commits {
             let blob = blob.clone();
             writer
@@ -603,13 +680,39 @@ mod tests {
                 })
                 .await
                 .unwrap();
+            longest = longest.max(std::fs::metadata(db.0.with_extension("db-wal")).unwrap().len());
         }
-        let log = std::fs::metadata(db.0.with_extension("db-wal")).unwrap().len();
-        let written = u64::try_from(commits).unwrap() * u64::try_from(blob.len()).unwrap();
-        assert!(written > 3 * RESTART_FRAMES * page, "the test writes enough");
+        longest
+    }
+
+    /// What the log may pass its limit by: the batch that took it past (one commit here, a
+    /// 32 KiB value in 4 KiB pages and its index), before the writer starts it again.
+    const ONE_BATCH: u64 = 64 * 1024;
+
+    #[tokio::test]
+    async fn the_log_starts_again_under_a_stream_of_commits() {
+        let db = Db::new();
+        let writer = Writer::open(&db.0, Duration::from_secs(1)).unwrap();
+        // Without the writer's own checkpoints the log would hold all 100 MiB.
+        let longest = longest_log_under_a_stream_of_commits(&db, &writer).await;
         assert!(
-            log <= u64::try_from(LOG_LIMIT_BYTES).unwrap(),
-            "the log is {log} bytes after {written} bytes written"
+            longest <= u64::try_from(LOG_LIMIT_BYTES).unwrap() + ONE_BATCH,
+            "the log grew to {longest} bytes"
+        );
+        writer.close().await;
+        assert_eq!(db.keys().len(), 3_200);
+    }
+
+    #[tokio::test]
+    async fn the_log_starts_again_when_the_checkpointer_never_runs() {
+        // A checkpointer starved of the CPU or stuck in a slow sync: the writer sees the log
+        // pass its limit by the file's own length and waits for it to start again.
+        let db = Db::new();
+        let writer = Writer::open_checkpointing(&db.0, Duration::from_secs(1), Duration::from_secs(3600)).unwrap();
+        let longest = longest_log_under_a_stream_of_commits(&db, &writer).await;
+        assert!(
+            longest <= u64::try_from(LOG_LIMIT_BYTES).unwrap() + ONE_BATCH,
+            "the log grew to {longest} bytes"
         );
         writer.close().await;
         assert_eq!(db.keys().len(), 3_200);
