@@ -15,6 +15,8 @@
 //!
 //! `cargo run --release -p clinic-benches --example http_load -- <database url> [clients] [secs]`
 //! (`sqlite://load.db`, or `postgres://…`; the database should be new and empty).
+//! With `RUST_LOG` set (`sqlx::query=debug`: each statement and its time), the server's
+//! tracing goes to stderr.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::cast_precision_loss)]
 
@@ -56,6 +58,13 @@ fn report(name: &str, started: Instant, mut latencies: Vec<Duration>, ok: usize,
 
 #[tokio::main]
 async fn main() {
+    // `RUST_LOG=sqlx::query=debug` logs every statement with its time, to stderr.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let mut args = std::env::args().skip(1);
     let url = args.next().expect("usage: http_load <database url> [clients] [secs]");
     let clients: usize = args.next().map_or(64, |s| s.parse().expect("a client count"));

@@ -86,15 +86,18 @@ impl Accounts for SqlStore {
         let practice = account.user.practice_id;
         let (body, key_id) = self.seal_account(account)?;
         let key = email_key(&account.user.email);
+        let taken_sql = format!(
+            "SELECT 1 FROM {} WHERE practice_id = $1 AND kind = $2 AND owner_id = $3",
+            self.records_by_owner()
+        );
         let added = write_tx!(self, practice, |c| {
-            let taken: Option<i32> =
-                sqlx::query_scalar("SELECT 1 FROM records WHERE practice_id = $1 AND kind = $2 AND owner_id = $3")
-                    .bind(practice.as_uuid())
-                    .bind(ACCOUNT)
-                    .bind(account.user.id.as_uuid())
-                    .fetch_optional(&mut *c)
-                    .await
-                    .map_err(fail)?;
+            let taken: Option<i32> = sqlx::query_scalar(&taken_sql)
+                .bind(practice.as_uuid())
+                .bind(ACCOUNT)
+                .bind(account.user.id.as_uuid())
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(fail)?;
             if taken.is_some() {
                 0
             } else {
@@ -137,8 +140,12 @@ impl Accounts for SqlStore {
     }
 
     async fn account(&self, practice: PracticeId, user: UserId) -> Result<Account, PortError> {
+        let sql = format!(
+            "SELECT body FROM {} WHERE practice_id = $1 AND kind = $2 AND owner_id = $3",
+            self.records_by_owner()
+        );
         let body: Option<Vec<u8>> = read_tx!(self, practice, |c| {
-            sqlx::query_scalar("SELECT body FROM records WHERE practice_id = $1 AND kind = $2 AND owner_id = $3")
+            sqlx::query_scalar(&sql)
                 .bind(practice.as_uuid())
                 .bind(ACCOUNT)
                 .bind(user.as_uuid())
@@ -160,8 +167,14 @@ impl Accounts for SqlStore {
         let (body, key_id) = self.seal_account(&next)?;
         let key = email_key(&account.user.email);
         let sql = format!(
-            "SELECT body FROM records WHERE practice_id = $1 AND kind = $2 AND owner_id = $3{}",
+            "SELECT body FROM {} WHERE practice_id = $1 AND kind = $2 AND owner_id = $3{}",
+            self.records_by_owner(),
             self.lock_clause(false)
+        );
+        let update_sql = format!(
+            "UPDATE {} SET key = $4, body = $5, sealed_with = $6
+             WHERE practice_id = $1 AND kind = $2 AND owner_id = $3",
+            self.records_by_owner()
         );
         write_tx!(self, practice, |c| {
             let stored: Option<Vec<u8>> = sqlx::query_scalar(&sql)
@@ -179,26 +192,23 @@ impl Accounts for SqlStore {
             if stored.revision != account.revision {
                 return Err(PortError::conflict("the account changed since it was read"));
             }
-            sqlx::query(
-                "UPDATE records SET key = $4, body = $5, sealed_with = $6
-                 WHERE practice_id = $1 AND kind = $2 AND owner_id = $3",
-            )
-            .bind(practice.as_uuid())
-            .bind(ACCOUNT)
-            .bind(account.user.id.as_uuid())
-            .bind(&key)
-            .bind(&body)
-            .bind(&key_id)
-            .execute(&mut *c)
-            .await
-            .map_err(|e| {
-                let e = fail(e);
-                if e.kind() == PortErrorKind::Conflict {
-                    PortError::conflict("an account with this email exists")
-                } else {
-                    e
-                }
-            })?;
+            sqlx::query(&update_sql)
+                .bind(practice.as_uuid())
+                .bind(ACCOUNT)
+                .bind(account.user.id.as_uuid())
+                .bind(&key)
+                .bind(&body)
+                .bind(&key_id)
+                .execute(&mut *c)
+                .await
+                .map_err(|e| {
+                    let e = fail(e);
+                    if e.kind() == PortErrorKind::Conflict {
+                        PortError::conflict("an account with this email exists")
+                    } else {
+                        e
+                    }
+                })?;
         });
         Ok(())
     }

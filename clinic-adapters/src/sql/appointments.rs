@@ -480,27 +480,7 @@ impl AppointmentRepository for SqlStore {
         ask: ContextRequest<'_>,
     ) -> Result<BookingContext, PortError> {
         use super::{Kind, uuid_key};
-        // One statement for every record the booking reads: the practice, the practitioner
-        // with their templates and exceptions, the service, location, room and patients.
-        let mut sql = String::from(
-            "SELECT kind, key, sealed_with IS NOT NULL, body FROM records WHERE practice_id = $1 AND (
-               (kind = $2 AND key = $3) OR (kind = $4 AND key = $5)
-               OR (kind IN ($6, $7) AND owner_id = $8)
-               OR (kind = $9 AND key = $10) OR (kind = $11 AND key = $12)",
-        );
-        let mut next = 13;
-        if ask.room.is_some() {
-            let _ = write!(sql, " OR (kind = ${next} AND key = ${})", next + 1);
-            next += 2;
-        }
-        if !ask.patients.is_empty() {
-            let _ = write!(
-                sql,
-                " OR (kind = ${next} AND key IN ({}))",
-                placeholders(next + 1, ask.patients.len())
-            );
-        }
-        sql.push_str(") ORDER BY kind, key");
+        let sql = context_sql(self.records_by_owner(), ask.room.is_some(), ask.patients.len());
         let practitioner_key = uuid_key(ask.practitioner.as_uuid());
         let rows: Vec<(String, String, bool, Vec<u8>)> = read_tx!(self, practice, |c| {
             let mut q = sqlx::query_as(&sql)
@@ -527,6 +507,8 @@ impl AppointmentRepository for SqlStore {
             }
             q.fetch_all(&mut *c).await.map_err(fail)?
         });
+        let mut rows = rows;
+        rows.sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         let mut ctx = BookingContext::default();
         for (kind, key, sealed, body) in &rows {
             let Some(kind) = [
@@ -925,6 +907,40 @@ impl AppointmentRepository for SqlStore {
     }
 }
 
+/// The one statement that reads every record a booking needs: the practice, the
+/// practitioner with their templates and exceptions, the service, location, room (when
+/// `room`) and `patients` patients. Each part is its own indexed lookup, the owner's through
+/// `records_by_owner` (see [`SqlStore::records_by_owner`]): written as one condition joined
+/// by `OR`, SQLite walked every record of the practice instead, so a booking slowed as the
+/// practice's patients, notes and inbox grew.
+fn context_sql(records_by_owner: &str, room: bool, patients: usize) -> String {
+    const SELECT: &str = "SELECT kind, key, sealed_with IS NOT NULL, body FROM";
+    let mut sql = format!(
+        "{SELECT} records WHERE practice_id = $1 AND kind = $2 AND key = $3
+         UNION ALL {SELECT} records WHERE practice_id = $1 AND kind = $4 AND key = $5
+         UNION ALL {SELECT} {records_by_owner} WHERE practice_id = $1 AND kind IN ($6, $7) AND owner_id = $8
+         UNION ALL {SELECT} records WHERE practice_id = $1 AND kind = $9 AND key = $10
+         UNION ALL {SELECT} records WHERE practice_id = $1 AND kind = $11 AND key = $12"
+    );
+    let mut next = 13;
+    if room {
+        let _ = write!(
+            sql,
+            " UNION ALL {SELECT} records WHERE practice_id = $1 AND kind = ${next} AND key = ${}",
+            next + 1
+        );
+        next += 2;
+    }
+    if patients > 0 {
+        let _ = write!(
+            sql,
+            " UNION ALL {SELECT} records WHERE practice_id = $1 AND kind = ${next} AND key IN ({})",
+            placeholders(next + 1, patients)
+        );
+    }
+    sql
+}
+
 /// SQLite's booking commit on the booking writer's thread (see `sqlite_writer`).
 #[cfg(feature = "sqlite")]
 mod sqlite {
@@ -1033,5 +1049,67 @@ mod sqlite {
             }
             Ok(Some(()))
         }
+    }
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::super::SQLITE_RECORDS_BY_OWNER;
+    use super::context_sql;
+
+    /// What SQLite plans for `sql` on a new migrated database, which has no statistics: the
+    /// detail of each step.
+    async fn plan(sql: &str) -> Vec<String> {
+        let dir = std::env::temp_dir().join(format!("clinic-plan-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("plan.db");
+        super::super::SqlStore::migrate_to(&format!("sqlite://{}", path.display()), i64::MAX)
+            .await
+            .unwrap();
+        let c = rusqlite::Connection::open(&path).unwrap();
+        let mut s = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        // Unbound parameters are NULL, and the plan does not depend on them.
+        let mut rows = s.raw_query();
+        let mut steps = Vec::new();
+        while let Some(r) = rows.next().unwrap() {
+            steps.push(r.get::<_, String>(3).unwrap());
+        }
+        drop(rows);
+        drop(s);
+        drop(c);
+        std::fs::remove_dir_all(&dir).unwrap();
+        steps
+    }
+
+    #[tokio::test]
+    async fn a_booking_reads_each_record_by_its_key_or_its_owner() {
+        const BY_KEY: &str = "SEARCH records USING PRIMARY KEY (practice_id=? AND kind=? AND key=?)";
+        const BY_OWNER: &str = "SEARCH records USING INDEX records_owner (practice_id=? AND kind=? AND owner_id=?)";
+        for (room, patients) in [(false, 0), (false, 1), (true, 3)] {
+            let steps = plan(&context_sql(SQLITE_RECORDS_BY_OWNER, room, patients)).await;
+            let reads: Vec<&String> = steps.iter().filter(|s| s.contains("records")).collect();
+            assert!(
+                reads.iter().all(|s| s.as_str() == BY_KEY || s.as_str() == BY_OWNER),
+                "a part of the read walks records: {steps:?}"
+            );
+            assert_eq!(reads.iter().filter(|s| s.as_str() == BY_OWNER).count(), 1, "{steps:?}");
+            let parts = 4 + usize::from(room) + usize::from(patients > 0);
+            assert_eq!(reads.len() - 1, parts, "{steps:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn reads_by_owner_look_the_owner_up() {
+        let steps = plan(&format!(
+            "SELECT key, sealed_with IS NOT NULL, body FROM {SQLITE_RECORDS_BY_OWNER}
+             WHERE practice_id = $1 AND kind = $2 AND owner_id = $3 ORDER BY key"
+        ))
+        .await;
+        assert!(
+            steps[0].starts_with("SEARCH records USING INDEX records_owner (practice_id=? AND kind=? AND owner_id=?)"),
+            "{steps:?}"
+        );
     }
 }

@@ -662,6 +662,27 @@ fn to_i64(v: u64) -> Result<i64, PortError> {
     i64::try_from(v).map_err(|_| PortError::new(PortErrorKind::Invalid, "a counter is out of range"))
 }
 
+/// [`SqlStore::records_by_owner`] on SQLite.
+#[cfg(feature = "sqlite")]
+const SQLITE_RECORDS_BY_OWNER: &str = "records INDEXED BY records_owner";
+
+impl SqlStore {
+    /// The `records` table as a query by owner names it. SQLite's planner, on a database
+    /// that has no statistics (`ANALYZE` has not run since it grew), guesses a practice's
+    /// records of one kind to be a handful, and walks all of them in key order rather than
+    /// look the owner up in `records_owner` and fetch each row: finding one patient's notes
+    /// read every note in the practice, and a booking every template and exception. The
+    /// index is therefore named on SQLite; PostgreSQL keeps its own statistics.
+    pub(crate) fn records_by_owner(&self) -> &'static str {
+        match &self.db {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite { .. } => SQLITE_RECORDS_BY_OWNER,
+            #[cfg(feature = "postgres")]
+            Db::Postgres(_) => "records",
+        }
+    }
+}
+
 fn uuid_key(id: Uuid) -> String {
     id.hyphenated().to_string()
 }

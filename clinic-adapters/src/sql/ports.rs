@@ -218,14 +218,19 @@ impl SqlStore {
         kind: Kind,
         owner: Option<Uuid>,
     ) -> Result<Vec<T>, PortError> {
+        let by_owner;
+        let query = if owner.is_some() {
+            by_owner = format!(
+                "SELECT key, sealed_with IS NOT NULL, body FROM {}
+                 WHERE practice_id = $1 AND kind = $2 AND owner_id = $3 ORDER BY key",
+                self.records_by_owner()
+            );
+            by_owner.as_str()
+        } else {
+            "SELECT key, sealed_with IS NOT NULL, body FROM records
+             WHERE practice_id = $1 AND kind = $2 ORDER BY key"
+        };
         let rows: Vec<Stored> = read_tx!(self, practice, |c| {
-            let query = if owner.is_some() {
-                "SELECT key, sealed_with IS NOT NULL, body FROM records
-                 WHERE practice_id = $1 AND kind = $2 AND owner_id = $3 ORDER BY key"
-            } else {
-                "SELECT key, sealed_with IS NOT NULL, body FROM records
-                 WHERE practice_id = $1 AND kind = $2 ORDER BY key"
-            };
             let mut q = sqlx::query(query).bind(practice.as_uuid()).bind(kind.as_str());
             if let Some(owner) = owner {
                 q = q.bind(owner);
@@ -486,8 +491,9 @@ impl PractitionerRepository for SqlStore {
         }
         // One read for every practitioner asked about, templates and exceptions together.
         let sql = format!(
-            "SELECT kind, key, owner_id, body FROM records
+            "SELECT kind, key, owner_id, body FROM {}
              WHERE practice_id = $1 AND kind IN ('template', 'exception') AND owner_id IN ({}) ORDER BY key",
+            self.records_by_owner(),
             (0..ids.len())
                 .map(|i| format!("${}", i + 2))
                 .collect::<Vec<_>>()
@@ -849,8 +855,12 @@ impl NoteRepository for SqlStore {
     }
 
     async fn destroy_notes(&self, practice: PracticeId, patient: PatientId) -> Result<usize, PortError> {
+        let sql = format!(
+            "DELETE FROM {} WHERE practice_id = $1 AND kind = $2 AND owner_id = $3",
+            self.records_by_owner()
+        );
         let n = write_tx!(self, practice, |c| {
-            sqlx::query("DELETE FROM records WHERE practice_id = $1 AND kind = $2 AND owner_id = $3")
+            sqlx::query(&sql)
                 .bind(practice.as_uuid())
                 .bind(Kind::Note.as_str())
                 .bind(patient.as_uuid())
