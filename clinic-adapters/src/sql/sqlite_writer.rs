@@ -97,6 +97,12 @@ const LOG_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 /// old snapshot past the busy timeout): requests are not held up again by every batch.
 const WAIT_AGAIN_AFTER: Duration = Duration::from_secs(1);
 
+/// How often the writer refreshes the query planner's statistics where tables have grown or
+/// shrunk a lot since they were gathered (`PRAGMA optimize`, checking every table), between
+/// two batches: SQLite's advice for a connection that stays open, which this one does for
+/// the life of the server. Without statistics the planner guesses every table small.
+const OPTIMIZE_EVERY: Duration = Duration::from_secs(3600);
+
 /// What the writer and the checkpointer share about the log.
 struct Log {
     /// The log file, whose length the writer reads after each batch.
@@ -153,11 +159,16 @@ impl Writer {
     /// Opens `path` (an existing, migrated database) on a new thread, and a checkpointer on
     /// another.
     pub(crate) fn open(path: &Path, busy_timeout: Duration) -> Result<Self, rusqlite::Error> {
-        Self::open_checkpointing(path, busy_timeout, CHECKPOINT_EVERY)
+        Self::open_with(path, busy_timeout, CHECKPOINT_EVERY, OPTIMIZE_EVERY)
     }
 
-    /// [`Writer::open`] with the checkpointer's interval.
-    fn open_checkpointing(path: &Path, busy_timeout: Duration, every: Duration) -> Result<Self, rusqlite::Error> {
+    /// [`Writer::open`] with the checkpointer's interval and the planner statistics'.
+    fn open_with(
+        path: &Path,
+        busy_timeout: Duration,
+        every: Duration,
+        optimize_every: Duration,
+    ) -> Result<Self, rusqlite::Error> {
         let spawn_failed = |e: std::io::Error| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
         let conn = connect(path, busy_timeout)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
@@ -174,7 +185,7 @@ impl Writer {
         let seen = log.clone();
         let writer = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || serve(&conn, &jobs, &seen))
+            .spawn(move || serve(&conn, &jobs, &seen, optimize_every))
             .map_err(spawn_failed)?;
         let checkpoints = std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
@@ -302,7 +313,8 @@ fn closed() -> PortError {
     PortError::new(PortErrorKind::Unavailable, "the database is closed")
 }
 
-fn serve(conn: &rusqlite::Connection, jobs: &mpsc::Receiver<Job>, log: &Log) {
+fn serve(conn: &rusqlite::Connection, jobs: &mpsc::Receiver<Job>, log: &Log, optimize_every: Duration) {
+    let mut optimized = std::time::Instant::now();
     let mut batch: Vec<Job> = Vec::with_capacity(MOST_PER_TRANSACTION);
     let mut waited_in_vain = None;
     while let Ok(first) = jobs.recv() {
@@ -328,6 +340,11 @@ fn serve(conn: &rusqlite::Connection, jobs: &mpsc::Receiver<Job>, log: &Log) {
             job.answer(committed.as_ref().map(|_| ()));
         }
         restart_if_long(conn, log, &mut waited_in_vain);
+        if optimized.elapsed() >= optimize_every {
+            // Best effort: without fresh statistics queries still answer, only slower.
+            let _ = plain(conn, "PRAGMA optimize = 0x10002");
+            optimized = std::time::Instant::now();
+        }
     }
 }
 
@@ -720,7 +737,8 @@ mod tests {
         // A checkpointer starved of the CPU or stuck in a slow sync: the writer sees the log
         // pass its limit by the file's own length and waits for it to start again.
         let db = Db::new();
-        let writer = Writer::open_checkpointing(&db.0, Duration::from_secs(1), Duration::from_secs(3600)).unwrap();
+        let writer =
+            Writer::open_with(&db.0, Duration::from_secs(1), Duration::from_secs(3600), OPTIMIZE_EVERY).unwrap();
         let longest = longest_log_under_a_stream_of_commits(&db, &writer).await;
         assert!(
             longest <= u64::try_from(LOG_LIMIT_BYTES).unwrap() + ONE_BATCH,
@@ -728,5 +746,27 @@ mod tests {
         );
         writer.close().await;
         assert_eq!(db.keys().len(), 3_200);
+    }
+
+    #[tokio::test]
+    async fn the_planner_statistics_are_gathered_as_the_writer_goes() {
+        let db = Db::new();
+        let stats = || {
+            let c = rusqlite::Connection::open(&db.0).unwrap();
+            c.query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap()
+        };
+        let writer = Writer::open_with(&db.0, Duration::from_secs(1), CHECKPOINT_EVERY, Duration::ZERO).unwrap();
+        assert_eq!(stats(), 0, "a new database has none");
+        for k in 0..200 {
+            writer.run(move |c| insert(k)(c).map(Some)).await.unwrap();
+        }
+        writer.close().await;
+        assert_eq!(stats(), 1, "gathered after a batch once due");
+        assert_eq!(db.keys().len(), 200);
     }
 }
