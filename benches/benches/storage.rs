@@ -98,6 +98,17 @@ async fn search(service: &BookingService, p: &Practice) -> usize {
         .len()
 }
 
+/// Runs `one` for each of `iters` iterations in turn, on `rt`, and answers how long they took.
+fn timed(rt: &Runtime, iters: u64, mut one: impl AsyncFnMut(u64)) -> Duration {
+    rt.block_on(async {
+        let t = Instant::now();
+        for i in 0..iters {
+            one(i).await;
+        }
+        t.elapsed()
+    })
+}
+
 fn booking_service(store: &Arc<SqlStore>, p: &Practice) -> BookingService {
     BookingService::new(SchedulingPorts {
         practices: store.clone(),
@@ -119,40 +130,28 @@ fn bench_store(c: &mut Criterion, rt: &Runtime, name: &str, url: &str, store: &A
     g.measurement_time(Duration::from_secs(8));
     g.bench_function("book_1_client", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let t = Instant::now();
-                for _ in 0..iters {
-                    book(store, p, next.fetch_add(1, Ordering::Relaxed)).await;
-                }
-                t.elapsed()
+            timed(rt, iters, async |_| {
+                book(store, p, next.fetch_add(1, Ordering::Relaxed)).await;
             })
         });
     });
     g.bench_function("snapshot", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let t = Instant::now();
-                for i in 0..iters {
-                    let a = booking(p, i);
-                    let keys = ResourceKey::of(&a);
-                    store.snapshot(a.practice_id, &keys, a.blocked).await.unwrap();
-                }
-                t.elapsed()
+            timed(rt, iters, async |i| {
+                let a = booking(p, i);
+                let keys = ResourceKey::of(&a);
+                store.snapshot(a.practice_id, &keys, a.blocked).await.unwrap();
             })
         });
     });
     g.bench_function("commit_unguarded", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let t = Instant::now();
-                for _ in 0..iters {
-                    let a = booking(p, next.fetch_add(1, Ordering::Relaxed));
-                    store
-                        .commit(a.practice_id, &[], std::slice::from_ref(&a))
-                        .await
-                        .unwrap();
-                }
-                t.elapsed()
+            timed(rt, iters, async |_| {
+                let a = booking(p, next.fetch_add(1, Ordering::Relaxed));
+                store
+                    .commit(a.practice_id, &[], std::slice::from_ref(&a))
+                    .await
+                    .unwrap();
             })
         });
     });
