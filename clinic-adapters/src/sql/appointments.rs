@@ -1056,7 +1056,7 @@ mod sqlite {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use super::super::SQLITE_RECORDS_BY_OWNER;
+    use super::super::{INVOICES_BY_PATIENT, OUTBOX_BY_ABOUT, OUTBOX_BY_PROVIDER, RECORDS_BY_OWNER};
     use super::context_sql;
 
     /// What SQLite plans for `sql` on a new migrated database, which has no statistics: the
@@ -1088,7 +1088,7 @@ mod tests {
         const BY_KEY: &str = "SEARCH records USING PRIMARY KEY (practice_id=? AND kind=? AND key=?)";
         const BY_OWNER: &str = "SEARCH records USING INDEX records_owner (practice_id=? AND kind=? AND owner_id=?)";
         for (room, patients) in [(false, 0), (false, 1), (true, 3)] {
-            let steps = plan(&context_sql(SQLITE_RECORDS_BY_OWNER, room, patients)).await;
+            let steps = plan(&context_sql(RECORDS_BY_OWNER.sqlite, room, patients)).await;
             let reads: Vec<&String> = steps.iter().filter(|s| s.contains("records")).collect();
             assert!(
                 reads.iter().all(|s| s.as_str() == BY_KEY || s.as_str() == BY_OWNER),
@@ -1101,15 +1101,36 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn reads_by_owner_look_the_owner_up() {
-        let steps = plan(&format!(
-            "SELECT key, sealed_with IS NOT NULL, body FROM {SQLITE_RECORDS_BY_OWNER}
-             WHERE practice_id = $1 AND kind = $2 AND owner_id = $3 ORDER BY key"
-        ))
-        .await;
-        assert!(
-            steps[0].starts_with("SEARCH records USING INDEX records_owner (practice_id=? AND kind=? AND owner_id=?)"),
-            "{steps:?}"
-        );
+    async fn reads_through_a_secondary_index_use_it() {
+        let cases = [
+            (
+                RECORDS_BY_OWNER,
+                "kind = $2 AND owner_id = $3 ORDER BY key",
+                "records_owner (practice_id=? AND kind=? AND owner_id=?)",
+            ),
+            (
+                INVOICES_BY_PATIENT,
+                "patient_id = $2",
+                "invoices_patient (practice_id=? AND patient_id=?)",
+            ),
+            (
+                OUTBOX_BY_ABOUT,
+                "about = $2",
+                "outbox_about (practice_id=? AND about=?)",
+            ),
+            (
+                OUTBOX_BY_PROVIDER,
+                "provider_id = $2",
+                "outbox_provider (practice_id=? AND provider_id=?)",
+            ),
+        ];
+        for (through, filter, index) in cases {
+            let steps = plan(&format!(
+                "SELECT body FROM {} WHERE practice_id = $1 AND {filter}",
+                through.sqlite
+            ))
+            .await;
+            assert!(steps[0].ends_with(&format!("USING INDEX {index}")), "{steps:?}");
+        }
     }
 }

@@ -662,24 +662,61 @@ fn to_i64(v: u64) -> Result<i64, PortError> {
     i64::try_from(v).map_err(|_| PortError::new(PortErrorKind::Invalid, "a counter is out of range"))
 }
 
-/// [`SqlStore::records_by_owner`] on SQLite.
-#[cfg(feature = "sqlite")]
-const SQLITE_RECORDS_BY_OWNER: &str = "records INDEXED BY records_owner";
+/// A table as a query through one of its indexes names it (see [`SqlStore::through`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Through {
+    /// PostgreSQL's text: the table alone, as PostgreSQL keeps statistics of its own.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    table: &'static str,
+    /// SQLite's text: the table and the index, `INDEXED BY`.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    sqlite: &'static str,
+}
+
+/// A practice's records of one kind by their owner (a patient's notes, a practitioner's
+/// templates, a user's account).
+pub(crate) const RECORDS_BY_OWNER: Through = Through {
+    table: "records",
+    sqlite: "records INDEXED BY records_owner",
+};
+
+/// A patient's invoices.
+pub(crate) const INVOICES_BY_PATIENT: Through = Through {
+    table: "invoices",
+    sqlite: "invoices INDEXED BY invoices_patient",
+};
+
+/// The notifications about one record.
+pub(crate) const OUTBOX_BY_ABOUT: Through = Through {
+    table: "outbox",
+    sqlite: "outbox INDEXED BY outbox_about",
+};
+
+/// The notification a provider's delivery report names.
+pub(crate) const OUTBOX_BY_PROVIDER: Through = Through {
+    table: "outbox",
+    sqlite: "outbox INDEXED BY outbox_provider",
+};
 
 impl SqlStore {
-    /// The `records` table as a query by owner names it. SQLite's planner, on a database
-    /// that has no statistics (`ANALYZE` has not run since it grew), guesses a practice's
-    /// records of one kind to be a handful, and walks all of them in key order rather than
-    /// look the owner up in `records_owner` and fetch each row: finding one patient's notes
-    /// read every note in the practice, and a booking every template and exception. The
-    /// index is therefore named on SQLite; PostgreSQL keeps its own statistics.
-    pub(crate) fn records_by_owner(&self) -> &'static str {
+    /// A table as a query through one of its secondary indexes names it. SQLite's planner,
+    /// on a database without statistics (`ANALYZE` has not run since it grew), guesses the
+    /// rows of one practice to be a handful, and for a table keyed by `(practice_id, …)`
+    /// walks all of them rather than look the few it wants up in the index and fetch each:
+    /// finding one patient's notes read every note in the practice, and a booking every
+    /// template and exception. The index is therefore named on SQLite.
+    pub(crate) fn through(&self, t: Through) -> &'static str {
         match &self.db {
             #[cfg(feature = "sqlite")]
-            Db::Sqlite { .. } => SQLITE_RECORDS_BY_OWNER,
+            Db::Sqlite { .. } => t.sqlite,
             #[cfg(feature = "postgres")]
-            Db::Postgres(_) => "records",
+            Db::Postgres(_) => t.table,
         }
+    }
+
+    /// `records` read by owner: [`SqlStore::through`] [`RECORDS_BY_OWNER`].
+    pub(crate) fn records_by_owner(&self) -> &'static str {
+        self.through(RECORDS_BY_OWNER)
     }
 }
 

@@ -236,7 +236,8 @@ impl Outbox for SqlStore {
         error_code: Option<String>,
     ) -> Result<bool, PortError> {
         let sql = format!(
-            "SELECT body FROM outbox WHERE practice_id = $1 AND provider_id = $2{}",
+            "SELECT body FROM {} WHERE practice_id = $1 AND provider_id = $2{}",
+            self.through(super::OUTBOX_BY_PROVIDER),
             self.lock_clause(false)
         );
         write_tx!(self, practice, |c, ts| {
@@ -257,8 +258,12 @@ impl Outbox for SqlStore {
     }
 
     async fn notifications_about(&self, practice: PracticeId, about: Uuid) -> Result<Vec<Notification>, PortError> {
+        let sql = format!(
+            "SELECT body FROM {} WHERE practice_id = $1 AND about = $2",
+            self.through(super::OUTBOX_BY_ABOUT)
+        );
         let bodies: Vec<Vec<u8>> = read_tx!(self, practice, |c| {
-            sqlx::query_scalar("SELECT body FROM outbox WHERE practice_id = $1 AND about = $2")
+            sqlx::query_scalar(&sql)
                 .bind(practice.as_uuid())
                 .bind(about)
                 .fetch_all(&mut *c)

@@ -703,8 +703,12 @@ impl InvoiceRepository for SqlStore {
     }
 
     async fn invoices_for(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<Invoice>, PortError> {
+        let sql = format!(
+            "SELECT body FROM {} WHERE practice_id = $1 AND patient_id = $2",
+            self.through(super::INVOICES_BY_PATIENT)
+        );
         let bodies: Vec<Vec<u8>> = read_tx!(self, practice, |c| {
-            sqlx::query_scalar("SELECT body FROM invoices WHERE practice_id = $1 AND patient_id = $2")
+            sqlx::query_scalar(&sql)
                 .bind(practice.as_uuid())
                 .bind(patient.as_uuid())
                 .fetch_all(&mut *c)
