@@ -93,8 +93,13 @@ const RESTART_FRAMES: u64 = 8_192;
 /// start again whatever the checkpointer last saw.
 const LOG_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 
-/// How long the writer leaves the log alone after waiting for it in vain (a reader held an
-/// old snapshot past the busy timeout): requests are not held up again by every batch.
+/// The longest the writer waits, between two batches, for readers of an old snapshot to
+/// finish so that the log can start again: requests queue behind it meanwhile.
+const LONGEST_WAIT: Duration = Duration::from_millis(100);
+
+/// How long the writer leaves the log alone after waiting for it in vain (a reader, such as
+/// a backup, held an old snapshot past [`LONGEST_WAIT`]): at most a tenth of its time is
+/// spent waiting while such a reader lasts.
 const WAIT_AGAIN_AFTER: Duration = Duration::from_secs(1);
 
 /// How often the writer refreshes the query planner's statistics where tables have grown or
@@ -112,6 +117,8 @@ struct Log {
     /// Held by whichever thread is checkpointing: SQLite refuses a second checkpoint
     /// outright (`SQLITE_BUSY`, never waiting), so the writer waits here instead.
     turn: Mutex<()>,
+    /// The connections' busy timeout, which the writer shortens while it waits for readers.
+    busy_timeout: Duration,
 }
 
 impl Log {
@@ -179,6 +186,7 @@ impl Writer {
             file: file.into(),
             frames: AtomicU64::new(0),
             turn: Mutex::new(()),
+            busy_timeout,
         });
         let (queue, jobs) = mpsc::channel::<Job>();
         let (stop, stopped) = mpsc::channel::<()>();
@@ -286,27 +294,30 @@ fn checkpoint_until(c: &rusqlite::Connection, stop: &mpsc::Receiver<()>, every: 
 /// of it). Past [`RESTART_FRAMES`] (as the checkpointer last saw) it copies what no reader
 /// still needs; once the file is past [`LOG_LIMIT_BYTES`] (the checkpointer may be slow or
 /// starved, or readers may have kept the passive ones from finishing) it waits for the
-/// readers too, unless that failed within [`WAIT_AGAIN_AFTER`]. `waited_in_vain` is when
-/// the last wait failed.
+/// readers too, up to [`LONGEST_WAIT`], unless that failed within [`WAIT_AGAIN_AFTER`].
+/// `waited_in_vain` is when the last wait failed.
 fn restart_if_long(c: &rusqlite::Connection, log: &Log, waited_in_vain: &mut Option<std::time::Instant>) {
     let past_limit = log.bytes() > u64::try_from(LOG_LIMIT_BYTES).unwrap_or(u64::MAX)
         && waited_in_vain.is_none_or(|at| at.elapsed() >= WAIT_AGAIN_AFTER);
     if !past_limit && log.frames.load(Ordering::Relaxed) <= RESTART_FRAMES {
         return;
     }
-    let how = if past_limit {
-        Checkpoint::Restart
-    } else {
-        Checkpoint::Passive
-    };
     let _turn = log.turn();
-    let finished = matches!(checkpoint(c, how), Ok((_, true)));
+    if !past_limit {
+        if matches!(checkpoint(c, Checkpoint::Passive), Ok((_, true))) {
+            log.frames.store(0, Ordering::Relaxed);
+        }
+        return;
+    }
+    // The connection's own busy timeout is seconds; here requests are waiting. Setting it
+    // cannot fail on an open connection.
+    let _ = c.busy_timeout(LONGEST_WAIT);
+    let finished = matches!(checkpoint(c, Checkpoint::Restart), Ok((_, true)));
+    let _ = c.busy_timeout(log.busy_timeout);
     if finished {
         log.frames.store(0, Ordering::Relaxed);
     }
-    if past_limit {
-        *waited_in_vain = (!finished).then(std::time::Instant::now);
-    }
+    *waited_in_vain = (!finished).then(std::time::Instant::now);
 }
 
 fn closed() -> PortError {
@@ -692,15 +703,20 @@ mod tests {
     /// 32 KiB value in 4 KiB pages and its index), before the writer starts it again.
     const ONE_BATCH: u64 = 64 * 1024;
 
-    /// Writes 100 MiB through the log, one commit after another, and checks that the log
-    /// file never grew past its limit by more than a batch, and that every commit is kept.
-    async fn the_log_stays_bounded(db: &Db, writer: Writer) {
+    /// The length of the log file.
+    fn log_bytes(db: &Db) -> u64 {
+        std::fs::metadata(db.0.with_extension("db-wal")).unwrap().len()
+    }
+
+    /// Writes 100 MiB through the log, one commit after another from key `first`, and
+    /// answers the longest the log file grew.
+    async fn write_100_mib(db: &Db, writer: &Writer, first: i64) -> u64 {
         let blob = vec![7_u8; 32 * 1024];
         let commits = 3_200_i64;
         let written = u64::try_from(commits).unwrap() * u64::try_from(blob.len()).unwrap();
         assert!(written > 3 * RESTART_FRAMES * 4096, "the test writes enough");
         let mut longest = 0;
-        for k in 0..commits {
+        for k in first..first + commits {
             let blob = blob.clone();
             writer
                 .run(move |c| {
@@ -713,8 +729,15 @@ mod tests {
                 })
                 .await
                 .unwrap();
-            longest = longest.max(std::fs::metadata(db.0.with_extension("db-wal")).unwrap().len());
+            longest = longest.max(log_bytes(db));
         }
+        longest
+    }
+
+    /// Writes 100 MiB through the log, one commit after another, and checks that the log
+    /// file never grew past its limit by more than a batch, and that every commit is kept.
+    async fn the_log_stays_bounded(db: &Db, writer: Writer) {
+        let longest = write_100_mib(db, &writer, 0).await;
         assert!(
             longest <= u64::try_from(LOG_LIMIT_BYTES).unwrap() + ONE_BATCH,
             "the log grew to {longest} bytes"
@@ -739,6 +762,38 @@ mod tests {
         let hour = Duration::from_secs(3600);
         let writer = Writer::open_with(&db.0, Duration::from_secs(1), hour, OPTIMIZE_EVERY).unwrap();
         the_log_stays_bounded(&db, writer).await;
+    }
+
+    #[tokio::test]
+    async fn commits_go_on_while_a_reader_holds_an_old_snapshot_and_the_log_starts_again_after() {
+        let db = Db::new();
+        let writer = Writer::open(&db.0, Duration::from_secs(1)).unwrap();
+        // A reader (a backup, say) in the middle of a long read: the log cannot start again
+        // while it lasts, and every commit must still go through.
+        let reader = rusqlite::Connection::open(&db.0).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let before: i64 = reader.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        let held = write_100_mib(&db, &writer, 0).await;
+        assert!(
+            held > u64::try_from(LOG_LIMIT_BYTES).unwrap(),
+            "the log could not start again"
+        );
+        let still: i64 = reader.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(still, before, "the reader's snapshot held");
+        reader.execute_batch("COMMIT").unwrap();
+        // Once the reader is gone, and the writer's pause after its last wait is over, the
+        // next batch starts the log again and the one after cuts it to its limit.
+        tokio::time::sleep(WAIT_AGAIN_AFTER).await;
+        for k in 0..3 {
+            writer.run(move |c| insert(10_000 + k)(c).map(Some)).await.unwrap();
+        }
+        assert!(
+            log_bytes(&db) <= u64::try_from(LOG_LIMIT_BYTES).unwrap(),
+            "{}",
+            log_bytes(&db)
+        );
+        writer.close().await;
+        assert_eq!(db.keys().len(), 3_203);
     }
 
     #[tokio::test]
