@@ -482,7 +482,7 @@ impl AppointmentRepository for SqlStore {
         use super::{Kind, uuid_key};
         let sql = context_sql(self.records_by_owner(), ask.room.is_some(), ask.patients.len());
         let practitioner_key = uuid_key(ask.practitioner.as_uuid());
-        let rows: Vec<(String, String, bool, Vec<u8>)> = read_tx!(self, practice, |c| {
+        let mut rows: Vec<(String, String, bool, Vec<u8>)> = read_tx!(self, practice, |c| {
             let mut q = sqlx::query_as(&sql)
                 .bind(practice.as_uuid())
                 .bind(Kind::Practice.as_str())
@@ -507,7 +507,7 @@ impl AppointmentRepository for SqlStore {
             }
             q.fetch_all(&mut *c).await.map_err(fail)?
         });
-        let mut rows = rows;
+        // By kind, then key: templates and exceptions in a stable order, whatever the plan.
         rows.sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         let mut ctx = BookingContext::default();
         for (kind, key, sealed, body) in &rows {
