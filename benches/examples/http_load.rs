@@ -13,8 +13,11 @@
 //!
 //! Then every practitioner's stored busy time is checked for overlaps.
 //!
-//! `cargo run --release -p clinic-benches --example http_load -- <database url> [clients] [secs]`
-//! (`sqlite://load.db`, or `postgres://…`; the database should be new and empty).
+//! `cargo run --release -p clinic-benches --example http_load -- <database url> [clients] [secs] [mbs item]`
+//! (`sqlite://load.db`, or `postgres://…`; the database should be new and empty). With an
+//! MBS item (`80110`), the service booked is a Medicare service billed under it and every
+//! patient has a referral on file, so each booking also answers its Medicare warnings
+//! (the year's cap and the referral's course), as a psychology practice's bookings do.
 //! With `RUST_LOG` set (`sqlx::query=debug`: each statement and its time), the server's
 //! tracing goes to stderr.
 
@@ -29,10 +32,15 @@ use clinic_adapters::crypto::EnvelopeCipher;
 use clinic_adapters::sql::{PoolOptions, SqlStore};
 use clinic_adapters::system::SettableClock;
 use clinic_core::ports::{
-    AppointmentRepository, PatientRepository, PracticeRepository, PractitionerRepository, ResourceKey, Storage,
+    AppointmentRepository, PatientRepository, PracticeRepository, PractitionerRepository, ReferralRepository,
+    ResourceKey, Storage,
 };
 use clinic_core::time::TimeRange;
 use clinic_server_example::{AppState, routes};
+
+/// Each client books for its own patients in turn, as a receptionist does: a patient
+/// gets a year's worth of bookings in a run rather than thousands.
+const PATIENTS_PER_CLIENT: usize = 20;
 
 /// The `per_mille`th of a thousand of sorted latencies (500: the median).
 fn percentile(sorted: &[Duration], per_mille: usize) -> Duration {
@@ -69,8 +77,13 @@ async fn main() {
     let url = args.next().expect("usage: http_load <database url> [clients] [secs]");
     let clients: usize = args.next().map_or(64, |s| s.parse().expect("a client count"));
     let secs: u64 = args.next().map_or(10, |s| s.parse().expect("seconds"));
+    let item = args.next();
 
-    let p = clinic_benches::practice(50, 0, 400);
+    let mut p = clinic_benches::practice(50, 0, 400);
+    p.service.default_mbs_item.clone_from(&item);
+    // Bookable for three years ahead, so a long run does not fill every practitioner's
+    // calendar and go on to time the quick refusals past the horizon.
+    p.policy.horizon_days = 3 * 366;
     let practice = p.location.practice_id;
     let cipher = Arc::new(EnvelopeCipher::from_config(&EnvelopeCipher::generate_key("load")).unwrap());
     let store = Arc::new(
@@ -104,7 +117,7 @@ async fn main() {
     }
     let today = p.now.with_timezone(&p.location.zone).date_naive();
     let mut patients = Vec::new();
-    for c in 0..clients {
+    for c in 0..clients * PATIENTS_PER_CLIENT {
         let patient = clinic_core::people::Patient::register(
             uuid::Uuid::now_v7().into(),
             practice,
@@ -117,6 +130,24 @@ async fn main() {
         )
         .unwrap();
         store.save_patient(&patient).await.unwrap();
+        if item.is_some() {
+            let referral = clinic_core::medicare::Referral {
+                id: uuid::Uuid::now_v7().into(),
+                practice_id: practice,
+                patient_id: patient.id,
+                referrer_name: "Dr Load".into(),
+                referrer_kind: clinic_core::medicare::ReferrerKind::GeneralPractitioner,
+                referrer_provider_number: None,
+                mymedicare_or_usual_gp: true,
+                written_on: today,
+                sessions_requested: Some(6),
+                scope: clinic_core::medicare::ReferralScope::Individual,
+                letter: None,
+            }
+            .validate()
+            .unwrap();
+            store.save_referral(&referral).await.unwrap();
+        }
         patients.push(patient.id);
     }
     let storage: Arc<dyn Storage> = store.clone();
@@ -157,7 +188,8 @@ async fn main() {
         .map(|c| {
             let (http, base, token) = (http.clone(), base.clone(), token.clone());
             let practitioner = p.practitioners[c % 50].id;
-            let (service, location, zone, patient) = (p.service.id, p.location.id, p.location.zone, patients[c]);
+            let (service, location, zone) = (p.service.id, p.location.id, p.location.zone);
+            let mine = patients[c * PATIENTS_PER_CLIENT..(c + 1) * PATIENTS_PER_CLIENT].to_vec();
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut statuses: std::collections::BTreeMap<u16, usize> = std::collections::BTreeMap::new();
@@ -174,6 +206,7 @@ async fn main() {
                                 .single()
                                 .unwrap()
                                 .with_timezone(&chrono::Utc);
+                            let patient = mine[latencies.len() % PATIENTS_PER_CLIENT];
                             let body = serde_json::json!({
                                 "practitioner_id": practitioner, "service_id": service, "location_id": location,
                                 "patient_ids": [patient], "start": start,
@@ -324,7 +357,11 @@ async fn main() {
     );
 
     // No practitioner is ever double-booked.
-    let window = TimeRange::new(p.now, p.now + chrono::Duration::days(400)).unwrap();
+    let window = TimeRange::new(
+        p.now,
+        p.now + chrono::Duration::days(i64::from(p.policy.horizon_days) + 1),
+    )
+    .unwrap();
     let mut checked = 0;
     for who in &p.practitioners {
         let mut busy = store

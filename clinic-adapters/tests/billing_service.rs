@@ -481,6 +481,66 @@ async fn booking_warns_but_books(store: Arc<dyn Storage>) {
     );
 }
 
+/// Group sessions count against the group cap and individual ones against the individual
+/// cap: six group sessions booked ahead use up neither the individual cap nor an
+/// individual referral's course, and ten group claims warn a group booking only.
+async fn booking_warnings_count_each_cap_apart(store: Arc<dyn Storage>) {
+    use clinic_core::practice::{Service, ServiceSpec};
+    let w = world_on(store).await;
+    let group = Service::new(
+        common::ids().new_id(),
+        w.f.practice,
+        ServiceSpec {
+            name: "Group therapy".into(),
+            duration_minutes: 60,
+            price: Money::from_cents(9000),
+            buffer_before_minutes: 0,
+            buffer_after_minutes: 0,
+            telehealth_allowed: false,
+            default_mbs_item: Some("80120".into()),
+            max_patients: 10,
+        },
+    )
+    .unwrap();
+    w.f.store.save_service(&group).await.unwrap();
+    let book = |service: ServiceId, start: &str| {
+        let mut req = w.f.request(0, start);
+        req.service_id = service;
+        let w = &w;
+        async move {
+            let a = w.f.service.book(w.f.practice, &req).await.unwrap();
+            w.billing.booking_warnings(w.f.practice, a.id).await.unwrap()
+        }
+    };
+    // Weekdays at 09:00 in Sydney.
+    for day in [0, 1, 2, 3, 6, 7] {
+        let start = utc("2026-11-23T22:00:00Z") + Duration::days(day);
+        assert_eq!(book(group.id, &start.to_rfc3339()).await, vec![]);
+    }
+    assert_eq!(book(w.f.session.id, "2026-12-02T01:00:00Z").await, vec![]);
+    for i in 0..10 {
+        let s = PastService {
+            date: NaiveDate::from_ymd_opt(2026, 3, 2).unwrap() + Duration::days(i * 7),
+            cap: CapKind::Group,
+            referral_id: None,
+            claimed: true,
+        };
+        w.f.store
+            .record_external(w.f.practice, w.f.patients[0], &s)
+            .await
+            .unwrap();
+    }
+    // Ten claimed and six ahead, not counting this one.
+    assert_eq!(
+        book(group.id, "2026-12-03T22:00:00Z").await,
+        vec![
+            BookingWarning::WouldExceedCap { counted: 16, cap: 10 },
+            BookingWarning::NeedsNewReferral
+        ]
+    );
+    assert_eq!(book(w.f.session.id, "2026-12-04T01:00:00Z").await, vec![]);
+}
+
 /// The usage the practice and the patient see: claims by the service date's calendar year
 /// (never the server's), bookings ahead, and the referral course.
 async fn cap_usage_counts_by_the_service_year(store: Arc<dyn Storage>) {
@@ -634,5 +694,6 @@ on_every_store!(
     hundred_concurrent_invoices_are_numbered_without_gaps,
     concurrent_payments_never_overpay,
     booking_warns_but_books,
+    booking_warnings_count_each_cap_apart,
     cap_usage_counts_by_the_service_year,
 );

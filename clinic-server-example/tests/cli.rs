@@ -47,7 +47,7 @@ fn migrate_backup_sweep_and_rotate_from_the_command_line() {
 
     let first = run(d, &["migrate"], &[]);
     assert!(first.status.success(), "{}", text(&first));
-    assert!(text(&first).contains("3 migration(s) applied"), "{}", text(&first));
+    assert!(text(&first).contains("4 migration(s) applied"), "{}", text(&first));
     let again = run(d, &["migrate"], &[]);
     assert!(text(&again).contains("0 migration(s) applied"), "{}", text(&again));
 

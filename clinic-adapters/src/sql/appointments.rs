@@ -13,10 +13,10 @@ use std::fmt::Write as _;
 
 use async_trait::async_trait;
 use chrono::DateTime;
-use clinic_core::ids::{AppointmentId, LocationId, PatientId, PracticeId, PractitionerId};
+use clinic_core::ids::{AppointmentId, LocationId, PatientId, PracticeId, PractitionerId, ServiceId};
 use clinic_core::ports::{
-    AppointmentRepository, BookingContext, Busy, CalendarSnapshot, CommitNotices, ContextRequest, Guarded, PortError,
-    PortErrorKind, ResourceKey,
+    AppointmentRepository, BookingContext, Busy, CalendarSnapshot, CommitNotices, ContextRequest, Guarded,
+    PatientSession, PortError, PortErrorKind, ResourceKey,
 };
 use clinic_core::reports::Tally;
 use clinic_core::scheduling::{Appointment, AppointmentStatus, StatusKind};
@@ -56,9 +56,12 @@ fn micros_range(start: i64, end: i64) -> Result<TimeRange, PortError> {
         .map_err(|_| PortError::new(PortErrorKind::Unexpected, "a stored interval is empty"))
 }
 
+/// The columns [`bind_row!`] binds.
+const ROW_COLUMNS: usize = 12;
+
 /// Binds an appointment row's columns after its practice and id, in table order:
 /// practitioner, room, whether it holds time, session and blocked intervals (through `$ts`),
-/// body, location, status and whether it was cancelled late.
+/// body, location, status, whether it was cancelled late, and service: [`ROW_COLUMNS`] in all.
 macro_rules! bind_row {
     ($q:expr, $a:expr, $body:expr, $ts:expr) => {
         $q.bind($a.practitioner_id.as_uuid())
@@ -72,6 +75,7 @@ macro_rules! bind_row {
             .bind($a.location_id.as_uuid())
             .bind(status_code($a))
             .bind(matches!(&$a.status, AppointmentStatus::Cancelled(c) if c.late))
+            .bind($a.service_id.as_uuid())
     };
 }
 
@@ -114,10 +118,10 @@ fn swap_sql(guards: usize, first: usize) -> String {
 fn insert_appointment_sql(first: usize) -> String {
     format!(
         "INSERT INTO appointments (practice_id, id, practitioner_id, room_id, holds_time, session_start,
-             session_end, block_start, block_end, body, location_id, status, late_cancel)
+             session_end, block_start, block_end, body, location_id, status, late_cancel, service_id)
          VALUES ($1, {})
          ON CONFLICT (practice_id, id) DO NOTHING",
-        placeholders(first, 12)
+        placeholders(first, 1 + ROW_COLUMNS)
     )
 }
 
@@ -140,7 +144,9 @@ fn pg_guarded_insert(guards: usize, appointments: usize, rows: usize, outbox: us
         placeholders(from, n)
     };
     let guard_values: Vec<String> = (0..guards).map(|_| format!("($1, {})", take(2))).collect();
-    let appointment_values: Vec<String> = (0..appointments).map(|_| format!("($1, {})", take(12))).collect();
+    let appointment_values: Vec<String> = (0..appointments)
+        .map(|_| format!("($1, {})", take(1 + ROW_COLUMNS)))
+        .collect();
     let resource_values: Vec<String> = (0..rows).map(|_| format!("($1, {})", take(7))).collect();
     let mut notices = String::new();
     if outbox > 0 {
@@ -160,7 +166,7 @@ fn pg_guarded_insert(guards: usize, appointments: usize, rows: usize, outbox: us
              SELECT count(*) = {guards} AS ok FROM guard
          ), added AS (
              INSERT INTO appointments (practice_id, id, practitioner_id, room_id, holds_time, session_start,
-                 session_end, block_start, block_end, body, location_id, status, late_cancel)
+                 session_end, block_start, block_end, body, location_id, status, late_cancel, service_id)
              SELECT v.* FROM (VALUES {appointments}) AS v WHERE (SELECT ok FROM swapped)
              ON CONFLICT (practice_id, id) DO NOTHING
              RETURNING id
@@ -230,6 +236,51 @@ fn tallies_from(
         })
         .collect::<Result<_, PortError>>()?;
     out.sort_by_key(|t| (t.practitioner_id, t.status.code(), t.late_cancellation));
+    Ok(out)
+}
+
+/// A patient's sessions starting in a window: their index rows by blocked start (a
+/// patient's busy range is the session, which starts no earlier than its block and no
+/// later than the longest block after it), then each appointment's columns by its key;
+/// no body is read. Parameters: the practice, the patient's resource name, the window's
+/// start and end (µs).
+fn patient_sessions_sql() -> String {
+    format!(
+        "SELECT a.id, a.service_id, a.location_id, r.busy_start, a.status FROM appointment_resources r
+         JOIN appointments a ON a.practice_id = r.practice_id AND a.id = r.appointment_id
+         WHERE r.practice_id = $1 AND r.resource = $2 AND r.holds_time
+           AND r.block_start >= $3 - {SCAN_FLOOR} AND r.block_start < $4
+           AND r.busy_start >= $3 AND r.busy_start < $4"
+    )
+}
+
+/// A patient's session as stored: appointment id, service, location, start (µs), status.
+type SessionRow = (Uuid, Option<Uuid>, Option<Uuid>, i64, String);
+
+/// A patient's sessions from their rows, by start then id.
+fn sessions_from(rows: Vec<SessionRow>) -> Result<Vec<PatientSession>, PortError> {
+    let missing = || {
+        PortError::new(
+            PortErrorKind::Unexpected,
+            "a stored appointment lacks its service or location",
+        )
+    };
+    let mut out = rows
+        .into_iter()
+        .map(|(id, service, location, start, status)| {
+            Ok(PatientSession {
+                appointment: AppointmentId::from_uuid(id),
+                service: ServiceId::from_uuid(service.ok_or_else(missing)?),
+                location: LocationId::from_uuid(location.ok_or_else(missing)?),
+                start: DateTime::from_timestamp_micros(start)
+                    .ok_or_else(|| PortError::new(PortErrorKind::Unexpected, "a stored instant is out of range"))?,
+                status: StatusKind::from_code(&status).ok_or_else(|| {
+                    PortError::new(PortErrorKind::Unexpected, "a stored appointment status is unknown")
+                })?,
+            })
+        })
+        .collect::<Result<Vec<_>, PortError>>()?;
+    out.sort_by_key(|s| (s.start, s.appointment));
     Ok(out)
 }
 
@@ -482,31 +533,75 @@ impl AppointmentRepository for SqlStore {
         use super::{Kind, uuid_key};
         let sql = context_sql(self.records_by_owner(), ask.room.is_some(), ask.patients.len());
         let practitioner_key = uuid_key(ask.practitioner.as_uuid());
-        let mut rows: Vec<(String, String, bool, Vec<u8>)> = read_tx!(self, practice, |c| {
-            let mut q = sqlx::query_as(&sql)
+        let mut rows: Vec<(String, String, bool, Vec<u8>)> = Vec::new();
+        #[cfg(feature = "sqlite")]
+        let inline = self.inline();
+        #[cfg(not(feature = "sqlite"))]
+        let inline: Option<()> = None;
+        #[cfg(feature = "sqlite")]
+        if let Some(readers) = inline {
+            use super::sqlite_writer::{Args, fail as failed, query};
+            let mut args = Args::default()
                 .bind(practice.as_uuid())
                 .bind(Kind::Practice.as_str())
-                .bind(uuid_key(practice.as_uuid()))
+                .bind(uuid_key(practice.as_uuid()).as_str())
                 .bind(Kind::Practitioner.as_str())
-                .bind(&practitioner_key)
+                .bind(practitioner_key.as_str())
                 .bind(Kind::Template.as_str())
                 .bind(Kind::Exception.as_str())
                 .bind(ask.practitioner.as_uuid())
                 .bind(Kind::Service.as_str())
-                .bind(uuid_key(ask.service.as_uuid()))
+                .bind(uuid_key(ask.service.as_uuid()).as_str())
                 .bind(Kind::Location.as_str())
-                .bind(uuid_key(ask.location.as_uuid()));
+                .bind(uuid_key(ask.location.as_uuid()).as_str());
             if let Some(room) = ask.room {
-                q = q.bind(Kind::Room.as_str()).bind(uuid_key(room.as_uuid()));
+                args = args.bind(Kind::Room.as_str()).bind(uuid_key(room.as_uuid()).as_str());
             }
             if !ask.patients.is_empty() {
-                q = q.bind(Kind::Patient.as_str());
+                args = args.bind(Kind::Patient.as_str());
                 for p in ask.patients {
-                    q = q.bind(uuid_key(p.as_uuid()));
+                    args = args.bind(uuid_key(p.as_uuid()).as_str());
                 }
             }
-            q.fetch_all(&mut *c).await.map_err(fail)?
-        });
+            readers.read(|c| {
+                query(c, &sql, &args, |r| {
+                    rows.push((
+                        r.get(0).map_err(failed)?,
+                        r.get(1).map_err(failed)?,
+                        r.get(2).map_err(failed)?,
+                        r.get(3).map_err(failed)?,
+                    ));
+                    Ok(())
+                })
+            })?;
+        }
+        if inline.is_none() {
+            rows = read_tx!(self, practice, |c| {
+                let mut q = sqlx::query_as(&sql)
+                    .bind(practice.as_uuid())
+                    .bind(Kind::Practice.as_str())
+                    .bind(uuid_key(practice.as_uuid()))
+                    .bind(Kind::Practitioner.as_str())
+                    .bind(&practitioner_key)
+                    .bind(Kind::Template.as_str())
+                    .bind(Kind::Exception.as_str())
+                    .bind(ask.practitioner.as_uuid())
+                    .bind(Kind::Service.as_str())
+                    .bind(uuid_key(ask.service.as_uuid()))
+                    .bind(Kind::Location.as_str())
+                    .bind(uuid_key(ask.location.as_uuid()));
+                if let Some(room) = ask.room {
+                    q = q.bind(Kind::Room.as_str()).bind(uuid_key(room.as_uuid()));
+                }
+                if !ask.patients.is_empty() {
+                    q = q.bind(Kind::Patient.as_str());
+                    for p in ask.patients {
+                        q = q.bind(uuid_key(p.as_uuid()));
+                    }
+                }
+                q.fetch_all(&mut *c).await.map_err(fail)?
+            });
+        }
         // By kind, then key: templates and exceptions in a stable order, whatever the plan.
         rows.sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         let mut ctx = BookingContext::default();
@@ -700,7 +795,7 @@ impl AppointmentRepository for SqlStore {
                 }
                 for _ in changes {
                     statements.push(insert_appointment_sql(next));
-                    next += 12;
+                    next += 1 + ROW_COLUMNS;
                 }
                 let sql = statements.join(";\n");
                 let q = super::outbox::bind_outbox!(
@@ -790,7 +885,7 @@ impl AppointmentRepository for SqlStore {
                     sqlx::query(
                         "UPDATE appointments SET practitioner_id = $3, room_id = $4, holds_time = $5,
                             session_start = $6, session_end = $7, block_start = $8, block_end = $9, body = $10,
-                            location_id = $11, status = $12, late_cancel = $13
+                            location_id = $11, status = $12, late_cancel = $13, service_id = $14
                          WHERE practice_id = $1 AND id = $2",
                     )
                     .bind(practice.as_uuid())
@@ -882,6 +977,50 @@ impl AppointmentRepository for SqlStore {
             .map_err(fail)?
         });
         tallies_from(location, rows, 60_000_000)
+    }
+
+    async fn patient_sessions(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+        window: TimeRange,
+    ) -> Result<Vec<PatientSession>, PortError> {
+        let sql = patient_sessions_sql();
+        #[cfg(feature = "sqlite")]
+        if let Some(readers) = self.inline() {
+            use super::sqlite_writer::{Args, fail as failed, query};
+            let args = Args::default()
+                .bind(practice.as_uuid())
+                .bind(resource_name(ResourceKey::Patient(patient)).as_str())
+                .bind(window.start_micros())
+                .bind(window.end_micros());
+            let uuid = |b: Vec<u8>| Uuid::from_slice(&b).map_err(|e| super::corrupt("appointment row", e));
+            let mut rows: Vec<SessionRow> = Vec::new();
+            readers.read(|c| {
+                query(c, &sql, &args, |r| {
+                    rows.push((
+                        uuid(r.get(0).map_err(failed)?)?,
+                        r.get::<_, Option<Vec<u8>>>(1).map_err(failed)?.map(uuid).transpose()?,
+                        r.get::<_, Option<Vec<u8>>>(2).map_err(failed)?.map(uuid).transpose()?,
+                        r.get(3).map_err(failed)?,
+                        r.get(4).map_err(failed)?,
+                    ));
+                    Ok(())
+                })
+            })?;
+            return sessions_from(rows);
+        }
+        let rows: Vec<SessionRow> = read_tx!(self, practice, |c| {
+            sqlx::query_as(&sql)
+                .bind(practice.as_uuid())
+                .bind(resource_name(ResourceKey::Patient(patient)))
+                .bind(window.start_micros())
+                .bind(window.end_micros())
+                .fetch_all(&mut *c)
+                .await
+                .map_err(fail)?
+        });
+        sessions_from(rows)
     }
 
     async fn patient_appointments(
@@ -1057,7 +1196,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::super::{INVOICES_BY_PATIENT, OUTBOX_BY_ABOUT, OUTBOX_BY_PROVIDER, RECORDS_BY_OWNER};
-    use super::context_sql;
+    use super::{context_sql, patient_sessions_sql};
 
     /// What SQLite plans for `sql` on a new migrated database, which has no statistics: the
     /// detail of each step.
@@ -1098,6 +1237,22 @@ mod tests {
             let parts = 4 + usize::from(room) + usize::from(patients > 0);
             assert_eq!(reads.len() - 1, parts, "{steps:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_patient_s_sessions_are_read_by_key_alone() {
+        let steps = plan(&patient_sessions_sql()).await;
+        assert!(
+            steps.contains(
+                &"SEARCH r USING PRIMARY KEY (practice_id=? AND resource=? AND block_start>? AND block_start<?)".into()
+            ),
+            "{steps:?}"
+        );
+        assert!(
+            steps.contains(&"SEARCH a USING PRIMARY KEY (practice_id=? AND id=?)".into()),
+            "{steps:?}"
+        );
+        assert!(!steps.iter().any(|s| s.starts_with("SCAN")), "{steps:?}");
     }
 
     #[tokio::test]

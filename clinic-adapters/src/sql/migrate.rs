@@ -30,6 +30,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "report_columns",
         sql: include_str!("../../migrations/sqlite/0003_report_columns.sql"),
     },
+    Migration {
+        version: 4,
+        name: "service_column",
+        sql: include_str!("../../migrations/sqlite/0004_service_column.sql"),
+    },
 ];
 
 #[cfg(feature = "postgres")]
@@ -48,6 +53,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 3,
         name: "report_columns",
         sql: include_str!("../../migrations/postgres/0003_report_columns.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "service_column",
+        sql: include_str!("../../migrations/postgres/0004_service_column.sql"),
     },
 ];
 

@@ -29,6 +29,8 @@ mod migrate;
 mod outbox;
 mod ports;
 #[cfg(feature = "sqlite")]
+mod sqlite_read;
+#[cfg(feature = "sqlite")]
 mod sqlite_writer;
 mod threads;
 
@@ -104,6 +106,9 @@ pub(crate) enum Db {
         writer: sqlx::SqlitePool,
         /// Readers run beside the writer (WAL).
         reader: sqlx::SqlitePool,
+        /// Connections for the short reads of a booking and a slot search, run in place
+        /// (see [`sqlite_read`]).
+        inline: Box<sqlite_read::Readers>,
         /// The second writer connection, which runs a booking's whole commit in one
         /// hand-off to its thread (see [`sqlite_writer`]).
         booking: sqlite_writer::Writer,
@@ -290,9 +295,11 @@ impl SqlStore {
             .map_err(StoreError::connect)?;
         let booking =
             sqlite_writer::Writer::open(connect.get_filename(), SQLITE_BUSY_TIMEOUT).map_err(StoreError::Writer)?;
+        let inline = Box::new(sqlite_read::Readers::new(connect.get_filename(), SQLITE_BUSY_TIMEOUT));
         Ok(Db::Sqlite {
             writer,
             reader,
+            inline,
             booking,
             gate: tokio::sync::RwLock::new(()),
         })
@@ -420,9 +427,11 @@ impl SqlStore {
             Db::Sqlite {
                 writer,
                 reader,
+                inline,
                 booking,
                 gate,
             } => {
+                inline.close();
                 // Waits for the booking writer's requests under way, then ends its thread.
                 {
                     let _alone = gate.write().await;
@@ -564,6 +573,25 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
+    /// Whether every record of this kind in a practice (or of one owner, for the kinds
+    /// kept by owner) is few enough to read in place on SQLite ([`sqlite_read`]): a
+    /// practice's locations, rooms, services and practitioners; a practitioner's
+    /// templates and exceptions; a patient's referrals and sessions claimed elsewhere.
+    #[cfg(feature = "sqlite")]
+    pub(crate) const fn few(self) -> bool {
+        matches!(
+            self,
+            Self::Location
+                | Self::Room
+                | Self::Service
+                | Self::Practitioner
+                | Self::Template
+                | Self::Exception
+                | Self::Referral
+                | Self::PastService
+        )
+    }
+
     pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::Practice => "practice",
@@ -717,6 +745,16 @@ impl SqlStore {
     /// `records` read by owner: [`SqlStore::through`] [`RECORDS_BY_OWNER`].
     pub(crate) fn records_by_owner(&self) -> &'static str {
         self.through(RECORDS_BY_OWNER)
+    }
+
+    /// On SQLite, the connections for short reads run in place ([`sqlite_read`]).
+    #[cfg(feature = "sqlite")]
+    pub(crate) fn inline(&self) -> Option<&sqlite_read::Readers> {
+        match &self.db {
+            Db::Sqlite { inline, .. } => Some(inline),
+            #[cfg(feature = "postgres")]
+            Db::Postgres(_) => None,
+        }
     }
 }
 

@@ -230,6 +230,27 @@ impl SqlStore {
             "SELECT key, sealed_with IS NOT NULL, body FROM records
              WHERE practice_id = $1 AND kind = $2 ORDER BY key"
         };
+        #[cfg(feature = "sqlite")]
+        if let Some(readers) = self.inline().filter(|_| kind.few()) {
+            use super::sqlite_writer::{Args, fail as failed, query as each_row};
+            let mut args = Args::default().bind(practice.as_uuid()).bind(kind.as_str());
+            if let Some(owner) = owner {
+                args = args.bind(owner);
+            }
+            let mut out = Vec::new();
+            readers.read(|c| {
+                each_row(c, query, &args, |r| {
+                    let (key, sealed, body): (String, bool, Vec<u8>) = (
+                        r.get(0).map_err(failed)?,
+                        r.get(1).map_err(failed)?,
+                        r.get(2).map_err(failed)?,
+                    );
+                    out.push(self.decode(practice, kind, &key, sealed, &body)?);
+                    Ok(())
+                })
+            })?;
+            return Ok(out);
+        }
         let rows: Vec<Stored> = read_tx!(self, practice, |c| {
             let mut q = sqlx::query(query).bind(practice.as_uuid()).bind(kind.as_str());
             if let Some(owner) = owner {
@@ -737,6 +758,59 @@ impl ClaimRepository for SqlStore {
     }
 
     async fn history(&self, practice: PracticeId, patient: PatientId) -> Result<ClaimHistory, PortError> {
+        #[cfg(feature = "sqlite")]
+        if let Some(readers) = self.inline() {
+            // One read transaction: the version, claims and external sessions of one moment.
+            use super::sqlite_writer::{Args, fail as failed, query};
+            let name = claims_version(patient);
+            let external = format!(
+                "SELECT key, sealed_with IS NOT NULL, body FROM {}
+                 WHERE practice_id = $1 AND kind = $2 AND owner_id = $3 ORDER BY key",
+                self.records_by_owner()
+            );
+            let (mut version, mut claims, mut past) = (0i64, Vec::new(), Vec::new());
+            readers.read(|c| {
+                let at = Args::default().bind(practice.as_uuid());
+                query(
+                    c,
+                    "SELECT value FROM versions WHERE practice_id = $1 AND name = $2",
+                    &at.clone().bind(name.as_str()),
+                    |r| {
+                        version = r.get(0).map_err(failed)?;
+                        Ok(())
+                    },
+                )?;
+                query(
+                    c,
+                    "SELECT body FROM claims WHERE practice_id = $1 AND patient_id = $2 ORDER BY service_date",
+                    &at.clone().bind(patient.as_uuid()),
+                    |r| {
+                        claims.push(decode_claim(&r.get::<_, Vec<u8>>(0).map_err(failed)?)?);
+                        Ok(())
+                    },
+                )?;
+                query(
+                    c,
+                    &external,
+                    &at.bind(Kind::PastService.as_str()).bind(patient.as_uuid()),
+                    |r| {
+                        let (key, sealed, body): (String, bool, Vec<u8>) = (
+                            r.get(0).map_err(failed)?,
+                            r.get(1).map_err(failed)?,
+                            r.get(2).map_err(failed)?,
+                        );
+                        past.push(self.decode(practice, Kind::PastService, &key, sealed, &body)?);
+                        Ok(())
+                    },
+                )
+            })?;
+            claims.sort_by_key(|c| (c.service_date, c.id));
+            return Ok(ClaimHistory {
+                claims,
+                external: past,
+                version: to_u64(version),
+            });
+        }
         // The version first, for the same reason as a calendar snapshot.
         let (version, bodies) = read_tx!(self, practice, |c| {
             let version: Option<i64> =

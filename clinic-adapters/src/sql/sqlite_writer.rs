@@ -470,7 +470,7 @@ impl Bindable for Vec<u8> {
 
 /// A statement's arguments in order (`$1` first), built with the same `bind` calls as an
 /// sqlx query so the crate's binding macros serve both.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Args(Vec<Value>);
 
 impl Args {
@@ -526,7 +526,7 @@ pub(crate) fn query(
 }
 
 /// Runs a statement without parameters, prepared once.
-fn plain(c: &rusqlite::Connection, sql: &str) -> Result<(), PortError> {
+pub(crate) fn plain(c: &rusqlite::Connection, sql: &str) -> Result<(), PortError> {
     c.prepare_cached(sql).and_then(|mut s| s.raw_execute()).map_err(fail)?;
     Ok(())
 }

@@ -72,6 +72,7 @@ where
     more::destroying_notes_is_per_patient(make().await).await;
     more::snapshots_find_long_appointments_in_every_practice(make().await).await;
     more::tallies_sum_a_location_s_appointments(make().await).await;
+    more::patient_sessions_are_what_holds_time_in_the_window(make().await).await;
     use super::conformance_outbox as outbox;
     outbox::outbox_queues_claims_and_settles(make().await).await;
     outbox::concurrent_claims_never_share_a_notification(make().await).await;

@@ -538,3 +538,81 @@ pub async fn tallies_sum_a_location_s_appointments<S: Storage>(s: Arc<S>) {
     );
     assert!(s.tallies(ids().new_id(), here, window).await.unwrap().is_empty());
 }
+
+/// A patient's sessions are those of their appointments that hold time and start in the
+/// window (its start included, its end not, whatever the buffers), each once, with the
+/// service, location and status as they stand now; nothing of another patient or practice.
+pub async fn patient_sessions_are_what_holds_time_in_the_window<S: Storage>(s: Arc<S>) {
+    let practice: PracticeId = ids().new_id();
+    let (sam, alex): (PractitionerId, PractitionerId) = (ids().new_id(), ids().new_id());
+    let (pat, other): (PatientId, PatientId) = (ids().new_id(), ids().new_id());
+    let window = TimeRange::new(utc("2026-12-01T00:00:00Z"), utc("2026-12-08T00:00:00Z")).unwrap();
+    // Starts on the window's first instant, its buffer before it.
+    let mut first = appointment(practice, sam, pat, "2026-12-01T00:00:00Z", 50);
+    first.blocked = first.interval.widened(Duration::minutes(15), Duration::minutes(10));
+    let mut confirmed = appointment(practice, sam, pat, "2026-12-03T01:00:00Z", 50);
+    confirmed.status = AppointmentStatus::Confirmed;
+    let mut group = appointment(practice, alex, pat, "2026-12-04T01:00:00Z", 90);
+    group.patient_ids.push(other);
+    let ends_before = appointment(practice, alex, pat, "2026-11-30T23:00:00Z", 50);
+    let at_the_end = appointment(practice, sam, pat, "2026-12-08T00:00:00Z", 50);
+    let mut cancelled = appointment(practice, sam, pat, "2026-12-05T01:00:00Z", 50);
+    cancelled.status = AppointmentStatus::Cancelled(Cancellation {
+        by: CancelledBy::Patient,
+        reason: "unwell".into(),
+        at: utc("2026-11-20T00:00:00Z"),
+        late: false,
+    });
+    let someone_else = appointment(practice, alex, other, "2026-12-06T01:00:00Z", 50);
+    let elsewhere = appointment(ids().new_id(), sam, pat, "2026-12-06T03:00:00Z", 50);
+    let mut moved = appointment(practice, sam, pat, "2026-12-02T01:00:00Z", 50);
+    s.commit(
+        practice,
+        &[],
+        &[
+            first.clone(),
+            confirmed.clone(),
+            group.clone(),
+            ends_before,
+            at_the_end,
+            cancelled,
+            someone_else.clone(),
+            moved.clone(),
+        ],
+    )
+    .await
+    .unwrap();
+    s.commit(elsewhere.practice_id, &[], &[elsewhere]).await.unwrap();
+    // Moved out of the window to another service and location: the stored columns follow.
+    moved.interval = TimeRange::starting_at(utc("2026-12-09T01:00:00Z"), Duration::minutes(50)).unwrap();
+    moved.blocked = moved.interval.widened(Duration::zero(), Duration::minutes(10));
+    moved.service_id = ids().new_id();
+    moved.location_id = ids().new_id();
+    s.commit(practice, &[], std::slice::from_ref(&moved)).await.unwrap();
+    let got = s.patient_sessions(practice, pat, window).await.unwrap();
+    assert_eq!(
+        got,
+        vec![
+            PatientSession::of(&first),
+            PatientSession::of(&confirmed),
+            PatientSession::of(&group)
+        ]
+    );
+    assert_eq!(got[1].status, StatusKind::Confirmed);
+    assert_eq!(got[2].service, group.service_id);
+    assert_eq!(got[2].location, group.location_id);
+    let later = TimeRange::new(utc("2026-12-08T00:00:00Z"), utc("2026-12-31T00:00:00Z")).unwrap();
+    let got = s.patient_sessions(practice, pat, later).await.unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1], PatientSession::of(&moved));
+    assert_eq!(
+        s.patient_sessions(practice, other, window).await.unwrap(),
+        vec![PatientSession::of(&group), PatientSession::of(&someone_else)]
+    );
+    assert!(
+        s.patient_sessions(ids().new_id(), pat, window)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -198,6 +198,11 @@ pub async fn upgrade_from_version_1_keeps_everything(url: &str) {
         .await
         .unwrap();
     assert_eq!(snap.appointments, vec![appt.clone()]);
+    // So is version 4's service column, which counting the patient's sessions reads.
+    assert_eq!(
+        current.patient_sessions(practice, patient, window).await.unwrap(),
+        vec![clinic_core::ports::PatientSession::of(&appt)]
+    );
     assert_eq!(current.enqueue(std::slice::from_ref(&reminder)).await.unwrap(), 1);
     assert_eq!(
         current
@@ -210,12 +215,26 @@ pub async fn upgrade_from_version_1_keeps_everything(url: &str) {
     current.close().await;
 }
 
-/// Writes an appointment and its practitioner's index row as schema version 1 stored
-/// them (the current code writes version 3's columns, which version 1 lacks).
+/// Writes an appointment and its practitioner's and patient's index rows as schema
+/// version 1 stored them (the current code writes later versions' columns, which version
+/// 1 lacks).
 async fn insert_as_version_1(url: &str, a: &clinic_core::scheduling::Appointment) {
     use sqlx::Connection as _;
     let body = serde_json::to_vec(a).unwrap();
-    let resource = format!("practitioner:{}", a.practitioner_id.as_uuid().hyphenated());
+    // Each resource row with the range it holds: the practitioner's buffered, the patient's
+    // the session.
+    let rows = [
+        (
+            format!("practitioner:{}", a.practitioner_id.as_uuid().hyphenated()),
+            a.blocked.start_micros(),
+            a.blocked.end_micros(),
+        ),
+        (
+            format!("patient:{}", a.patient_ids[0].as_uuid().hyphenated()),
+            a.interval.start_micros(),
+            a.interval.end_micros(),
+        ),
+    ];
     let (ss, se, bs, be) = (
         a.interval.start_micros(),
         a.interval.end_micros(),
@@ -227,7 +246,7 @@ async fn insert_as_version_1(url: &str, a: &clinic_core::scheduling::Appointment
             session_start, session_end, block_start, block_end, body)
          VALUES ($1, $2, $3, NULL, TRUE, $4, $5, $6, $7, $8)",
         "INSERT INTO appointment_resources (practice_id, resource, block_start, appointment_id, block_end,
-            busy_start, busy_end, holds_time) VALUES ($1, $2, $3, $4, $5, $3, $5, TRUE)",
+            busy_start, busy_end, holds_time) VALUES ($1, $2, $3, $4, $5, $6, $7, TRUE)",
     );
     if url.starts_with("sqlite:") {
         #[cfg(feature = "sqlite")]
@@ -245,15 +264,19 @@ async fn insert_as_version_1(url: &str, a: &clinic_core::scheduling::Appointment
                 .execute(&mut c)
                 .await
                 .unwrap();
-            sqlx::query(index)
-                .bind(a.practice_id.as_uuid())
-                .bind(&resource)
-                .bind(bs)
-                .bind(a.id.as_uuid())
-                .bind(be)
-                .execute(&mut c)
-                .await
-                .unwrap();
+            for (resource, busy_start, busy_end) in &rows {
+                sqlx::query(index)
+                    .bind(a.practice_id.as_uuid())
+                    .bind(resource)
+                    .bind(bs)
+                    .bind(a.id.as_uuid())
+                    .bind(be)
+                    .bind(busy_start)
+                    .bind(busy_end)
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+            }
         }
         return;
     }
@@ -270,15 +293,19 @@ async fn insert_as_version_1(url: &str, a: &clinic_core::scheduling::Appointment
         .execute(&mut c)
         .await
         .unwrap();
-    sqlx::query(index)
-        .bind(a.practice_id.as_uuid())
-        .bind(&resource)
-        .bind(bs)
-        .bind(a.id.as_uuid())
-        .bind(be)
-        .execute(&mut c)
-        .await
-        .unwrap();
+    for (resource, busy_start, busy_end) in &rows {
+        sqlx::query(index)
+            .bind(a.practice_id.as_uuid())
+            .bind(resource)
+            .bind(bs)
+            .bind(a.id.as_uuid())
+            .bind(be)
+            .bind(busy_start)
+            .bind(busy_end)
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
     let _ = (ss, se);
 }
 

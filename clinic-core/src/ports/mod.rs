@@ -41,7 +41,7 @@ pub use payments::{
 };
 pub use storage::{
     AppointmentRepository, BookingContext, Busy, CalendarSnapshot, CommitNotices, ContextRequest, Guarded,
-    PatientRepository, PracticeRepository, PractitionerRepository, ResourceKey, WaitlistRepository,
+    PatientRepository, PatientSession, PracticeRepository, PractitionerRepository, ResourceKey, WaitlistRepository,
 };
 pub use threads::MessageRepository;
 pub use video::{JoinPermit, RoomSpec, VideoProvider, VideoRoom, VideoToken, room_name};

@@ -7,10 +7,10 @@
 use async_trait::async_trait;
 
 use super::PortError;
-use crate::ids::{AppointmentId, LocationId, PatientId, PracticeId, PractitionerId, RoomId};
+use crate::ids::{AppointmentId, LocationId, PatientId, PracticeId, PractitionerId, RoomId, ServiceId};
 use crate::people::{Patient, Practitioner};
 use crate::practice::{Location, Practice, Room, Service};
-use crate::scheduling::{Appointment, Availability, AvailabilityException, WaitlistEntry, WeeklyTemplate};
+use crate::scheduling::{Appointment, Availability, AvailabilityException, StatusKind, WaitlistEntry, WeeklyTemplate};
 use crate::time::TimeRange;
 
 /// Practices, their locations, rooms and services.
@@ -121,6 +121,38 @@ pub struct Busy {
     pub range: TimeRange,
     /// The appointment that holds it.
     pub appointment: AppointmentId,
+}
+
+/// One of a patient's sessions as the Medicare cap and referral course count a booking
+/// ahead (rule sheet §2): which service (so which MBS item and cap), where (so the
+/// clinic's date and year) and when. What [`AppointmentRepository::patient_sessions`]
+/// returns, read from beside the appointment so a year of them costs no decoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PatientSession {
+    /// The appointment.
+    pub appointment: AppointmentId,
+    /// Its service.
+    pub service: ServiceId,
+    /// Its location.
+    pub location: LocationId,
+    /// When its session starts.
+    pub start: chrono::DateTime<chrono::Utc>,
+    /// Its status (never cancelled: a cancelled appointment holds no session).
+    pub status: StatusKind,
+}
+
+impl PatientSession {
+    /// The session of `a`.
+    #[must_use]
+    pub fn of(a: &Appointment) -> Self {
+        Self {
+            appointment: a.id,
+            service: a.service_id,
+            location: a.location_id,
+            start: a.interval.start(),
+            status: a.status_kind(),
+        }
+    }
 }
 
 impl Busy {
@@ -276,6 +308,32 @@ pub trait AppointmentRepository: Send + Sync + 'static {
             .flat_map(|a| Busy::of(a, keys))
             .filter(|b| b.range.overlaps(&window))
             .collect())
+    }
+    /// The sessions of `patient` that hold time (every status but cancelled) and start in
+    /// `window` (its start included, its end not), by start then id: what counting the
+    /// patient's bookings against a year's Medicare cap reads. The default reads a
+    /// [`snapshot`](Self::snapshot); storage adapters answer from an index and columns
+    /// without loading appointments.
+    async fn patient_sessions(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+        window: TimeRange,
+    ) -> Result<Vec<PatientSession>, PortError> {
+        // Every session starting in the window has its blocked interval overlap it.
+        let snap = self
+            .snapshot(practice, &[ResourceKey::Patient(patient)], window)
+            .await?;
+        let mut v: Vec<PatientSession> = snap
+            .appointments
+            .iter()
+            .filter(|a| {
+                a.holds_time() && a.patient_ids.contains(&patient) && window.contains_instant(a.interval.start())
+            })
+            .map(PatientSession::of)
+            .collect();
+        v.sort_by_key(|s| (s.start, s.appointment));
+        Ok(v)
     }
     /// Every appointment of a patient, any status (cancelled included), by start.
     async fn patient_appointments(

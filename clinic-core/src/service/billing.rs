@@ -20,7 +20,7 @@ use crate::money::Money;
 use crate::ports::{
     AppointmentRepository, ClaimGateway, ClaimRepository, Clock, CredentialRepository, IdGenerator, IdGeneratorExt,
     IntentRequest, InvoiceRepository, PatientRepository, PaymentEvent, PaymentGateway, PaymentIntent, PortErrorKind,
-    PracticeRepository, PractitionerRepository, ReferralRepository, RefundRequest, ResourceKey,
+    PracticeRepository, PractitionerRepository, ReferralRepository, RefundRequest,
 };
 use crate::scheduling::{Appointment, DeliveryMode, StatusKind};
 use crate::time::{TimeRange, local_date};
@@ -913,11 +913,6 @@ impl BillingService {
         appt: &Appointment,
     ) -> Result<Vec<BookingWarning>, ServiceError> {
         let services = self.ports.practices.services(practice).await?;
-        let medicare_service = |a: &Appointment| {
-            services
-                .iter()
-                .any(|s| s.id == a.service_id && s.default_mbs_item.is_some())
-        };
         let Some(item_no) = services
             .iter()
             .find(|s| s.id == appt.service_id)
@@ -925,7 +920,12 @@ impl BillingService {
         else {
             return Ok(Vec::new());
         };
-        let zone = self.zone_of(practice, appt.location_id).await?;
+        let locations = self.ports.practices.locations(practice).await?;
+        let zone = locations
+            .iter()
+            .find(|l| l.id == appt.location_id)
+            .map(|l| l.zone)
+            .ok_or(ServiceError::NotFound { entity: "location" })?;
         let date = local_date(zone, appt.interval.start());
         let (Some(item), Some(rule)) = (
             self.rules.catalogue.item_as_at(&item_no, date),
@@ -933,32 +933,18 @@ impl BillingService {
         ) else {
             return Ok(Vec::new());
         };
-        let now = self.ports.clock.now();
-        // The calendar year at the clinic, with a day's margin for zone offsets.
-        let year_start = NaiveDate::from_ymd_opt(date.year(), 1, 1).unwrap_or(date);
-        let window = TimeRange::new(
-            year_start.and_time(chrono::NaiveTime::MIN).and_utc() - Duration::days(1),
-            year_start.and_time(chrono::NaiveTime::MIN).and_utc() + Duration::days(367),
-        )?;
         let mut warnings = Vec::new();
         for patient in &appt.patient_ids {
             let history = self.ports.claims.history(practice, *patient).await?.past_services();
-            let snap = self
-                .ports
-                .appointments
-                .snapshot(practice, &[ResourceKey::Patient(*patient)], window)
+            let ahead = self
+                .booked_ahead(practice, *patient, date.year(), Some(appt.id), &services, &locations)
                 .await?;
-            let future: Vec<&Appointment> = snap
-                .appointments
-                .iter()
-                .filter(|a| a.id != appt.id && a.interval.start() > now && medicare_service(a))
-                .filter(|a| local_date(zone, a.interval.start()).year() == date.year())
-                .collect();
+            let future = ahead.of(item.cap);
             let claimed = history
                 .iter()
                 .filter(|s| s.claimed && s.cap == item.cap && s.date.year() == date.year())
                 .count();
-            let counted = u16::try_from(claimed + future.len()).unwrap_or(u16::MAX);
+            let counted = u16::try_from(claimed + future).unwrap_or(u16::MAX);
             let cap = rule.cap(item.cap);
             if counted >= cap && !warnings.contains(&BookingWarning::WouldExceedCap { counted, cap }) {
                 warnings.push(BookingWarning::WouldExceedCap { counted, cap });
@@ -979,13 +965,68 @@ impl BillingService {
                         .iter()
                         .filter(|s| s.claimed && s.referral_id == Some(r.id))
                         .count();
-                    if used + future.len() >= covers {
+                    if used + future >= covers {
                         warnings.push(BookingWarning::NeedsNewReferral);
                     }
                 }
             }
         }
         Ok(warnings)
+    }
+
+    /// The patient's sessions booked ahead in calendar `year` at the clinic, counted by
+    /// the annual cap they fall under: sessions still to come (requested, booked or
+    /// confirmed, starting after now) of a service with an MBS item, in that year by the
+    /// date at their own location, under the cap of the item in force on that date.
+    /// `except` is left out (the booking being warned about). Read through
+    /// [`patient_sessions`](crate::ports::AppointmentRepository::patient_sessions), so a
+    /// year of bookings costs a few columns each.
+    async fn booked_ahead(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+        year: i32,
+        except: Option<AppointmentId>,
+        services: &[crate::practice::Service],
+        locations: &[crate::practice::Location],
+    ) -> Result<BookedAhead, ServiceError> {
+        let now = self.ports.clock.now();
+        // The calendar year at the clinic, with a day's margin either side for zone offsets.
+        let window = year_window(year)?;
+        let sessions = self
+            .ports
+            .appointments
+            .patient_sessions(practice, patient, window)
+            .await?;
+        let mut ahead = BookedAhead::default();
+        for s in &sessions {
+            let still_ahead = matches!(
+                s.status,
+                StatusKind::Requested | StatusKind::Booked | StatusKind::Confirmed
+            );
+            if s.start <= now || !still_ahead || Some(s.appointment) == except {
+                continue;
+            }
+            let Some(zone) = locations.iter().find(|l| l.id == s.location).map(|l| l.zone) else {
+                continue;
+            };
+            let date = local_date(zone, s.start);
+            if date.year() != year {
+                continue;
+            }
+            let cap = services
+                .iter()
+                .find(|x| x.id == s.service)
+                .and_then(|x| x.default_mbs_item.as_deref())
+                .and_then(|item| self.rules.catalogue.item_as_at(item, date))
+                .map(|item| item.cap);
+            match cap {
+                Some(CapKind::Individual) => ahead.individual += 1,
+                Some(CapKind::Group) => ahead.group += 1,
+                None => {}
+            }
+        }
+        Ok(ahead)
     }
 
     /// A patient's Better Access usage in calendar `year`: sessions claimed and booked
@@ -1017,49 +1058,11 @@ impl BillingService {
                 .filter(|s| s.claimed && s.cap == kind && s.date.year() == year)
                 .count()
         };
-        // Booked ahead: future appointments of Medicare services in the year, by the
-        // service date at their location.
         let services = self.ports.practices.services(practice).await?;
         let locations = self.ports.practices.locations(practice).await?;
-        let now = self.ports.clock.now();
-        let year_start = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(on);
-        let window = TimeRange::new(
-            year_start.and_time(chrono::NaiveTime::MIN).and_utc() - Duration::days(1),
-            year_start.and_time(chrono::NaiveTime::MIN).and_utc() + Duration::days(367),
-        )?;
-        let snap = self
-            .ports
-            .appointments
-            .snapshot(practice, &[ResourceKey::Patient(patient)], window)
+        let ahead = self
+            .booked_ahead(practice, patient, year, None, &services, &locations)
             .await?;
-        let (mut booked_individual, mut booked_group) = (0usize, 0usize);
-        for a in &snap.appointments {
-            let ahead = matches!(
-                a.status.kind(),
-                StatusKind::Requested | StatusKind::Booked | StatusKind::Confirmed
-            );
-            if a.interval.start() <= now || !a.patient_ids.contains(&patient) || !ahead {
-                continue;
-            }
-            let Some(zone) = locations.iter().find(|l| l.id == a.location_id).map(|l| l.zone) else {
-                continue;
-            };
-            let date = local_date(zone, a.interval.start());
-            if date.year() != year {
-                continue;
-            }
-            let cap = services
-                .iter()
-                .find(|s| s.id == a.service_id)
-                .and_then(|s| s.default_mbs_item.as_deref())
-                .and_then(|item| self.rules.catalogue.item_as_at(item, date))
-                .map(|item| item.cap);
-            match cap {
-                Some(CapKind::Individual) => booked_individual += 1,
-                Some(CapKind::Group) => booked_group += 1,
-                None => {}
-            }
-        }
         let count = |claimed: usize, booked: usize, cap: u16| {
             let claimed = u16::try_from(claimed).unwrap_or(u16::MAX);
             let booked = u16::try_from(booked).unwrap_or(u16::MAX);
@@ -1093,11 +1096,37 @@ impl BillingService {
             year,
             individual: count(
                 claimed(CapKind::Individual),
-                booked_individual,
+                ahead.individual,
                 rule.cap(CapKind::Individual),
             ),
-            group: count(claimed(CapKind::Group), booked_group, rule.cap(CapKind::Group)),
+            group: count(claimed(CapKind::Group), ahead.group, rule.cap(CapKind::Group)),
             course,
         })
     }
+}
+
+/// Sessions booked ahead in a year, by the annual cap they count against.
+#[derive(Clone, Copy, Debug, Default)]
+struct BookedAhead {
+    individual: usize,
+    group: usize,
+}
+
+impl BookedAhead {
+    fn of(self, cap: CapKind) -> usize {
+        match cap {
+            CapKind::Individual => self.individual,
+            CapKind::Group => self.group,
+        }
+    }
+}
+
+/// Calendar `year` in UTC with a day's margin either side, so that every instant whose
+/// date at any clinic is in that year falls inside it (zone offsets are under a day).
+fn year_window(year: i32) -> Result<TimeRange, ServiceError> {
+    let start = NaiveDate::from_ymd_opt(year, 1, 1)
+        .ok_or_else(|| crate::FieldError::new("year", "is out of range"))?
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc();
+    Ok(TimeRange::new(start - Duration::days(1), start + Duration::days(367))?)
 }

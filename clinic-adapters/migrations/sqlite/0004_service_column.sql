@@ -1,0 +1,7 @@
+-- clinic-rs storage, schema version 4 (SQLite): each appointment's service beside its
+-- body, so counting a patient's year of bookings against the Medicare cap reads the
+-- patient's index rows and a few columns instead of decoding every appointment.
+-- Existing rows are filled from their bodies.
+ALTER TABLE appointments ADD COLUMN service_id BLOB;
+UPDATE appointments SET
+    service_id = unhex(replace(json_extract(CAST(body AS TEXT), '$.service_id'), '-', ''));
