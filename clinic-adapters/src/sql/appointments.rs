@@ -284,6 +284,11 @@ fn sessions_from(rows: Vec<SessionRow>) -> Result<Vec<PatientSession>, PortError
     Ok(out)
 }
 
+/// The most resource-days (keys times days of the window) a busy-time read runs in place
+/// on SQLite: at a few stretches a day, at most some thousands of rows, a millisecond.
+#[cfg(feature = "sqlite")]
+const INLINE_KEY_DAYS: i64 = 1_000;
+
 /// Resource rows per multi-row insert: 8 parameters each, well under both databases' limits.
 const ROWS_PER_INSERT: usize = 500;
 
@@ -485,6 +490,51 @@ impl AppointmentRepository for SqlStore {
                     });
                 }
             }
+            return Ok(out);
+        }
+        // A few keys over weeks or months are read in place, a row per stretch (without a
+        // driver between, rows cost nothing to hand over); a whole practice over months is
+        // thousands of rows, which would hold up the runtime thread, and goes to the pool.
+        #[cfg(feature = "sqlite")]
+        let key_days = i64::try_from(n)
+            .unwrap_or(i64::MAX)
+            .saturating_mul((window.end() - window.start()).num_days() + 1);
+        #[cfg(feature = "sqlite")]
+        if let Some(readers) = self.inline().filter(|_| key_days <= INLINE_KEY_DAYS) {
+            use super::sqlite_writer::{Args, fail as failed, query};
+            let sql = format!(
+                "SELECT r.resource, r.busy_start, r.busy_end, r.appointment_id
+                 FROM appointment_resources r
+                 WHERE r.practice_id = $1 AND r.holds_time AND r.resource IN ({resources})
+                   AND r.block_start >= ${start} - {SCAN_FLOOR} AND r.block_start < ${end}
+                   AND r.busy_end > ${start} AND r.busy_start < ${end}",
+                resources = placeholders(2, n),
+                start = n + 2,
+                end = n + 3,
+            );
+            let mut args = Args::default().bind(practice.as_uuid());
+            for k in keys {
+                args = args.bind(resource_name(*k).as_str());
+            }
+            let args = args.bind(window.start_micros()).bind(window.end_micros());
+            let mut out = Vec::new();
+            readers.read(|c| {
+                query(c, &sql, &args, |r| {
+                    let name: String = r.get(0).map_err(failed)?;
+                    let Some(key) = by_name.get(&name).copied() else {
+                        return Ok(());
+                    };
+                    let id: Vec<u8> = r.get(3).map_err(failed)?;
+                    out.push(Busy {
+                        key,
+                        range: micros_range(r.get(1).map_err(failed)?, r.get(2).map_err(failed)?)?,
+                        appointment: AppointmentId::from_uuid(
+                            Uuid::from_slice(&id).map_err(|e| super::corrupt("appointment id", e))?,
+                        ),
+                    });
+                    Ok(())
+                })
+            })?;
             return Ok(out);
         }
         let sql = format!(
