@@ -184,11 +184,11 @@ fn bench_store(c: &mut Criterion, rt: &Runtime, name: &str, url: &str, store: &A
     let service = booking_service(store, p);
     assert!(rt.block_on(search(&service, p, false)) > 1000);
     g.bench_function("slot_search_50x90", |b| {
-        b.iter(|| rt.block_on(search(&service, p, false)))
+        b.iter(|| rt.block_on(search(&service, p, false)));
     });
     assert!(rt.block_on(search(&service, p, true)) > 20);
     g.bench_function("slot_search_1x90", |b| {
-        b.iter(|| rt.block_on(search(&service, p, true)))
+        b.iter(|| rt.block_on(search(&service, p, true)));
     });
     g.finish();
 }
