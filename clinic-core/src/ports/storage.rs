@@ -124,7 +124,7 @@ pub struct Busy {
 }
 
 /// One of a patient's sessions as the Medicare cap and referral course count a booking
-/// ahead (rule sheet §2): which service (so which MBS item and cap), where (so the
+/// ahead (rule sheet §1): which service (so which MBS item and cap), where (so the
 /// clinic's date and year) and when. What [`AppointmentRepository::patient_sessions`]
 /// returns, read from beside the appointment so a year of them costs no decoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

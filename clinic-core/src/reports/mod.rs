@@ -7,7 +7,7 @@
 //! | attendance | per practitioner: appointments due in the period (all but requests), no-shows and late cancellations (cancelled with less notice than the practice's policy), each as a share of those due |
 //! | revenue | per month of issue: Medicare rebates, the gap above the rebate on Medicare lines, private fees on other lines, GST collected, all as invoiced (drafts excluded) |
 //! | outstanding | issued invoices with a balance, by age since issue: 0–30, 31–60, 61–90, 90+ days |
-//! | Medicare caps | patients by individual sessions claimed in the calendar year against the cap in force (rule sheet §2) |
+//! | Medicare caps | patients by individual sessions claimed in the calendar year against the cap in force (rule sheet §1) |
 //! | credentials | AHPRA registrations and indemnity policies whose latest record expires within the horizon |
 //!
 //! Dates are local to the practice; a period is a run of whole local days, at most 366.

@@ -170,7 +170,7 @@ pub struct CapCount {
     pub claimed: u16,
     /// Sessions booked ahead in the year, not yet claimed.
     pub booked: u16,
-    /// The cap in force (rule sheet §2, versioned in `caps.txt`).
+    /// The cap in force (rule sheet §1, versioned in `caps.txt`).
     pub cap: u16,
     /// What is left once the booked sessions are claimed (never below zero).
     pub remaining: u16,
@@ -881,10 +881,10 @@ impl BillingService {
     }
 
     /// Warnings for a booked appointment of a Medicare service, which never block it:
-    /// over the annual cap, counting the sessions already claimed in its calendar year
-    /// plus the patient's other future bookings of Medicare services that year; no
-    /// referral on file; or the latest referral's course used up by claims and future
-    /// bookings.
+    /// over the annual cap its item counts against (individual or group, rule sheet §1),
+    /// counting the sessions already claimed under that cap in its calendar year plus
+    /// the patient's other bookings ahead under it that year; no referral on file; or the
+    /// latest referral's course used up by claims and those bookings ahead.
     ///
     /// # Errors
     /// Port errors only.
@@ -1032,7 +1032,7 @@ impl BillingService {
     /// A patient's Better Access usage in calendar `year`: sessions claimed and booked
     /// against each annual cap, and the referral course in use. The cap is the one in
     /// force on `on` (a date in that year: today for the current year), because the cap
-    /// changed mid-year before (rule sheet §2).
+    /// changed mid-year before (rule sheet §1).
     ///
     /// # Errors
     /// [`ServiceError::Invalid`] when `on` is not in `year`; port errors.
