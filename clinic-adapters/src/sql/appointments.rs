@@ -2,9 +2,10 @@
 //!
 //! A booking's statements are kept few on purpose, since each costs a round trip: the
 //! snapshot is one statement (versions and appointments together, from one database
-//! snapshot). On SQLite the snapshot and a commit of new appointments are each one request
-//! to the booking writer's thread (`sqlite_writer`), which runs every statement there; a
-//! commit that changes a stored appointment takes the general path through sqlx. On
+//! snapshot). On SQLite a booking's snapshot is read in place (`sqlite_read`) and a commit
+//! of new appointments is one request to the booking writer's thread (`sqlite_writer`),
+//! which runs every statement there; a commit that changes a stored appointment takes the
+//! general path through sqlx. On
 //! PostgreSQL a commit of new appointments is one statement for the notices, the swap and
 //! both inserts.
 
@@ -289,6 +290,14 @@ fn sessions_from(rows: Vec<SessionRow>) -> Result<Vec<PatientSession>, PortError
 #[cfg(feature = "sqlite")]
 const INLINE_KEY_DAYS: i64 = 1_000;
 
+/// Resource-days of a read: `keys` keys times the days `window` touches.
+#[cfg(feature = "sqlite")]
+fn key_days(keys: usize, window: TimeRange) -> i64 {
+    i64::try_from(keys)
+        .unwrap_or(i64::MAX)
+        .saturating_mul((window.end() - window.start()).num_days() + 1)
+}
+
 /// Resource rows per multi-row insert: 8 parameters each, well under both databases' limits.
 const ROWS_PER_INSERT: usize = 500;
 
@@ -360,9 +369,10 @@ impl AppointmentRepository for SqlStore {
             end = 2 * n + 4,
         );
         #[cfg(feature = "sqlite")]
-        if let super::Db::Sqlite { booking, gate, .. } = &self.db {
-            // On the booking writer, in order with the commits it runs: one hand-off, and
-            // what it reads is what the next commit's guards are checked against.
+        if let super::Db::Sqlite {
+            booking, gate, inline, ..
+        } = &self.db
+        {
             let mut args = super::sqlite_writer::Args::default().bind(practice.as_uuid());
             for name in &version_names {
                 args = args.bind(name);
@@ -372,31 +382,36 @@ impl AppointmentRepository for SqlStore {
                 args = args.bind(resource_name(*k));
             }
             let args = args.bind(window.start_micros()).bind(window.end_micros());
-            let _shared = gate.read().await;
-            let read = booking
-                .run(move |c| {
-                    let mut versions = HashMap::new();
-                    let mut bodies = BTreeMap::new();
-                    super::sqlite_writer::query(c, &sql, &args, |r| {
-                        let at = |e| super::corrupt("calendar row", e);
-                        match r.get::<_, Option<Vec<u8>>>(0).map_err(at)? {
-                            Some(id) => {
-                                let id = Uuid::from_slice(&id).map_err(|e| super::corrupt("appointment id", e))?;
-                                if let std::collections::btree_map::Entry::Vacant(slot) = bodies.entry(id) {
-                                    slot.insert(r.get::<_, Vec<u8>>(3).map_err(at)?);
-                                }
-                            }
-                            None => {
-                                versions.insert(r.get::<_, String>(1).map_err(at)?, r.get::<_, i64>(2).map_err(at)?);
+            let read = move |c: &rusqlite::Connection| {
+                let mut versions = HashMap::new();
+                let mut bodies = BTreeMap::new();
+                super::sqlite_writer::query(c, &sql, &args, |r| {
+                    let at = |e| super::corrupt("calendar row", e);
+                    match r.get::<_, Option<Vec<u8>>>(0).map_err(at)? {
+                        Some(id) => {
+                            let id = Uuid::from_slice(&id).map_err(|e| super::corrupt("appointment id", e))?;
+                            if let std::collections::btree_map::Entry::Vacant(slot) = bodies.entry(id) {
+                                slot.insert(r.get::<_, Vec<u8>>(3).map_err(at)?);
                             }
                         }
-                        Ok(())
-                    })?;
-                    Ok(Some((versions, bodies)))
-                })
-                .await?;
-            drop(_shared);
-            let (versions, bodies) = read.unwrap_or_default();
+                        None => {
+                            versions.insert(r.get::<_, String>(1).map_err(at)?, r.get::<_, i64>(2).map_err(at)?);
+                        }
+                    }
+                    Ok(())
+                })?;
+                Ok((versions, bodies))
+            };
+            // A booking's snapshot (a few keys over hours) is read in place, no hand-off:
+            // a reader sees every commit already acknowledged, and one that lands after
+            // the read moves a version the commit's guards then catch. A wide snapshot
+            // goes to the booking writer's thread, off the runtime's.
+            let (versions, bodies) = if key_days(n, window) <= INLINE_KEY_DAYS {
+                inline.read(read)?
+            } else {
+                let _shared = gate.read().await;
+                booking.run(move |c| read(c).map(Some)).await?.unwrap_or_default()
+            };
             return self.snapshot_from(practice, keys, &version_names, &versions, &bodies);
         }
         let (versions, bodies) = read_tx!(self, practice, |c| {
@@ -496,11 +511,7 @@ impl AppointmentRepository for SqlStore {
         // driver between, rows cost nothing to hand over); a whole practice over months is
         // thousands of rows, which would hold up the runtime thread, and goes to the pool.
         #[cfg(feature = "sqlite")]
-        let key_days = i64::try_from(n)
-            .unwrap_or(i64::MAX)
-            .saturating_mul((window.end() - window.start()).num_days() + 1);
-        #[cfg(feature = "sqlite")]
-        if let Some(readers) = self.inline().filter(|_| key_days <= INLINE_KEY_DAYS) {
+        if let Some(readers) = self.inline().filter(|_| key_days(n, window) <= INLINE_KEY_DAYS) {
             use super::sqlite_writer::{Args, fail as failed, query};
             let sql = format!(
                 "SELECT r.resource, r.busy_start, r.busy_end, r.appointment_id

@@ -248,6 +248,24 @@ async fn insert_as_version_1(url: &str, a: &clinic_core::scheduling::Appointment
         "INSERT INTO appointment_resources (practice_id, resource, block_start, appointment_id, block_end,
             busy_start, busy_end, holds_time) VALUES ($1, $2, $3, $4, $5, $6, $7, TRUE)",
     );
+    // The resource rows on connection `$c`, the same statements on either driver.
+    macro_rules! insert_rows {
+        ($c:ident) => {
+            for (resource, busy_start, busy_end) in &rows {
+                sqlx::query(index)
+                    .bind(a.practice_id.as_uuid())
+                    .bind(resource)
+                    .bind(bs)
+                    .bind(a.id.as_uuid())
+                    .bind(be)
+                    .bind(busy_start)
+                    .bind(busy_end)
+                    .execute(&mut $c)
+                    .await
+                    .unwrap();
+            }
+        };
+    }
     if url.starts_with("sqlite:") {
         #[cfg(feature = "sqlite")]
         {
@@ -264,19 +282,7 @@ async fn insert_as_version_1(url: &str, a: &clinic_core::scheduling::Appointment
                 .execute(&mut c)
                 .await
                 .unwrap();
-            for (resource, busy_start, busy_end) in &rows {
-                sqlx::query(index)
-                    .bind(a.practice_id.as_uuid())
-                    .bind(resource)
-                    .bind(bs)
-                    .bind(a.id.as_uuid())
-                    .bind(be)
-                    .bind(busy_start)
-                    .bind(busy_end)
-                    .execute(&mut c)
-                    .await
-                    .unwrap();
-            }
+            insert_rows!(c);
         }
         return;
     }
@@ -293,19 +299,7 @@ async fn insert_as_version_1(url: &str, a: &clinic_core::scheduling::Appointment
         .execute(&mut c)
         .await
         .unwrap();
-    for (resource, busy_start, busy_end) in &rows {
-        sqlx::query(index)
-            .bind(a.practice_id.as_uuid())
-            .bind(resource)
-            .bind(bs)
-            .bind(a.id.as_uuid())
-            .bind(be)
-            .bind(busy_start)
-            .bind(busy_end)
-            .execute(&mut c)
-            .await
-            .unwrap();
-    }
+    insert_rows!(c);
     let _ = (ss, se);
 }
 
