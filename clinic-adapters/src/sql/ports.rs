@@ -211,6 +211,16 @@ impl SqlStore {
             .ok_or_else(|| PortError::not_found(what))
     }
 
+    /// One owner's records of a kind, by key: `key`, whether sealed, `body`. Parameters:
+    /// the practice, the kind, the owner's id.
+    fn owned_records_sql(&self) -> String {
+        format!(
+            "SELECT key, sealed_with IS NOT NULL, body FROM {}
+             WHERE practice_id = $1 AND kind = $2 AND owner_id = $3 ORDER BY key",
+            self.records_by_owner()
+        )
+    }
+
     /// Every record of a kind (of one owner if given), by key.
     pub(super) async fn list<T: DeserializeOwned>(
         &self,
@@ -220,11 +230,7 @@ impl SqlStore {
     ) -> Result<Vec<T>, PortError> {
         let by_owner;
         let query = if owner.is_some() {
-            by_owner = format!(
-                "SELECT key, sealed_with IS NOT NULL, body FROM {}
-                 WHERE practice_id = $1 AND kind = $2 AND owner_id = $3 ORDER BY key",
-                self.records_by_owner()
-            );
+            by_owner = self.owned_records_sql();
             by_owner.as_str()
         } else {
             "SELECT key, sealed_with IS NOT NULL, body FROM records
@@ -763,11 +769,7 @@ impl ClaimRepository for SqlStore {
             // One read transaction: the version, claims and external sessions of one moment.
             use super::sqlite_writer::{Args, fail as failed, query};
             let name = claims_version(patient);
-            let external = format!(
-                "SELECT key, sealed_with IS NOT NULL, body FROM {}
-                 WHERE practice_id = $1 AND kind = $2 AND owner_id = $3 ORDER BY key",
-                self.records_by_owner()
-            );
+            let external = self.owned_records_sql();
             let (mut version, mut claims, mut past) = (0i64, Vec::new(), Vec::new());
             readers.read(|c| {
                 let at = Args::default().bind(practice.as_uuid());
@@ -814,11 +816,7 @@ impl ClaimRepository for SqlStore {
         // The version first, for the same reason as a calendar snapshot; the sessions
         // claimed elsewhere in the same transaction (one round trip fewer a Medicare
         // booking's warnings).
-        let external_sql = format!(
-            "SELECT key, sealed_with IS NOT NULL, body FROM {}
-             WHERE practice_id = $1 AND kind = $2 AND owner_id = $3 ORDER BY key",
-            self.records_by_owner()
-        );
+        let external_sql = self.owned_records_sql();
         let (version, bodies, external) = read_tx!(self, practice, |c| {
             let version: Option<i64> =
                 sqlx::query_scalar("SELECT value FROM versions WHERE practice_id = $1 AND name = $2")
