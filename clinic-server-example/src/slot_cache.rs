@@ -13,6 +13,12 @@
 //!   `PUT`, `PATCH` or `DELETE` starts a new generation: [`note_writes`]),
 //! - the query is the same in every parameter (practice, service, dates, zone,
 //!   practitioners, location, patient, mode).
+//!
+//! Requests that miss the same question at once compute it once: the first computes while
+//! the rest wait for it and then read its answer ([`SlotCache::get_or_compute`]). Without
+//! this, every request arriving while an expired answer was recomputed computed it too,
+//! which slowed the computation and let more requests in: on PostgreSQL at a steady
+//! 2,000 searches a second the p99 reached a second.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -65,6 +71,8 @@ struct Entry {
 pub struct SlotCache {
     generation: AtomicU64,
     entries: Mutex<HashMap<String, Entry>>,
+    /// A lock per question being computed, held while it is.
+    computing: Mutex<HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl std::fmt::Debug for SlotCache {
@@ -102,6 +110,43 @@ impl SlotCache {
             entries.clear();
         }
         entries.insert(key, Entry { at, generation, body });
+    }
+
+    /// The answer to `key` (asked at `asked`): the one kept if still fresh, else the one
+    /// `compute` gives, kept for the next asker. Requests missing the same key at once take
+    /// turns: the first computes, the others then find its answer. A failed computation
+    /// keeps nothing, and the next in turn computes again.
+    ///
+    /// # Errors
+    /// What `compute` returns.
+    pub async fn get_or_compute<E>(
+        &self,
+        key: String,
+        asked: Instant,
+        compute: impl std::future::Future<Output = Result<Answer, E>>,
+    ) -> Result<Answer, E> {
+        if let Some(answer) = self.get(&key, asked) {
+            return Ok(answer);
+        }
+        let lock = self.lock_for(&key);
+        let _turn = lock.lock().await;
+        if let Some(answer) = self.get(&key, Instant::now()) {
+            return Ok(answer);
+        }
+        let generation = self.generation();
+        let answer = compute.await?;
+        self.put(key, generation, asked, answer.clone());
+        Ok(answer)
+    }
+
+    /// The lock computing `key` holds. Locks no request holds are dropped once there are
+    /// as many as the cache keeps answers, so their number stays bounded.
+    fn lock_for(&self, key: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.computing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if locks.len() >= CAPACITY && !locks.contains_key(key) {
+            locks.retain(|_, l| std::sync::Arc::strong_count(l) > 1);
+        }
+        locks.entry(key.to_owned()).or_default().clone()
     }
 
     /// The current generation.
@@ -191,6 +236,60 @@ mod tests {
         }
         let held: usize = cache.entries.lock().unwrap().values().map(|e| e.body.body.len()).sum();
         assert!(held <= MAX_BYTES);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_question_missed_at_once_is_computed_once() {
+        let cache = std::sync::Arc::new(SlotCache::default());
+        let computed = std::sync::Arc::new(AtomicU64::new(0));
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (cache, computed) = (cache.clone(), computed.clone());
+                tokio::spawn(async move {
+                    cache
+                        .get_or_compute("q".into(), Instant::now(), async {
+                            computed.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            Ok::<_, ()>(Answer::from(Bytes::from_static(b"[1]")))
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap().unwrap().body, Bytes::from_static(b"[1]"));
+        }
+        assert_eq!(computed.load(Ordering::SeqCst), 1);
+        // A failure keeps nothing: the next asker computes.
+        let failed = cache
+            .get_or_compute("r".into(), Instant::now(), async { Err::<Answer, _>("down") })
+            .await;
+        assert_eq!(failed.unwrap_err(), "down");
+        let again = cache
+            .get_or_compute("r".into(), Instant::now(), async {
+                Ok::<_, ()>(Answer::from(Bytes::from_static(b"[]")))
+            })
+            .await
+            .unwrap();
+        assert_eq!(again.body, Bytes::from_static(b"[]"));
+        // A write in between: computed again.
+        cache.invalidate();
+        let after = cache
+            .get_or_compute("q".into(), Instant::now(), async {
+                Ok::<_, ()>(Answer::from(Bytes::from_static(b"[2]")))
+            })
+            .await
+            .unwrap();
+        assert_eq!(after.body, Bytes::from_static(b"[2]"));
+    }
+
+    #[test]
+    fn locks_are_bounded() {
+        let cache = SlotCache::default();
+        for i in 0..(3 * CAPACITY) {
+            drop(cache.lock_for(&format!("q{i}")));
+        }
+        assert!(cache.computing.lock().unwrap().len() <= CAPACITY);
     }
 
     #[test]

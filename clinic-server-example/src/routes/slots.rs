@@ -73,59 +73,60 @@ pub(crate) async fn search(
         p.after
     );
     let asked = std::time::Instant::now();
-    if let Some(answer) = s.slot_cache.get(&key, asked) {
-        return Ok(page_response(&uri, answer));
-    }
-    let limit = match p.limit {
-        None => NonZeroUsize::new(DEFAULT_PAGE),
-        Some(n) => usize::try_from(n)
-            .ok()
-            .filter(|n| *n <= MAX_PAGE)
-            .and_then(NonZeroUsize::new),
-    }
-    .ok_or_else(|| FieldError::new("limit", format!("must be from 1 to {MAX_PAGE}")))?;
-    let after = p.after.as_deref().map(str::parse::<SlotCursor>).transpose()?;
-    let generation = s.slot_cache.generation();
-    let viewer_zone = clinic_core::time::parse_zone("zone", p.zone.as_deref().unwrap_or("Australia/Sydney"))?;
-    let practitioner_ids = p
-        .practitioner_id
-        .as_deref()
-        .map(|list| {
-            list.split(',')
-                .filter(|x| !x.trim().is_empty())
-                .map(|x| x.trim().parse::<PractitionerId>())
-                .collect::<Result<Vec<_>, FieldError>>()
+    let answer = s
+        .slot_cache
+        .get_or_compute(key, asked, async {
+            let limit = match p.limit {
+                None => NonZeroUsize::new(DEFAULT_PAGE),
+                Some(n) => usize::try_from(n)
+                    .ok()
+                    .filter(|n| *n <= MAX_PAGE)
+                    .and_then(NonZeroUsize::new),
+            }
+            .ok_or_else(|| FieldError::new("limit", format!("must be from 1 to {MAX_PAGE}")))?;
+            let after = p.after.as_deref().map(str::parse::<SlotCursor>).transpose()?;
+            let viewer_zone = clinic_core::time::parse_zone("zone", p.zone.as_deref().unwrap_or("Australia/Sydney"))?;
+            let practitioner_ids = p
+                .practitioner_id
+                .as_deref()
+                .map(|list| {
+                    list.split(',')
+                        .filter(|x| !x.trim().is_empty())
+                        .map(|x| x.trim().parse::<PractitionerId>())
+                        .collect::<Result<Vec<_>, FieldError>>()
+                })
+                .transpose()?
+                .unwrap_or_default();
+            let search = SlotSearch {
+                service_id: p.service_id,
+                practitioner_ids,
+                query: SlotQuery {
+                    from: p.from,
+                    to: p.to,
+                    viewer_zone,
+                    mode: p.mode.unwrap_or(DeliveryMode::InPerson),
+                    location: p.location_id,
+                    patient: p.patient_id,
+                },
+            };
+            let page = s
+                .booking
+                .search_slot_page(s.practice, &search, after, Some(limit))
+                .await?;
+            let body = axum::body::Bytes::from(serde_json::to_vec(&page.slots).map_err(|_| {
+                ApiError::new(
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "serialization_failed",
+                    "the slots could not be written",
+                )
+            })?);
+            let answer = Answer {
+                body,
+                next: page.next.map(|c| c.to_string().into()),
+            };
+            Ok::<_, ApiError>(answer)
         })
-        .transpose()?
-        .unwrap_or_default();
-    let search = SlotSearch {
-        service_id: p.service_id,
-        practitioner_ids,
-        query: SlotQuery {
-            from: p.from,
-            to: p.to,
-            viewer_zone,
-            mode: p.mode.unwrap_or(DeliveryMode::InPerson),
-            location: p.location_id,
-            patient: p.patient_id,
-        },
-    };
-    let page = s
-        .booking
-        .search_slot_page(s.practice, &search, after, Some(limit))
         .await?;
-    let body = axum::body::Bytes::from(serde_json::to_vec(&page.slots).map_err(|_| {
-        ApiError::new(
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "serialization_failed",
-            "the slots could not be written",
-        )
-    })?);
-    let answer = Answer {
-        body,
-        next: page.next.map(|c| c.to_string().into()),
-    };
-    s.slot_cache.put(key, generation, asked, answer.clone());
     Ok(page_response(&uri, answer))
 }
 
