@@ -44,9 +44,20 @@ pub(crate) fn placeholders(from: usize, n: usize) -> String {
     s
 }
 
-/// The lower bound of a block-start scan: no appointment is longer than the longest stored.
-const SCAN_FLOOR: &str =
-    "COALESCE((SELECT value FROM versions WHERE practice_id = $1 AND name = 'longest_block_us'), 0)";
+/// The lower bound of a block-start scan whose window starts at parameter `$start` (µs): no
+/// appointment is longer than the longest stored, so none blocking the window starts
+/// earlier than that before it.
+///
+/// The whole bound is one sub-select, which PostgreSQL runs once and reads as a plain
+/// parameter. Under row-level security the planner keeps a condition that could leak
+/// (`COALESCE` or arithmetic outside the sub-select) out of the index search until the
+/// tenant policy has passed each row: the search would then start at the resource's first
+/// row ever and read every one of them before the window.
+fn scan_from(start: usize) -> String {
+    format!(
+        "(SELECT ${start} - COALESCE(max(value), 0) FROM versions WHERE practice_id = $1 AND name = 'longest_block_us')"
+    )
+}
 
 fn micros_range(start: i64, end: i64) -> Result<TimeRange, PortError> {
     let at = |us| {
@@ -240,6 +251,56 @@ fn tallies_from(
     Ok(out)
 }
 
+/// A calendar snapshot of `n` resources in one statement, so versions and appointments come
+/// from one database snapshot: the resources' versions and the longest stored block, then
+/// every appointment holding time that blocks one of them in the window. Parameters: the
+/// practice, the `n` version names, the longest block's name, the `n` resource names, the
+/// window's start and end (µs).
+fn snapshot_sql(n: usize) -> String {
+    format!(
+        "SELECT NULL AS id, name, value, NULL AS body FROM versions
+         WHERE practice_id = $1 AND name IN ({versions}, ${longest})
+         UNION ALL
+         SELECT a.id, NULL, NULL, a.body FROM appointment_resources r
+         JOIN appointments a ON a.practice_id = r.practice_id AND a.id = r.appointment_id
+         WHERE r.practice_id = $1 AND r.holds_time AND r.resource IN ({resources})
+           AND r.block_start >= {floor} AND r.block_start < ${end} AND r.block_end > ${start}",
+        versions = placeholders(2, n),
+        longest = n + 2,
+        resources = placeholders(n + 3, n),
+        start = 2 * n + 3,
+        end = 2 * n + 4,
+        floor = scan_from(2 * n + 3),
+    )
+}
+
+/// The busy time of `n` resources in a window, grouped by resource: what follows the
+/// select list of a busy read that packs each resource's stretches into one row (a row per
+/// stretch costs more in the drivers than the database spends finding it). Parameters: the
+/// practice, the `n` resource names, the window's start and end (µs).
+fn busy_grouped(n: usize) -> String {
+    format!(
+        "FROM appointment_resources r
+         WHERE r.practice_id = $1 AND r.holds_time AND r.resource IN ({resources})
+           AND r.block_start >= {floor} AND r.block_start < ${end}
+           AND r.busy_end > ${start} AND r.busy_start < ${end}
+         GROUP BY r.resource",
+        resources = placeholders(2, n),
+        start = n + 2,
+        end = n + 3,
+        floor = scan_from(n + 2),
+    )
+}
+
+/// PostgreSQL: [`busy_grouped`] with each resource's stretches in arrays.
+#[cfg(feature = "postgres")]
+fn pg_busy_sql(n: usize) -> String {
+    format!(
+        "SELECT r.resource, array_agg(r.busy_start), array_agg(r.busy_end), array_agg(r.appointment_id) {}",
+        busy_grouped(n)
+    )
+}
+
 /// A patient's sessions starting in a window: their index rows by blocked start (a
 /// patient's busy range is the session, which starts no earlier than its block and no
 /// later than the longest block after it), then each appointment's columns by its key;
@@ -250,8 +311,9 @@ fn patient_sessions_sql() -> String {
         "SELECT a.id, a.service_id, a.location_id, r.busy_start, a.status FROM appointment_resources r
          JOIN appointments a ON a.practice_id = r.practice_id AND a.id = r.appointment_id
          WHERE r.practice_id = $1 AND r.resource = $2 AND r.holds_time
-           AND r.block_start >= $3 - {SCAN_FLOOR} AND r.block_start < $4
-           AND r.busy_start >= $3 AND r.busy_start < $4"
+           AND r.block_start >= {floor} AND r.block_start < $4
+           AND r.busy_start >= $3 AND r.busy_start < $4",
+        floor = scan_from(3)
     )
 }
 
@@ -353,21 +415,7 @@ impl AppointmentRepository for SqlStore {
         }
         let n = keys.len();
         let version_names: Vec<String> = keys.iter().map(|k| calendar_version(*k)).collect();
-        // One statement, so versions and appointments come from one database snapshot.
-        let sql = format!(
-            "SELECT NULL AS id, name, value, NULL AS body FROM versions
-             WHERE practice_id = $1 AND name IN ({versions}, ${longest})
-             UNION ALL
-             SELECT a.id, NULL, NULL, a.body FROM appointment_resources r
-             JOIN appointments a ON a.practice_id = r.practice_id AND a.id = r.appointment_id
-             WHERE r.practice_id = $1 AND r.holds_time AND r.resource IN ({resources})
-               AND r.block_start >= ${start} - {SCAN_FLOOR} AND r.block_start < ${end} AND r.block_end > ${start}",
-            versions = placeholders(2, n),
-            longest = n + 2,
-            resources = placeholders(n + 3, n),
-            start = 2 * n + 3,
-            end = 2 * n + 4,
-        );
+        let sql = snapshot_sql(n);
         #[cfg(feature = "sqlite")]
         if let super::Db::Sqlite {
             booking, gate, inline, ..
@@ -465,21 +513,9 @@ impl AppointmentRepository for SqlStore {
         // One row per resource with its stretches packed (arrays on PostgreSQL, text on
         // SQLite): a row per stretch costs more in the drivers than the database spends
         // finding it.
-        let filter = format!(
-            "FROM appointment_resources r
-             WHERE r.practice_id = $1 AND r.holds_time AND r.resource IN ({resources})
-               AND r.block_start >= ${start} - {SCAN_FLOOR} AND r.block_start < ${end}
-               AND r.busy_end > ${start} AND r.busy_start < ${end}
-             GROUP BY r.resource",
-            resources = placeholders(2, n),
-            start = n + 2,
-            end = n + 3,
-        );
         #[cfg(feature = "postgres")]
         if let super::Db::Postgres(pool) = &self.db {
-            let sql = format!(
-                "SELECT r.resource, array_agg(r.busy_start), array_agg(r.busy_end), array_agg(r.appointment_id) {filter}"
-            );
+            let sql = pg_busy_sql(n);
             let mut tx = pool.begin_with(super::pg_begin(practice)).await.map_err(fail)?;
             let mut q = sqlx::query_as(&sql).bind(practice.as_uuid());
             for k in keys {
@@ -517,11 +553,12 @@ impl AppointmentRepository for SqlStore {
                 "SELECT r.resource, r.busy_start, r.busy_end, r.appointment_id
                  FROM appointment_resources r
                  WHERE r.practice_id = $1 AND r.holds_time AND r.resource IN ({resources})
-                   AND r.block_start >= ${start} - {SCAN_FLOOR} AND r.block_start < ${end}
+                   AND r.block_start >= {floor} AND r.block_start < ${end}
                    AND r.busy_end > ${start} AND r.busy_start < ${end}",
                 resources = placeholders(2, n),
                 start = n + 2,
                 end = n + 3,
+                floor = scan_from(n + 2),
             );
             let mut args = Args::default().bind(practice.as_uuid());
             for k in keys {
@@ -549,7 +586,8 @@ impl AppointmentRepository for SqlStore {
             return Ok(out);
         }
         let sql = format!(
-            "SELECT r.resource, group_concat(r.busy_start || ' ' || r.busy_end || ' ' || hex(r.appointment_id), ',') {filter}"
+            "SELECT r.resource, group_concat(r.busy_start || ' ' || r.busy_end || ' ' || hex(r.appointment_id), ',') {}",
+            busy_grouped(n)
         );
         // Only SQLite gets here (PostgreSQL returned above); the macro's PostgreSQL arm is
         // compiled but never runs.
@@ -1347,6 +1385,101 @@ mod tests {
             ))
             .await;
             assert!(steps[0].ends_with(&format!("USING INDEX {index}")), "{steps:?}");
+        }
+    }
+}
+
+/// What PostgreSQL plans for the calendar reads, as the application role under row-level
+/// security: the plan a pooled connection keeps for a prepared statement (the generic one).
+#[cfg(all(test, feature = "postgres"))]
+mod pg_plans {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use sqlx::{Connection as _, Executor as _, Row as _};
+
+    use super::{patient_sessions_sql, pg_busy_sql, snapshot_sql};
+
+    /// The server's URL, or `None` with the reason printed; with `CI=true` a missing
+    /// `DATABASE_URL` fails instead.
+    fn admin_url() -> Option<String> {
+        match std::env::var("DATABASE_URL") {
+            Ok(url) if url.starts_with("postgres") => Some(url),
+            _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("CI=true but DATABASE_URL does not name a PostgreSQL database")
+            }
+            _ => {
+                eprintln!("SKIPPED: PostgreSQL plan tests need DATABASE_URL=postgres://…");
+                None
+            }
+        }
+    }
+
+    /// The generic plans of `statements` (each with its number of parameters) on a new
+    /// migrated database, as the application role scoped to one practice.
+    async fn plans(admin: &str, statements: &[(String, usize)]) -> Vec<String> {
+        let name = format!("clinic_plan_{}", uuid::Uuid::now_v7().simple());
+        let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
+        conn.execute(&*format!("CREATE DATABASE {name}")).await.unwrap();
+        let url = format!("{}/{name}", admin.rsplit_once('/').map_or(admin, |(b, _)| b));
+        super::super::SqlStore::migrate_to(&url, i64::MAX).await.unwrap();
+        let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+        db.execute(
+            "SET ROLE clinic_app; SET plan_cache_mode = force_generic_plan;
+             SELECT set_config('app.practice_id', '11111111-1111-1111-1111-111111111111', false)",
+        )
+        .await
+        .unwrap();
+        let mut out = Vec::new();
+        for (i, (sql, params)) in statements.iter().enumerate() {
+            db.execute(&*format!("PREPARE s{i} AS {sql}")).await.unwrap();
+            let nulls = vec!["NULL"; *params].join(", ");
+            let rows = db.fetch_all(&*format!("EXPLAIN EXECUTE s{i}({nulls})")).await.unwrap();
+            out.push(
+                rows.iter()
+                    .map(|r| r.get::<String, _>(0))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            );
+        }
+        db.close().await.unwrap();
+        conn.execute(&*format!("DROP DATABASE {name} WITH (FORCE)"))
+            .await
+            .unwrap();
+        out
+    }
+
+    /// Every calendar read finds a resource's rows between both bounds of the window in the
+    /// index itself: a bound left to a filter would read every row the resource ever had
+    /// on one side of the window, a cost that grows with each booking.
+    #[tokio::test]
+    async fn calendar_reads_search_the_index_between_both_bounds() {
+        let Some(admin) = admin_url() else { return };
+        let statements = vec![
+            (snapshot_sql(1), 6),
+            (snapshot_sql(3), 10),
+            (pg_busy_sql(1), 4),
+            (pg_busy_sql(50), 53),
+            (patient_sessions_sql(), 4),
+        ];
+        for (plan, (sql, _)) in plans(&admin, &statements).await.iter().zip(&statements) {
+            let searched: Vec<&str> = plan
+                .lines()
+                .skip_while(|l| !l.contains("on appointment_resources r"))
+                .take_while(|l| !l.contains("Filter") || l.contains("Cond"))
+                .filter(|l| l.contains("Cond:"))
+                .collect();
+            assert!(
+                searched
+                    .iter()
+                    .any(|l| l.contains("(block_start >= $") && l.contains("(block_start < $")),
+                "the index search leaves a bound out\n{sql}\n{plan}"
+            );
+            assert!(
+                !plan
+                    .lines()
+                    .any(|l| l.contains("Filter:") && l.contains("block_start >=")),
+                "a bound is filtered, not searched\n{sql}\n{plan}"
+            );
         }
     }
 }
