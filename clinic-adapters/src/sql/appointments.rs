@@ -253,43 +253,84 @@ fn tallies_from(
 
 /// A calendar snapshot of `n` resources in one statement, so versions and appointments come
 /// from one database snapshot: the resources' versions and the longest stored block, then
-/// every appointment holding time that blocks one of them in the window. Parameters: the
-/// practice, the `n` version names, the longest block's name, the `n` resource names, the
-/// window's start and end (µs).
-fn snapshot_sql(n: usize) -> String {
-    format!(
-        "SELECT NULL AS id, name, value, NULL AS body FROM versions
-         WHERE practice_id = $1 AND name IN ({versions}, ${longest})
-         UNION ALL
-         SELECT a.id, NULL, NULL, a.body FROM appointment_resources r
-         JOIN appointments a ON a.practice_id = r.practice_id AND a.id = r.appointment_id
-         WHERE r.practice_id = $1 AND r.holds_time AND r.resource IN ({resources})
-           AND r.block_start >= {floor} AND r.block_start < ${end} AND r.block_end > ${start}",
-        versions = placeholders(2, n),
-        longest = n + 2,
-        resources = placeholders(n + 3, n),
-        start = 2 * n + 3,
-        end = 2 * n + 4,
-        floor = scan_from(2 * n + 3),
-    )
+/// every appointment holding time that blocks one of them in the window (an appointment
+/// holding two of them comes twice). Parameters: the practice, the `n` version names, the
+/// longest block's name, the `n` resource names, the window's start and end (µs).
+///
+/// `keyed` (PostgreSQL) names each version and resource in a part of its own, joined by
+/// `UNION ALL`, rather than in `IN` lists: PostgreSQL plans a prepared statement once per
+/// connection and keeps the plan. Planned while the tables were small, an `IN` list on an
+/// index's second column became a filter, the search ran over the whole practice's rows,
+/// and the plan was kept as they grew (a booking's snapshot read 40 pages at first and 330
+/// ten seconds later). An equality on each leading column leaves the planner one sensible
+/// search, whatever it believes of a table's size. SQLite searches an `IN` list in the
+/// index whatever its statistics (a plan test holds it to that), and the parts doubled
+/// its time.
+fn snapshot_sql(n: usize, keyed: bool) -> String {
+    let start = 2 * n + 3;
+    let end = 2 * n + 4;
+    let versions = |name: String| {
+        format!(
+            "SELECT CAST(NULL AS uuid) AS id, name, value, CAST(NULL AS bytea) AS body FROM versions
+             WHERE practice_id = $1 AND name {name}"
+        )
+    };
+    let appointments = |resource: String| {
+        format!(
+            "SELECT a.id, NULL, NULL, a.body FROM appointment_resources r
+             JOIN appointments a ON a.practice_id = r.practice_id AND a.id = r.appointment_id
+             WHERE r.practice_id = $1 AND r.resource {resource} AND r.holds_time
+               AND r.block_start >= {floor} AND r.block_start < ${end} AND r.block_end > ${start}",
+            floor = scan_from(start),
+        )
+    };
+    let parts: Vec<String> = if keyed {
+        (2..=n + 2)
+            .map(|i| versions(format!("= ${i}")))
+            .chain((n + 3..2 * n + 3).map(|i| appointments(format!("= ${i}"))))
+            .collect()
+    } else {
+        vec![
+            versions(format!("IN ({})", placeholders(2, n + 1))),
+            appointments(format!("IN ({})", placeholders(n + 3, n))),
+        ]
+    };
+    parts.join("\nUNION ALL ")
 }
+
+/// The most resources a busy read names one part each (see [`busy_grouped`]): a booking's,
+/// or one practitioner's search with a room and a few patients.
+const KEYED_PARTS: usize = 8;
 
 /// The busy time of `n` resources in a window, grouped by resource: what follows the
 /// select list of a busy read that packs each resource's stretches into one row (a row per
 /// stretch costs more in the drivers than the database spends finding it). Parameters: the
 /// practice, the `n` resource names, the window's start and end (µs).
+///
+/// Up to [`KEYED_PARTS`] resources, each is a part of its own, for the reason
+/// [`snapshot_sql`] gives (SQLite reads this text only for long windows, where the parts
+/// cost nothing that shows). More (a search over every practitioner) are one `IN` list: the
+/// read then wants most of the practice's resources, reading through the practice's index
+/// entries is what the planner chooses for it with statistics, and 50 parts ran 30% slower
+/// on both databases.
 fn busy_grouped(n: usize) -> String {
-    format!(
-        "FROM appointment_resources r
-         WHERE r.practice_id = $1 AND r.holds_time AND r.resource IN ({resources})
-           AND r.block_start >= {floor} AND r.block_start < ${end}
-           AND r.busy_end > ${start} AND r.busy_start < ${end}
-         GROUP BY r.resource",
-        resources = placeholders(2, n),
-        start = n + 2,
-        end = n + 3,
-        floor = scan_from(n + 2),
-    )
+    let start = n + 2;
+    let end = n + 3;
+    let part = |resource: String| {
+        format!(
+            "SELECT * FROM appointment_resources
+             WHERE practice_id = $1 AND resource {resource} AND holds_time
+               AND block_start >= {floor} AND block_start < ${end}
+               AND busy_end > ${start} AND busy_start < ${end}",
+            floor = scan_from(start),
+        )
+    };
+    let parts = if n <= KEYED_PARTS {
+        (2..n + 2).map(|i| part(format!("= ${i}"))).collect::<Vec<_>>()
+    } else {
+        vec![part(format!("IN ({})", placeholders(2, n)))]
+    };
+    format!("FROM ({}) AS r GROUP BY r.resource", parts.join("\nUNION ALL "))
 }
 
 /// PostgreSQL: [`busy_grouped`] with each resource's stretches in arrays.
@@ -415,12 +456,12 @@ impl AppointmentRepository for SqlStore {
         }
         let n = keys.len();
         let version_names: Vec<String> = keys.iter().map(|k| calendar_version(*k)).collect();
-        let sql = snapshot_sql(n);
         #[cfg(feature = "sqlite")]
         if let super::Db::Sqlite {
             booking, gate, inline, ..
         } = &self.db
         {
+            let sql = snapshot_sql(n, false);
             let mut args = super::sqlite_writer::Args::default().bind(practice.as_uuid());
             for name in &version_names {
                 args = args.bind(name);
@@ -462,6 +503,7 @@ impl AppointmentRepository for SqlStore {
             };
             return self.snapshot_from(practice, keys, &version_names, &versions, &bodies);
         }
+        let sql = snapshot_sql(n, true);
         let (versions, bodies) = read_tx!(self, practice, |c| {
             let mut q = sqlx::query(&sql).bind(practice.as_uuid());
             for name in &version_names {
@@ -703,6 +745,8 @@ impl AppointmentRepository for SqlStore {
         }
         // By kind, then key: templates and exceptions in a stable order, whatever the plan.
         rows.sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        // A patient asked for twice is read by two parts of the statement.
+        rows.dedup_by(|a, b| (&a.0, &a.1) == (&b.0, &b.1));
         let mut ctx = BookingContext::default();
         for (kind, key, sealed, body) in &rows {
             let Some(kind) = [
@@ -1150,13 +1194,16 @@ impl AppointmentRepository for SqlStore {
 /// `room`) and `patients` patients. Each part is its own indexed lookup, the owner's through
 /// `records_by_owner` (see [`SqlStore::records_by_owner`]): written as one condition joined
 /// by `OR`, SQLite walked every record of the practice instead, so a booking slowed as the
-/// practice's patients, notes and inbox grew.
+/// practice's patients, notes and inbox grew. Each kind and each patient is an equality of
+/// its own, not an `IN` list, for the reason [`snapshot_sql`] gives: PostgreSQL had kept a
+/// plan that searched the owner's records of every kind and filtered them.
 fn context_sql(records_by_owner: &str, room: bool, patients: usize) -> String {
     const SELECT: &str = "SELECT kind, key, sealed_with IS NOT NULL, body FROM";
     let mut sql = format!(
         "{SELECT} records WHERE practice_id = $1 AND kind = $2 AND key = $3
          UNION ALL {SELECT} records WHERE practice_id = $1 AND kind = $4 AND key = $5
-         UNION ALL {SELECT} {records_by_owner} WHERE practice_id = $1 AND kind IN ($6, $7) AND owner_id = $8
+         UNION ALL {SELECT} {records_by_owner} WHERE practice_id = $1 AND kind = $6 AND owner_id = $8
+         UNION ALL {SELECT} {records_by_owner} WHERE practice_id = $1 AND kind = $7 AND owner_id = $8
          UNION ALL {SELECT} records WHERE practice_id = $1 AND kind = $9 AND key = $10
          UNION ALL {SELECT} records WHERE practice_id = $1 AND kind = $11 AND key = $12"
     );
@@ -1169,11 +1216,11 @@ fn context_sql(records_by_owner: &str, room: bool, patients: usize) -> String {
         );
         next += 2;
     }
-    if patients > 0 {
+    for i in 0..patients {
         let _ = write!(
             sql,
-            " UNION ALL {SELECT} records WHERE practice_id = $1 AND kind = ${next} AND key IN ({})",
-            placeholders(next + 1, patients)
+            " UNION ALL {SELECT} records WHERE practice_id = $1 AND kind = ${next} AND key = ${}",
+            next + 1 + i
         );
     }
     sql
@@ -1295,7 +1342,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::super::{INVOICES_BY_PATIENT, OUTBOX_BY_ABOUT, OUTBOX_BY_PROVIDER, RECORDS_BY_OWNER};
-    use super::{context_sql, patient_sessions_sql};
+    use super::{context_sql, patient_sessions_sql, snapshot_sql};
 
     /// What SQLite plans for `sql` on a new migrated database, which has no statistics: the
     /// detail of each step.
@@ -1332,9 +1379,10 @@ mod tests {
                 reads.iter().all(|s| s.as_str() == BY_KEY || s.as_str() == BY_OWNER),
                 "a part of the read walks records: {steps:?}"
             );
-            assert_eq!(reads.iter().filter(|s| s.as_str() == BY_OWNER).count(), 1, "{steps:?}");
-            let parts = 4 + usize::from(room) + usize::from(patients > 0);
-            assert_eq!(reads.len() - 1, parts, "{steps:?}");
+            // Templates and exceptions by their owner, each kind apart.
+            assert_eq!(reads.iter().filter(|s| s.as_str() == BY_OWNER).count(), 2, "{steps:?}");
+            let by_key = 4 + usize::from(room) + patients;
+            assert_eq!(reads.len() - 2, by_key, "{steps:?}");
         }
     }
 
@@ -1352,6 +1400,27 @@ mod tests {
             "{steps:?}"
         );
         assert!(!steps.iter().any(|s| s.starts_with("SCAN")), "{steps:?}");
+    }
+
+    /// SQLite's snapshot keeps its `IN` lists, and searches the index by them on a new
+    /// database without statistics: versions by name, resources by name and both bounds.
+    #[tokio::test]
+    async fn a_snapshot_searches_by_name_and_both_bounds() {
+        for n in [1, 3] {
+            let steps = plan(&snapshot_sql(n, false)).await;
+            assert!(
+                steps.contains(&"SEARCH versions USING PRIMARY KEY (practice_id=? AND name=?)".into()),
+                "{steps:?}"
+            );
+            assert!(
+                steps.contains(
+                    &"SEARCH r USING PRIMARY KEY (practice_id=? AND resource=? AND block_start>? AND block_start<?)"
+                        .into()
+                ),
+                "{steps:?}"
+            );
+            assert!(!steps.iter().any(|s| s.starts_with("SCAN")), "{steps:?}");
+        }
     }
 
     #[tokio::test]
@@ -1448,38 +1517,97 @@ mod pg_plans {
         out
     }
 
-    /// Every calendar read finds a resource's rows between both bounds of the window in the
-    /// index itself: a bound left to a filter would read every row the resource ever had
-    /// on one side of the window, a cost that grows with each booking.
+    /// The scans of a plan: each scan's line, then its conditions (`Index Cond`,
+    /// `Recheck Cond`, `Filter`), one string each.
+    fn scans(plan: &str) -> Vec<(String, Vec<String>)> {
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        for line in plan.lines().map(str::trim) {
+            let line = line.trim_start_matches("->").trim();
+            if line.contains(" Scan ") || line.starts_with("Index Scan") || line.starts_with("Bitmap") {
+                out.push((line.to_owned(), Vec::new()));
+            } else if let Some(last) = out.last_mut()
+                && (line.starts_with("Index Cond:") || line.starts_with("Recheck Cond:") || line.starts_with("Filter:"))
+            {
+                last.1.push(line.to_owned());
+            }
+        }
+        out
+    }
+
+    /// Every calendar read, planned on an empty database (as a prepared statement first is
+    /// on a new clinic's, and kept as the tables grow), finds each resource's rows by its
+    /// name and between both bounds of the window in the index itself, and each version
+    /// by its name: a name or a bound left to a filter reads rows of the whole practice, or
+    /// every row a resource ever had, a cost that grows with each booking.
     #[tokio::test]
-    async fn calendar_reads_search_the_index_between_both_bounds() {
+    async fn calendar_reads_search_the_index_by_name_and_both_bounds() {
         let Some(admin) = admin_url() else { return };
         let statements = vec![
-            (snapshot_sql(1), 6),
-            (snapshot_sql(3), 10),
+            (snapshot_sql(1, true), 6),
+            (snapshot_sql(3, true), 10),
             (pg_busy_sql(1), 4),
-            (pg_busy_sql(50), 53),
+            (pg_busy_sql(super::KEYED_PARTS), super::KEYED_PARTS + 3),
             (patient_sessions_sql(), 4),
         ];
         for (plan, (sql, _)) in plans(&admin, &statements).await.iter().zip(&statements) {
-            let searched: Vec<&str> = plan
-                .lines()
-                .skip_while(|l| !l.contains("on appointment_resources r"))
-                .take_while(|l| !l.contains("Filter") || l.contains("Cond"))
-                .filter(|l| l.contains("Cond:"))
+            let scans = scans(plan);
+            let resources: Vec<_> = scans
+                .iter()
+                .filter(|(scan, _)| scan.contains(" on appointment_resources"))
                 .collect();
+            assert!(!resources.is_empty(), "{plan}");
+            for (scan, conds) in resources {
+                let searched = conds.iter().find(|c| c.starts_with("Index Cond:"));
+                assert!(
+                    searched.is_some_and(|c| c.contains("(resource = $")
+                        && c.contains("(block_start >= $")
+                        && c.contains("(block_start < $")),
+                    "{scan} leaves the name or a bound out of its search\n{sql}\n{plan}"
+                );
+            }
+            for (scan, conds) in scans.iter().filter(|(scan, _)| scan.contains(" on versions")) {
+                assert!(
+                    conds
+                        .iter()
+                        .any(|c| c.starts_with("Index Cond:") && c.contains("(name = ")),
+                    "{scan} does not search by name\n{sql}\n{plan}"
+                );
+            }
             assert!(
-                searched
+                !scans
                     .iter()
-                    .any(|l| l.contains("(block_start >= $") && l.contains("(block_start < $")),
-                "the index search leaves a bound out\n{sql}\n{plan}"
+                    .flat_map(|(_, conds)| conds)
+                    .any(|c| c.starts_with("Filter:") && (c.contains("block_start >=") || c.contains("ANY"))),
+                "a name or a bound is filtered, not searched\n{sql}\n{plan}"
             );
-            assert!(
-                !plan
-                    .lines()
-                    .any(|l| l.contains("Filter:") && l.contains("block_start >=")),
-                "a bound is filtered, not searched\n{sql}\n{plan}"
-            );
+        }
+    }
+
+    /// A booking's records, planned on an empty database, are each read by kind and key, or
+    /// by kind and owner, in the index.
+    #[tokio::test]
+    async fn a_booking_s_records_are_searched_by_kind_and_key_or_owner() {
+        let Some(admin) = admin_url() else { return };
+        let statements = vec![
+            (super::context_sql(super::super::RECORDS_BY_OWNER.table, false, 1), 14),
+            (super::context_sql(super::super::RECORDS_BY_OWNER.table, true, 3), 18),
+        ];
+        for (plan, (sql, _)) in plans(&admin, &statements).await.iter().zip(&statements) {
+            let scans = scans(plan);
+            assert!(scans.len() >= 7, "{plan}");
+            for (scan, conds) in &scans {
+                assert!(scan.contains(" on records"), "{scan}\n{plan}");
+                assert!(
+                    conds.iter().any(|c| c.starts_with("Index Cond:")
+                        && c.contains("(kind = ")
+                        && (c.contains("(key = ") || c.contains("(owner_id = "))),
+                    "{scan} does not search by kind and key or owner\n{sql}\n{plan}"
+                );
+                assert!(
+                    !conds.iter().any(|c| c.starts_with("Filter:")),
+                    "{scan} filters\n{sql}\n{plan}"
+                );
+            }
         }
     }
 }
