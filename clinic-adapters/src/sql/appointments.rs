@@ -308,8 +308,8 @@ const KEYED_PARTS: usize = 8;
 /// practice, the `n` resource names, the window's start and end (µs).
 ///
 /// Up to [`KEYED_PARTS`] resources, each is a part of its own, for the reason
-/// [`snapshot_sql`] gives (SQLite reads this text only for long windows, where the parts
-/// cost nothing that shows). More (a search over every practitioner) are one `IN` list: the
+/// [`snapshot_sql`] gives (SQLite reads this text only past its in-place limit,
+/// `INLINE_KEY_DAYS`). More (a search over every practitioner) are one `IN` list: the
 /// read then wants most of the practice's resources, reading through the practice's index
 /// entries is what the planner chooses for it with statistics, and 50 parts ran 30% slower
 /// on both databases.
