@@ -26,7 +26,7 @@ use tokio::runtime::Runtime;
 
 fn bench_store(c: &mut Criterion, rt: &Runtime, name: &str, url: &str, store: &Arc<SqlStore>, p: &Practice) {
     rt.block_on(common::load(store, p));
-    rt.block_on(common::analyze(url));
+    rt.block_on(common::analyze(url, store));
     let service = ReportsService::new(ReportsPorts {
         practices: store.clone(),
         practitioners: store.clone(),

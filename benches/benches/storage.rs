@@ -124,7 +124,7 @@ fn booking_service(store: &Arc<SqlStore>, p: &Practice) -> BookingService {
 
 fn bench_store(c: &mut Criterion, rt: &Runtime, name: &str, url: &str, store: &Arc<SqlStore>, p: &Arc<Practice>) {
     rt.block_on(common::load(store, p));
-    rt.block_on(common::analyze(url));
+    rt.block_on(common::analyze(url, store));
     let next = Arc::new(AtomicU64::new(0));
     let mut g = c.benchmark_group(format!("storage/{name}"));
     g.throughput(Throughput::Elements(1));

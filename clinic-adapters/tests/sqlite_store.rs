@@ -191,3 +191,108 @@ async fn a_notice_failing_in_a_booking_commit_rolls_the_booking_back() {
     let db = TempSqlite::new();
     common::sql_faults::a_notice_failing_in_the_commit_rolls_it_all_back(db.store().await).await;
 }
+
+/// How many times `stmt` has been planned again since `reset` on each of three runs, with
+/// a practice and a window bound afresh each time, as the store's reads bind them.
+#[allow(clippy::unwrap_used)]
+fn replans(stmt: &mut rusqlite::Statement<'_>, practice: uuid::Uuid) -> i32 {
+    use rusqlite::StatementStatus::RePrepare;
+    stmt.reset_status(RePrepare);
+    for hour in 0..3_i64 {
+        let start = 1_800_000_000_000_000 + hour * 3_600_000_000;
+        let mut rows = stmt
+            .query(rusqlite::params![
+                practice.as_bytes().to_vec(),
+                start,
+                start + 3_600_000_000
+            ])
+            .unwrap();
+        while rows.next().unwrap().is_some() {}
+    }
+    stmt.get_status(RePrepare)
+}
+
+/// A calendar read of the kind a booking makes: by practice, then a range of starts.
+const CALENDAR_READ: &str = "SELECT appointment_id FROM appointment_resources
+    WHERE practice_id = ?1 AND block_start >= ?2 AND block_start < ?3";
+
+/// A new practice with 40 appointments stored.
+#[allow(clippy::unwrap_used)]
+async fn stored_appointments(store: &clinic_adapters::sql::SqlStore) -> clinic_core::ids::PracticeId {
+    use clinic_core::ports::AppointmentRepository;
+    let ids = clinic_adapters::system::UuidV7Ids;
+    let practice = ids.new_id();
+    let who = ids.new_id();
+    let booked: Vec<_> = (0..40)
+        .map(|day| {
+            let start = format!("2027-01-{:02}T{:02}:00:00Z", 1 + day % 28, day / 28);
+            common::conformance::appointment(practice, who, ids.new_id(), &start, 50)
+        })
+        .collect();
+    store.commit(practice, &[], &booked).await.unwrap();
+    practice
+}
+
+/// The store's statistics keep each index's summary only, so a statement is planned
+/// once, on a connection open before they were gathered as on a new one. `ANALYZE`'s
+/// samples of each index's values (`sqlite_stat4`, which this SQLite keeps) have a
+/// statement planned again each time the practice or the window is bound anew.
+#[tokio::test]
+async fn statistics_never_have_a_statement_planned_again_on_each_run() {
+    let db = TempSqlite::new();
+    let store = db.store().await;
+    let practice = stored_appointments(&store).await;
+    let path = db.dir.join("clinic.db");
+    let reader = rusqlite::Connection::open(&path).unwrap();
+    let mut stmt = reader.prepare(CALENDAR_READ).unwrap();
+    assert_eq!(replans(&mut stmt, practice.as_uuid()), 0, "no statistics yet");
+
+    store.analyze().await.unwrap();
+    assert_eq!(
+        replans(&mut stmt, practice.as_uuid()),
+        1,
+        "planned again once, as the statistics changed"
+    );
+    assert_eq!(replans(&mut stmt, practice.as_uuid()), 0, "then kept");
+    let mut fresh = reader.prepare(CALENDAR_READ).unwrap();
+    assert_eq!(replans(&mut fresh, practice.as_uuid()), 0);
+    let count = |sql: &str| reader.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    assert!(
+        count("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'appointment_resources'") > 0,
+        "the summary was gathered"
+    );
+    assert_eq!(count("SELECT count(*) FROM sqlite_stat4"), 0, "no samples are kept");
+
+    // What the samples would do: an ANALYZE run by hand keeps them, and a connection
+    // opened after it loads them.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("ANALYZE")
+        .unwrap();
+    let after = rusqlite::Connection::open(&path).unwrap();
+    let mut sampled = after.prepare(CALENDAR_READ).unwrap();
+    assert_eq!(
+        replans(&mut sampled, practice.as_uuid()),
+        3,
+        "planned again on every run"
+    );
+}
+
+/// Samples left by an `ANALYZE` run by hand are dropped when the store opens.
+#[tokio::test]
+async fn samples_from_a_hand_run_analyze_are_dropped_on_open() {
+    let db = TempSqlite::new();
+    let store = db.store().await;
+    let practice = stored_appointments(&store).await;
+    store.close().await;
+    let path = db.dir.join("clinic.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("ANALYZE")
+        .unwrap();
+    let _again = db.store().await;
+    let reader = rusqlite::Connection::open(&path).unwrap();
+    let mut stmt = reader.prepare(CALENDAR_READ).unwrap();
+    replans(&mut stmt, practice.as_uuid());
+    assert_eq!(replans(&mut stmt, practice.as_uuid()), 0);
+}

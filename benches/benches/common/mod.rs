@@ -43,20 +43,14 @@ pub async fn load(store: &SqlStore, p: &Practice) {
 }
 
 /// Gathers planner statistics after the bulk load, as autovacuum (PostgreSQL) or the
-/// periodic `PRAGMA optimize` (SQLite) would on a database in service.
-pub async fn analyze(url: &str) {
-    use sqlx::{ConnectOptions as _, Connection as _, Executor as _};
+/// store's periodic refresh (SQLite) would on a database in service.
+pub async fn analyze(url: &str, store: &SqlStore) {
+    use sqlx::{Connection as _, Executor as _};
     if url.starts_with("postgres") {
         let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
         conn.execute("ANALYZE").await.unwrap();
     } else {
-        let mut conn = url
-            .parse::<sqlx::sqlite::SqliteConnectOptions>()
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        conn.execute("ANALYZE").await.unwrap();
+        store.analyze().await.unwrap();
     }
 }
 

@@ -273,6 +273,12 @@ impl SqlStore {
         {
             let mut conn = sqlite_connect(url).await?;
             migrate::run_migrations!(&mut conn, migrate::SQLITE, upto)?;
+            // Samples left by an `ANALYZE` run by hand would have every statement planned
+            // again on each run (see `sqlite_writer::statistics_sql`).
+            sqlx::query("DROP TABLE IF EXISTS sqlite_stat4")
+                .execute(&mut conn)
+                .await
+                .map_err(StoreError::connect)?;
         }
         let connect = sqlite_options(url)?;
         // A SQLite connection is a file opened in this process: nothing can drop it while it
@@ -383,6 +389,33 @@ impl SqlStore {
         }
     }
 
+    /// Gathers the SQLite query planner's statistics over every table now. The store
+    /// refreshes them on its own where they have gone stale (hourly, and on close); this
+    /// is for a database just loaded in bulk, such as an import. Only each index's summary
+    /// is kept, never samples of its values (see `sqlite_writer::statistics_sql`).
+    ///
+    /// # Errors
+    /// `Invalid` on PostgreSQL, whose autovacuum gathers statistics (and whose tables the
+    /// application role does not own); `Unavailable` when the database cannot be written.
+    pub async fn analyze(&self) -> Result<(), PortError> {
+        match &self.db {
+            #[cfg(feature = "sqlite")]
+            Db::Sqlite { booking, gate, .. } => {
+                let _shared = gate.read().await;
+                let sql = sqlite_writer::statistics_sql("ANALYZE");
+                booking
+                    .run(move |c| c.execute_batch(&sql).map(Some).map_err(sqlite_writer::fail))
+                    .await?;
+                Ok(())
+            }
+            #[cfg(feature = "postgres")]
+            Db::Postgres(_) => Err(PortError::new(
+                PortErrorKind::Invalid,
+                "PostgreSQL's statistics are gathered by autovacuum, or by ANALYZE as the schema owner",
+            )),
+        }
+    }
+
     fn longest_seen(&self, practice: PracticeId) -> i64 {
         // The map is only ever read or extended whole, so a poisoned lock's data is sound.
         let map = self
@@ -439,7 +472,11 @@ impl SqlStore {
                 }
                 // SQLite's advice: refresh the planner's statistics where they are stale
                 // before closing. Best effort: a failure here loses nothing.
-                let _ = sqlx::query("PRAGMA optimize").execute(writer).await;
+                let refresh = format!(
+                    "BEGIN IMMEDIATE; {} COMMIT;",
+                    sqlite_writer::statistics_sql("PRAGMA optimize")
+                );
+                let _ = sqlx::raw_sql(&refresh).execute(writer).await;
                 writer.close().await;
                 reader.close().await;
             }
