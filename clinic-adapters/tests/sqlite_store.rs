@@ -192,8 +192,8 @@ async fn a_notice_failing_in_a_booking_commit_rolls_the_booking_back() {
     common::sql_faults::a_notice_failing_in_the_commit_rolls_it_all_back(db.store().await).await;
 }
 
-/// How many times `stmt` has been planned again since `reset` on each of three runs, with
-/// a practice and a window bound afresh each time, as the store's reads bind them.
+/// How many times SQLite planned `stmt` again over three runs, with a practice and a
+/// window bound afresh on each, as the store's reads bind them.
 #[allow(clippy::unwrap_used)]
 fn replans(stmt: &mut rusqlite::Statement<'_>, practice: uuid::Uuid) -> i32 {
     use rusqlite::StatementStatus::RePrepare;
@@ -293,6 +293,13 @@ async fn samples_from_a_hand_run_analyze_are_dropped_on_open() {
     let _again = db.store().await;
     let reader = rusqlite::Connection::open(&path).unwrap();
     let mut stmt = reader.prepare(CALENDAR_READ).unwrap();
-    replans(&mut stmt, practice.as_uuid());
     assert_eq!(replans(&mut stmt, practice.as_uuid()), 0);
+    let samples: i64 = reader
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat4'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(samples, 0, "the samples table is gone");
 }
