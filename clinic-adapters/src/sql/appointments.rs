@@ -215,6 +215,17 @@ fn insert_resources_sql(rows: usize) -> String {
     sql
 }
 
+/// Moves each of `names` (at `$2` on) one version on, creating it at 1: the resources a
+/// commit occupies that it did not guard. Parameters: the practice at `$1`, then the names.
+fn bump_sql(names: usize) -> String {
+    let values: Vec<String> = (0..names).map(|i| format!("($1, ${}, 1)", i + 2)).collect();
+    format!(
+        "INSERT INTO versions (practice_id, name, value) VALUES {}
+         ON CONFLICT (practice_id, name) DO UPDATE SET value = versions.value + 1",
+        values.join(", ")
+    )
+}
+
 /// Raises the practice's longest stored block (`$3`, µs) if this one is longer.
 const RECORD_LONGEST: &str = "INSERT INTO versions (practice_id, name, value) VALUES ($1, $2, $3)
      ON CONFLICT (practice_id, name) DO UPDATE SET value = excluded.value
@@ -1234,12 +1245,12 @@ mod sqlite {
     use clinic_core::scheduling::{Appointment, AppointmentStatus};
 
     use super::super::Body;
-    use super::super::ports::resource_name;
+    use super::super::ports::{calendar_version, resource_name};
     use super::super::sqlite_writer::{Args, execute};
     use super::super::to_i64;
     use super::{
-        LONGEST_BLOCK, RECORD_LONGEST, ROWS_PER_INSERT, insert_appointment_sql, insert_resources_sql, status_code,
-        swap_sql,
+        LONGEST_BLOCK, RECORD_LONGEST, ROWS_PER_INSERT, bump_sql, insert_appointment_sql, insert_resources_sql,
+        status_code, swap_sql,
     };
 
     /// What a statement's changed-row count must be for the commit to go on.
@@ -1307,6 +1318,16 @@ mod sqlite {
                     args = bind_resource!(args, a, k);
                 }
                 steps.push((insert_resources_sql(chunk.len()), args, Expect::Any));
+            }
+            // Every resource occupied moves on, guarded or not (the port's contract): the
+            // guarded ones moved in the swap above.
+            let mut unguarded: Vec<String> = rows.iter().map(|(_, k)| calendar_version(*k)).collect();
+            unguarded.sort();
+            unguarded.dedup();
+            unguarded.retain(|name| guarded.binary_search_by(|g| g.0.cmp(name)).is_err());
+            if !unguarded.is_empty() {
+                let args = unguarded.iter().fold(at(), |args, name| args.bind(name.as_str()));
+                steps.push((bump_sql(unguarded.len()), args, Expect::Any));
             }
             if let Some(longest) = longest {
                 steps.push((

@@ -53,6 +53,7 @@ where
     tenant_boundary(make().await).await;
     snapshot_returns_overlapping_live_appointments(make().await).await;
     commit_guard_rejects_stale_versions(make().await).await;
+    commit_moves_every_occupied_resource_s_version(make().await).await;
     commit_rejects_other_practice(make().await).await;
     reschedule_moves_the_index(make().await).await;
     invoice_numbers_are_per_practice_and_sequential(make().await).await;
@@ -488,6 +489,55 @@ pub async fn commit_guard_rejects_stale_versions<S: Storage>(s: Arc<S>) {
     );
     let read3 = s.snapshot(practice, &keys, window).await.unwrap();
     assert!(read3.versions[0].version > read1.versions[0].version);
+}
+
+/// A commit moves the version of every resource its appointments occupy, guarded or not:
+/// a booking that read the patient's calendar before an unguarded commit (an import, a
+/// change by staff) must not be accepted on that stale read.
+pub async fn commit_moves_every_occupied_resource_s_version<S: Storage>(s: Arc<S>) {
+    let practice: PracticeId = super::ids().new_id();
+    let (who, patient): (PractitionerId, PatientId) = (super::ids().new_id(), super::ids().new_id());
+    let window = TimeRange::new(utc("2026-12-01T00:00:00Z"), utc("2026-12-02T00:00:00Z")).unwrap();
+    let keys = [ResourceKey::Practitioner(who), ResourceKey::Patient(patient)];
+    let version = |snap: &clinic_core::ports::CalendarSnapshot, key: ResourceKey| {
+        snap.versions.iter().find(|g| g.key == key).map_or(0, |g| g.version)
+    };
+    let before = s.snapshot(practice, &keys, window).await.unwrap();
+    let a = appointment(practice, who, patient, "2026-12-01T01:00:00Z", 50);
+    s.commit(practice, &[], std::slice::from_ref(&a)).await.unwrap();
+    let after = s.snapshot(practice, &keys, window).await.unwrap();
+    for key in keys {
+        assert!(
+            version(&after, key) > version(&before, key),
+            "an unguarded commit moves {key:?}"
+        );
+    }
+    // Guarded on the practitioner alone: the patient's version moves as well.
+    let b = appointment(practice, who, patient, "2026-12-01T03:00:00Z", 50);
+    let guard: Vec<_> = after
+        .versions
+        .iter()
+        .copied()
+        .filter(|g| g.key == ResourceKey::Practitioner(who))
+        .collect();
+    s.commit(practice, &guard, std::slice::from_ref(&b)).await.unwrap();
+    let last = s.snapshot(practice, &keys, window).await.unwrap();
+    for key in keys {
+        assert!(
+            version(&last, key) > version(&after, key),
+            "a partly guarded commit moves {key:?}"
+        );
+    }
+    // So a booking decided on the read before either commit loses.
+    let c = appointment(practice, super::ids().new_id(), patient, "2026-12-01T05:00:00Z", 50);
+    let stale: Vec<_> = before
+        .versions
+        .iter()
+        .copied()
+        .filter(|g| g.key == ResourceKey::Patient(patient))
+        .collect();
+    let lost = s.commit(practice, &stale, std::slice::from_ref(&c)).await.unwrap_err();
+    assert_eq!(lost.kind(), PortErrorKind::Conflict);
 }
 
 pub async fn commit_rejects_other_practice<S: Storage>(s: Arc<S>) {
