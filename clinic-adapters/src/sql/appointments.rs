@@ -502,12 +502,16 @@ impl AppointmentRepository for SqlStore {
                 })?;
                 Ok((versions, bodies))
             };
-            // A booking's snapshot (a few keys over hours) is read in place, no hand-off:
-            // a reader sees every commit already acknowledged, and one that lands after
-            // the read moves a version the commit's guards then catch. A wide snapshot
-            // goes to the booking writer's thread, off the runtime's.
+            // A booking's snapshot (a few keys over hours) is read in place, no hand-off,
+            // on the writer's own connection when it is idle (its cache is current): a
+            // reader sees every commit already acknowledged, and one that lands after the
+            // read moves a version the commit's guards then catch. A wide snapshot goes to
+            // the booking writer's thread, off the runtime's.
             let (versions, bodies) = if key_days(n, window) <= INLINE_KEY_DAYS {
-                inline.read(read)?
+                match booking.read_if_idle(&read) {
+                    Some(read) => read?,
+                    None => inline.read(read)?,
+                }
             } else {
                 let _shared = gate.read().await;
                 booking.run(move |c| read(c).map(Some)).await?.unwrap_or_default()

@@ -5,7 +5,11 @@
 //! the transaction's begin and commit, across to it and back: a booking's commit was five
 //! such round trips, and on two cores each is a pair of thread wake-ups that cost more than
 //! the statements. Here the request is the whole transaction (a closure over the
-//! connection), so a commit is one hand-off each way.
+//! connection), so a commit is one hand-off each way, and none when the writer is idle:
+//! the caller then runs its transaction in place, on the writer's connection (see
+//! [`Writer::run`]). A short read may use that connection in place too
+//! ([`Writer::read_if_idle`]): its page cache is always current, where every other
+//! connection's is emptied by each commit.
 //!
 //! The two writers never write at once: the store's write gate is held shared around a
 //! request here (the thread runs requests one after another) and exclusively around an
@@ -18,7 +22,7 @@
 
 use std::path::Path;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -32,6 +36,12 @@ const STATEMENT_CACHE: usize = 64;
 
 /// Requests run in one transaction at most, when that many are waiting together.
 const MOST_PER_TRANSACTION: usize = 64;
+
+/// How long after a request last found the writer busy the next still queue rather than
+/// run in place: while requests overlap, those queued together share one transaction (one
+/// commit's log writes serve them all, and pages they share are written once), which
+/// serves a crowd better than each committing alone on the caller's thread.
+const QUIET: Duration = Duration::from_millis(20);
 
 /// A request to the writer: its work, run in a savepoint of the writer's transaction, and
 /// the answer to its caller once that transaction has ended.
@@ -152,6 +162,18 @@ impl Log {
     fn bytes(&self) -> u64 {
         std::fs::metadata(&self.file).map_or(0, |m| m.len())
     }
+
+    /// Whether the log file is past [`LOG_LIMIT_BYTES`] and the writer may wait for it to
+    /// start again (its last wait, if any, failed at least [`WAIT_AGAIN_AFTER`] ago).
+    fn past_limit(&self, waited_in_vain: Option<std::time::Instant>) -> bool {
+        self.bytes() > u64::try_from(LOG_LIMIT_BYTES).unwrap_or(u64::MAX)
+            && waited_in_vain.is_none_or(|at| at.elapsed() >= WAIT_AGAIN_AFTER)
+    }
+
+    /// Whether [`restart_if_long`] has work to do.
+    fn long(&self, waited_in_vain: Option<std::time::Instant>) -> bool {
+        self.frames.load(Ordering::Relaxed) > RESTART_FRAMES || self.past_limit(waited_in_vain)
+    }
 }
 
 /// The writer thread and the way to it, and the checkpointer beside it.
@@ -161,6 +183,111 @@ pub(crate) struct Writer {
     /// Taken on close: the checkpointer ends when this is dropped.
     stop: Mutex<Option<mpsc::Sender<()>>>,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// The connection, shared by the thread and callers that find the writer idle.
+    shared: std::sync::Arc<Shared>,
+}
+
+/// What the writer thread and callers in place share.
+struct Shared {
+    /// The connection and its upkeep; `None` once closed. Held for a whole batch (or a
+    /// request or read in place), so a transaction is never interleaved with another's.
+    held: Mutex<Option<Held>>,
+    /// Requests sent and not yet taken by the thread: while any wait, a caller does not
+    /// go in place, so requests arriving together still share one transaction.
+    waiting: AtomicUsize,
+    log: std::sync::Arc<Log>,
+    optimize_every: Duration,
+    /// When the writer opened: the origin of `busy_at`.
+    opened: std::time::Instant,
+    /// When a request last found the writer busy (µs since `opened`; 0 never).
+    busy_at: AtomicU64,
+}
+
+impl Shared {
+    fn now(&self) -> u64 {
+        u64::try_from(self.opened.elapsed().as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1)
+    }
+
+    /// Notes that a request found the writer busy.
+    fn saw_busy(&self) {
+        self.busy_at.store(self.now(), Ordering::Relaxed);
+    }
+
+    /// Whether no request has found the writer busy for [`QUIET`]: requests are then
+    /// coming one at a time, and one in place waits for nobody.
+    fn quiet(&self) -> bool {
+        let at = self.busy_at.load(Ordering::Relaxed);
+        at == 0 || self.now().saturating_sub(at) >= u64::try_from(QUIET.as_micros()).unwrap_or(u64::MAX)
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, Option<Held>> {
+        // A poisoned lock means a request panicked; its transaction is rolled back before
+        // the guard drops (see `Held::run`), so the connection is sound.
+        self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The connection, when the writer is idle: nothing queued and no batch under way.
+    fn idle(&self) -> Option<std::sync::MutexGuard<'_, Option<Held>>> {
+        if self.waiting.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        let held = match self.held.try_lock() {
+            Ok(held) => held,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        held.is_some().then_some(held)
+    }
+}
+
+/// The writer's connection and when its upkeep last ran.
+struct Held {
+    conn: rusqlite::Connection,
+    /// When the planner statistics were last refreshed.
+    optimized: std::time::Instant,
+    /// When the last wait for readers, to start the log again, failed.
+    waited_in_vain: Option<std::time::Instant>,
+}
+
+impl Held {
+    /// Runs `batch` in one transaction and answers each request.
+    fn run(&mut self, batch: &mut Vec<Job>) {
+        let conn = &self.conn;
+        // A panicking request loses its answer (its caller sees the database unavailable)
+        // and the batch's transaction; the connection outlives it.
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_batch(conn, batch)));
+        let committed = match ran {
+            Ok(committed) => committed,
+            Err(_) => Err(PortError::new(PortErrorKind::Unexpected, "a write failed")),
+        };
+        if !conn.is_autocommit() {
+            // Best effort: a connection that cannot even roll back fails the next begin.
+            let _ = plain(conn, "ROLLBACK");
+        }
+        for job in batch.drain(..) {
+            job.answer(committed.as_ref().map(|_| ()));
+        }
+    }
+
+    /// Whether upkeep is due after the next batch: the log is long (see
+    /// [`restart_if_long`]) or the statistics are old. Requests then go to the thread,
+    /// which does it, rather than in place on a caller's runtime thread.
+    fn upkeep_due(&self, log: &Log, optimize_every: Duration) -> bool {
+        self.optimized.elapsed() >= optimize_every || log.long(self.waited_in_vain)
+    }
+
+    /// The upkeep between two batches: the log started again when long, the statistics
+    /// refreshed when old.
+    fn upkeep(&mut self, log: &Log, optimize_every: Duration) {
+        restart_if_long(&self.conn, log, &mut self.waited_in_vain);
+        if self.optimized.elapsed() >= optimize_every {
+            // Best effort: without fresh statistics queries still answer, only slower.
+            let _ = refresh_statistics(&self.conn, "PRAGMA optimize = 0x10002");
+            self.optimized = std::time::Instant::now();
+        }
+    }
 }
 
 /// Opens a read-write connection to `path` with the store's settings: WAL, `synchronous =
@@ -212,10 +339,22 @@ impl Writer {
         });
         let (queue, jobs) = mpsc::channel::<Job>();
         let (stop, stopped) = mpsc::channel::<()>();
-        let seen = log.clone();
+        let shared = std::sync::Arc::new(Shared {
+            held: Mutex::new(Some(Held {
+                conn,
+                optimized: std::time::Instant::now(),
+                waited_in_vain: None,
+            })),
+            waiting: AtomicUsize::new(0),
+            log: log.clone(),
+            optimize_every,
+            opened: std::time::Instant::now(),
+            busy_at: AtomicU64::new(0),
+        });
+        let serving = shared.clone();
         let writer = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || serve(&conn, &jobs, &seen, optimize_every))
+            .spawn(move || serve(&serving, &jobs))
             .map_err(spawn_failed)?;
         let checkpoints = std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
@@ -225,6 +364,7 @@ impl Writer {
             queue: Mutex::new(Some(queue)),
             stop: Mutex::new(Some(stop)),
             threads: Mutex::new(vec![writer, checkpoints]),
+            shared,
         })
     }
 
@@ -233,26 +373,91 @@ impl Writer {
     /// rolls it back (to a savepoint of its own: requests waiting together share one
     /// transaction, so one commit's page writes serve them all, and one request's failure
     /// never undoes another's work). A failed commit fails every request it would have kept.
+    ///
+    /// When the writer is idle (nothing queued, no batch under way, no upkeep due) and has
+    /// been for [`QUIET`], the request runs in place, on the caller's thread, in a
+    /// transaction of its own: a request alone would have had one anyway, and the two thread
+    /// hand-offs cost more than a booking's statements. Requests meeting a busy writer queue
+    /// and share its next transaction. A request is short (a booking's few statements), as a
+    /// read in place is.
     pub(crate) async fn run<R, F>(&self, work: F) -> Result<Option<R>, PortError>
     where
         R: Send + 'static,
         F: FnOnce(&rusqlite::Connection) -> Result<Option<R>, PortError> + Send + 'static,
     {
-        let (reply, answer) = tokio::sync::oneshot::channel();
+        let (reply, mut answer) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(Pending {
             work: Some(work),
             outcome: None,
             reply,
         });
-        {
-            // The queue is only ever taken whole, so a poisoned lock's value is sound.
-            let queue = self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let sent = queue.as_ref().is_some_and(|q| q.send(job).is_ok());
-            if !sent {
-                return Err(closed());
+        match self.shared.idle() {
+            Some(mut held) if self.shared.quiet() => {
+                if let Some(h) = held.as_mut()
+                    && !h.upkeep_due(&self.shared.log, self.shared.optimize_every)
+                {
+                    h.run(&mut vec![job]);
+                    drop(held);
+                    // `Held::run` has answered: the value is there.
+                    return answer.try_recv().map_err(|_| closed())?;
+                }
             }
+            Some(_) => {}
+            None => self.shared.saw_busy(),
         }
+        self.queue(job)?;
         answer.await.map_err(|_| closed())?
+    }
+
+    /// [`Writer::run`] always through the queue, as when the writer is busy.
+    #[cfg(test)]
+    async fn run_queued<R, F>(&self, work: F) -> Result<Option<R>, PortError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<Option<R>, PortError> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.queue(Box::new(Pending {
+            work: Some(work),
+            outcome: None,
+            reply,
+        }))?;
+        answer.await.map_err(|_| closed())?
+    }
+
+    /// Queues `job` for the thread.
+    fn queue(&self, job: Job) -> Result<(), PortError> {
+        // The queue is only ever taken whole, so a poisoned lock's value is sound.
+        let queue = self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let sender = queue.as_ref().ok_or_else(closed)?;
+        self.shared.waiting.fetch_add(1, Ordering::AcqRel);
+        sender.send(job).map_err(|_| {
+            self.shared.waiting.fetch_sub(1, Ordering::AcqRel);
+            closed()
+        })
+    }
+
+    /// Runs `read` in a read transaction on the writer's connection, in place, if the writer
+    /// is idle; `None` (nothing run) if it is not. The writer's page cache holds what its
+    /// commits wrote, where a reader's is emptied whenever the database changed since its
+    /// last read: a booking's snapshot right after another's commit reads a third as many
+    /// pages from the file here. The read sees every commit acknowledged so far.
+    pub(crate) fn read_if_idle<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> Result<T, PortError>,
+    ) -> Option<Result<T, PortError>> {
+        let held = self.shared.idle()?;
+        let conn = &held.as_ref()?.conn;
+        if let Err(e) = plain(conn, "BEGIN") {
+            return Some(Err(e));
+        }
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(conn)));
+        // A read wrote nothing: ending it only lets the log move past its snapshot.
+        if !conn.is_autocommit() {
+            let _ = plain(conn, "COMMIT");
+        }
+        drop(held);
+        Some(out.unwrap_or_else(|_| Err(PortError::new(PortErrorKind::Unexpected, "a read failed"))))
     }
 
     /// Ends both threads after the requests already queued, closing their connections.
@@ -270,9 +475,14 @@ impl Writer {
                 .take(),
         );
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-        // A panicked thread has nothing left to close.
-        let _ =
-            tokio::task::spawn_blocking(move || threads.into_iter().map(std::thread::JoinHandle::join).count()).await;
+        let shared = self.shared.clone();
+        // A panicked thread has nothing left to close. The connection closes once the
+        // thread has run what was queued; a caller in place holds it until done.
+        let _ = tokio::task::spawn_blocking(move || {
+            threads.into_iter().map(std::thread::JoinHandle::join).count();
+            shared.held().take();
+        })
+        .await;
     }
 }
 
@@ -319,8 +529,7 @@ fn checkpoint_until(c: &rusqlite::Connection, stop: &mpsc::Receiver<()>, every: 
 /// readers too, up to [`LONGEST_WAIT`], unless that failed within [`WAIT_AGAIN_AFTER`].
 /// `waited_in_vain` is when the last wait failed.
 fn restart_if_long(c: &rusqlite::Connection, log: &Log, waited_in_vain: &mut Option<std::time::Instant>) {
-    let past_limit = log.bytes() > u64::try_from(LOG_LIMIT_BYTES).unwrap_or(u64::MAX)
-        && waited_in_vain.is_none_or(|at| at.elapsed() >= WAIT_AGAIN_AFTER);
+    let past_limit = log.past_limit(*waited_in_vain);
     if !past_limit && log.frames.load(Ordering::Relaxed) <= RESTART_FRAMES {
         return;
     }
@@ -346,10 +555,8 @@ fn closed() -> PortError {
     PortError::new(PortErrorKind::Unavailable, "the database is closed")
 }
 
-fn serve(conn: &rusqlite::Connection, jobs: &mpsc::Receiver<Job>, log: &Log, optimize_every: Duration) {
-    let mut optimized = std::time::Instant::now();
+fn serve(shared: &Shared, jobs: &mpsc::Receiver<Job>) {
     let mut batch: Vec<Job> = Vec::with_capacity(MOST_PER_TRANSACTION);
-    let mut waited_in_vain = None;
     while let Ok(first) = jobs.recv() {
         batch.push(first);
         while batch.len() < MOST_PER_TRANSACTION {
@@ -358,26 +565,17 @@ fn serve(conn: &rusqlite::Connection, jobs: &mpsc::Receiver<Job>, log: &Log, opt
                 Err(_) => break,
             }
         }
-        // A panicking request loses its answer (its caller sees the database unavailable)
-        // and the batch's transaction; the connection outlives it.
-        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_batch(conn, &mut batch)));
-        let committed = match ran {
-            Ok(committed) => committed,
-            Err(_) => Err(PortError::new(PortErrorKind::Unexpected, "a write failed")),
+        let mut held = shared.held();
+        // Taken only once queued requests ran (the thread joined) or on close.
+        shared.waiting.fetch_sub(batch.len(), Ordering::AcqRel);
+        let Some(h) = held.as_mut() else {
+            for job in batch.drain(..) {
+                job.answer(Err(&closed()));
+            }
+            continue;
         };
-        if !conn.is_autocommit() {
-            // Best effort: a connection that cannot even roll back fails the next begin.
-            let _ = plain(conn, "ROLLBACK");
-        }
-        for job in batch.drain(..) {
-            job.answer(committed.as_ref().map(|_| ()));
-        }
-        restart_if_long(conn, log, &mut waited_in_vain);
-        if optimized.elapsed() >= optimize_every {
-            // Best effort: without fresh statistics queries still answer, only slower.
-            let _ = refresh_statistics(conn, "PRAGMA optimize = 0x10002");
-            optimized = std::time::Instant::now();
-        }
+        h.run(&mut batch);
+        h.upkeep(&shared.log, shared.optimize_every);
     }
 }
 
@@ -615,13 +813,13 @@ mod tests {
         let db = Db::new();
         let writer = std::sync::Arc::new(Writer::open(&db.0, Duration::from_secs(1)).unwrap());
         // The first request holds the writer until every other is queued, so the rest run
-        // together in one transaction.
+        // together in one transaction (the writer being busy, none runs in place).
         let (release, held) = mpsc::channel::<()>();
         let first = tokio::spawn({
             let writer = writer.clone();
             async move {
                 writer
-                    .run(move |c| {
+                    .run_queued(move |c| {
                         held.recv().unwrap();
                         insert(0)(c).map(Some)
                     })
@@ -664,6 +862,141 @@ mod tests {
         let kept: Vec<i64> = (0..=40).filter(|k| k % 4 == 0).collect();
         assert_eq!(db.keys(), kept);
         writer.close().await;
+    }
+
+    /// The name of the thread running this.
+    fn here() -> Option<String> {
+        std::thread::current().name().map(str::to_owned)
+    }
+
+    #[tokio::test]
+    async fn an_idle_writer_runs_a_request_in_place_and_a_busy_one_queues_it() {
+        let db = Db::new();
+        let writer = std::sync::Arc::new(Writer::open(&db.0, Duration::from_secs(1)).unwrap());
+        let caller = here();
+        let ran_on = writer
+            .run(|c| {
+                insert(1)(c)?;
+                Ok(Some(here()))
+            })
+            .await
+            .unwrap();
+        assert_eq!(ran_on, Some(caller.clone()), "idle: in place, on the caller's thread");
+        assert!(
+            !writer.read_if_idle(|c| Ok(c.is_autocommit())).unwrap().unwrap(),
+            "an idle writer's connection reads in place, in a transaction"
+        );
+        // Busy: a request holds the writer's thread; the next queues behind it, and reads
+        // do not wait for it.
+        let (release, held) = mpsc::channel::<()>();
+        let (started, running) = tokio::sync::oneshot::channel::<()>();
+        let first = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                writer
+                    .run_queued(move |c| {
+                        let _ = started.send(());
+                        held.recv().unwrap();
+                        insert(2)(c).map(Some)
+                    })
+                    .await
+            }
+        });
+        running.await.unwrap();
+        assert!(
+            writer.read_if_idle(|_| Ok(())).is_none(),
+            "a busy writer's connection is not lent"
+        );
+        let second = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                writer
+                    .run(|c| {
+                        insert(3)(c)?;
+                        Ok(Some(here()))
+                    })
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(!second.is_finished(), "queued behind the busy writer");
+        assert!(!writer.shared.quiet(), "and noted that it found the writer busy");
+        release.send(()).unwrap();
+        first.await.unwrap().unwrap();
+        assert_eq!(
+            second.await.unwrap().unwrap(),
+            Some(Some("sqlite-writer".to_owned())),
+            "run by the writer's thread"
+        );
+        // Idle again (once the thread's upkeep after its batch is done): the read in place
+        // sees every commit acknowledged.
+        let read = |c: &rusqlite::Connection| {
+            let mut keys = Vec::new();
+            query(c, "SELECT k FROM t ORDER BY k", &Args::default(), |r| {
+                keys.push(r.get::<_, i64>(0).map_err(fail)?);
+                Ok(())
+            })?;
+            Ok(keys)
+        };
+        let mut seen = None;
+        for _ in 0..100 {
+            seen = writer.read_if_idle(read);
+            if seen.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(seen.unwrap().unwrap(), vec![1, 2, 3]);
+        // Requests overlapped a moment ago: the next still queues, to share a transaction
+        // with any that come with it, until the writer has been quiet for a while.
+        let on = |k: i64| {
+            let writer = writer.clone();
+            async move {
+                writer
+                    .run(move |c| {
+                        insert(k)(c)?;
+                        Ok(Some(here()))
+                    })
+                    .await
+                    .unwrap()
+                    .unwrap()
+            }
+        };
+        // (Noted afresh: the wait for the thread's upkeep above may have outlasted QUIET.)
+        writer.shared.saw_busy();
+        assert_eq!(on(4).await, Some("sqlite-writer".to_owned()));
+        tokio::time::sleep(QUIET).await;
+        assert_eq!(on(5).await, caller, "quiet again: in place");
+        writer.close().await;
+        assert!(writer.read_if_idle(|_| Ok(())).is_none(), "closed");
+        assert_eq!(
+            writer.run(|c| insert(6)(c).map(Some)).await.unwrap_err().kind(),
+            PortErrorKind::Unavailable
+        );
+        assert_eq!(db.keys(), vec![1, 2, 3, 4, 5]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_or_panicking_read_in_place_leaves_the_writer_sound() {
+        let db = Db::new();
+        let writer = Writer::open(&db.0, Duration::from_secs(1)).unwrap();
+        let failed = writer
+            .read_if_idle(|c| query(c, "SELECT nothing FROM nowhere", &Args::default(), |_| Ok(())))
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(failed.kind(), PortErrorKind::Unexpected);
+        let panicked = writer
+            .read_if_idle(|_| -> Result<(), PortError> { panic!("a bug in a read") })
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(panicked.kind(), PortErrorKind::Unexpected);
+        assert!(
+            !writer.read_if_idle(|c| Ok(c.is_autocommit())).unwrap().unwrap(),
+            "the next read in place begins afresh"
+        );
+        writer.run(|c| insert(5)(c).map(Some)).await.unwrap();
+        writer.close().await;
+        assert_eq!(db.keys(), vec![5]);
     }
 
     #[tokio::test]
