@@ -110,7 +110,7 @@ pub(crate) enum Db {
         /// (see [`sqlite_read`]).
         inline: Box<sqlite_read::Readers>,
         /// The second writer connection, which runs a booking's whole commit in one
-        /// hand-off to its thread (see [`sqlite_writer`]).
+        /// hand-off to its thread, or in place when it is idle (see [`sqlite_writer`]).
         booking: sqlite_writer::Writer,
         /// Keeps the two writers apart: held shared around each request to `booking`
         /// (whose thread runs them one at a time), exclusively around each sqlx write
