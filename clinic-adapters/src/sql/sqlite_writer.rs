@@ -253,7 +253,7 @@ struct Held {
 
 impl Held {
     /// Runs `batch` in one transaction and answers each request.
-    fn run(&mut self, batch: &mut Vec<Job>) {
+    fn run(&self, batch: &mut Vec<Job>) {
         let conn = &self.conn;
         // A panicking request loses its answer (its caller sees the database unavailable)
         // and the batch's transaction; the connection outlives it.
@@ -440,8 +440,9 @@ impl Writer {
     /// Runs `read` in a read transaction on the writer's connection, in place, if the writer
     /// is idle; `None` (nothing run) if it is not. The writer's page cache holds what its
     /// commits wrote, where a reader's is emptied whenever the database changed since its
-    /// last read: a booking's snapshot right after another's commit reads a third as many
-    /// pages from the file here. The read sees every commit acknowledged so far.
+    /// last read and every page is read from the file again (a booking's snapshot right
+    /// after another's commit took 61 µs on a reader, 17 µs with its pages cached). The
+    /// read sees every commit acknowledged so far.
     pub(crate) fn read_if_idle<T>(
         &self,
         read: impl FnOnce(&rusqlite::Connection) -> Result<T, PortError>,
@@ -452,9 +453,10 @@ impl Writer {
             return Some(Err(e));
         }
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(conn)));
-        // A read wrote nothing: ending it only lets the log move past its snapshot.
-        if !conn.is_autocommit() {
-            let _ = plain(conn, "COMMIT");
+        // A read wrote nothing: ending it only lets the log move past its snapshot. One
+        // that will not end is rolled back, so the writer's next transaction can begin.
+        if !conn.is_autocommit() && plain(conn, "COMMIT").is_err() {
+            let _ = plain(conn, "ROLLBACK");
         }
         drop(held);
         Some(out.unwrap_or_else(|_| Err(PortError::new(PortErrorKind::Unexpected, "a read failed"))))
