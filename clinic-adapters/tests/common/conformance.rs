@@ -514,13 +514,19 @@ pub async fn commit_moves_every_occupied_resource_s_version<S: Storage>(s: Arc<S
     }
     // Guarded on the practitioner alone: the patient's version moves as well.
     let b = appointment(practice, who, patient, "2026-12-01T03:00:00Z", 50);
-    let guard: Vec<_> = after
-        .versions
-        .iter()
-        .copied()
-        .filter(|g| g.key == ResourceKey::Practitioner(who))
-        .collect();
-    s.commit(practice, &guard, std::slice::from_ref(&b)).await.unwrap();
+    let guard = |snap: &clinic_core::ports::CalendarSnapshot, key: ResourceKey| {
+        [clinic_core::ports::Guarded {
+            key,
+            version: version(snap, key),
+        }]
+    };
+    s.commit(
+        practice,
+        &guard(&after, ResourceKey::Practitioner(who)),
+        std::slice::from_ref(&b),
+    )
+    .await
+    .unwrap();
     let last = s.snapshot(practice, &keys, window).await.unwrap();
     for key in keys {
         assert!(
@@ -530,13 +536,14 @@ pub async fn commit_moves_every_occupied_resource_s_version<S: Storage>(s: Arc<S
     }
     // So a booking decided on the read before either commit loses.
     let c = appointment(practice, super::ids().new_id(), patient, "2026-12-01T05:00:00Z", 50);
-    let stale: Vec<_> = before
-        .versions
-        .iter()
-        .copied()
-        .filter(|g| g.key == ResourceKey::Patient(patient))
-        .collect();
-    let lost = s.commit(practice, &stale, std::slice::from_ref(&c)).await.unwrap_err();
+    let lost = s
+        .commit(
+            practice,
+            &guard(&before, ResourceKey::Patient(patient)),
+            std::slice::from_ref(&c),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(lost.kind(), PortErrorKind::Conflict);
 }
 
