@@ -35,7 +35,7 @@ use clinic_core::ports::{
     ResourceKey, TelehealthRecords, WaitlistRepository,
 };
 use clinic_core::practice::{Location, Practice, Room, Service};
-use clinic_core::privacy::{AccessRequest, Consent, CorrectionOutcome};
+use clinic_core::privacy::{AccessRequest, Consent, CorrectionOutcome, DeletionRequest};
 use clinic_core::scheduling::{Appointment, Availability, AvailabilityException, WaitlistEntry, WeeklyTemplate};
 use clinic_core::telehealth::SessionPrep;
 use clinic_core::time::TimeRange;
@@ -79,6 +79,7 @@ struct Inner {
     prep: HashMap<Key<AppointmentId>, Vec<(PatientId, SessionPrep)>>,
     access_requests: HashMap<PracticeId, Vec<(PatientId, AccessRequest)>>,
     corrections: HashMap<Key<PatientId>, Vec<CorrectionOutcome>>,
+    deletion_requests: HashMap<Key<PatientId>, Vec<DeletionRequest>>,
     audit: HashMap<PracticeId, Vec<AuditEvent>>,
     checkpoints: HashMap<PracticeId, Vec<Checkpoint>>,
     /// The outbox, per practice, in insertion order.
@@ -779,9 +780,9 @@ impl CareRelationships for MemoryStore {
         patient: PatientId,
     ) -> Result<bool, PortError> {
         let g = self.read();
-        Ok(g.appointments
-            .iter()
-            .any(|(k, a)| k.0 == practice && a.practitioner_id == practitioner && a.patient_ids.contains(&patient)))
+        Ok(g.appointments.iter().any(|(k, a)| {
+            k.0 == practice && a.practitioner_id == practitioner && a.patient_ids.contains(&patient) && a.holds_time()
+        }))
     }
 }
 
@@ -921,6 +922,71 @@ impl PrivacyRecords for MemoryStore {
         let mut v = self.read().access_requests.get(&practice).cloned().unwrap_or_default();
         v.sort_by_key(|(p, r)| (r.received_on, *p));
         Ok(v)
+    }
+
+    async fn save_deletion_request(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+        request: &DeletionRequest,
+    ) -> Result<(), PortError> {
+        let mut g = self.write();
+        let list = g.deletion_requests.entry((practice, patient)).or_default();
+        match list.iter_mut().find(|r| r.received_on == request.received_on) {
+            Some(slot) => *slot = request.clone(),
+            None => list.push(request.clone()),
+        }
+        list.sort_by_key(|r| r.received_on);
+        Ok(())
+    }
+
+    async fn deletion_requests(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+    ) -> Result<Vec<DeletionRequest>, PortError> {
+        Ok(self
+            .read()
+            .deletion_requests
+            .get(&(practice, patient))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn destroy_health_records(&self, practice: PracticeId, patient: PatientId) -> Result<usize, PortError> {
+        let mut g = self.write();
+        let before = g.notes.len()
+            + g.prescriptions.len()
+            + g.results.len()
+            + g.measures.len()
+            + g.plans.len()
+            + g.intakes.len();
+        g.notes.retain(|k, n| !(k.0 == practice && n.patient_id == patient));
+        g.prescriptions
+            .retain(|k, p| !(k.0 == practice && p.patient_id == patient));
+        g.results.retain(|k, r| !(k.0 == practice && r.patient_id == patient));
+        g.measures.retain(|k, m| !(k.0 == practice && m.patient_id == patient));
+        g.plans.remove(&(practice, patient));
+        g.intakes.remove(&(practice, patient));
+        let after = g.notes.len()
+            + g.prescriptions.len()
+            + g.results.len()
+            + g.measures.len()
+            + g.plans.len()
+            + g.intakes.len();
+        let threads: Vec<ThreadId> = g
+            .threads
+            .iter()
+            .filter(|(k, t)| k.0 == practice && t.patient_id == patient)
+            .map(|(k, _)| k.1)
+            .collect();
+        let mut destroyed = before - after;
+        for t in threads {
+            g.threads.remove(&(practice, t));
+            destroyed += 1 + g.messages.remove(&(practice, t)).map_or(0, |m| m.len());
+            g.read_marks.remove(&(practice, t));
+        }
+        Ok(destroyed)
     }
 }
 

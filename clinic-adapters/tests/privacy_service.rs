@@ -14,8 +14,10 @@ use clinic_core::ids::*;
 use clinic_core::money::Money;
 use clinic_core::people::Role;
 use clinic_core::ports::*;
+use clinic_core::practice::AuState;
+use clinic_core::privacy::AccessRequest;
 use clinic_core::scheduling::CancelledBy;
-use clinic_core::service::{Actor, ServiceError};
+use clinic_core::service::{Actor, Refusal, ServiceError};
 use common::{practice_on, utc};
 
 async fn a_manager_exports_everything_held_and_the_export_is_audited(store: Arc<dyn Storage>) {
@@ -61,22 +63,32 @@ async fn a_manager_exports_everything_held_and_the_export_is_audited(store: Arc<
         guardian_of: Vec::new(),
         request_id: None,
     };
+    let note = |plan: &str| Soap {
+        plan: plan.into(),
+        ..Soap::default()
+    };
+    let signed = clinical
+        .create(&sam, p, NoteKind::Progress, note("Review in two weeks"))
+        .await
+        .unwrap();
+    clinical.sign(&sam, signed.id).await.unwrap();
+    // The author's process note and an unsigned draft are held, but are not the record.
     clinical
-        .create(
-            &sam,
-            p,
-            NoteKind::Progress,
-            Soap {
-                plan: "Review in two weeks".into(),
-                ..Soap::default()
-            },
-        )
+        .create(&sam, p, NoteKind::Process, note("Countertransference: impatience"))
+        .await
+        .unwrap();
+    clinical
+        .create(&sam, p, NoteKind::Progress, note("Unfinished draft"))
         .await
         .unwrap();
 
     let privacy = f.privacy();
+    let today: chrono::NaiveDate = "2026-11-25".parse().unwrap();
     assert!(
-        matches!(privacy.export(&sam, p).await, Err(ServiceError::Forbidden)),
+        matches!(
+            privacy.export(&sam, p, today, "json").await,
+            Err(ServiceError::Forbidden)
+        ),
         "clinicians do not process access requests"
     );
     let manager = Actor {
@@ -84,7 +96,31 @@ async fn a_manager_exports_everything_held_and_the_export_is_audited(store: Arc<
         practitioner_id: None,
         ..sam.clone()
     };
-    let export = privacy.export(&manager, p).await.unwrap();
+    // Without the patient's request there is nothing to answer.
+    assert!(matches!(
+        privacy.export(&manager, p, today, "json").await,
+        Err(ServiceError::Refused(Refusal::NoAccessRequest))
+    ));
+    let asked = "2026-11-24".parse().unwrap();
+    f.store
+        .save_access_request(f.practice, p, &AccessRequest::new(AuState::NSW, asked))
+        .await
+        .unwrap();
+    let export = privacy.export(&manager, p, today, "json").await.unwrap();
+    let answered = f.store.access_requests(f.practice).await.unwrap();
+    assert_eq!(answered.len(), 1);
+    assert_eq!(
+        answered[0].1.provided,
+        Some((today, "json".to_owned())),
+        "the request is answered"
+    );
+    assert!(
+        matches!(
+            privacy.export(&manager, p, today, "json").await,
+            Err(ServiceError::Refused(Refusal::NoAccessRequest))
+        ),
+        "one request, one export"
+    );
     assert_eq!(export.patient.id, p);
     assert_eq!(
         export.appointments.iter().map(|a| a.id).collect::<Vec<_>>(),
@@ -92,9 +128,13 @@ async fn a_manager_exports_everything_held_and_the_export_is_audited(store: Arc<
         "cancelled ones too"
     );
     assert_eq!(export.invoices.len(), 1);
-    assert_eq!(export.notes.len(), 1);
+    assert_eq!(export.notes.iter().map(|n| n.id).collect::<Vec<_>>(), vec![signed.id]);
     let json = to_json(&export).unwrap();
     assert!(json.contains("Review in two weeks") && json.contains("Patient0"));
+    assert!(
+        !json.contains("Countertransference") && !json.contains("Unfinished draft"),
+        "{json}"
+    );
     let csv = to_csv(&export).unwrap();
     assert!(csv.contains("notes,notes[0].soap.plan,Review in two weeks\r\n"));
     assert!(csv.contains("appointments,appointments[1].status.state,cancelled\r\n"));
@@ -120,14 +160,22 @@ async fn a_manager_exports_everything_held_and_the_export_is_audited(store: Arc<
         .filter(|e| e.entry.action == "export.create")
         .map(|e| e.entry.outcome)
         .collect();
-    assert_eq!(audit, vec![Outcome::Denied, Outcome::Allowed]);
+    assert_eq!(
+        audit,
+        vec![Outcome::Denied, Outcome::Denied, Outcome::Allowed, Outcome::Denied],
+        "a refusal is audited as denied, whatever refused it"
+    );
     // Another practice's manager finds nothing of this patient.
     let elsewhere = Actor {
         practice_id: common::ids().new_id(),
         ..manager
     };
+    f.store
+        .save_access_request(elsewhere.practice_id, p, &AccessRequest::new(AuState::NSW, asked))
+        .await
+        .unwrap();
     assert!(matches!(
-        privacy.export(&elsewhere, p).await,
+        privacy.export(&elsewhere, p, today, "json").await,
         Err(ServiceError::NotFound { entity: "patient" })
     ));
     let _: PatientId = p;
@@ -268,6 +316,67 @@ async fn deletion_is_refused_while_records_must_be_kept_then_carried_out(store: 
             .await,
         Err(ServiceError::Forbidden)
     ));
+    // Nothing is destroyed unless the patient asked.
+    assert!(matches!(
+        privacy
+            .process_deletion(&manager, p, &f.location, "2033-11-24".parse().unwrap())
+            .await,
+        Err(ServiceError::Refused(Refusal::NoDeletionRequest))
+    ));
+    let me = Actor {
+        role: Role::Patient,
+        practitioner_id: None,
+        patient_id: Some(p),
+        ..sam.clone()
+    };
+    assert!(matches!(
+        privacy.request_deletion(&sam, p, "2033-11-20".parse().unwrap()).await,
+        Err(ServiceError::Forbidden)
+    ));
+    privacy
+        .request_deletion(&me, p, "2033-11-20".parse().unwrap())
+        .await
+        .unwrap();
+    // Health information beyond notes: an intake with a risk answer, a message thread.
+    f.store
+        .save_submission(
+            f.practice,
+            p,
+            &clinic_core::clinical::IntakeSubmission {
+                form_version: 1,
+                answers: std::collections::BTreeMap::new(),
+                submitted_at: utc("2026-11-20T00:00:00Z"),
+                amendments: Vec::new(),
+            },
+        )
+        .await
+        .unwrap();
+    let thread = clinic_core::messaging::Thread {
+        id: common::ids().new_id(),
+        practice_id: f.practice,
+        patient_id: p,
+        practitioner_ids: vec![f.practitioner.id],
+        subject: "Between sessions".into(),
+        started_at: utc("2026-11-20T00:00:00Z"),
+    };
+    f.store.save_thread(&thread).await.unwrap();
+    f.store
+        .add_message(&clinic_core::messaging::Message {
+            id: common::ids().new_id(),
+            practice_id: f.practice,
+            thread_id: thread.id,
+            author: clinic_core::messaging::Author {
+                user_id: common::ids().new_id(),
+                role: Role::Patient,
+                practitioner_id: None,
+                on_behalf: false,
+            },
+            body: "I had a bad week".into(),
+            attachments: Vec::new(),
+            sent_at: utc("2026-11-20T00:00:00Z"),
+        })
+        .await
+        .unwrap();
     // The day before the 7-year anniversary of the last service (in Sydney): refused, named.
     let refused = privacy
         .process_deletion(&manager, p, &f.location, "2033-11-23".parse().unwrap())
@@ -277,7 +386,8 @@ async fn deletion_is_refused_while_records_must_be_kept_then_carried_out(store: 
         matches!(&refused.outcome, DeletionOutcome::RefusedUntil { until, rule } if *until == "2033-11-24".parse().unwrap() && rule.source.contains("NSW")),
         "{refused:?}"
     );
-    assert_eq!((refused.deidentified, refused.notes_destroyed), (false, 0));
+    assert_eq!((refused.deidentified, refused.records_destroyed), (false, 0));
+    assert!(refused.kept.is_empty());
     assert_eq!(
         f.store.patient(f.practice, p).await.unwrap().legal_name.given,
         "Patient0",
@@ -289,7 +399,28 @@ async fn deletion_is_refused_while_records_must_be_kept_then_carried_out(store: 
         .await
         .unwrap();
     assert!(matches!(done.outcome, DeletionOutcome::Approved { .. }));
-    assert_eq!((done.deidentified, done.notes_destroyed), (true, 1));
+    assert_eq!(
+        (done.deidentified, done.records_destroyed),
+        (true, 4),
+        "the note, the intake, the thread and its message"
+    );
+    assert!(done.kept.iter().any(|k| k.starts_with("invoices")), "{:?}", done.kept);
+    assert!(f.store.submission(f.practice, p).await.unwrap().is_none());
+    assert!(f.store.patient_threads(f.practice, p).await.unwrap().is_empty());
+    assert!(f.store.messages(f.practice, thread.id).await.unwrap().is_empty());
+    // Carried out once: a second run finds no open request.
+    assert!(matches!(
+        privacy
+            .process_deletion(&manager, p, &f.location, "2033-11-25".parse().unwrap())
+            .await,
+        Err(ServiceError::Refused(Refusal::NoDeletionRequest))
+    ));
+    // A correction never names the de-identified record again.
+    let named = clinic_core::people::PatientSpec::new("Named", "Again", "1990-05-05".parse().unwrap());
+    assert!(matches!(
+        privacy.correct(&manager, p, named, "2033-11-26".parse().unwrap()).await,
+        Err(ServiceError::Refused(Refusal::Deidentified))
+    ));
     let record = f.store.patient(f.practice, p).await.unwrap();
     assert_eq!(
         (record.legal_name.given.as_str(), record.date_of_birth),
@@ -305,8 +436,12 @@ async fn deletion_is_refused_while_records_must_be_kept_then_carried_out(store: 
         .map(|e| (e.entry.action, e.entry.outcome))
         .collect();
     assert!(actions.contains(&("patient.destroyed".to_owned(), Outcome::Allowed)));
-    assert_eq!(actions.iter().filter(|(a, _)| a == "deletion.process").count(), 3);
+    assert_eq!(actions.iter().filter(|(a, _)| a == "deletion.process").count(), 5);
     // Someone never seen has nothing that must be kept.
+    privacy
+        .request_deletion(&manager, f.patients[7], "2026-11-25".parse().unwrap())
+        .await
+        .unwrap();
     let never = privacy
         .process_deletion(&manager, f.patients[7], &f.location, "2026-11-25".parse().unwrap())
         .await
@@ -406,6 +541,10 @@ async fn a_signed_note_alone_is_kept_for_the_retention_period(store: Arc<dyn Sto
         practitioner_id: None,
         ..sam
     };
+    f.privacy()
+        .request_deletion(&manager, p, "2026-11-25".parse().unwrap())
+        .await
+        .unwrap();
     let r = f
         .privacy()
         .process_deletion(&manager, p, &f.location, "2026-11-25".parse().unwrap())
@@ -422,7 +561,58 @@ async fn a_signed_note_alone_is_kept_for_the_retention_period(store: Arc<dyn Sto
     );
 }
 
+/// A session invoiced a week ago is a service: the record is kept seven years from it,
+/// though no appointment was completed and no note signed.
+async fn an_invoiced_session_alone_is_kept_for_the_retention_period(store: Arc<dyn Storage>) {
+    use clinic_core::privacy::DeletionOutcome;
+    let f = practice_on(store).await;
+    let p = f.patients[2];
+    let billing = f.billing(Arc::new(clinic_adapters::manual_claims::ManualClaims::new()));
+    let line = LineInput {
+        description: "Individual therapy, 50 minutes".into(),
+        service_date: "2026-11-18".parse().unwrap(),
+        quantity: 1,
+        unit_price: Money::from_cents(22_000),
+        supply: SupplyKind::PsychologicalService,
+        registered_provider: true,
+        clinically_necessary: true,
+        appointment_id: None,
+        medicare: None,
+    };
+    let draft = billing
+        .create_invoice(f.practice, p, Payer::Patient, vec![line])
+        .await
+        .unwrap();
+    billing.issue(f.practice, draft.id, f.location.zone).await.unwrap();
+    let manager = Actor {
+        practice_id: f.practice,
+        user_id: common::ids().new_id(),
+        role: Role::PracticeManager,
+        practitioner_id: None,
+        patient_id: None,
+        guardian_of: Vec::new(),
+        request_id: None,
+    };
+    let today = "2026-11-25".parse().unwrap();
+    f.privacy().request_deletion(&manager, p, today).await.unwrap();
+    let r = f
+        .privacy()
+        .process_deletion(&manager, p, &f.location, today)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&r.outcome, DeletionOutcome::RefusedUntil { until, .. } if *until == "2033-11-18".parse().unwrap()),
+        "{r:?}"
+    );
+    assert!(!r.deidentified);
+    assert_eq!(
+        f.store.patient(f.practice, p).await.unwrap().legal_name.given,
+        "Patient2"
+    );
+}
+
 on_every_store!(
+    an_invoiced_session_alone_is_kept_for_the_retention_period,
     a_signed_note_alone_is_kept_for_the_retention_period,
     a_manager_exports_everything_held_and_the_export_is_audited,
     consents_and_access_requests_are_kept_and_overdue_ones_flagged,

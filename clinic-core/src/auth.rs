@@ -112,6 +112,60 @@ pub fn may_grant(inviter: &[crate::people::Role], role: crate::people::Role) -> 
     }
 }
 
+/// The practitioner role a kind of practitioner record signs in as.
+#[must_use]
+pub const fn role_of_kind(kind: crate::people::PractitionerKind) -> crate::people::Role {
+    use crate::people::{PractitionerKind as K, Role as R};
+    match kind {
+        K::RegisteredPsychologist | K::ClinicalPsychologist => R::Psychologist,
+        K::Doctor => R::Doctor,
+        K::Technician => R::Technician,
+    }
+}
+
+/// Checks that the roles of a staff account fit the practitioner record it is bound to:
+/// the account acts as that practitioner, so its one practitioner role must be the one of
+/// the record's kind (a psychologist's record never signs as a doctor), and a clinical
+/// role needs a record (notes are signed by a practitioner). Managing roles may be added
+/// to a record (the practice owner who also sees patients).
+///
+/// # Errors
+/// A [`FieldError`] on `roles` or `practitioner_id` saying which role does not fit.
+pub fn check_staff_roles(
+    roles: &[crate::people::Role],
+    record: Option<crate::people::PractitionerKind>,
+) -> Result<(), FieldError> {
+    use crate::people::Role as R;
+    let practising: Vec<R> = roles
+        .iter()
+        .copied()
+        .filter(|r| matches!(r, R::Psychologist | R::Doctor | R::Technician))
+        .collect();
+    match record {
+        None if practising.iter().any(|r| matches!(r, R::Psychologist | R::Doctor)) => Err(FieldError::new(
+            "practitioner_id",
+            "is needed for a clinical role: the account signs as that practitioner",
+        )),
+        None => Ok(()),
+        Some(kind) => {
+            let fits = role_of_kind(kind);
+            if practising.is_empty() {
+                return Err(FieldError::new(
+                    "roles",
+                    "must include the role of the practitioner record's kind",
+                ));
+            }
+            if practising.iter().any(|r| *r != fits) {
+                return Err(FieldError::new(
+                    "roles",
+                    "name a practitioner role that does not fit the practitioner record's kind",
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
 /// A time-based one-time-password second factor (RFC 6238).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -268,6 +322,44 @@ mod tests {
         assert_eq!(a.failed_logins, 1);
         a.succeeded();
         assert_eq!((a.failed_logins, a.locked_until), (0, None));
+    }
+
+    #[test]
+    fn staff_roles_fit_the_practitioner_record_they_sign_as() {
+        use crate::people::{PractitionerKind as K, Role as R};
+        let ok = |roles: &[R], kind| check_staff_roles(roles, kind).is_ok();
+        assert!(ok(&[R::Psychologist], Some(K::RegisteredPsychologist)));
+        assert!(ok(&[R::Psychologist], Some(K::ClinicalPsychologist)));
+        assert!(ok(&[R::Doctor], Some(K::Doctor)));
+        assert!(ok(&[R::Technician], Some(K::Technician)));
+        assert!(ok(&[R::Technician], None), "a front desk without a record of its own");
+        assert!(ok(&[R::PracticeManager, R::Admin], None));
+        assert!(
+            ok(&[R::Psychologist, R::PracticeManager], Some(K::ClinicalPsychologist)),
+            "the owner who sees patients"
+        );
+        // The finding: doctor + technician + manager on a psychologist's record.
+        let err = check_staff_roles(
+            &[R::Doctor, R::Technician, R::PracticeManager],
+            Some(K::RegisteredPsychologist),
+        )
+        .unwrap_err();
+        assert_eq!(err.field(), "roles");
+        assert!(!ok(&[R::Psychologist, R::Doctor], Some(K::RegisteredPsychologist)));
+        assert!(!ok(&[R::Psychologist], Some(K::Doctor)));
+        assert!(!ok(&[R::Technician], Some(K::RegisteredPsychologist)));
+        assert!(
+            !ok(&[R::PracticeManager], Some(K::Doctor)),
+            "a record is bound only to its practitioner"
+        );
+        assert_eq!(
+            check_staff_roles(&[R::Doctor], None).unwrap_err().field(),
+            "practitioner_id"
+        );
+        assert_eq!(
+            check_staff_roles(&[R::Psychologist], None).unwrap_err().field(),
+            "practitioner_id"
+        );
     }
 
     #[test]

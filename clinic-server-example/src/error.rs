@@ -127,7 +127,10 @@ impl From<ServiceError> for ApiError {
             | ServiceError::Inventory(_)
             | ServiceError::NotClaimable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ServiceError::ClaimTransition(_) | ServiceError::Note(_) => StatusCode::CONFLICT,
-            ServiceError::Forbidden => StatusCode::FORBIDDEN,
+            ServiceError::Forbidden | ServiceError::Refused(clinic_core::service::Refusal::NotTreating) => {
+                StatusCode::FORBIDDEN
+            }
+            ServiceError::Refused(_) => StatusCode::CONFLICT,
             ServiceError::Contention => StatusCode::SERVICE_UNAVAILABLE,
             // The database (or a provider) is down or overloaded: nothing was done, and
             // the same request may be sent again shortly.

@@ -354,9 +354,15 @@ async fn export_patient(
         guardian_of: Vec::new(),
         request_id: Some(format!("cli-export-{}", uuid::Uuid::new_v4())),
     };
+    let zone = clinic_core::ports::PracticeRepository::locations(&*store, practice)
+        .await
+        .map_err(|e| Failure::Other(format!("the database did not answer: {}", e.kind().code())))?
+        .first()
+        .map_or(chrono_tz::Australia::Sydney, |l| l.zone);
+    let today = chrono::Utc::now().with_timezone(&zone).date_naive();
     let privacy = AppState::new(store.clone(), practice).privacy.clone();
     let export = privacy
-        .export(&actor, patient)
+        .export(&actor, patient, today, &format!("export ({format}, command line)"))
         .await
         .map_err(|e| Failure::Other(format!("the export stopped: {} ({})", e, e.code())))?;
     let bytes = match format {

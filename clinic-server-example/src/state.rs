@@ -203,7 +203,13 @@ impl AppState {
         });
         let integrations = crate::providers::Integrations::console_only();
         Self(Arc::new(Shared {
-            booking: BookingService::new(ports).with_notices(notices.clone()),
+            booking: BookingService::new(ports).with_notices(notices.clone()).with_access(
+                clinic_core::service::AccessPorts {
+                    care: store.clone(),
+                    audit: store.clone(),
+                    clock: app_clock.clone(),
+                },
+            ),
             billing: BillingService::new(billing_ports, BillingRules::default()),
             manual_claims,
             store,

@@ -178,6 +178,25 @@ impl TestApp {
     }
 }
 
+/// Opens an access request of the patient's on the export `path`
+/// (`/api/v1/patients/{id}/export`): an export answers one, and one answers only once.
+async fn open_access_request(app: &TestApp, path: &str) {
+    use clinic_core::ports::PrivacyRecords as _;
+    let Some(id) = path
+        .strip_prefix("/api/v1/patients/")
+        .and_then(|r| r.strip_suffix("/export"))
+    else {
+        return;
+    };
+    let request =
+        clinic_core::privacy::AccessRequest::new(clinic_core::practice::AuState::NSW, "2026-11-23".parse().unwrap());
+    app.state
+        .store
+        .save_access_request(app.state.practice, id.parse().unwrap(), &request)
+        .await
+        .unwrap();
+}
+
 fn problem(r: &Reply, status: u16, code: &str) {
     assert_eq!(r.status, status, "{:?}", r.body);
     assert_eq!(r.content_type, "application/problem+json");
@@ -1754,6 +1773,18 @@ async fn a_patient_s_journey_end_to_end() {
     assert!(export.body["notes"][0]["soap"]["plan"] == "Review in two weeks");
     assert_eq!(export.body["appointments"][0]["id"], appt.as_str());
     // And asks for deletion: refused until the retention date, which is named.
+    problem(
+        &app.post(&format!("/api/v1/patients/{me}/deletion"), &json!({})).await,
+        409,
+        "no_deletion_request",
+    );
+    app.use_token(Some(&patient_token));
+    let asked = app
+        .post(&format!("/api/v1/patients/{me}/deletion-requests"), &json!({}))
+        .await;
+    assert_eq!(asked.status, 201, "{:?}", asked.body);
+    assert_eq!(asked.body["received_on"], "2026-11-24", "{:?}", asked.body);
+    app.use_token(Some(&admin_token));
     let deletion = app.post(&format!("/api/v1/patients/{me}/deletion"), &json!({})).await;
     assert_eq!(deletion.status, 200, "{:?}", deletion.body);
     assert_eq!(
@@ -2011,7 +2042,10 @@ async fn availability_is_managed_by_its_practitioner_or_the_practice_and_the_aud
     // Audited actions appear in the log, and the chain verifies.
     app.use_token(admin.as_deref());
     let patient = app.patients[0];
-    let export = app.get(&format!("/api/v1/patients/{patient}/export")).await;
+    let path = format!("/api/v1/patients/{patient}/export");
+    problem(&app.get(&path).await, 409, "no_access_request");
+    open_access_request(&app, &path).await;
+    let export = app.get(&path).await;
     assert_eq!(export.status, 200, "{:?}", export.body);
     let log = app.get("/api/v1/audit?from=0&limit=10").await;
     assert_eq!(log.status, 200, "{:?}", log.body);
@@ -2278,6 +2312,7 @@ async fn the_roles_matrix_holds_over_http_for_others_records() {
                 })
             };
             let allowed = decide(Relation::Other) == access::Decision::Allow;
+            open_access_request(&app, path).await;
             let r = app.get(path).await;
             if allowed {
                 assert_eq!(r.status, 200, "{role:?} {path}: allowed but {:?}", r.body);
@@ -4265,6 +4300,7 @@ async fn every_role_reads_its_own_and_others_records_exactly_as_the_matrix_says(
                 };
                 let allowed = decide(relation) == access::Decision::Allow;
                 let hidden = relation == Relation::Other && decide(Relation::Own) == access::Decision::Allow;
+                open_access_request(&app, &path).await;
                 let (status, _) = app.send_bytes("GET", &path, "application/json", b"").await;
                 let ok = if allowed {
                     status == 200

@@ -270,7 +270,7 @@ async fn create_admin_takes_the_password_from_the_environment_only() {
 
 #[tokio::test]
 async fn export_patient_writes_a_private_file_and_audits_it() {
-    use clinic_core::ports::{AuditLog, PatientRepository, PracticeRepository};
+    use clinic_core::ports::{AuditLog, PatientRepository, PracticeRepository, PrivacyRecords};
     let dir = Dir(std::env::temp_dir().join(format!("clinic-cli-{}", uuid::Uuid::now_v7())));
     std::fs::create_dir_all(&dir.0).unwrap();
     let d = dir.0.as_path();
@@ -320,6 +320,17 @@ async fn export_patient_writes_a_private_file_and_audits_it() {
     };
     let a = args("json", &out);
     let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    // An export answers the patient's request: without one open it is refused, audited.
+    let refused = run(d, &a, &[]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(text(&refused).contains("no_access_request"), "{}", text(&refused));
+    assert!(!out.exists());
+    let request =
+        |on: &str| clinic_core::privacy::AccessRequest::new(clinic_core::practice::AuState::VIC, on.parse().unwrap());
+    store
+        .save_access_request(practice, patient.id, &request("2026-11-24"))
+        .await
+        .unwrap();
     let ok = run(d, &a, &[]);
     assert!(ok.status.success(), "{}", text(&ok));
     let json = std::fs::read_to_string(&out).unwrap();
@@ -334,6 +345,15 @@ async fn export_patient_writes_a_private_file_and_audits_it() {
     let pdf_out = d.join("export.pdf");
     let p = args("pdf", &pdf_out);
     let p: Vec<&str> = p.iter().map(String::as_str).collect();
+    assert_eq!(
+        run(d, &p, &[]).status.code(),
+        Some(1),
+        "the first export answered the request"
+    );
+    store
+        .save_access_request(practice, patient.id, &request("2026-11-25"))
+        .await
+        .unwrap();
     assert!(run(d, &p, &[]).status.success());
     assert!(std::fs::read(&pdf_out).unwrap().starts_with(b"%PDF-"));
     let bad = args("xml", &d.join("x"));
@@ -342,8 +362,8 @@ async fn export_patient_writes_a_private_file_and_audits_it() {
     let events = store.events(practice, 0, 100).await.unwrap();
     assert_eq!(
         events.iter().filter(|e| e.entry.action.contains("export")).count(),
-        2,
-        "both exports audited"
+        3,
+        "both exports and the refusal audited"
     );
     store.close().await;
 }

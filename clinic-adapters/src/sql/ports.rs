@@ -19,7 +19,7 @@ use clinic_core::ports::{
     PractitionerRepository, PrivacyRecords, ReferralRepository, ResourceKey, TelehealthRecords, WaitlistRepository,
 };
 use clinic_core::practice::{Location, Practice, Room, Service};
-use clinic_core::privacy::{AccessRequest, Consent, CorrectionOutcome};
+use clinic_core::privacy::{AccessRequest, Consent, CorrectionOutcome, DeletionRequest};
 use clinic_core::scheduling::{Availability, AvailabilityException, WaitlistEntry, WeeklyTemplate};
 use clinic_core::telehealth::SessionPrep;
 use serde::de::DeserializeOwned;
@@ -978,7 +978,7 @@ impl CareRelationships for SqlStore {
             sqlx::query_scalar(
                 "SELECT 1 FROM appointment_resources r
                  JOIN appointments a ON a.practice_id = r.practice_id AND a.id = r.appointment_id
-                 WHERE r.practice_id = $1 AND r.resource = $2 AND a.practitioner_id = $3 LIMIT 1",
+                 WHERE r.practice_id = $1 AND r.resource = $2 AND a.practitioner_id = $3 AND a.holds_time LIMIT 1",
             )
             .bind(practice.as_uuid())
             .bind(resource_name(ResourceKey::Patient(patient)))
@@ -1146,6 +1146,92 @@ impl PrivacyRecords for SqlStore {
 
     async fn corrections(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<CorrectionOutcome>, PortError> {
         self.list(practice, Kind::Correction, Some(patient.as_uuid())).await
+    }
+
+    async fn save_deletion_request(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+        request: &DeletionRequest,
+    ) -> Result<(), PortError> {
+        let key = format!("{}/{}", patient.as_uuid().hyphenated(), request.received_on);
+        self.put(practice, Kind::DeletionRequest, &key, Some(patient.as_uuid()), request)
+            .await
+    }
+
+    async fn deletion_requests(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+    ) -> Result<Vec<DeletionRequest>, PortError> {
+        let mut v: Vec<DeletionRequest> = self
+            .list(practice, Kind::DeletionRequest, Some(patient.as_uuid()))
+            .await?;
+        v.sort_by_key(|r| r.received_on);
+        Ok(v)
+    }
+
+    async fn destroy_health_records(&self, practice: PracticeId, patient: PatientId) -> Result<usize, PortError> {
+        use clinic_core::ports::MessageRepository as _;
+        let threads: Vec<Uuid> = self
+            .patient_threads(practice, patient)
+            .await?
+            .iter()
+            .map(|t| t.id.as_uuid())
+            .collect();
+        let by_owner = format!(
+            "DELETE FROM {} WHERE practice_id = $1 AND kind = $2 AND owner_id = $3",
+            self.records_by_owner()
+        );
+        let owned_by_patient = [
+            Kind::Note,
+            Kind::IntakeSubmission,
+            Kind::Measure,
+            Kind::Plan,
+            Kind::Prescription,
+            Kind::TestResult,
+            Kind::Thread,
+        ];
+        // Plans and intake submissions are keyed by the patient's id as well as owned by it.
+        let n = write_tx!(self, practice, |c| {
+            let mut n = 0u64;
+            for kind in owned_by_patient {
+                n += sqlx::query(&by_owner)
+                    .bind(practice.as_uuid())
+                    .bind(kind.as_str())
+                    .bind(patient.as_uuid())
+                    .execute(&mut *c)
+                    .await
+                    .map_err(fail)?
+                    .rows_affected();
+            }
+            for thread in &threads {
+                for kind in [Kind::Message, Kind::ReadMark] {
+                    let gone = sqlx::query(&by_owner)
+                        .bind(practice.as_uuid())
+                        .bind(kind.as_str())
+                        .bind(*thread)
+                        .execute(&mut *c)
+                        .await
+                        .map_err(fail)?
+                        .rows_affected();
+                    // Read marks and memberships are bookkeeping, not records: not counted.
+                    if kind == Kind::Message {
+                        n += gone;
+                    }
+                }
+                // A membership's key is `{practitioner}:{thread}`.
+                sqlx::query("DELETE FROM records WHERE practice_id = $1 AND kind = $2 AND key LIKE $3")
+                    .bind(practice.as_uuid())
+                    .bind(Kind::ThreadMember.as_str())
+                    .bind(format!("%:{}", uuid_key(*thread)))
+                    .execute(&mut *c)
+                    .await
+                    .map_err(fail)?;
+            }
+            n
+        });
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 }
 

@@ -280,6 +280,20 @@ pub async fn scheduling_records_round_trip<S: Storage>(s: Arc<S>) {
     assert!(s.treats(practice, who, patient).await.unwrap());
     assert!(!s.treats(practice, ids().new_id(), patient).await.unwrap());
     assert!(!s.treats(ids().new_id(), who, patient).await.unwrap());
+    // A cancelled booking is no care relationship: a clinician whose only appointment with
+    // the patient was cancelled does not treat them.
+    let stranger = ids().new_id();
+    let mut cancelled = appointment(practice, stranger, patient, "2026-12-03T00:00:00Z", 50);
+    s.commit(practice, &[], std::slice::from_ref(&cancelled)).await.unwrap();
+    assert!(s.treats(practice, stranger, patient).await.unwrap(), "booked: treats");
+    cancelled
+        .cancel(CancelledBy::Clinic, "", utc("2026-11-02T00:00:00Z"), Duration::zero())
+        .unwrap();
+    s.commit(practice, &[], std::slice::from_ref(&cancelled)).await.unwrap();
+    assert!(
+        !s.treats(practice, stranger, patient).await.unwrap(),
+        "cancelled: no longer"
+    );
 }
 
 /// Credentials, compliance warnings, consents, access requests, intake, telehealth prep,

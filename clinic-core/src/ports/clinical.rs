@@ -9,7 +9,7 @@ use crate::clinical::{
 };
 use crate::credentials::{Credentials, WarningKey};
 use crate::ids::{AppointmentId, NoteId, PatientId, PracticeId, PractitionerId, TestResultId};
-use crate::privacy::{AccessRequest, Consent, CorrectionOutcome};
+use crate::privacy::{AccessRequest, Consent, CorrectionOutcome, DeletionRequest};
 use crate::telehealth::SessionPrep;
 
 /// Clinical notes. Implementations store note content encrypted at rest (`FieldCipher`).
@@ -32,8 +32,10 @@ pub trait NoteRepository: Send + Sync + 'static {
 /// Who treats whom.
 ///
 /// # Contract
-/// `treats` is true when the practitioner has, or had, an appointment with the patient
-/// (any status) in the practice.
+/// `treats` is true when the practitioner has, or had, an appointment with the patient in
+/// the practice that was not cancelled (booked, confirmed, attended, completed or missed).
+/// A cancelled appointment is no care relationship: cancelling the only booking that
+/// made one ends the clinician's access.
 #[async_trait]
 pub trait CareRelationships: Send + Sync + 'static {
     /// Whether `practitioner` treats `patient`.
@@ -125,6 +127,28 @@ pub trait PrivacyRecords: Send + Sync + 'static {
     ) -> Result<(), PortError>;
     /// A patient's correction history, oldest first.
     async fn corrections(&self, practice: PracticeId, patient: PatientId) -> Result<Vec<CorrectionOutcome>, PortError>;
+    /// Inserts or replaces a deletion request (one per patient and date received).
+    async fn save_deletion_request(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+        request: &DeletionRequest,
+    ) -> Result<(), PortError>;
+    /// A patient's deletion requests, oldest first.
+    async fn deletion_requests(
+        &self,
+        practice: PracticeId,
+        patient: PatientId,
+    ) -> Result<Vec<DeletionRequest>, PortError>;
+    /// Destroys, in one atomic step, the health information held about the patient beyond
+    /// the patient record itself: progress and process notes, the intake submission,
+    /// outcome measures, the treatment plan, prescriptions, test results, and every
+    /// message thread about the patient with its messages, memberships and read marks.
+    /// Returns how many records were destroyed, each note, submission, measure, plan,
+    /// prescription, result, thread and message counting one. Invoices, claims, consents, requests and the
+    /// audit trail are kept (they are the practice's legal records, with no clinical
+    /// content).
+    async fn destroy_health_records(&self, practice: PracticeId, patient: PatientId) -> Result<usize, PortError>;
 }
 
 /// Prescriptions, test results and outcome measures. Implementations store them

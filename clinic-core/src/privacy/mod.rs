@@ -8,6 +8,6 @@ mod retention;
 pub use consent::{Consent, ConsentKind, ConsentLedger, ConsentMethod, PolicyStatus};
 pub use correction::{CorrectionOutcome, PatientRevision, apply_correction};
 pub use retention::{
-    AccessRequest, DeletionOutcome, RetentionBasis, RetentionRule, access_due_on, anniversary, evaluate_deletion,
-    retention_rule, retention_until,
+    AccessRequest, DeletionOutcome, DeletionRequest, RetentionBasis, RetentionRule, access_due_on, anniversary,
+    evaluate_deletion, retention_rule, retention_until,
 };

@@ -142,6 +142,17 @@ pub fn access_due_on(state: AuState, received_on: NaiveDate) -> NaiveDate {
     received_on + Duration::days(days)
 }
 
+/// A patient's request that the practice destroy or de-identify their records (APP 11.2
+/// as the patient asks it): recorded when received, carried out or refused by a manager.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeletionRequest {
+    /// Received (the practice's local date).
+    pub received_on: NaiveDate,
+    /// When it was carried out, if it was.
+    pub carried_out_on: Option<NaiveDate>,
+}
+
 /// A patient's request for access to their records (APP 12).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

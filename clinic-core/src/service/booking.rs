@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 
+use super::clinical::Actor;
 use super::error::{ServiceError, settle};
 use crate::ids::{AppointmentId, LocationId, PatientId, PracticeId, PractitionerId, SeriesId, ServiceId};
 use crate::people::Practitioner;
@@ -57,6 +58,8 @@ pub struct BookingService {
     holidays: Arc<HolidayCalendar>,
     /// When set, [`BookingService::book`] stores a booking's notices in its own commit.
     notices: Option<super::notifications::NotificationService>,
+    /// What [`BookingService::book_as`] decides and audits with.
+    access: Option<super::care::AccessPorts>,
 }
 
 /// A cancelled appointment and the waitlist entries that fit its slot, best first.
@@ -159,7 +162,62 @@ impl BookingService {
             ports,
             holidays: Arc::new(holidays),
             notices: None,
+            access: None,
         }
+    }
+
+    /// The same service, whose `*_as` use cases decide who may write to the calendar
+    /// ([`access::decide`](crate::access::decide) and the care relationship) and audit
+    /// every decision. Without it those use cases refuse everyone: access is never
+    /// skipped by omission.
+    #[must_use]
+    pub fn with_access(mut self, access: super::care::AccessPorts) -> Self {
+        self.access = Some(access);
+        self
+    }
+
+    async fn may_write(
+        &self,
+        actor: &Actor,
+        patients: &[PatientId],
+        practitioner: PractitionerId,
+        code: &str,
+    ) -> Result<(), ServiceError> {
+        match &self.access {
+            Some(a) => a.calendar_write(actor, patients, practitioner, code).await,
+            None => Err(ServiceError::Forbidden),
+        }
+    }
+
+    /// [`book`](Self::book) on behalf of `actor`: decided by the roles matrix and, for a
+    /// clinician, by whether they already treat every patient (a clinician cannot open a
+    /// stranger's record by booking them); the decision is audited, then the booking
+    /// made in the actor's practice.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`]; [`Refusal::NotTreating`](super::Refusal::NotTreating);
+    /// as [`book`](Self::book).
+    pub async fn book_as(&self, actor: &Actor, req: &BookingRequest) -> Result<Appointment, ServiceError> {
+        self.may_write(actor, &req.patient_ids, req.practitioner_id, "appointment.book")
+            .await?;
+        self.book(actor.practice_id, req).await
+    }
+
+    /// [`book_series`](Self::book_series) on behalf of `actor`, decided and audited as
+    /// [`book_as`](Self::book_as).
+    ///
+    /// # Errors
+    /// As [`book_as`](Self::book_as) and [`book_series`](Self::book_series).
+    pub async fn book_series_as(
+        &self,
+        actor: &Actor,
+        req: &BookingRequest,
+        rec: Recurrence,
+        policy: SeriesPolicy,
+    ) -> Result<SeriesOutcome, ServiceError> {
+        self.may_write(actor, &req.patient_ids, req.practitioner_id, "appointment.book_series")
+            .await?;
+        self.book_series(actor.practice_id, req, rec, policy).await
     }
 
     /// The same service, whose [`book`](Self::book) also queues the booking's

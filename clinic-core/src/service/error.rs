@@ -47,9 +47,49 @@ pub enum ServiceError {
     /// The calendar kept changing under us; the request may be retried.
     #[error("the calendar is busy; please try again")]
     Contention,
+    /// The request is refused by the state of the records, not by a field or a role:
+    /// something the law or the practice's process needs first is missing.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     /// A port failed.
     #[error("storage failed: {0}")]
     Port(#[source] PortError),
+}
+
+/// What a use case needs first and did not find. Each names what to do instead; none
+/// carries health data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// An APP 12 export is produced against the patient's access request (APP 12.1; the
+    /// request starts the 30-day clock of APP 12.4), so one must be open.
+    #[error("no access request is open for this patient: record the patient's request first")]
+    NoAccessRequest,
+    /// Records are destroyed only at the patient's request (APP 11.2 is the practice's
+    /// own duty, handled by retention; a deletion on demand needs the demand on record).
+    #[error("no deletion request is on record for this patient: record the patient's request first")]
+    NoDeletionRequest,
+    /// A de-identified record stays de-identified: a correction would name it again.
+    #[error("this record was de-identified at the patient's request and cannot be corrected")]
+    Deidentified,
+    /// A clinician sees a patient only when the practice assigned them (a booking by the
+    /// front desk or the patient, a referral, or a manager's assignment): booking a
+    /// stranger into one's own calendar is not a way to open their record.
+    #[error("you do not treat this patient: the front desk books new patients, or give a break-glass reason")]
+    NotTreating,
+}
+
+impl Refusal {
+    /// The stable machine code.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NoAccessRequest => "no_access_request",
+            Self::NoDeletionRequest => "no_deletion_request",
+            Self::Deidentified => "record_deidentified",
+            Self::NotTreating => "not_treating",
+        }
+    }
 }
 
 impl ServiceError {
@@ -68,6 +108,7 @@ impl ServiceError {
             Self::Forbidden => "forbidden",
             Self::Note(e) => e.code(),
             Self::Contention => "contention",
+            Self::Refused(r) => r.code(),
             Self::Port(e) => e.kind().code(),
         }
     }

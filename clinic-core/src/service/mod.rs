@@ -4,6 +4,7 @@ mod audit;
 mod billing;
 mod booking;
 mod both;
+mod care;
 mod clinical;
 mod compliance;
 mod error;
@@ -26,9 +27,10 @@ pub use booking::{
     BookingService, CancelOutcome, MAX_ATTEMPTS, OccurrenceReport, SchedulingPorts, SeriesMove, SeriesOutcome,
     SlotSearch,
 };
+pub use care::AccessPorts;
 pub use clinical::{Actor, ClinicalPorts, ClinicalService};
 pub use compliance::{CompliancePorts, ComplianceReport, ComplianceService};
-pub use error::ServiceError;
+pub use error::{Refusal, ServiceError};
 pub use intake::IntakeService;
 pub use inventory::{InventoryPorts, InventoryService, ItemStock, LocationCount};
 pub use messaging::{MessageView, MessagingPorts, MessagingService, NewMessage, NewThread, ThreadSummary, ThreadView};

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::clinical::Actor;
-use super::error::ServiceError;
+use super::error::{Refusal, ServiceError};
 use crate::access::{self, Action, Area, Decision, RecordFacts, Relation, Request};
 use crate::audit::{AuditEntry, Outcome};
 use crate::billing::{Claim, Invoice};
@@ -21,8 +21,8 @@ use crate::ports::{
 };
 use crate::practice::AuState;
 use crate::privacy::{
-    AccessRequest, Consent, ConsentLedger, CorrectionOutcome, DeletionOutcome, apply_correction, evaluate_deletion,
-    retention_until,
+    AccessRequest, Consent, ConsentLedger, CorrectionOutcome, DeletionOutcome, DeletionRequest, apply_correction,
+    evaluate_deletion, retention_until,
 };
 use crate::scheduling::Appointment;
 
@@ -44,7 +44,8 @@ pub struct PatientExport {
     pub external_services: Vec<PastService>,
     /// Referrals.
     pub referrals: Vec<Referral>,
-    /// Clinical notes, process notes included (all that is held).
+    /// Signed progress notes with their addenda: the clinical record. Process notes (the
+    /// author's own) and unsigned drafts are never released.
     pub notes: Vec<ProgressNote>,
 }
 
@@ -56,9 +57,21 @@ pub struct DeletionReport {
     pub outcome: DeletionOutcome,
     /// The patient record's identifying fields were removed.
     pub deidentified: bool,
-    /// Clinical notes destroyed.
-    pub notes_destroyed: usize,
+    /// Health records destroyed: notes, intake, measures, plan, prescriptions, test
+    /// results, message threads with their messages.
+    pub records_destroyed: usize,
+    /// What was kept, each with its reason (empty when nothing was carried out).
+    pub kept: Vec<String>,
 }
+
+/// What a carried-out deletion keeps, and why. None of it holds clinical content.
+const KEPT_AFTER_DELETION: &[&str] = &[
+    "invoices, payments and Medicare claims: financial records kept for 5 years (Income Tax Assessment Act 1936 s262A; Health Insurance Act 1973 claims), with the patient de-identified",
+    "appointments: dates and times only, with the patient de-identified, so the practitioners' calendars and invoices stay whole",
+    "consents and privacy requests: the evidence of what the patient agreed to and asked for, this request included",
+    "the audit trail: who did what and when, without content (APP 11 security; tamper evidence)",
+    "message attachments: sealed files in the document store, no longer referenced by any message",
+];
 
 /// The ports the export reads.
 #[derive(Clone)]
@@ -225,18 +238,76 @@ impl PrivacyService {
             .collect())
     }
 
-    /// Processes a deletion request against the retention rule of the state `location`
-    /// is in, with service dates read in its zone.
+    /// Records the patient's request that their records be destroyed, received `today`.
+    /// The patient asks for themselves (or their guardian for them); a manager or
+    /// administrator records one received by phone or letter. Audited either way.
     ///
-    /// While the law requires the records to be kept, the request is refused until the
-    /// date the rule gives (access restricted meanwhile is the practice's policy; APP 13
-    /// correction is offered instead). Once the period has passed, identifying fields are
-    /// removed from the patient record, clinical notes destroyed, and the audit trail keeps
-    /// the fact of the destruction without the data.
+    /// # Errors
+    /// [`ServiceError::Forbidden`] (audited) for anyone else.
+    pub async fn request_deletion(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        today: chrono::NaiveDate,
+    ) -> Result<DeletionRequest, ServiceError> {
+        let relation = if actor.acts_for(patient) {
+            Relation::Own
+        } else {
+            Relation::Other
+        };
+        let may = |action| {
+            access::decide(&Request {
+                role: actor.role,
+                action,
+                area: Area::PrivacyRequests,
+                relation,
+                facts: RecordFacts::default(),
+                break_glass: false,
+            }) != Decision::Deny
+        };
+        let allowed = may(Action::Request) || may(Action::Process);
+        self.audit(
+            actor,
+            patient,
+            "deletion_request.create",
+            if allowed { Outcome::Allowed } else { Outcome::Denied },
+        )
+        .await?;
+        if !allowed {
+            return Err(ServiceError::Forbidden);
+        }
+        // The record must exist: a request about nobody is refused, not stored.
+        self.ports
+            .patients
+            .patient(actor.practice_id, patient)
+            .await
+            .map_err(ServiceError::from_port("patient"))?;
+        let request = DeletionRequest {
+            received_on: today,
+            carried_out_on: None,
+        };
+        self.ports
+            .records
+            .save_deletion_request(actor.practice_id, patient, &request)
+            .await?;
+        Ok(request)
+    }
+
+    /// Processes the patient's open deletion request against the retention rule of the
+    /// state `location` is in, with service dates read in its zone.
+    ///
+    /// Every service counts towards the retention period: an attended (completed)
+    /// appointment, a signed note, an issued invoice's line and a Medicare claim, each on
+    /// its date of service. While the law requires the records to be kept, the request is
+    /// refused until the date the rule gives (APP 13 correction is offered instead). Once
+    /// the period has passed, the health information held about the patient is destroyed
+    /// ([`PrivacyRecords::destroy_health_records`]), identifying fields are removed from
+    /// the patient record, and the audit trail keeps the fact of the destruction without
+    /// the data. The report says what was kept and why.
     ///
     /// # Errors
     /// [`ServiceError::Forbidden`] (audited) unless a practice manager or admin;
-    /// [`ServiceError::NotFound`].
+    /// [`Refusal::NoDeletionRequest`] without an open request; [`ServiceError::NotFound`].
     pub async fn process_deletion(
         &self,
         actor: &Actor,
@@ -253,7 +324,16 @@ impl PrivacyService {
             .patient(practice, patient)
             .await
             .map_err(ServiceError::from_port("patient"))?;
-        let services: Vec<chrono::NaiveDate> = p
+        let Some(mut request) = p
+            .records
+            .deletion_requests(practice, patient)
+            .await?
+            .into_iter()
+            .find(|r| r.carried_out_on.is_none())
+        else {
+            return Err(Refusal::NoDeletionRequest.into());
+        };
+        let mut services: Vec<chrono::NaiveDate> = p
             .appointments
             .patient_appointments(practice, patient)
             .await?
@@ -261,16 +341,35 @@ impl PrivacyService {
             .filter(|a| a.status_kind() == crate::scheduling::StatusKind::Completed)
             .map(|a| crate::time::local_date(zone, a.interval.start()))
             .collect();
+        // An invoice or a claim is a record of a service on its date, whether or not the
+        // calendar shows it attended (a session invoiced by hand, a claim lodged later).
+        services.extend(
+            p.invoices
+                .invoices_for(practice, patient)
+                .await?
+                .iter()
+                .filter(|i| i.issued_on.is_some())
+                .flat_map(|i| i.lines.iter().map(|l| l.service_date)),
+        );
+        services.extend(
+            p.claims
+                .history(practice, patient)
+                .await?
+                .claims
+                .iter()
+                .map(|c| c.service_date),
+        );
         let notes = p.notes.notes(practice, patient).await?;
+        let signed_on = |n: &ProgressNote| match n.state {
+            crate::clinical::NoteState::Draft => None,
+            crate::clinical::NoteState::Signed { at } => Some(at),
+            crate::clinical::NoteState::Locked { locked_at, .. } => Some(locked_at),
+        };
         // A signed or locked note documents a service on its date even when no appointment
         // was marked completed (a session recorded outside the calendar), so it counts.
         let noted: Vec<chrono::NaiveDate> = notes
             .iter()
-            .filter_map(|n| match n.state {
-                crate::clinical::NoteState::Draft => None,
-                crate::clinical::NoteState::Signed { at } => Some(at),
-                crate::clinical::NoteState::Locked { locked_at, .. } => Some(locked_at),
-            })
+            .filter_map(signed_on)
             .map(|t| crate::time::local_date(zone, t))
             .collect();
         let served = || services.iter().chain(noted.iter());
@@ -278,14 +377,7 @@ impl PrivacyService {
             (Some(first), Some(last)) => {
                 let last_entry = notes
                     .iter()
-                    .flat_map(|n| {
-                        let state_at = match n.state {
-                            crate::clinical::NoteState::Draft => None,
-                            crate::clinical::NoteState::Signed { at } => Some(at),
-                            crate::clinical::NoteState::Locked { locked_at, .. } => Some(locked_at),
-                        };
-                        state_at.into_iter().chain(n.addenda.iter().map(|a| a.at))
-                    })
+                    .flat_map(|n| signed_on(n).into_iter().chain(n.addenda.iter().map(|a| a.at)))
                     .map(|t| crate::time::local_date(zone, t))
                     .max()
                     .map_or(*last, |d| d.max(*last));
@@ -303,18 +395,22 @@ impl PrivacyService {
             return Ok(DeletionReport {
                 outcome,
                 deidentified: false,
-                notes_destroyed: 0,
+                records_destroyed: 0,
+                kept: Vec::new(),
             });
         }
-        let notes_destroyed = p.notes.destroy_notes(practice, patient).await?;
+        let records_destroyed = p.records.destroy_health_records(practice, patient).await?;
         deidentify(&mut record);
         p.patients.save_patient(&record).await?;
+        request.carried_out_on = Some(today);
+        p.records.save_deletion_request(practice, patient, &request).await?;
         self.audit(actor, patient, "patient.destroyed", Outcome::Allowed)
             .await?;
         Ok(DeletionReport {
             outcome,
             deidentified: true,
-            notes_destroyed,
+            records_destroyed,
+            kept: KEPT_AFTER_DELETION.iter().map(|s| (*s).to_owned()).collect(),
         })
     }
 
@@ -338,6 +434,16 @@ impl PrivacyService {
             .patient(actor.practice_id, patient)
             .await
             .map_err(ServiceError::from_port("patient"))?;
+        if self
+            .ports
+            .records
+            .deletion_requests(actor.practice_id, patient)
+            .await?
+            .iter()
+            .any(|r| r.carried_out_on.is_some())
+        {
+            return Err(Refusal::Deidentified.into());
+        }
         let (next, revision) = apply_correction(&current, corrected, today)?;
         self.ports.patients.save_patient(&next).await?;
         self.ports
@@ -427,12 +533,25 @@ impl PrivacyService {
         Ok(())
     }
 
-    /// Gathers the export for `patient`. Practice managers and admins process access
-    /// requests; the export is audited either way.
+    /// Answers the patient's open access request (APP 12) with everything the record
+    /// holds about them, and marks every open request provided on `today` by `how`.
+    ///
+    /// The export is the patient's record, not the practice's working papers: psychotherapy
+    /// process notes are their author's own (kept apart from the record, see
+    /// [`crate::clinical::NoteKind::Process`]) and unsigned drafts are not yet part of it, so
+    /// neither is included. Only practice managers and administrators answer requests; the
+    /// attempt is audited whatever the outcome.
     ///
     /// # Errors
-    /// [`ServiceError::Forbidden`] (audited) for other roles; [`ServiceError::NotFound`].
-    pub async fn export(&self, actor: &Actor, patient: PatientId) -> Result<PatientExport, ServiceError> {
+    /// [`ServiceError::Forbidden`] (audited) for other roles; [`Refusal::NoAccessRequest`]
+    /// when no request of the patient's is open; [`ServiceError::NotFound`].
+    pub async fn export(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        today: chrono::NaiveDate,
+        how: &str,
+    ) -> Result<PatientExport, ServiceError> {
         let relation = if actor.acts_for(patient) {
             Relation::Own
         } else {
@@ -446,19 +565,34 @@ impl PrivacyService {
             facts: RecordFacts::default(),
             break_glass: false,
         };
-        let decision = access::decide(&req);
-        let now = self.ports.clock.now();
-        let outcome = if decision == Decision::Deny {
-            Outcome::Denied
-        } else {
-            Outcome::Allowed
-        };
-        self.audit(actor, patient, "export.create", outcome).await?;
-        if decision == Decision::Deny || !matches!(actor.role, Role::PracticeManager | Role::Admin) {
-            return Err(ServiceError::Forbidden);
-        }
+        let allowed =
+            access::decide(&req) != Decision::Deny && matches!(actor.role, Role::PracticeManager | Role::Admin);
         let p = &self.ports;
         let practice = actor.practice_id;
+        let open: Vec<AccessRequest> = if allowed {
+            p.records
+                .access_requests(practice)
+                .await?
+                .into_iter()
+                .filter(|(who, r)| *who == patient && r.provided.is_none())
+                .map(|(_, r)| r)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let outcome = if allowed && !open.is_empty() {
+            Outcome::Allowed
+        } else {
+            Outcome::Denied
+        };
+        self.audit(actor, patient, "export.create", outcome).await?;
+        if !allowed {
+            return Err(ServiceError::Forbidden);
+        }
+        if open.is_empty() {
+            return Err(Refusal::NoAccessRequest.into());
+        }
+        let now = p.clock.now();
         let record = p
             .patients
             .patient(practice, patient)
@@ -466,7 +600,14 @@ impl PrivacyService {
             .map_err(ServiceError::from_port("patient"))?;
         let appointments = p.appointments.patient_appointments(practice, patient).await?;
         let history = p.claims.history(practice, patient).await?;
-        Ok(PatientExport {
+        let notes = p
+            .notes
+            .notes(practice, patient)
+            .await?
+            .into_iter()
+            .filter(part_of_the_record)
+            .collect();
+        let export = PatientExport {
             generated_at: now,
             patient: record,
             appointments,
@@ -474,9 +615,21 @@ impl PrivacyService {
             claims: history.claims,
             external_services: history.external,
             referrals: p.referrals.referrals(practice, patient).await?,
-            notes: p.notes.notes(practice, patient).await?,
-        })
+            notes,
+        };
+        for mut r in open {
+            r.provided = Some((today, how.to_owned()));
+            p.records.save_access_request(practice, patient, &r).await?;
+        }
+        Ok(export)
     }
+}
+
+/// Whether a note belongs in the patient's record as released to them: a progress note
+/// that was signed (its addenda with it). Process notes are the author's; drafts are not
+/// yet a record of anything.
+fn part_of_the_record(n: &ProgressNote) -> bool {
+    n.kind == crate::clinical::NoteKind::Progress && !matches!(n.state, crate::clinical::NoteState::Draft)
 }
 
 /// Removes every identifying field; keeps the id (so invoices and the audit trail still

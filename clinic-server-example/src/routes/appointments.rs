@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDateTime;
 use clinic_core::ids::{AppointmentId, SeriesId};
@@ -11,11 +11,12 @@ use clinic_core::scheduling::{Appointment, BookingRequest, CancelledBy, SeriesPo
 use clinic_core::service::{BookingWarning, ServiceError};
 use serde::{Deserialize, Serialize};
 
-use super::json_body;
+use super::{json_body, request_id};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
 use clinic_core::access::{Action, Area, Relation};
+use clinic_core::people::Role;
 
 /// One occurrence of a booked series, in the response.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -112,22 +113,31 @@ fn for_patient(who: &Principal, e: ServiceError) -> ApiError {
 pub(crate) async fn book(
     State(s): State<AppState>,
     who: Principal,
+    headers: HeaderMap,
     body: Result<Json<BookingRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let req = json_body(body)?;
-    who.require(
-        Action::Write,
-        Area::Appointments,
-        relation(&who, &req.patient_ids, req.practitioner_id),
-        "patient",
-    )?;
+    // The front desk's roles first: a clinician who is also the practice's manager books
+    // as the practice does. Whether the actor may is the core's decision.
+    let actor = who.actor_as(
+        &[
+            Role::Technician,
+            Role::PracticeManager,
+            Role::Admin,
+            Role::Psychologist,
+            Role::Doctor,
+            Role::Patient,
+        ],
+        request_id(&headers),
+    );
+    let refused = |e: ServiceError| match e {
+        // Another patient's booking is "not found" to a patient, as everywhere else.
+        ServiceError::Forbidden => super::refusal(&who, e, "patient", (Action::Write, Area::Appointments)),
+        other => for_patient(&who, other),
+    };
     match req.recurrence {
         None => {
-            let appointment = s
-                .booking
-                .book(s.practice, &req)
-                .await
-                .map_err(|e| for_patient(&who, e))?;
+            let appointment = s.booking.book_as(&actor, &req).await.map_err(refused)?;
             // The booking's notices are normally stored in its own commit.
             if !s.booking.queues_notices() {
                 s.booked(&appointment).await;
@@ -139,9 +149,9 @@ pub(crate) async fn book(
             let policy = req.series_policy.unwrap_or(SeriesPolicy::AllOrNothing);
             let out = s
                 .booking
-                .book_series(s.practice, &req, rec, policy)
+                .book_series_as(&actor, &req, rec, policy)
                 .await
-                .map_err(|e| for_patient(&who, e))?;
+                .map_err(refused)?;
             for a in &out.booked {
                 s.booked(a).await;
             }

@@ -205,6 +205,10 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/patients/{id}/export", get(records::export))
         .route("/api/v1/patients/{id}/deletion", post(records::process_deletion))
         .route(
+            "/api/v1/patients/{id}/deletion-requests",
+            post(records::request_deletion),
+        )
+        .route(
             "/api/v1/patients/{id}/prescriptions",
             get(clinical::prescriptions).post(clinical::prescribe),
         )

@@ -300,10 +300,11 @@ pub(crate) struct ExportQuery {
     format: Option<String>,
 }
 
-/// `GET /api/v1/patients/{id}/export?format=json|csv|pdf`: everything held about the
-/// patient, for a manager or administrator answering an access request; audited, and the
-/// open request is marked provided.
-#[utoipa::path(get, path = "/api/v1/patients/{id}/export", tag = "privacy", params(("id" = String, Path, description = "the record's id (UUID)"), ExportQuery), responses((status = 200, description = "done", body = clinic_core::service::PatientExport), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+/// `GET /api/v1/patients/{id}/export?format=json|csv|pdf`: the patient's record, for a
+/// manager or administrator answering the patient's open access request (409
+/// `no_access_request` without one); process notes and unsigned drafts are never in it;
+/// audited, and the open request is marked provided.
+#[utoipa::path(get, path = "/api/v1/patients/{id}/export", tag = "privacy", params(("id" = String, Path, description = "the record's id (UUID)"), ExportQuery), responses((status = 200, description = "done", body = clinic_core::service::PatientExport), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "no access request of the patient's is open", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn export(
     State(s): State<AppState>,
     who: Principal,
@@ -317,27 +318,13 @@ pub(crate) async fn export(
     if !["json", "csv", "pdf"].contains(&format.as_str()) {
         return Err(clinic_core::FieldError::new("format", "must be json, csv or pdf").into());
     }
-    let data = s
-        .privacy
-        .export(&actor, patient)
-        .await
-        .map_err(|e| refusal(&who, e, "patient", (Action::Process, Area::PrivacyRequests)))?;
     let location = patient_state(&s, patient).await?;
     let today = s.clock.now().with_timezone(&location.zone).date_naive();
-    let open: Vec<AccessRequest> = s
-        .store
-        .access_requests(s.practice)
+    let data = s
+        .privacy
+        .export(&actor, patient, today, &format!("export ({format})"))
         .await
-        .map_err(ServiceError::Port)?
-        .into_iter()
-        .filter(|(p, r)| *p == patient && r.provided.is_none())
-        .map(|(_, r)| r)
-        .collect();
-    for r in open {
-        s.privacy
-            .mark_provided(s.practice, patient, r.received_on, today, &format!("export ({format})"))
-            .await?;
-    }
+        .map_err(|e| refusal(&who, e, "patient", (Action::Process, Area::PrivacyRequests)))?;
     let fail = |e: clinic_adapters::export::ExportError| {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "export_failed", e.to_string())
     };
@@ -373,14 +360,45 @@ pub(crate) async fn export(
 pub(crate) struct DeletionDto {
     outcome: DeletionOutcome,
     deidentified: bool,
-    notes_destroyed: usize,
+    /// Health records destroyed (notes, intake, measures, plan, prescriptions, test
+    /// results, message threads and their messages).
+    records_destroyed: usize,
+    /// What was kept, each with its reason.
+    kept: Vec<String>,
 }
 
-/// `POST /api/v1/patients/{id}/deletion`: a manager or administrator processes a deletion
-/// request. Health records must be kept for the state's period (seven years after the last
-/// service; to age 25 for records made before 18): until then the answer is a refusal
-/// naming the date and the rule; after it, the record is de-identified and notes destroyed.
-#[utoipa::path(post, path = "/api/v1/patients/{id}/deletion", tag = "privacy", params(("id" = String, Path, description = "the record's id (UUID)")), responses((status = 200, description = "done", body = DeletionDto), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+/// `POST /api/v1/patients/{id}/deletion-requests`: the patient asks that their records be
+/// destroyed (or a manager records a request received by phone or letter); audited. A
+/// manager then processes it with `POST …/deletion`.
+#[utoipa::path(post, path = "/api/v1/patients/{id}/deletion-requests", tag = "privacy", params(("id" = String, Path, description = "the record's id (UUID)")), responses((status = 201, description = "done", body = clinic_core::privacy::DeletionRequest), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+pub(crate) async fn request_deletion(
+    State(s): State<AppState>,
+    who: Principal,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<clinic_core::privacy::DeletionRequest>), ApiError> {
+    let patient: PatientId = id.parse()?;
+    let location = patient_state(&s, patient).await?;
+    let today = s.clock.now().with_timezone(&location.zone).date_naive();
+    let actor = who.actor_as(
+        &[Role::Patient, Role::PracticeManager, Role::Admin],
+        request_id(&headers),
+    );
+    let request = s
+        .privacy
+        .request_deletion(&actor, patient, today)
+        .await
+        .map_err(|e| refusal(&who, e, "patient", (Action::Request, Area::PrivacyRequests)))?;
+    Ok((StatusCode::CREATED, Json(request)))
+}
+
+/// `POST /api/v1/patients/{id}/deletion`: a manager or administrator processes the
+/// patient's open deletion request (409 `no_deletion_request` without one). Health records
+/// must be kept for the state's period (seven years after the last service, attended,
+/// invoiced, claimed or noted; to age 25 for records made before 18): until then the answer
+/// is a refusal naming the date and the rule; after it, the health records are destroyed,
+/// the record de-identified, and the answer lists what was kept and why.
+#[utoipa::path(post, path = "/api/v1/patients/{id}/deletion", tag = "privacy", params(("id" = String, Path, description = "the record's id (UUID)")), responses((status = 200, description = "done", body = DeletionDto), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "no deletion request of the patient's is open", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn process_deletion(
     State(s): State<AppState>,
     who: Principal,
@@ -400,6 +418,7 @@ pub(crate) async fn process_deletion(
     Ok(Json(DeletionDto {
         outcome: report.outcome,
         deidentified: report.deidentified,
-        notes_destroyed: report.notes_destroyed,
+        records_destroyed: report.records_destroyed,
+        kept: report.kept,
     }))
 }

@@ -62,15 +62,27 @@ pub(crate) async fn invite(
             format!("your role may not grant {role:?}"),
         ));
     }
-    let clinical = r.roles.iter().any(|r| matches!(r, Role::Psychologist | Role::Doctor));
-    if clinical && r.practitioner_id.is_none() {
-        return Err(clinic_core::FieldError::new("practitioner_id", "is needed for a clinical role").into());
-    }
+    let record = match r.practitioner_id {
+        Some(p) => Some(
+            s.store
+                .practitioner(s.practice, p)
+                .await
+                .map_err(|e| ServiceError::from_port_kind(e, "practitioner"))?,
+        ),
+        None => None,
+    };
+    clinic_core::auth::check_staff_roles(&r.roles, record.as_ref().map(|p| p.kind))?;
     if let Some(p) = r.practitioner_id {
-        s.store
-            .practitioner(s.practice, p)
-            .await
-            .map_err(|e| ServiceError::from_port_kind(e, "practitioner"))?;
+        // An invitation creates the practitioner's account; it never takes over one that
+        // exists (the new account would read that clinician's notes and sign as them).
+        let accounts = s.store.accounts(s.practice).await.map_err(ServiceError::Port)?;
+        if accounts.iter().any(|a| a.user.practitioner_id == Some(p)) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "practitioner_has_account",
+                "this practitioner already has an account; change its roles instead of inviting again",
+            ));
+        }
     }
     let now = Utc::now();
     let (token, token_hash) = auth::new_refresh_token();
