@@ -36,7 +36,9 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 /// for).
 pub const MAX_PASSWORD_BYTES: usize = 256;
 
-/// How long a refresh token lives unused: thirty days.
+/// How long a sign-in lasts: thirty days from the password. Each refresh token works once
+/// and its successor expires with it, so renewing never extends a sign-in (refresh tokens
+/// expire absolutely, not only by sliding).
 pub const REFRESH_TTL: Duration = Duration::days(30);
 
 /// Checks a new password against the policy, never echoing it.
@@ -80,6 +82,51 @@ pub struct Account {
     /// An open invitation: the account signs in only once it is accepted.
     #[serde(default)]
     pub invitation: Option<Invitation>,
+    /// The address was proven by a one-time link sent to it (an accepted invitation counts).
+    /// A patient account whose address is unproven reads its own record and edits its
+    /// profile, but books nothing and is never linked as anyone's guardian.
+    #[serde(default)]
+    pub email_verified: bool,
+    /// The open email-verification link, if one was sent.
+    #[serde(default)]
+    pub verification: Option<OneTimeLink>,
+    /// The open password-reset link, if one was asked for.
+    #[serde(default)]
+    pub reset: Option<OneTimeLink>,
+    /// Sessions signed in before this instant are over: refresh tokens issued earlier are
+    /// refused (set by a password reset, a disable, a role change and a second-factor reset).
+    #[serde(default)]
+    pub sessions_valid_from: Option<DateTime<Utc>>,
+}
+
+/// How long an email-verification link works: 48 hours.
+pub const VERIFICATION_TTL: Duration = Duration::hours(48);
+
+/// How long a password-reset link works: one hour (OWASP Forgot Password Cheat Sheet:
+/// short-lived, single use).
+pub const RESET_TTL: Duration = Duration::hours(1);
+
+/// A one-time link sent by email: only the token's hash is kept.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OneTimeLink {
+    /// SHA-256 of the token, lowercase hex.
+    pub token_hash: String,
+    /// When it lapses.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl OneTimeLink {
+    /// Whether `given_hash` (the hash of the token presented) opens this link at `now`:
+    /// the same hash, compared in constant time, before it lapses.
+    #[must_use]
+    pub fn opens(&self, given_hash: &str, now: DateTime<Utc>) -> bool {
+        let same = crate::audit::ct_eq(
+            &crate::audit::Sha256::digest(given_hash.as_bytes()),
+            &crate::audit::Sha256::digest(self.token_hash.as_bytes()),
+        );
+        same && now < self.expires_at
+    }
 }
 
 /// How long an invitation to join the practice stays open: seven days.
@@ -205,7 +252,18 @@ impl Account {
             created_at: now,
             two_factor: None,
             invitation: None,
+            email_verified: false,
+            verification: None,
+            reset: None,
+            sessions_valid_from: None,
         }
+    }
+
+    /// Whether a session signed in (or renewed) at `issued_at` is still one of this
+    /// account's: not disabled, and begun after every revocation.
+    #[must_use]
+    pub fn session_valid(&self, issued_at: DateTime<Utc>) -> bool {
+        !self.disabled && self.sessions_valid_from.is_none_or(|from| issued_at >= from)
     }
 
     /// True when sign-in must present a second factor.
@@ -322,6 +380,38 @@ mod tests {
         assert_eq!(a.failed_logins, 1);
         a.succeeded();
         assert_eq!((a.failed_logins, a.locked_until), (0, None));
+    }
+
+    #[test]
+    fn a_one_time_link_opens_until_the_instant_it_lapses_and_only_with_its_token() {
+        let at: DateTime<Utc> = "2026-11-24T01:00:00Z".parse().unwrap();
+        let link = OneTimeLink {
+            token_hash: "ab".repeat(32),
+            expires_at: at + RESET_TTL,
+        };
+        assert!(link.opens(&"ab".repeat(32), at));
+        assert!(link.opens(&"ab".repeat(32), at + RESET_TTL - Duration::seconds(1)));
+        assert!(!link.opens(&"ab".repeat(32), at + RESET_TTL), "lapsed at its expiry");
+        assert!(!link.opens(&"cd".repeat(32), at), "another token");
+        assert!(!link.opens("", at));
+    }
+
+    #[test]
+    fn sessions_begun_before_a_revocation_are_over() {
+        let at: DateTime<Utc> = "2026-11-24T01:00:00Z".parse().unwrap();
+        let mut a = account();
+        assert!(a.session_valid(at - Duration::days(400)), "nothing revoked yet");
+        a.sessions_valid_from = Some(at);
+        assert!(!a.session_valid(at - Duration::seconds(1)));
+        assert!(
+            a.session_valid(at),
+            "a sign-in at the instant of the revocation is after it"
+        );
+        a.disabled = true;
+        assert!(
+            !a.session_valid(at + Duration::days(1)),
+            "a disabled account has no sessions"
+        );
     }
 
     #[test]

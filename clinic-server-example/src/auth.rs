@@ -80,6 +80,9 @@ pub struct Claims {
     /// the token only reaches the enrolment routes.
     #[serde(default)]
     pub mfa_required: bool,
+    /// The account's email address was proven when the token was issued.
+    #[serde(default)]
+    pub email_verified: bool,
 }
 
 impl TokenKeys {
@@ -97,7 +100,7 @@ impl TokenKeys {
     /// # Errors
     /// 500 if signing fails (it cannot with an HMAC key).
     pub fn issue(&self, user: &User, now: DateTime<Utc>) -> Result<String, ApiError> {
-        self.issue_with(user, now, false, false)
+        self.issue_with(user, now, false, false, true)
     }
 
     /// An access token recording whether the sign-in passed a second factor, and whether
@@ -111,6 +114,7 @@ impl TokenKeys {
         now: DateTime<Utc>,
         mfa: bool,
         mfa_required: bool,
+        email_verified: bool,
     ) -> Result<String, ApiError> {
         let claims = Claims {
             sub: user.id.as_uuid(),
@@ -125,6 +129,7 @@ impl TokenKeys {
             jti: Uuid::new_v4(),
             mfa,
             mfa_required: mfa_required && !mfa,
+            email_verified,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|_| {
             ApiError::new(
@@ -324,6 +329,30 @@ fn principal(parts: &Parts, state: &AppState) -> Result<(Principal, bool), ApiEr
             "the access token is for another practice",
         ));
     }
+    if state.throttle.is_revoked(claims.sub.into(), claims.iat) {
+        return Err(unauthenticated(
+            "session_revoked",
+            "this session was ended (account disabled, password reset or roles changed); sign in again",
+        ));
+    }
+    // A patient whose address is not yet proven reads their own record and keeps their
+    // profile, consents and reminders, but changes nothing else (no booking, no message,
+    // no request) until they open the link sent to them.
+    if !claims.email_verified && claims.roles.iter().all(|r| *r == Role::Patient) {
+        let path = parts.uri.path();
+        let reading = matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD);
+        let own_settings = path.starts_with("/api/v1/auth/")
+            || path.ends_with("/profile")
+            || path.ends_with("/consents")
+            || path.ends_with("/reminders");
+        if !reading && !own_settings {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "email_unverified",
+                "confirm your email address first: open the link we sent (POST /api/v1/auth/verify-email/resend sends another)",
+            ));
+        }
+    }
     Ok((
         Principal {
             user_id: claims.sub.into(),
@@ -411,37 +440,127 @@ pub fn refresh_hash(token: &str) -> String {
     clinic_core::audit::hex(&clinic_core::audit::Sha256::digest(token.as_bytes()))
 }
 
-/// Failed sign-ins per client address, in a sliding window.
+/// Registrations from one address before it must wait: five an hour (a family, a shared
+/// clinic computer), not a script creating accounts.
+pub const REGISTRATIONS_PER_WINDOW: u32 = 5;
+
+/// The window of the per-address registration count.
+pub const REGISTRATION_WINDOW: std::time::Duration = std::time::Duration::from_secs(60 * 60);
+
+/// Counts per client address, in a fixed window that starts with its first event.
+type Counts = Mutex<HashMap<IpAddr, (u32, Instant)>>;
+
+/// Sign-in throttling that a stranger cannot turn against the real user.
+///
+/// - Failed sign-ins per address: twenty in fifteen minutes make the address wait.
+/// - An address that has signed in to an account before is *trusted* for it: the account
+///   still signs in from there while its password lock or the address's wait lasts, so
+///   someone elsewhere guessing at the account (or sharing the address) cannot lock its
+///   owner out.
+/// - Registrations per address: five an hour.
+/// - Sessions revoked (a disable, a password reset, a role change): access tokens issued
+///   before the revocation are refused at once, not only when they expire. This list is
+///   per process; refresh tokens are refused through the stored account whatever process
+///   answers.
 #[derive(Debug, Default)]
 pub struct IpThrottle {
-    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    failures: Counts,
+    registrations: Counts,
+    /// Addresses each account signed in from, with the wrong passwords given from there
+    /// since: at [`clinic_core::auth::MAX_FAILURES`] the address is no longer trusted, so
+    /// someone sharing the owner's address guesses no more than anyone else.
+    trusted: Mutex<HashMap<(UserId, IpAddr), u32>>,
+    revoked: Mutex<HashMap<UserId, i64>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn count(map: &Counts, ip: IpAddr, now: Instant, window: std::time::Duration) {
+    let mut map = lock(map);
+    let entry = map.entry(ip).or_insert((0, now));
+    if now.duration_since(entry.1) >= window {
+        *entry = (0, now);
+    }
+    entry.0 += 1;
+    // Bound the table: drop windows that are over.
+    if map.len() > 100_000 {
+        map.retain(|_, (_, since)| now.duration_since(*since) < window);
+    }
+}
+
+fn over(map: &Counts, ip: IpAddr, now: Instant, limit: u32, window: std::time::Duration) -> bool {
+    lock(map)
+        .get(&ip)
+        .is_some_and(|(n, since)| *n >= limit && now.duration_since(*since) < window)
 }
 
 impl IpThrottle {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, (u32, Instant)>> {
-        self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     /// True when `ip` has failed [`IP_FAILURES`] times within the window.
     #[must_use]
     pub fn blocked(&self, ip: IpAddr, now: Instant) -> bool {
-        self.lock()
-            .get(&ip)
-            .is_some_and(|(n, since)| *n >= IP_FAILURES && now.duration_since(*since) < IP_WINDOW)
+        over(&self.failures, ip, now, IP_FAILURES, IP_WINDOW)
     }
 
     /// Counts a failure from `ip`.
     pub fn failed(&self, ip: IpAddr, now: Instant) {
-        let mut map = self.lock();
-        let entry = map.entry(ip).or_insert((0, now));
-        if now.duration_since(entry.1) >= IP_WINDOW {
-            *entry = (0, now);
+        count(&self.failures, ip, now, IP_WINDOW);
+    }
+
+    /// Records that `user` signed in from `ip`.
+    pub fn succeeded(&self, user: UserId, ip: IpAddr) {
+        let mut t = lock(&self.trusted);
+        // Bound the table; a cleared entry only costs that user the exemption once.
+        if t.len() > 100_000 {
+            t.clear();
         }
-        entry.0 += 1;
-        // Bound the table: drop windows that are over.
-        if map.len() > 100_000 {
-            map.retain(|_, (_, since)| now.duration_since(*since) < IP_WINDOW);
+        t.insert((user, ip), 0);
+    }
+
+    /// Counts a wrong password for `user` from a trusted `ip`.
+    pub fn trusted_failed(&self, user: UserId, ip: IpAddr) {
+        if let Some(n) = lock(&self.trusted).get_mut(&(user, ip)) {
+            *n += 1;
         }
+    }
+
+    /// Whether `user` signed in from `ip` before, with fewer wrong passwords from there
+    /// since than would lock the account.
+    #[must_use]
+    pub fn trusted(&self, user: UserId, ip: IpAddr) -> bool {
+        lock(&self.trusted)
+            .get(&(user, ip))
+            .is_some_and(|n| *n < clinic_core::auth::MAX_FAILURES)
+    }
+
+    /// True when `ip` may not register another account yet; otherwise counts this one.
+    pub fn registration_refused(&self, ip: IpAddr, now: Instant) -> bool {
+        if over(
+            &self.registrations,
+            ip,
+            now,
+            REGISTRATIONS_PER_WINDOW,
+            REGISTRATION_WINDOW,
+        ) {
+            return true;
+        }
+        count(&self.registrations, ip, now, REGISTRATION_WINDOW);
+        false
+    }
+
+    /// Ends every access token of `user` issued before `at`.
+    pub fn revoke(&self, user: UserId, at: DateTime<Utc>) {
+        lock(&self.revoked).insert(user, at.timestamp());
+        lock(&self.trusted).retain(|(u, _), _| *u != user);
+    }
+
+    /// Whether an access token of `user` issued at `iat` (seconds) was revoked.
+    #[must_use]
+    pub fn is_revoked(&self, user: UserId, iat: i64) -> bool {
+        // Tokens carry whole seconds: one issued in the second of the revocation, before
+        // it, is refused too (a new sign-in in that second waits a second).
+        lock(&self.revoked).get(&user).is_some_and(|at| iat <= *at)
     }
 }
 

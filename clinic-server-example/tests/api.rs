@@ -104,7 +104,19 @@ impl TestApp {
     }
 
     async fn call(&self, method: &str, path: &str, body: Option<&str>) -> Reply {
-        let mut stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        self.call_from([127, 0, 0, 1], method, path, body).await
+    }
+
+    /// A POST from another loopback address (the whole of 127.0.0.0/8 is this machine), as
+    /// a client elsewhere would make it.
+    async fn post_from(&self, from: [u8; 4], path: &str, body: &Value) -> Reply {
+        self.call_from(from, "POST", path, Some(&body.to_string())).await
+    }
+
+    async fn call_from(&self, from: [u8; 4], method: &str, path: &str, body: Option<&str>) -> Reply {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(std::net::SocketAddr::from((from, 0))).unwrap();
+        let mut stream = socket.connect(self.addr).await.unwrap();
         let body = body.unwrap_or("");
         let auth = self
             .token
@@ -1022,7 +1034,21 @@ async fn a_patient_registers_books_for_themselves_and_sees_nobody_else() {
     let me = app.get("/api/v1/auth/me").await;
     assert_eq!(me.status, 200);
     assert_eq!(me.body["roles"], json!(["patient"]));
+    assert_eq!(me.body["email_verified"], false);
     let mine = me.body["patient_id"].as_str().unwrap().to_owned();
+    // Until the address is proven, the account reads but books nothing.
+    problem(
+        &app.post(
+            "/api/v1/appointments",
+            &json!({"practitioner_id": tom, "service_id": service, "location_id": sydney,
+                    "patient_ids": [mine], "start": starts[8]}),
+        )
+        .await,
+        403,
+        "email_unverified",
+    );
+    verify_email(&app, "zoe@example.com").await;
+    assert_eq!(app.get("/api/v1/auth/me").await.body["email_verified"], true);
     let booked = app
         .post(
             "/api/v1/appointments",
@@ -1116,11 +1142,13 @@ async fn refresh_tokens_rotate_reuse_signs_out_and_logout_revokes() {
 }
 
 #[tokio::test]
-async fn five_wrong_passwords_lock_the_account_and_an_unknown_email_looks_the_same() {
+async fn five_wrong_passwords_lock_the_account_for_strangers_and_every_refusal_looks_the_same() {
     let app = spawn_app().await;
+    let stranger = [127, 0, 0, 2];
     app.use_token(None);
     let unknown = app
-        .post(
+        .post_from(
+            stranger,
             "/api/v1/auth/login",
             &login_body("nobody@example.com", "whatever it is"),
         )
@@ -1128,38 +1156,89 @@ async fn five_wrong_passwords_lock_the_account_and_an_unknown_email_looks_the_sa
     problem(&unknown, 401, "invalid_credentials");
     for _ in 0..5 {
         let r = app
-            .post("/api/v1/auth/login", &login_body(ADMIN_EMAIL, "wrong password!!"))
+            .post_from(
+                stranger,
+                "/api/v1/auth/login",
+                &login_body(ADMIN_EMAIL, "wrong password!!"),
+            )
             .await;
         problem(&r, 401, "invalid_credentials");
         assert_eq!(r.body["detail"], unknown.body["detail"], "the same words either way");
     }
+    // Locked: the right password from elsewhere gets the answer a wrong one gets, so the
+    // answer never tells that the account exists (it was 423 `account_locked`).
+    let locked = app
+        .post_from(stranger, "/api/v1/auth/login", &login_body(ADMIN_EMAIL, ADMIN_PASSWORD))
+        .await;
+    problem(&locked, 401, "invalid_credentials");
+    assert_eq!(locked.body["detail"], unknown.body["detail"]);
+    // The owner, at the address they signed in from before, is not locked out by it.
+    let owner = app
+        .post("/api/v1/auth/login", &login_body(ADMIN_EMAIL, ADMIN_PASSWORD))
+        .await;
+    assert_eq!(owner.status, 200, "{:?}", owner.body);
+    // The owner's sign-in ended the lock. Someone sharing the owner's address gets five
+    // guesses more than a stranger, no more: after five wrong ones from there it is a
+    // stranger's address, and five more lock the account for it too.
+    for _ in 0..10 {
+        let r = app
+            .post("/api/v1/auth/login", &login_body(ADMIN_EMAIL, "wrong password!!"))
+            .await;
+        problem(&r, 401, "invalid_credentials");
+    }
     problem(
         &app.post("/api/v1/auth/login", &login_body(ADMIN_EMAIL, ADMIN_PASSWORD))
             .await,
-        423,
-        "account_locked",
+        401,
+        "invalid_credentials",
     );
 }
 
 #[tokio::test]
-async fn twenty_failures_from_one_address_make_it_wait() {
+async fn twenty_failures_from_one_address_make_it_wait_but_not_an_account_that_signed_in_there() {
     let app = spawn_app().await;
+    let cafe = [127, 0, 0, 3];
+    // The administrator has signed in from the café's address before.
+    let before = app
+        .post_from(cafe, "/api/v1/auth/login", &login_body(ADMIN_EMAIL, ADMIN_PASSWORD))
+        .await;
+    assert_eq!(before.status, 200, "{:?}", before.body);
+    register_patient(&app, "zoe@example.com").await;
     app.use_token(None);
     for i in 0..20 {
         let r = app
-            .post(
+            .post_from(
+                cafe,
                 "/api/v1/auth/login",
                 &login_body(&format!("guess{i}@example.com"), "guessing away"),
             )
             .await;
         problem(&r, 401, "invalid_credentials");
     }
+    // Someone else at the café waits...
     problem(
-        &app.post("/api/v1/auth/login", &login_body(ADMIN_EMAIL, ADMIN_PASSWORD))
-            .await,
+        &app.post_from(
+            cafe,
+            "/api/v1/auth/login",
+            &login_body("zoe@example.com", "a long enough passphrase"),
+        )
+        .await,
         429,
         "too_many_attempts",
     );
+    // ...but the guesses did not shut out an account that signs in there,
+    let owner = app
+        .post_from(cafe, "/api/v1/auth/login", &login_body(ADMIN_EMAIL, ADMIN_PASSWORD))
+        .await;
+    assert_eq!(owner.status, 200, "{:?}", owner.body);
+    // nor anyone at another address.
+    let home = app
+        .post(
+            "/api/v1/auth/login",
+            &login_body("zoe@example.com", "a long enough passphrase"),
+        )
+        .await;
+    assert_eq!(home.status, 200, "{:?}", home.body);
 }
 
 #[tokio::test]
@@ -1247,7 +1326,38 @@ async fn register_patient(app: &TestApp, email: &str) -> String {
         )
         .await;
     assert_eq!(reg.status, 201, "{:?}", reg.body);
-    reg.body["access_token"].as_str().unwrap().to_owned()
+    app.use_token(reg.body["access_token"].as_str());
+    verify_email(app, email).await
+}
+
+/// The token of the newest link of `kind` (`verify-email`, `reset-password`) emailed to
+/// `email`; emails go out in the background, so it waits for one (up to two seconds).
+async fn emailed_token(app: &TestApp, email: &str, kind: &str) -> String {
+    let marker = format!("/{kind}#token=");
+    for _ in 0..200 {
+        let sent = app.email.sent();
+        let found = sent
+            .iter()
+            .rev()
+            .filter(|m| m.to.as_str().eq_ignore_ascii_case(email))
+            .find_map(|m| m.text.split(&marker).nth(1));
+        if let Some(rest) = found {
+            return rest.split_whitespace().next().unwrap().to_owned();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no {kind} link was emailed to {email}");
+}
+
+/// Opens the verification link emailed to `email` as its signed-in owner, and uses the
+/// tokens it gives (which say the address is proven).
+async fn verify_email(app: &TestApp, email: &str) -> String {
+    let token = emailed_token(app, email, "verify-email").await;
+    let r = app.post("/api/v1/auth/verify-email", &json!({"token": token})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let access = r.body["access_token"].as_str().unwrap().to_owned();
+    app.use_token(Some(&access));
+    access
 }
 
 async fn issued_invoice(app: &TestApp, patient: PatientId) -> String {
@@ -1374,7 +1484,24 @@ fn code_for(secret: &[u8], offset_steps: i64) -> String {
 #[tokio::test]
 async fn a_second_factor_is_enrolled_confirmed_and_then_required_without_replays() {
     let app = spawn_app().await;
-    let enrol = app.post("/api/v1/auth/2fa/enrol", &json!({})).await;
+    // An access token alone (stolen, say) cannot put a factor on the account.
+    problem(
+        &app.post("/api/v1/auth/2fa/enrol", &json!({})).await,
+        422,
+        "bad_request",
+    );
+    problem(
+        &app.post(
+            "/api/v1/auth/2fa/enrol",
+            &json!({"password": "a guess at the password"}),
+        )
+        .await,
+        403,
+        "password_wrong",
+    );
+    let enrol = app
+        .post("/api/v1/auth/2fa/enrol", &json!({"password": ADMIN_PASSWORD}))
+        .await;
     assert_eq!(enrol.status, 200, "{:?}", enrol.body);
     assert!(
         enrol.body["otpauth_uri"]
@@ -1445,11 +1572,44 @@ async fn a_second_factor_is_enrolled_confirmed_and_then_required_without_replays
         "invalid_credentials",
     );
     let recovery = |code: &str| json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "recovery_code": code});
-    assert_eq!(app.post("/api/v1/auth/login", &recovery(&codes[3])).await.status, 200);
+    let signed_in = app.post("/api/v1/auth/login", &recovery(&codes[3])).await;
+    assert_eq!(signed_in.status, 200);
     problem(
         &app.post("/api/v1/auth/login", &recovery(&codes[3])).await,
         401,
         "invalid_credentials",
+    );
+    // Switching it off takes the password and a code, not the token alone.
+    app.use_token(signed_in.body["access_token"].as_str());
+    problem(
+        &app.post("/api/v1/auth/2fa/remove", &json!({"password": ADMIN_PASSWORD}))
+            .await,
+        403,
+        "two_factor_invalid",
+    );
+    problem(
+        &app.post(
+            "/api/v1/auth/2fa/remove",
+            &json!({"password": "not the password", "recovery_code": codes[4]}),
+        )
+        .await,
+        403,
+        "password_wrong",
+    );
+    let removed = app
+        .post(
+            "/api/v1/auth/2fa/remove",
+            &json!({"password": ADMIN_PASSWORD, "recovery_code": codes[4]}),
+        )
+        .await;
+    assert_eq!(removed.status, 204, "{:?}", removed.body);
+    app.use_token(None);
+    assert_eq!(
+        app.post("/api/v1/auth/login", &login_body(ADMIN_EMAIL, ADMIN_PASSWORD))
+            .await
+            .status,
+        200,
+        "a password alone again"
     );
 }
 
@@ -1474,7 +1634,12 @@ async fn a_practice_can_require_staff_to_use_a_second_factor() {
         200,
         "they can still see who they are"
     );
-    assert_eq!(app.post("/api/v1/auth/2fa/enrol", &json!({})).await.status, 200);
+    assert_eq!(
+        app.post("/api/v1/auth/2fa/enrol", &json!({"password": ADMIN_PASSWORD}))
+            .await
+            .status,
+        200
+    );
     // Patients are not bound by the staff policy.
     let token = register_patient(&app, "free@example.com").await;
     app.use_token(Some(&token));

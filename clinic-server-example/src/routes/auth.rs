@@ -53,10 +53,19 @@ fn real_now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()
 }
 
-/// A new token pair for `user`, in refresh family `family`; `mfa` when this sign-in passed
-/// a second factor.
-pub(crate) async fn tokens_for(s: &AppState, user: &User, family: Uuid, mfa: bool) -> Result<TokenPair, ApiError> {
+/// A new token pair for `account`, in refresh family `family`; `mfa` when this sign-in
+/// passed a second factor. `ends` is when the sign-in itself ends (the family's first
+/// token's expiry, [`clinic_core::auth::SESSION_MAX`] after the password): a renewed
+/// refresh token never outlives it.
+pub(crate) async fn tokens_for(
+    s: &AppState,
+    account: &Account,
+    family: Uuid,
+    mfa: bool,
+    ends: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<TokenPair, ApiError> {
     let now = real_now();
+    let user = &account.user;
     let staff = user.roles.iter().any(|r| *r != Role::Patient);
     let required = staff
         && s.store
@@ -69,7 +78,7 @@ pub(crate) async fn tokens_for(s: &AppState, user: &User, family: Uuid, mfa: boo
         guardian_of: super::guardians::in_force(s, user).await?,
         ..user.clone()
     };
-    let access_token = s.tokens.issue_with(user, now, mfa, required)?;
+    let access_token = s.tokens.issue_with(user, now, mfa, required, account.email_verified)?;
     let (refresh_token, hash) = auth::new_refresh_token();
     s.store
         .save_refresh(&RefreshToken {
@@ -78,7 +87,7 @@ pub(crate) async fn tokens_for(s: &AppState, user: &User, family: Uuid, mfa: boo
             user_id: user.id,
             family,
             issued_at: now,
-            expires_at: now + REFRESH_TTL,
+            expires_at: ends.map_or(now + REFRESH_TTL, |end| end.min(now + REFRESH_TTL)),
             used_at: None,
             two_factor: mfa,
         })
@@ -108,10 +117,14 @@ pub(crate) struct Register {
 }
 
 /// `POST /api/v1/auth/register`: a patient creates their record and account and is signed
-/// in. 409 `email_taken` when the address has an account.
+/// in; a one-time link is emailed to prove the address, and until it is opened the account
+/// reads its own record and edits its profile only (403 `email_unverified` elsewhere). 409
+/// `email_taken` when the address has an account; 429 `too_many_registrations` after five
+/// from one address in an hour.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = Register, responses((status = 201, description = "done", body = TokenPair), (status = 400, description = "the request could not be read", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)))]
 pub(crate) async fn register(
     State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
     body: Result<Json<Register>, JsonRejection>,
 ) -> Result<(StatusCode, Json<TokenPair>), ApiError> {
     let r = json_body(body)?;
@@ -127,6 +140,14 @@ pub(crate) async fn register(
         today,
     )?;
     patient.email = Some(email.clone());
+    // Counted once the request is valid, so a typo does not use up an address's quota.
+    if s.throttle.registration_refused(ip, std::time::Instant::now()) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_registrations",
+            "too many accounts were registered from this address; try again in an hour",
+        ));
+    }
     let user = User {
         id: UuidV7Ids.new_id(),
         practice_id: s.practice,
@@ -137,7 +158,10 @@ pub(crate) async fn register(
         guardian_of: Vec::new(),
     };
     let hash = auth::hash_password(r.password).await?;
-    match s.store.create_account(&Account::new(user.clone(), hash, now)).await {
+    let mut account = Account::new(user.clone(), hash, now);
+    let (token, link) = super::lifecycle::new_link(real_now(), clinic_core::auth::VERIFICATION_TTL);
+    account.verification = Some(link);
+    match s.store.create_account(&account).await {
         Ok(()) => {}
         Err(e) if e.kind() == PortErrorKind::Conflict => {
             return Err(ApiError::new(
@@ -152,7 +176,8 @@ pub(crate) async fn register(
         .save_patient(&patient)
         .await
         .map_err(clinic_core::service::ServiceError::Port)?;
-    let pair = tokens_for(&s, &user, Uuid::new_v4(), false).await?;
+    super::lifecycle::send_verification(&s, &account.user.email, &token).await;
+    let pair = tokens_for(&s, &account, Uuid::new_v4(), false, None).await?;
     Ok((StatusCode::CREATED, Json(pair)))
 }
 
@@ -177,11 +202,13 @@ fn bad_credentials() -> ApiError {
     )
 }
 
-/// `POST /api/v1/auth/login`. A wrong email and a wrong password get the same answer in
-/// the same time; five wrong passwords lock the account for fifteen minutes (423
-/// `account_locked`), and twenty failures from one address in fifteen minutes make it
-/// wait (429 `too_many_attempts`).
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Login, responses((status = 200, description = "done", body = TokenPair), (status = 400, description = "the request could not be read", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 423, description = "the account is locked", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 429, description = "too many attempts", content_type = "application/problem+json", body = crate::openapi::Problem)))]
+/// `POST /api/v1/auth/login`. An unknown email, a wrong password, a locked and a disabled
+/// account all get the same answer (401 `invalid_credentials`) in the same time. Five
+/// wrong passwords lock the account for fifteen minutes and twenty failures from one
+/// address in fifteen minutes make that address wait (429 `too_many_attempts`), except
+/// from an address the account signed in from before: a stranger's guesses never lock
+/// the owner out.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Login, responses((status = 200, description = "done", body = TokenPair), (status = 400, description = "the request could not be read", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 429, description = "too many attempts", content_type = "application/problem+json", body = crate::openapi::Problem)))]
 pub(crate) async fn login(
     State(s): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -189,13 +216,6 @@ pub(crate) async fn login(
 ) -> Result<Json<TokenPair>, ApiError> {
     let r = json_body(body)?;
     let started = std::time::Instant::now();
-    if s.throttle.blocked(ip, started) {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            "too many failed sign-ins from this address; try again in 15 minutes",
-        ));
-    }
     let Ok(email) = Email::parse(r.email.trim()) else {
         s.throttle.failed(ip, started);
         return Err(bad_credentials());
@@ -206,19 +226,23 @@ pub(crate) async fn login(
         Err(e) if e.kind() == PortErrorKind::NotFound => None,
         Err(e) => return Err(clinic_core::service::ServiceError::Port(e).into()),
     };
-    let Some(mut account) = account else {
+    // An address that signed in to this account before is not held back by failures
+    // others caused: neither the address's wait nor the account's lock shuts out its owner.
+    let trusted = account.as_ref().is_some_and(|a| s.throttle.trusted(a.user.id, ip));
+    if s.throttle.blocked(ip, started) && !trusted {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "too many failed sign-ins from this address; try again in 15 minutes",
+        ));
+    }
+    // Unknown, locked and disabled accounts answer exactly as a wrong password does, in
+    // the same time: the answer never tells whether an address has an account.
+    let Some(mut account) = account.filter(|a| !a.is_locked(now) || trusted) else {
         let _ = auth::verify_password(r.password, auth::decoy_hash().await).await;
         s.throttle.failed(ip, started);
         return Err(bad_credentials());
     };
-    if account.is_locked(now) {
-        s.throttle.failed(ip, started);
-        return Err(ApiError::new(
-            StatusCode::LOCKED,
-            "account_locked",
-            "too many wrong passwords; the account is locked for 15 minutes",
-        ));
-    }
     let ok = !account.disabled && auth::verify_password(r.password, account.password_hash.clone()).await;
     if ok && !account.has_two_factor() {
         if account.failed_logins > 0 {
@@ -226,7 +250,8 @@ pub(crate) async fn login(
             // A lost race with another sign-in only loses a counter reset.
             let _ = s.store.update_account(&account).await;
         }
-        return Ok(Json(tokens_for(&s, &account.user, Uuid::new_v4(), false).await?));
+        s.throttle.succeeded(account.user.id, ip);
+        return Ok(Json(tokens_for(&s, &account, Uuid::new_v4(), false, None).await?));
     }
     if ok {
         match second_factor(&mut account, r.totp.as_deref(), r.recovery_code.as_deref(), now) {
@@ -248,23 +273,28 @@ pub(crate) async fn login(
                         clinic_core::service::ServiceError::Port(e).into()
                     }
                 })?;
-                return Ok(Json(tokens_for(&s, &account.user, Uuid::new_v4(), true).await?));
+                s.throttle.succeeded(account.user.id, ip);
+                return Ok(Json(tokens_for(&s, &account, Uuid::new_v4(), true, None).await?));
             }
             SecondFactor::Failed => {}
         }
     }
-    account.failed(now);
-    // Count the failure even when another request changed the account meanwhile.
-    for _ in 0..3 {
-        match s.store.update_account(&account).await {
-            Ok(()) => break,
-            Err(e) if e.kind() == PortErrorKind::Conflict => {
-                if let Ok(fresh) = s.store.account(s.practice, account.user.id).await {
-                    account = fresh;
-                    account.failed(now);
+    if trusted {
+        s.throttle.trusted_failed(account.user.id, ip);
+    } else {
+        account.failed(now);
+        // Count the failure even when another request changed the account meanwhile.
+        for _ in 0..3 {
+            match s.store.update_account(&account).await {
+                Ok(()) => break,
+                Err(e) if e.kind() == PortErrorKind::Conflict => {
+                    if let Ok(fresh) = s.store.account(s.practice, account.user.id).await {
+                        account = fresh;
+                        account.failed(now);
+                    }
                 }
+                Err(e) => return Err(clinic_core::service::ServiceError::Port(e).into()),
             }
-            Err(e) => return Err(clinic_core::service::ServiceError::Port(e).into()),
         }
     }
     s.throttle.failed(ip, started);
@@ -354,11 +384,18 @@ pub(crate) async fn refresh(
         .account(s.practice, token.user_id)
         .await
         .map_err(|e| clinic_core::service::ServiceError::from_port_kind(e, "account"))?;
-    if account.disabled {
-        return Err(refresh_refused("account_disabled", "the account is disabled"));
+    if !account.session_valid(token.issued_at) {
+        s.store
+            .revoke_family(s.practice, token.family)
+            .await
+            .map_err(clinic_core::service::ServiceError::Port)?;
+        return Err(refresh_refused(
+            "session_revoked",
+            "this session was ended (account disabled, password reset or roles changed); sign in again",
+        ));
     }
     Ok(Json(
-        tokens_for(&s, &account.user, token.family, token.two_factor).await?,
+        tokens_for(&s, &account, token.family, token.two_factor, Some(token.expires_at)).await?,
     ))
 }
 
@@ -402,6 +439,9 @@ pub(crate) struct Me {
     /// The minors this account acts for as guardian, while in force.
     guardian_of: Vec<PatientId>,
     two_factor: bool,
+    /// The address was proven by the link sent to it; until then a patient account books
+    /// nothing.
+    email_verified: bool,
 }
 
 /// `GET /api/v1/auth/me` (also for staff who still owe the practice a second factor).
@@ -416,6 +456,7 @@ pub(crate) async fn me(State(s): State<AppState>, Enrolling(who): Enrolling) -> 
     Ok(Json(Me {
         guardian_of,
         two_factor: account.has_two_factor(),
+        email_verified: account.email_verified,
         user_id: account.user.id,
         email: account.user.email,
         roles: account.user.roles,
@@ -464,7 +505,12 @@ pub(crate) async fn bootstrap(
     }
     let user = crate::accounts::create_admin(&s, email, r.password).await?;
     *s.bootstrap.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
-    let pair = tokens_for(&s, &user, Uuid::new_v4(), false).await?;
+    let account = s
+        .store
+        .account(s.practice, user.id)
+        .await
+        .map_err(clinic_core::service::ServiceError::Port)?;
+    let pair = tokens_for(&s, &account, Uuid::new_v4(), false, None).await?;
     Ok((StatusCode::CREATED, Json(pair)))
 }
 
@@ -476,15 +522,23 @@ pub(crate) struct Enrolment {
     recovery_codes: Vec<String>,
 }
 
-/// `POST /api/v1/auth/2fa/enrol`: starts (or restarts, until confirmed) a second factor.
-/// 409 `two_factor_already_enrolled` once confirmed.
-#[utoipa::path(post, path = "/api/v1/auth/2fa/enrol", tag = "auth", responses((status = 200, description = "done", body = Enrolment), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
-pub(crate) async fn enrol(State(s): State<AppState>, Enrolling(who): Enrolling) -> Result<Json<Enrolment>, ApiError> {
+/// `POST /api/v1/auth/2fa/enrol` `{"password"}`: starts (or restarts, until confirmed) a
+/// second factor; the password is asked so that a stolen access token alone cannot put a
+/// factor of the thief's on the account (403 `password_wrong`). 409
+/// `two_factor_already_enrolled` once confirmed.
+#[utoipa::path(post, path = "/api/v1/auth/2fa/enrol", tag = "auth", request_body = super::lifecycle::PasswordOnly, responses((status = 200, description = "done", body = Enrolment), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the password is wrong", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+pub(crate) async fn enrol(
+    State(s): State<AppState>,
+    Enrolling(who): Enrolling,
+    body: Result<Json<super::lifecycle::PasswordOnly>, JsonRejection>,
+) -> Result<Json<Enrolment>, ApiError> {
+    let password = super::lifecycle::password_of(body)?;
     let mut account = s
         .store
         .account(s.practice, who.user_id)
         .await
         .map_err(|e| clinic_core::service::ServiceError::from_port_kind(e, "account"))?;
+    super::lifecycle::check_own_password(&account, password).await?;
     if account.has_two_factor() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -558,5 +612,5 @@ pub(crate) async fn confirm(
         .update_account(&account)
         .await
         .map_err(clinic_core::service::ServiceError::Port)?;
-    Ok(Json(tokens_for(&s, &account.user, Uuid::new_v4(), true).await?))
+    Ok(Json(tokens_for(&s, &account, Uuid::new_v4(), true, None).await?))
 }

@@ -178,6 +178,15 @@ pub(crate) async fn link_guardian(
             "a guardian signs in with a patient account, not a staff account",
         ));
     }
+    // Anyone can register any address: only an account that proved it owns the address
+    // the practice holds for the parent may act for the child.
+    if !account.email_verified {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "email_unverified",
+            "that account has not confirmed its email address yet; ask the parent to open the link sent to them",
+        ));
+    }
     may_become_guardian(account.user.patient_id, &patient, practice_today(&s).await?)?;
     if !account.user.guardian_of.contains(&patient.id) {
         update(&s, account.user.id, |u| {

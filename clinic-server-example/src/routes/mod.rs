@@ -15,6 +15,7 @@ pub(crate) mod hooks;
 pub(crate) mod inbox;
 pub(crate) mod intake;
 pub(crate) mod inventory;
+pub(crate) mod lifecycle;
 pub(crate) mod messages;
 pub(crate) mod patients;
 pub(crate) mod practice;
@@ -119,8 +120,21 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/auth/bootstrap", post(auth::bootstrap))
         .route("/api/v1/auth/2fa/enrol", post(auth::enrol))
         .route("/api/v1/auth/2fa/confirm", post(auth::confirm))
+        .route("/api/v1/auth/2fa/remove", post(lifecycle::remove_two_factor))
+        .route("/api/v1/auth/verify-email", post(lifecycle::verify_email))
+        .route("/api/v1/auth/verify-email/resend", post(lifecycle::resend_verification))
+        .route("/api/v1/auth/password-reset", post(lifecycle::request_reset))
+        .route("/api/v1/auth/password-reset/confirm", post(lifecycle::confirm_reset))
         .route("/api/v1/auth/accept-invitation", post(staff::accept))
         .route("/api/v1/staff/invitations", post(staff::invite))
+        .route("/api/v1/staff", get(lifecycle::list_staff))
+        .route("/api/v1/staff/{user_id}/disable", post(lifecycle::disable))
+        .route("/api/v1/staff/{user_id}/enable", post(lifecycle::enable))
+        .route("/api/v1/staff/{user_id}/roles", put(lifecycle::set_roles))
+        .route(
+            "/api/v1/staff/{user_id}/two-factor/reset",
+            post(lifecycle::reset_two_factor),
+        )
         .route("/api/v1/dashboard", get(dashboard::dashboard))
         .route("/api/v1/patients/{id}", get(dashboard::patient))
         .route("/api/v1/patients/{id}/reminders", put(dashboard::reminders))

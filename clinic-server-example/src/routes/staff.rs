@@ -198,8 +198,10 @@ pub(crate) async fn accept(
     account.password_hash = auth::hash_password(r.password).await?;
     account.invitation = None;
     account.disabled = false;
+    // The invitation reached this address: it is proven.
+    account.email_verified = true;
     s.store.update_account(&account).await.map_err(ServiceError::Port)?;
     Ok(Json(
-        super::auth::tokens_for(&s, &account.user, uuid::Uuid::new_v4(), false).await?,
+        super::auth::tokens_for(&s, &account, uuid::Uuid::new_v4(), false, None).await?,
     ))
 }
