@@ -24,7 +24,7 @@ use clinic_core::ids::{
 };
 use clinic_core::inventory::{Item, Movement};
 use clinic_core::medicare::{PastService, Referral};
-use clinic_core::messaging::{Message, ReadMark, Thread};
+use clinic_core::messaging::{Message, ReadMark, Thread, UploadRecord};
 use clinic_core::notify::{Audience, InboxItem, Notification, OutboxState};
 use clinic_core::people::{Email, Patient, Practitioner};
 use clinic_core::ports::{
@@ -94,6 +94,7 @@ struct Inner {
     /// Each thread's messages in the order added.
     messages: HashMap<Key<ThreadId>, Vec<Message>>,
     read_marks: HashMap<Key<ThreadId>, Vec<ReadMark>>,
+    uploads: HashMap<Key<UserId>, Vec<UploadRecord>>,
     /// In-app inbox items, per practice, in delivery order.
     inbox: HashMap<PracticeId, Vec<InboxItem>>,
 }
@@ -1462,6 +1463,31 @@ impl MessageRepository for MemoryStore {
             .get(&(practice, thread))
             .cloned()
             .unwrap_or_default())
+    }
+
+    async fn record_upload(&self, practice: PracticeId, upload: &UploadRecord) -> Result<(), PortError> {
+        self.write()
+            .uploads
+            .entry((practice, upload.user_id))
+            .or_default()
+            .push(upload.clone());
+        Ok(())
+    }
+
+    async fn uploads(
+        &self,
+        practice: PracticeId,
+        user: UserId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<UploadRecord>, PortError> {
+        let mut v: Vec<UploadRecord> = self
+            .read()
+            .uploads
+            .get(&(practice, user))
+            .map(|l| l.iter().filter(|u| u.at >= since).cloned().collect())
+            .unwrap_or_default();
+        v.sort_by_key(|u| u.at);
+        Ok(v)
     }
 }
 

@@ -25,6 +25,35 @@ pub const MAX_CLINICIANS: usize = 5;
 /// The most attachments on one message.
 pub const MAX_ATTACHMENTS: usize = 5;
 
+/// How long an uploaded file waits to be attached to a message: a day. After it, the
+/// upload is no longer the uploader's to attach.
+pub const UPLOAD_TTL: chrono::Duration = chrono::Duration::days(1);
+/// The most files one account uploads in a day.
+pub const MAX_UPLOADS_PER_DAY: usize = 20;
+/// The most bytes one account uploads in a day: 50 MiB (ten files at the 5 MiB limit).
+pub const MAX_UPLOAD_BYTES_PER_DAY: u64 = 50 * 1024 * 1024;
+
+/// A file an account uploaded for its messages: what it may attach, and what counts
+/// against its daily quota.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UploadRecord {
+    /// Who uploaded it.
+    pub user_id: UserId,
+    /// The file.
+    pub document: DocumentRef,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Whether an account that uploaded `recent` (its uploads of the last [`UPLOAD_TTL`]) may
+/// upload `size` more bytes.
+#[must_use]
+pub fn upload_fits(recent: &[UploadRecord], size: u64) -> bool {
+    let used: u64 = recent.iter().map(|u| u.document.size).sum();
+    recent.len() < MAX_UPLOADS_PER_DAY && used.saturating_add(size) <= MAX_UPLOAD_BYTES_PER_DAY
+}
+
 /// How far one reader has read a thread: every message sent at or before `up_to`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

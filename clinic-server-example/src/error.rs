@@ -107,6 +107,19 @@ impl From<clinic_core::people::GuardianshipError> for ApiError {
     }
 }
 
+/// The status of a refusal by the state of the records: 403 for a care relationship the
+/// actor lacks, 429 for a quota, 422 for a request no state would accept, and 409 for
+/// one that waits on something else first (a request on record, a record not deleted).
+fn refusal_status(r: clinic_core::service::Refusal) -> StatusCode {
+    use clinic_core::service::Refusal as R;
+    match r {
+        R::NotTreating => StatusCode::FORBIDDEN,
+        R::UploadQuota => StatusCode::TOO_MANY_REQUESTS,
+        R::NotYourUpload | R::SeriesTooLong => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::CONFLICT,
+    }
+}
+
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         match &e {
@@ -127,10 +140,8 @@ impl From<ServiceError> for ApiError {
             | ServiceError::Inventory(_)
             | ServiceError::NotClaimable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ServiceError::ClaimTransition(_) | ServiceError::Note(_) => StatusCode::CONFLICT,
-            ServiceError::Forbidden | ServiceError::Refused(clinic_core::service::Refusal::NotTreating) => {
-                StatusCode::FORBIDDEN
-            }
-            ServiceError::Refused(_) => StatusCode::CONFLICT,
+            ServiceError::Forbidden => StatusCode::FORBIDDEN,
+            ServiceError::Refused(r) => refusal_status(*r),
             ServiceError::Contention => StatusCode::SERVICE_UNAVAILABLE,
             // The database (or a provider) is down or overloaded: nothing was done, and
             // the same request may be sent again shortly.

@@ -58,6 +58,15 @@ fn migrate_backup_sweep_and_rotate_from_the_command_line() {
     let backup = run(d, &["backup", copy.to_str().unwrap()], &[]);
     assert!(backup.status.success(), "{}", text(&backup));
     assert!(copy.exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            mode, 0o600,
+            "the copy of the health database is its owner's alone, not {mode:o}"
+        );
+    }
     let twice = run(d, &["backup", copy.to_str().unwrap()], &[]);
     assert_eq!(twice.status.code(), Some(1));
     assert!(text(&twice).contains("already exists"), "{}", text(&twice));

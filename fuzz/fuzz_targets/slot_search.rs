@@ -110,6 +110,7 @@ fuzz_target!(|input: Input| {
         horizon_days: 2000,
         cancellation_notice: Minutes::new_const(0),
         slot_grid: Minutes::new_const(u32::from(input.grid % 60) + 1),
+        ..BookingPolicy::default()
     };
     let holidays = HolidayCalendar::australia();
     let now = (first - Duration::days(1)).and_time(NaiveTime::MIN).and_utc();

@@ -374,6 +374,16 @@ impl SqlStore {
         match &self.db {
             #[cfg(feature = "sqlite")]
             Db::Sqlite { reader, .. } => {
+                // The copy holds the whole health database: it is created empty, readable by
+                // its owner only, before SQLite fills it (VACUUM INTO accepts an empty file;
+                // made by SQLite it would take the process's umask, usually 0644).
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                options.open(path).map_err(|e| {
+                    PortError::new(PortErrorKind::Invalid, "the backup file cannot be created").with_source(e)
+                })?;
                 sqlx::query("VACUUM INTO $1")
                     .bind(path.to_string_lossy().into_owned())
                     .execute(reader)
@@ -608,6 +618,7 @@ pub(crate) enum Kind {
     Message,
     ReadMark,
     InboxItem,
+    Upload,
 }
 
 impl Kind {
@@ -665,6 +676,7 @@ impl Kind {
             Self::Message => "message",
             Self::ReadMark => "read_mark",
             Self::InboxItem => "inbox_item",
+            Self::Upload => "upload",
         }
     }
 

@@ -4,8 +4,9 @@
 //! clinician's threads opens only theirs.
 
 use async_trait::async_trait;
-use clinic_core::ids::{PatientId, PracticeId, PractitionerId, ThreadId};
-use clinic_core::messaging::{Message, ReadMark, Thread};
+use chrono::{DateTime, Utc};
+use clinic_core::ids::{PatientId, PracticeId, PractitionerId, ThreadId, UserId};
+use clinic_core::messaging::{Message, ReadMark, Thread, UploadRecord};
 use clinic_core::ports::{MessageRepository, PortError};
 use uuid::Uuid;
 
@@ -104,5 +105,23 @@ impl MessageRepository for SqlStore {
 
     async fn read_marks(&self, practice: PracticeId, thread: ThreadId) -> Result<Vec<ReadMark>, PortError> {
         self.list(practice, Kind::ReadMark, Some(thread.as_uuid())).await
+    }
+
+    async fn record_upload(&self, practice: PracticeId, upload: &UploadRecord) -> Result<(), PortError> {
+        let key = uuid_key(Uuid::now_v7());
+        self.put(practice, Kind::Upload, &key, Some(upload.user_id.as_uuid()), upload)
+            .await
+    }
+
+    async fn uploads(
+        &self,
+        practice: PracticeId,
+        user: UserId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<UploadRecord>, PortError> {
+        let mut v: Vec<UploadRecord> = self.list(practice, Kind::Upload, Some(user.as_uuid())).await?;
+        v.retain(|u| u.at >= since);
+        v.sort_by_key(|u| u.at);
+        Ok(v)
     }
 }

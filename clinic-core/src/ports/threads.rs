@@ -3,8 +3,10 @@
 use async_trait::async_trait;
 
 use super::PortError;
-use crate::ids::{PatientId, PracticeId, PractitionerId, ThreadId};
-use crate::messaging::{Message, ReadMark, Thread};
+use chrono::{DateTime, Utc};
+
+use crate::ids::{PatientId, PracticeId, PractitionerId, ThreadId, UserId};
+use crate::messaging::{Message, ReadMark, Thread, UploadRecord};
 
 /// Secure-messaging threads. Implementations store subjects and bodies encrypted at rest
 /// (`FieldCipher`); read marks and memberships hold ids and times only.
@@ -16,6 +18,8 @@ use crate::messaging::{Message, ReadMark, Thread};
 ///   sent, then id).
 /// - `mark_read` keeps, per thread and reader, the latest mark given (a mark never moves
 ///   back); `read_marks` returns one per reader.
+/// - `record_upload` appends; `uploads` lists one user's uploads at or after `since`,
+///   oldest first, never another user's or practice's.
 #[async_trait]
 pub trait MessageRepository: Send + Sync + 'static {
     /// Inserts or replaces a thread.
@@ -40,4 +44,13 @@ pub trait MessageRepository: Send + Sync + 'static {
     async fn mark_read(&self, practice: PracticeId, thread: ThreadId, mark: ReadMark) -> Result<(), PortError>;
     /// Every reader's mark on a thread.
     async fn read_marks(&self, practice: PracticeId, thread: ThreadId) -> Result<Vec<ReadMark>, PortError>;
+    /// Records a file a user uploaded for their messages.
+    async fn record_upload(&self, practice: PracticeId, upload: &UploadRecord) -> Result<(), PortError>;
+    /// A user's uploads since `since`, oldest first.
+    async fn uploads(
+        &self,
+        practice: PracticeId,
+        user: UserId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<UploadRecord>, PortError>;
 }

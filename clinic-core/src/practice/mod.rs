@@ -66,6 +66,22 @@ pub struct BookingPolicy {
     pub cancellation_notice: Minutes,
     /// The grid, in minutes, on which slot search offers start times.
     pub slot_grid: Minutes,
+    /// The most occurrences a series a patient books for themselves may have (the front
+    /// desk books longer ones).
+    #[serde(default = "default_patient_series")]
+    pub patient_series_max: u16,
+    /// The most future appointments a patient may hold that they booked or not, when they
+    /// book for themselves: a new account cannot fill a clinician's diary.
+    #[serde(default = "default_patient_open")]
+    pub patient_open_max: u16,
+}
+
+const fn default_patient_series() -> u16 {
+    12
+}
+
+const fn default_patient_open() -> u16 {
+    20
 }
 
 impl BookingPolicy {
@@ -89,18 +105,31 @@ impl BookingPolicy {
 }
 
 impl Default for BookingPolicy {
-    /// Two hours' notice, 180 days ahead, 24-hour cancellation notice, a 15-minute grid.
+    /// Two hours' notice, 180 days ahead, 24-hour cancellation notice, a 15-minute grid; a
+    /// patient books series of up to 12 sessions and holds up to 20 future appointments.
     fn default() -> Self {
         Self {
             min_notice: Minutes::new_const(120),
             horizon_days: 180,
             cancellation_notice: Minutes::new_const(24 * 60),
             slot_grid: Minutes::new_const(15),
+            patient_series_max: default_patient_series(),
+            patient_open_max: default_patient_open(),
         }
     }
 }
 
-/// Trims `value` and checks it is non-empty and at most `max` characters.
+/// Whether `c` is a bidirectional formatting character (Unicode Standard Annex #9: the
+/// embeddings, overrides and isolates, and the implicit marks). In a name they make text
+/// display in another order than it is stored ("Trojan Source", CVE-2021-42574), so a
+/// name on a screen or an invoice could read as someone else's.
+#[must_use]
+pub(crate) const fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// Trims `value` and checks it is non-empty, at most `max` characters, and free of control
+/// and bidirectional formatting characters.
 pub(crate) fn non_blank(field: &'static str, value: &str, max: usize) -> Result<String, FieldError> {
     let v = value.trim();
     if v.is_empty() {
@@ -112,6 +141,12 @@ pub(crate) fn non_blank(field: &'static str, value: &str, max: usize) -> Result<
     if v.chars().any(char::is_control) {
         return Err(FieldError::new(field, "must not contain control characters"));
     }
+    if v.chars().any(is_bidi_control) {
+        return Err(FieldError::new(
+            field,
+            "must not contain bidirectional formatting characters",
+        ));
+    }
     Ok(v.to_owned())
 }
 
@@ -119,6 +154,28 @@ pub(crate) fn non_blank(field: &'static str, value: &str, max: usize) -> Result<
 mod tests {
     use super::*;
     use uuid::Uuid;
+
+    #[test]
+    fn text_refuses_bidirectional_overrides_and_keeps_right_to_left_letters() {
+        // "Ann" + RIGHT-TO-LEFT OVERRIDE + "nhoJ" displays as "AnnJohn" reversed.
+        for bad in [
+            "Ann\u{202E}nhoJ",
+            "\u{2066}Mia\u{2069}",
+            "Zo\u{200F}ë",
+            "a\u{202A}b",
+            "x\u{061C}",
+        ] {
+            assert_eq!(
+                non_blank("given_name", bad, 100).unwrap_err().problem(),
+                "must not contain bidirectional formatting characters",
+                "{bad:?}"
+            );
+        }
+        // Right-to-left scripts themselves are names like any other.
+        assert_eq!(non_blank("given_name", " مريم ", 100).unwrap(), "مريم");
+        assert_eq!(non_blank("given_name", "שרה", 100).unwrap(), "שרה");
+        assert!(!is_bidi_control('\u{2029}') && !is_bidi_control('\u{2070}') && !is_bidi_control('\u{2065}'));
+    }
 
     #[test]
     fn practice_name_is_trimmed_and_required() {

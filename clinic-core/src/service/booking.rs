@@ -200,7 +200,42 @@ impl BookingService {
     pub async fn book_as(&self, actor: &Actor, req: &BookingRequest) -> Result<Appointment, ServiceError> {
         self.may_write(actor, &req.patient_ids, req.practitioner_id, "appointment.book")
             .await?;
+        self.within_patient_limits(actor, req, 1).await?;
         self.book(actor.practice_id, req).await
+    }
+
+    /// A patient booking for themselves holds at most the practice's
+    /// `patient_open_max` future appointments, and books series of at most
+    /// `patient_series_max`: a new account cannot fill a clinician's diary. Staff are
+    /// not limited.
+    async fn within_patient_limits(
+        &self,
+        actor: &Actor,
+        req: &BookingRequest,
+        adding: usize,
+    ) -> Result<(), ServiceError> {
+        if actor.role != crate::people::Role::Patient {
+            return Ok(());
+        }
+        let practice = self.ports.practices.practice(actor.practice_id).await?;
+        if adding > usize::from(practice.policy.patient_series_max).max(1) {
+            return Err(super::Refusal::SeriesTooLong.into());
+        }
+        let now = self.ports.clock.now();
+        for p in &req.patient_ids {
+            let open = self
+                .ports
+                .appointments
+                .patient_appointments(actor.practice_id, *p)
+                .await?
+                .iter()
+                .filter(|a| a.holds_time() && a.interval.start() > now)
+                .count();
+            if open + adding > usize::from(practice.policy.patient_open_max) {
+                return Err(super::Refusal::TooManyOpenAppointments.into());
+            }
+        }
+        Ok(())
     }
 
     /// [`book_series`](Self::book_series) on behalf of `actor`, decided and audited as
@@ -217,6 +252,16 @@ impl BookingService {
     ) -> Result<SeriesOutcome, ServiceError> {
         self.may_write(actor, &req.patient_ids, req.practitioner_id, "appointment.book_series")
             .await?;
+        let zone = self
+            .ports
+            .practices
+            .locations(actor.practice_id)
+            .await?
+            .iter()
+            .find(|l| l.id == req.location_id)
+            .map_or(chrono_tz::UTC, |l| l.zone);
+        let occurrences = series::local_starts(req.start, zone, rec)?.len();
+        self.within_patient_limits(actor, req, occurrences).await?;
         self.book_series(actor.practice_id, req, rec, policy).await
     }
 

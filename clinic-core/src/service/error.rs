@@ -75,8 +75,23 @@ pub enum Refusal {
     /// A clinician sees a patient only when the practice assigned them (a booking by the
     /// front desk or the patient, a referral, or a manager's assignment): booking a
     /// stranger into one's own calendar is not a way to open their record.
-    #[error("you do not treat this patient: the front desk books new patients, or give a break-glass reason")]
+    #[error("you do not treat this patient: the front desk books new patients")]
     NotTreating,
+    /// An attachment names a file the writer did not upload in the last day: a file is
+    /// attached by whoever uploaded it, never by knowing its digest.
+    #[error("an attachment is not a file you uploaded in the last day; upload it first")]
+    NotYourUpload,
+    /// A patient booking for themselves asked for a longer series than the practice
+    /// allows them (`BookingPolicy::patient_series_max`); the front desk books longer ones.
+    #[error("a series you book yourself is limited by the practice; ask the front desk for a longer one")]
+    SeriesTooLong,
+    /// A patient booking for themselves already holds as many future appointments as the
+    /// practice allows (`BookingPolicy::patient_open_max`).
+    #[error("you hold as many future appointments as the practice allows; ask the front desk")]
+    TooManyOpenAppointments,
+    /// The account uploaded its day's quota of files.
+    #[error("you have uploaded as many files as a day allows; try again tomorrow")]
+    UploadQuota,
 }
 
 impl Refusal {
@@ -88,6 +103,10 @@ impl Refusal {
             Self::NoDeletionRequest => "no_deletion_request",
             Self::Deidentified => "record_deidentified",
             Self::NotTreating => "not_treating",
+            Self::NotYourUpload => "attachment_not_uploaded",
+            Self::UploadQuota => "upload_quota",
+            Self::SeriesTooLong => "series_too_long",
+            Self::TooManyOpenAppointments => "too_many_open_appointments",
         }
     }
 }

@@ -11,13 +11,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::clinical::Actor;
-use super::error::ServiceError;
+use super::error::{Refusal, ServiceError};
 use super::guard::{Target, decide_and_audit};
 use super::notifications::NotificationService;
 use crate::FieldError;
 use crate::access::{Action, Area, RecordFacts, Relation, Request};
 use crate::ids::{MessageId, PatientId, PractitionerId, ThreadId, UserId};
-use crate::messaging::{self, Author, Message, ReadMark, Thread, readers};
+use crate::messaging::{self, Author, Message, ReadMark, Thread, UploadRecord, readers};
 use crate::people::Role;
 use crate::ports::{AuditLog, CareRelationships, Clock, DocumentRef, IdGenerator, IdGeneratorExt, MessageRepository};
 
@@ -242,6 +242,7 @@ impl MessagingService {
         let subject = messaging::subject(&new.subject)?;
         let body = messaging::message_body(&new.body)?;
         messaging::attachments(&new.attachments)?;
+        self.own_uploads(actor, &new.attachments).await?;
         let now = self.ports.clock.now();
         let thread = Thread {
             id,
@@ -285,6 +286,7 @@ impl MessagingService {
         .await?;
         let body = messaging::message_body(&new.body)?;
         messaging::attachments(&new.attachments)?;
+        self.own_uploads(actor, &new.attachments).await?;
         let message = self
             .append(actor, &thread, author, body, new.attachments.clone())
             .await?;
@@ -292,6 +294,95 @@ impl MessagingService {
             message,
             read_by: Vec::new(),
         })
+    }
+
+    /// Refuses attachments the actor did not upload in the last [`messaging::UPLOAD_TTL`]:
+    /// files are content-addressed, so knowing another patient's digest must not be enough
+    /// to attach (and then read) their file.
+    async fn own_uploads(&self, actor: &Actor, attachments: &[DocumentRef]) -> Result<(), ServiceError> {
+        if attachments.is_empty() {
+            return Ok(());
+        }
+        let since = self.ports.clock.now() - messaging::UPLOAD_TTL;
+        let mine = self
+            .ports
+            .messages
+            .uploads(actor.practice_id, actor.user_id, since)
+            .await?;
+        if attachments
+            .iter()
+            .all(|a| mine.iter().any(|u| u.document.digest == a.digest))
+        {
+            Ok(())
+        } else {
+            Err(Refusal::NotYourUpload.into())
+        }
+    }
+
+    /// Whether `actor` may upload a file of `size` bytes for their messages today: anyone
+    /// who may write messages, within the daily quota.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`]; [`Refusal::UploadQuota`].
+    pub async fn may_upload(&self, actor: &Actor, size: u64) -> Result<(), ServiceError> {
+        let allowed = crate::access::decide(&Request {
+            role: actor.role,
+            action: Action::Write,
+            area: Area::Messages,
+            relation: Relation::Own,
+            facts: RecordFacts::default(),
+            break_glass: false,
+        }) != crate::access::Decision::Deny;
+        if !allowed {
+            return Err(ServiceError::Forbidden);
+        }
+        let since = self.ports.clock.now() - messaging::UPLOAD_TTL;
+        let recent = self
+            .ports
+            .messages
+            .uploads(actor.practice_id, actor.user_id, since)
+            .await?;
+        if messaging::upload_fits(&recent, size) {
+            Ok(())
+        } else {
+            Err(Refusal::UploadQuota.into())
+        }
+    }
+
+    /// Records a file `actor` uploaded for their messages, and audits the filing (the
+    /// digest and size only; no patient is named until the file is attached).
+    ///
+    /// # Errors
+    /// Port errors.
+    pub async fn record_upload(&self, actor: &Actor, document: &DocumentRef) -> Result<(), ServiceError> {
+        let at = self.ports.clock.now();
+        self.ports
+            .messages
+            .record_upload(
+                actor.practice_id,
+                &UploadRecord {
+                    user_id: actor.user_id,
+                    document: document.clone(),
+                    at,
+                },
+            )
+            .await?;
+        self.ports
+            .audit
+            .append(crate::audit::AuditEntry {
+                practice_id: actor.practice_id,
+                at,
+                actor: Some(actor.user_id),
+                action: "attachment.upload".into(),
+                resource_kind: "document".into(),
+                resource_id: uuid::Uuid::nil(),
+                patient_id: actor.patient_id,
+                outcome: crate::audit::Outcome::Allowed,
+                request_id: actor.request_id.clone(),
+                reason: None,
+            })
+            .await?;
+        Ok(())
     }
 
     async fn append(

@@ -97,8 +97,10 @@ pub(crate) async fn post_message(
 /// (`application/pdf`, `image/png`, `image/jpeg` or `text/plain`, at most 5 MiB), checked
 /// against its declared type and encrypted before it is stored. The answer is the
 /// reference to put in a message's `attachments`; the file is read back only through a
-/// thread whose message holds it.
-#[utoipa::path(post, path = "/api/v1/messages/attachments", tag = "messages", request_body(content = Vec<u8>, content_type = "application/pdf", description = "the file (PDF, PNG, JPEG or plain text)"), responses((status = 201, description = "the reference", body = clinic_core::ports::DocumentRef), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 413, description = "the file is over 5 MiB", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 415, description = "not a PDF, PNG, JPEG or text", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "the content is not what its type says", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+/// thread whose message holds it. Only the uploader attaches it, within a day (422
+/// `attachment_not_uploaded` otherwise); an account uploads at most 20 files and 50 MiB a
+/// day (429 `upload_quota`). Every filing is audited.
+#[utoipa::path(post, path = "/api/v1/messages/attachments", tag = "messages", request_body(content = Vec<u8>, content_type = "application/pdf", description = "the file (PDF, PNG, JPEG or plain text)"), responses((status = 201, description = "the reference", body = clinic_core::ports::DocumentRef), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 413, description = "the file is over 5 MiB", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 415, description = "not a PDF, PNG, JPEG or text", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "the content is not what its type says", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 429, description = "the day's upload quota is used", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn upload_attachment(
     State(s): State<AppState>,
     who: Principal,
@@ -108,7 +110,10 @@ pub(crate) async fn upload_attachment(
     use clinic_core::access::{Action, Area, Relation};
     // Whoever may write messages (their own, for patients and clinicians).
     who.require(Action::Write, Area::Messages, Relation::Own, "thread")?;
+    let actor = actor(&who, &headers);
+    s.messaging.may_upload(&actor, body.len() as u64).await?;
     let reference = super::store_upload(&s, &headers, &body, super::ANY_DOCUMENT).await?;
+    s.messaging.record_upload(&actor, &reference).await?;
     Ok((StatusCode::CREATED, Json(reference)))
 }
 

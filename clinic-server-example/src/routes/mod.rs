@@ -93,6 +93,35 @@ pub fn router(state: AppState) -> Router {
     }
     app.layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        // Outermost, so it runs first: a client's id that is not a plain short token is
+        // dropped, and one is generated in its place.
+        .layer(axum::middleware::map_request(plain_request_id))
+}
+
+/// The longest request id kept from a client: room for a UUID, a ULID or a trace id.
+pub const MAX_REQUEST_ID: usize = 64;
+
+/// Whether a client's request id is kept: 1 to [`MAX_REQUEST_ID`] letters, digits, `-`,
+/// `_`, `.` or `:`. Anything else (16 KB of text, control or non-ASCII characters) would
+/// be stored in the audit trail and echoed back to whoever sent it.
+#[must_use]
+pub fn is_plain_request_id(id: &[u8]) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_REQUEST_ID
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+async fn plain_request_id(mut req: axum::extract::Request) -> axum::extract::Request {
+    let headers = req.headers_mut();
+    let ids = headers.get_all("x-request-id");
+    let mut it = ids.iter();
+    let keep = matches!((it.next(), it.next()), (Some(v), None) if is_plain_request_id(v.as_bytes()));
+    if !keep {
+        headers.remove("x-request-id");
+    }
+    req
 }
 
 fn routes(state: AppState) -> Router {

@@ -22,6 +22,29 @@ use clinic_core::access::{Action, Area, Relation};
 /// The slots on one page when the request names no `limit`.
 pub(crate) const DEFAULT_PAGE: usize = 2_000;
 
+/// The most practitioners one search names: a practice's whole list in one question, and
+/// a bound on what one request costs (a list of 1,500 repeated ids took 12 s).
+pub(crate) const MAX_PRACTITIONERS: usize = 100;
+
+/// The `practitioner_id` list, each id once, in order: at most [`MAX_PRACTITIONERS`].
+fn practitioner_list(list: Option<&str>) -> Result<Vec<PractitionerId>, FieldError> {
+    let mut ids = list
+        .unwrap_or_default()
+        .split(',')
+        .filter(|x| !x.trim().is_empty())
+        .map(|x| x.trim().parse::<PractitionerId>())
+        .collect::<Result<Vec<_>, FieldError>>()?;
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.len() > MAX_PRACTITIONERS {
+        return Err(FieldError::new(
+            "practitioner_id",
+            format!("names at most {MAX_PRACTITIONERS} practitioners; search in parts"),
+        ));
+    }
+    Ok(ids)
+}
+
 /// Query parameters. `practitioner_id` takes a comma-separated list; `zone` is the
 /// viewer's IANA zone (default `Australia/Sydney`). A search answers at most `limit` slots
 /// (default 2,000, at most 5,000); when more remain, the response's `Link` header names the
@@ -53,6 +76,27 @@ pub(crate) async fn search(
 ) -> Result<Response, ApiError> {
     who.require(Action::Read, Area::Directory, Relation::Other, "slots")?;
     let Query(p) = params.map_err(|r| ApiError::bad_request(r.body_text()))?;
+    let practitioner_ids = practitioner_list(p.practitioner_id.as_deref())?;
+    // Searching for a named patient shows their appointments by the gaps: only for
+    // whoever may see that patient's appointments.
+    if let Some(patient) = p.patient_id {
+        let staff = who.may(Action::Read, Area::Appointments, Relation::Other);
+        let treats = match who.practitioner_id {
+            Some(me) if !staff && !who.acts_for(patient) => s
+                .store
+                .treats(s.practice, me, patient)
+                .await
+                .map_err(clinic_core::service::ServiceError::Port)?,
+            _ => false,
+        };
+        if !(staff || treats || who.acts_for(patient)) {
+            return Err(ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "not_found",
+                "patient not found",
+            ));
+        }
+    }
     // The same question asked a moment ago, with nothing changed since, has the same
     // answer (see `crate::slot_cache`); the key is every parameter as parsed.
     // The practice's minute is part of the key, so the clock moving on (past the notice
@@ -65,7 +109,7 @@ pub(crate) async fn search(
         p.from,
         p.to,
         p.zone,
-        p.practitioner_id,
+        practitioner_ids,
         p.location_id,
         p.patient_id,
         p.mode,
@@ -86,17 +130,6 @@ pub(crate) async fn search(
             .ok_or_else(|| FieldError::new("limit", format!("must be from 1 to {MAX_PAGE}")))?;
             let after = p.after.as_deref().map(str::parse::<SlotCursor>).transpose()?;
             let viewer_zone = clinic_core::time::parse_zone("zone", p.zone.as_deref().unwrap_or("Australia/Sydney"))?;
-            let practitioner_ids = p
-                .practitioner_id
-                .as_deref()
-                .map(|list| {
-                    list.split(',')
-                        .filter(|x| !x.trim().is_empty())
-                        .map(|x| x.trim().parse::<PractitionerId>())
-                        .collect::<Result<Vec<_>, FieldError>>()
-                })
-                .transpose()?
-                .unwrap_or_default();
             let search = SlotSearch {
                 service_id: p.service_id,
                 practitioner_ids,

@@ -13,6 +13,8 @@ use clinic_server_example::{AppState, demo, routes};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+mod attacks;
+#[path = "../common/mod.rs"]
 mod common;
 
 struct TestApp {
@@ -193,7 +195,6 @@ impl TestApp {
 /// Opens an access request of the patient's on the export `path`
 /// (`/api/v1/patients/{id}/export`): an export answers one, and one answers only once.
 async fn open_access_request(app: &TestApp, path: &str) {
-    use clinic_core::ports::PrivacyRecords as _;
     let Some(id) = path
         .strip_prefix("/api/v1/patients/")
         .and_then(|r| r.strip_suffix("/export"))
@@ -2317,7 +2318,7 @@ async fn the_openapi_document_describes_every_route_with_its_auth_and_errors() {
     assert!(doc.body["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc.body["paths"].as_object().unwrap();
     // Every route the router serves, read from its source, is in the document.
-    let source = include_str!("../src/routes/mod.rs");
+    let source = include_str!("../../src/routes/mod.rs");
     let mut served = Vec::new();
     for line in source.lines() {
         if let Some(rest) = line.trim().strip_prefix(".route(\"") {
