@@ -371,8 +371,8 @@ async fn export_patient_writes_a_private_file_and_audits_it() {
     let events = store.events(practice, 0, 100).await.unwrap();
     assert_eq!(
         events.iter().filter(|e| e.entry.action.contains("export")).count(),
-        3,
-        "both exports and the refusal audited"
+        4,
+        "both exports and both refusals audited"
     );
     store.close().await;
 }

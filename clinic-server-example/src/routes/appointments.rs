@@ -512,6 +512,7 @@ pub(crate) struct AppointmentPage {
 pub(crate) async fn list(
     State(s): State<AppState>,
     who: Principal,
+    headers: HeaderMap,
     query: Result<axum::extract::Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<AppointmentPage>, ApiError> {
     use clinic_core::ports::ResourceKey;
@@ -570,11 +571,22 @@ pub(crate) async fn list(
     items.sort_by_key(|a| (a.interval.start(), a.id));
     items.dedup_by_key(|a| a.id);
     let total = items.len();
-    let items = items
+    let items: Vec<Appointment> = items
         .into_iter()
         .skip(q.page.saturating_mul(q.page_size))
         .take(q.page_size)
         .collect();
+    // Who sees whom, when, is health information: the listing is audited, as one event
+    // with the count (a page of a whole practice's calendar is one read).
+    let e = super::Audited {
+        action: "appointment.list",
+        kind: "appointment",
+        resource: uuid::Uuid::nil(),
+        patient: None,
+        outcome: clinic_core::audit::Outcome::Allowed,
+        reason: Some(format!("{} of {total} shown", items.len())),
+    };
+    super::audit_event(&s, Some(who.user_id), request_id(&headers), e).await?;
     Ok(Json(AppointmentPage {
         items,
         page: q.page,

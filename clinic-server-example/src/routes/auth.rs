@@ -121,7 +121,7 @@ pub(crate) struct Register {
 /// reads its own record and edits its profile only (403 `email_unverified` elsewhere). 409
 /// `email_taken` when the address has an account; 429 `too_many_registrations` after five
 /// from one address in an hour.
-#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = Register, responses((status = 201, description = "done", body = TokenPair), (status = 400, description = "the request could not be read", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)))]
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = Register, responses((status = 201, description = "done", body = TokenPair), (status = 400, description = "the request could not be read", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 429, description = "too many registrations from this address", content_type = "application/problem+json", body = crate::openapi::Problem)))]
 pub(crate) async fn register(
     State(s): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -251,6 +251,7 @@ pub(crate) async fn login(
             let _ = s.store.update_account(&account).await;
         }
         s.throttle.succeeded(account.user.id, ip);
+        signed_in(&s, account.user.id, clinic_core::audit::Outcome::Allowed).await?;
         return Ok(Json(tokens_for(&s, &account, Uuid::new_v4(), false, None).await?));
     }
     if ok {
@@ -274,6 +275,7 @@ pub(crate) async fn login(
                     }
                 })?;
                 s.throttle.succeeded(account.user.id, ip);
+                signed_in(&s, account.user.id, clinic_core::audit::Outcome::Allowed).await?;
                 return Ok(Json(tokens_for(&s, &account, Uuid::new_v4(), true, None).await?));
             }
             SecondFactor::Failed => {}
@@ -298,7 +300,23 @@ pub(crate) async fn login(
         }
     }
     s.throttle.failed(ip, started);
+    signed_in(&s, account.user.id, clinic_core::audit::Outcome::Denied).await?;
     Err(bad_credentials())
+}
+
+/// Audits a sign-in to an existing account, granted or refused (a guess at an unknown
+/// address names nobody and is not written to the trail, which a stranger could otherwise
+/// fill).
+async fn signed_in(s: &AppState, user: UserId, outcome: clinic_core::audit::Outcome) -> Result<(), ApiError> {
+    let e = super::Audited {
+        action: "auth.sign_in",
+        kind: "account",
+        resource: user.as_uuid(),
+        patient: None,
+        outcome,
+        reason: None,
+    };
+    super::audit_event(s, Some(user), None, e).await
 }
 
 enum SecondFactor {

@@ -13,7 +13,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use clinic_core::access::{Action, Area, Relation};
-use clinic_core::audit::{AuditEntry, Outcome};
+use clinic_core::audit::Outcome;
 use clinic_core::auth::Account;
 use clinic_core::ids::{PatientId, UserId};
 use clinic_core::people::{Email, Role, User, guardian_may_act, may_become_guardian};
@@ -76,22 +76,15 @@ async fn audit(
     action: &str,
     patient: PatientId,
 ) -> Result<(), ApiError> {
-    s.store
-        .append(AuditEntry {
-            practice_id: s.practice,
-            at: s.clock.now(),
-            actor: Some(who.user_id),
-            action: action.to_owned(),
-            resource_kind: "patient".into(),
-            resource_id: patient.as_uuid(),
-            patient_id: Some(patient),
-            outcome: Outcome::Allowed,
-            request_id: request_id(headers),
-            reason: None,
-        })
-        .await
-        .map_err(ServiceError::Port)?;
-    Ok(())
+    let e = super::Audited {
+        action,
+        kind: "patient",
+        resource: patient.as_uuid(),
+        patient: Some(patient),
+        outcome: Outcome::Allowed,
+        reason: None,
+    };
+    super::audit_event(s, Some(who.user_id), request_id(headers), e).await
 }
 
 /// The guardian accounts of a patient.

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use clinic_core::access::{Action, Area, Relation};
-use clinic_core::audit::{AuditEntry, Outcome};
+use clinic_core::audit::Outcome;
 use clinic_core::auth::{Account, OneTimeLink, RESET_TTL, VERIFICATION_TTL, check_password, check_staff_roles};
 use clinic_core::ids::{PractitionerId, UserId};
 use clinic_core::people::{Email, Role};
@@ -80,22 +80,15 @@ fn account_error(e: clinic_core::ports::PortError) -> ApiError {
 }
 
 async fn audit(s: &AppState, actor: UserId, action: &str, target: UserId, headers: &HeaderMap) -> Result<(), ApiError> {
-    s.store
-        .append(AuditEntry {
-            practice_id: s.practice,
-            at: s.clock.now(),
-            actor: Some(actor),
-            action: action.to_owned(),
-            resource_kind: "account".into(),
-            resource_id: target.as_uuid(),
-            patient_id: None,
-            outcome: Outcome::Allowed,
-            request_id: request_id(headers),
-            reason: None,
-        })
-        .await
-        .map_err(ServiceError::Port)?;
-    Ok(())
+    let e = super::Audited {
+        action,
+        kind: "account",
+        resource: target.as_uuid(),
+        patient: None,
+        outcome: Outcome::Allowed,
+        reason: None,
+    };
+    super::audit_event(s, Some(actor), request_id(headers), e).await
 }
 
 /// Ends every session of `account` now: refresh tokens through the stored account, access

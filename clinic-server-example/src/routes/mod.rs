@@ -430,6 +430,47 @@ async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "no such route")
 }
 
+/// What an audit event written by the server (not by a core use case) records.
+pub(crate) struct Audited<'a> {
+    /// The action code, e.g. `patient.search`.
+    pub action: &'a str,
+    /// The kind of record, e.g. `patient`.
+    pub kind: &'a str,
+    /// The record (nil for a list or search).
+    pub resource: uuid::Uuid,
+    /// The patient it is about, if one.
+    pub patient: Option<clinic_core::ids::PatientId>,
+    /// Allowed or denied.
+    pub outcome: clinic_core::audit::Outcome,
+    /// What else the trail needs (a count, never content or a search term).
+    pub reason: Option<String>,
+}
+
+/// Appends an audit event for `actor`'s request.
+pub(crate) async fn audit_event(
+    s: &AppState,
+    actor: Option<clinic_core::ids::UserId>,
+    request_id: Option<String>,
+    e: Audited<'_>,
+) -> Result<(), ApiError> {
+    s.store
+        .append(clinic_core::audit::AuditEntry {
+            practice_id: s.practice,
+            at: s.clock.now(),
+            actor,
+            action: e.action.to_owned(),
+            resource_kind: e.kind.to_owned(),
+            resource_id: e.resource,
+            patient_id: e.patient,
+            outcome: e.outcome,
+            request_id,
+            reason: e.reason,
+        })
+        .await
+        .map_err(clinic_core::service::ServiceError::Port)?;
+    Ok(())
+}
+
 /// Unwraps a JSON body or turns the rejection into a 400 problem (413 for a body over
 /// the limit, 415 for a wrong content type).
 pub(crate) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {

@@ -70,6 +70,7 @@ pub(crate) struct PatientPage {
 pub(crate) async fn list(
     State(s): State<AppState>,
     who: Principal,
+    headers: HeaderMap,
     query: Result<Query<PatientQuery>, QueryRejection>,
 ) -> Result<Json<PatientPage>, ApiError> {
     let Query(q) = query.map_err(|r| ApiError::bad_request(r.body_text()))?;
@@ -85,7 +86,17 @@ pub(crate) async fn list(
     let treating = who
         .practitioner_id
         .filter(|_| who.may(Action::Read, Area::Appointments, Relation::Own));
+    let searched = |outcome, reason| super::Audited {
+        action: "patient.search",
+        kind: "patient",
+        resource: uuid::Uuid::nil(),
+        patient: None,
+        outcome,
+        reason,
+    };
     if !everyone && treating.is_none() {
+        let e = searched(clinic_core::audit::Outcome::Denied, None);
+        super::audit_event(&s, Some(who.user_id), request_id(&headers), e).await?;
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -140,7 +151,14 @@ pub(crate) async fn list(
             preferred_name: p.preferred_name,
             date_of_birth: p.date_of_birth,
         })
-        .collect();
+        .collect::<Vec<_>>();
+    // The search is read access to every patient it shows: one event names how many, and
+    // never the search term (a name).
+    let e = searched(
+        clinic_core::audit::Outcome::Allowed,
+        Some(format!("{} of {total} shown", items.len())),
+    );
+    super::audit_event(&s, Some(who.user_id), request_id(&headers), e).await?;
     Ok(Json(PatientPage {
         items,
         page: q.page,

@@ -670,3 +670,71 @@ async fn a_client_request_id_is_kept_only_when_plain_and_names_refuse_bidi_overr
     problem(&reg, 422, "invalid_field");
     assert_eq!(reg.body["field"], "given_name");
 }
+
+/// Finding (item 1 of the issue): an administrator's sign-in, a patient search, an
+/// appointment listing and a booking left no audit event at all.
+#[tokio::test]
+async fn sign_in_search_listing_and_booking_each_leave_an_audit_event() {
+    let app = spawn_app().await;
+    let (service, tom, sydney) = directory(&app).await;
+    let before = app
+        .state
+        .store
+        .events(app.state.practice, 0, 10_000)
+        .await
+        .unwrap()
+        .len();
+    app.use_token(None);
+    let wrong = app
+        .post("/api/v1/auth/login", &login_body(ADMIN_EMAIL, "not the password"))
+        .await;
+    problem(&wrong, 401, "invalid_credentials");
+    let login = app
+        .post("/api/v1/auth/login", &login_body(ADMIN_EMAIL, ADMIN_PASSWORD))
+        .await;
+    app.use_token(login.body["access_token"].as_str());
+    assert_eq!(app.get("/api/v1/patients?q=tay").await.status, 200);
+    assert_eq!(
+        app.get("/api/v1/appointments?from=2026-11-23T00:00:00Z&to=2026-12-23T00:00:00Z")
+            .await
+            .status,
+        200
+    );
+    let booked = book(
+        &app,
+        (&service, &tom, &sydney),
+        app.patients[2],
+        "2026-12-01T10:00:00+11:00",
+    )
+    .await;
+    assert_eq!(booked.status, 201, "{:?}", booked.body);
+    let events: Vec<(String, clinic_core::audit::Outcome, Option<String>)> = app
+        .state
+        .store
+        .events(app.state.practice, before as u64, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.entry.action, e.entry.outcome, e.entry.reason))
+        .collect();
+    let actions: Vec<&str> = events.iter().map(|(a, _, _)| a.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "auth.sign_in",
+            "auth.sign_in",
+            "patient.search",
+            "appointment.list",
+            "appointment.book"
+        ],
+        "{events:?}"
+    );
+    assert_eq!(events[0].1, clinic_core::audit::Outcome::Denied, "the wrong password");
+    assert_eq!(events[1].1, clinic_core::audit::Outcome::Allowed);
+    // The search is recorded by its size, never by the name searched for.
+    assert!(
+        events
+            .iter()
+            .all(|(_, _, r)| !r.as_deref().unwrap_or("").contains("tay"))
+    );
+}
