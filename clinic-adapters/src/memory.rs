@@ -10,6 +10,7 @@ use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use clinic_core::access::CareRelationship;
 use clinic_core::audit::{AuditEntry, AuditEvent, Checkpoint, seal};
 use clinic_core::auth::{Account, RefreshToken, RefreshUse};
 use clinic_core::billing::{Claim, Invoice};
@@ -95,6 +96,7 @@ struct Inner {
     messages: HashMap<Key<ThreadId>, Vec<Message>>,
     read_marks: HashMap<Key<ThreadId>, Vec<ReadMark>>,
     uploads: HashMap<Key<UserId>, Vec<UploadRecord>>,
+    care: HashMap<Key<Uuid>, CareRelationship>,
     /// In-app inbox items, per practice, in delivery order.
     inbox: HashMap<PracticeId, Vec<InboxItem>>,
 }
@@ -785,6 +787,28 @@ impl CareRelationships for MemoryStore {
             k.0 == practice && a.practitioner_id == practitioner && a.patient_ids.contains(&patient) && a.holds_time()
         }))
     }
+
+    async fn save_care(&self, record: &CareRelationship) -> Result<(), PortError> {
+        self.write()
+            .care
+            .insert((record.practice_id, record.id), record.clone());
+        Ok(())
+    }
+
+    async fn care_records(
+        &self,
+        practice: PracticeId,
+        patient: Option<PatientId>,
+    ) -> Result<Vec<CareRelationship>, PortError> {
+        Ok(sorted(
+            self.read()
+                .care
+                .iter()
+                .filter(|(k, r)| k.0 == practice && patient.is_none_or(|p| r.patient_id == p))
+                .map(|(_, r)| r.clone()),
+            |r| (r.from, r.id),
+        ))
+    }
 }
 
 #[async_trait]
@@ -969,6 +993,7 @@ impl PrivacyRecords for MemoryStore {
         g.measures.retain(|k, m| !(k.0 == practice && m.patient_id == patient));
         g.plans.remove(&(practice, patient));
         g.intakes.remove(&(practice, patient));
+        let corrections = g.corrections.remove(&(practice, patient)).map_or(0, |c| c.len());
         let after = g.notes.len()
             + g.prescriptions.len()
             + g.results.len()
@@ -981,7 +1006,7 @@ impl PrivacyRecords for MemoryStore {
             .filter(|(k, t)| k.0 == practice && t.patient_id == patient)
             .map(|(k, _)| k.1)
             .collect();
-        let mut destroyed = before - after;
+        let mut destroyed = before - after + corrections;
         for t in threads {
             g.threads.remove(&(practice, t));
             destroyed += 1 + g.messages.remove(&(practice, t)).map_or(0, |m| m.len());
@@ -1274,6 +1299,11 @@ impl Accounts for MemoryStore {
             .collect();
         out.sort_by_key(|a| (a.created_at, a.user.id));
         Ok(out)
+    }
+
+    async fn delete_account(&self, practice: PracticeId, user: UserId) -> Result<(), PortError> {
+        self.write().accounts.remove(&(practice, user));
+        Ok(())
     }
 
     async fn save_refresh(&self, token: &RefreshToken) -> Result<(), PortError> {

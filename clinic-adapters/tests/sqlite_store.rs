@@ -32,6 +32,35 @@ async fn the_database_file_holds_no_clinical_text() {
     }
 }
 
+/// The database, its log and its shared memory are the owner's alone (0600), whether the
+/// file is new or was made readable by others before.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_files_are_readable_by_their_owner_only() {
+    use clinic_core::ports::PatientRepository as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let db = TempSqlite::new();
+    let store = db.store().await;
+    store.patients(common::ids().new_id()).await.unwrap();
+    let files: Vec<std::path::PathBuf> = std::fs::read_dir(&db.dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(files.len() >= 2, "{files:?}");
+    for f in &files {
+        assert_eq!(mode(f), 0o600, "{}", f.display());
+    }
+    store.close().await;
+    // Opened again after someone widened it, it is narrowed again.
+    let main = files
+        .iter()
+        .find(|f| f.extension().is_some_and(|e| e == "db"))
+        .unwrap_or(&files[0])
+        .clone();
+    std::fs::set_permissions(&main, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let again = db.store().await;
+    assert_eq!(mode(&main), 0o600);
+    again.close().await;
+}
+
 #[tokio::test]
 async fn a_newer_schema_is_refused_and_migrations_run_once() {
     use clinic_adapters::sql::SqlStore;

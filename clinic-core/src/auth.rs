@@ -55,7 +55,73 @@ pub fn check_password(password: &str) -> Result<(), FieldError> {
     if password.chars().all(|c| password.starts_with(c)) {
         return Err(FieldError::new("password", "must not be one character repeated"));
     }
+    if let Some(why) = guessable(password) {
+        return Err(FieldError::new("password", why));
+    }
     Ok(())
+}
+
+/// The common passwords of `common_passwords.txt` (its header names the source).
+fn common_passwords() -> &'static std::collections::HashSet<&'static str> {
+    static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> = std::sync::OnceLock::new();
+    SET.get_or_init(|| {
+        include_str!("common_passwords.txt")
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .collect()
+    })
+}
+
+/// Why a password long enough is still among the first an attacker tries, if it is: a
+/// common password (NIST SP 800-63B 5.1.1.2 asks verifiers to refuse values from lists of
+/// breached and commonly used passwords), one with only digits or symbols around it
+/// (`Password1234`), a short piece repeated (`passwordpassword`), or a run of consecutive
+/// letters or digits (`123456789012`, `abcdefghijkl`).
+fn guessable(password: &str) -> Option<&'static str> {
+    let lower = password.to_lowercase();
+    let core = lower.trim_matches(|c: char| !c.is_alphabetic());
+    if common_passwords().contains(lower.as_str()) || common_passwords().contains(core) {
+        return Some("is a common password (or one with digits or symbols added): choose a passphrase of your own");
+    }
+    // A walk along the keyboard's rows (a UK or US layout).
+    const ROWS: &str = "qwertyuiopasdfghjklzxcvbnm";
+    let reversed: String = ROWS.chars().rev().collect();
+    if core.chars().count() >= 6 && (ROWS.contains(core) || reversed.contains(core)) {
+        return Some("must not be a walk along the keyboard");
+    }
+    let chars: Vec<char> = lower.chars().collect();
+    let n = chars.len();
+    let repeated = (1..=n / 2).any(|unit| n.is_multiple_of(unit) && chars.chunks(unit).all(|c| c == &chars[..unit]));
+    if repeated {
+        return Some("must not be a short piece repeated");
+    }
+    let step = |a: char, b: char| {
+        let (a, b) = (a as u32, b as u32);
+        let digits = |x: u32| (u32::from('0')..=u32::from('9')).contains(&x);
+        // Digit runs wrap: 7890 and 0987 are runs.
+        if digits(a) && digits(b) {
+            let (a, b) = (a - u32::from('0'), b - u32::from('0'));
+            return if (a + 1) % 10 == b {
+                1
+            } else if (b + 1) % 10 == a {
+                -1
+            } else {
+                0
+            };
+        }
+        if b == a + 1 {
+            1
+        } else if a == b + 1 {
+            -1
+        } else {
+            0
+        }
+    };
+    let steps: Vec<i32> = chars.windows(2).map(|w| step(w[0], w[1])).collect();
+    if steps.iter().all(|s| *s == 1) || steps.iter().all(|s| *s == -1) {
+        return Some("must not be a run of consecutive letters or digits");
+    }
+    None
 }
 
 /// A user's sign-in record.
@@ -412,6 +478,37 @@ mod tests {
             !a.session_valid(at + Duration::days(1)),
             "a disabled account has no sessions"
         );
+    }
+
+    #[test]
+    fn common_repeated_and_sequential_passwords_are_refused_and_passphrases_pass() {
+        for weak in [
+            "123456789012",
+            "passwordpassword",
+            "Password1234",
+            "iloveyou2024!!",
+            "qwertyuiopasdfghjkl",
+            "abcdefghijklmn",
+            "987654321098",
+            "abcabcabcabc",
+            "!!Sunshine!!2024",
+        ] {
+            let err = check_password(weak).expect_err(weak);
+            assert_eq!(err.field(), "password", "{weak}");
+            assert!(!err.problem().contains(weak), "never echoed: {weak}");
+        }
+        for fine in [
+            "correct horse battery staple",
+            "a long enough passphrase",
+            "Tr0ub4dor&3xyz!",
+            "the desk's passphrase",
+            "password manager chose this 8Kq",
+        ] {
+            assert_eq!(check_password(fine), Ok(()), "{fine}");
+        }
+        // The list is loaded from its file, source and all.
+        assert!(common_passwords().len() > 29_000);
+        assert!(common_passwords().contains("password") && common_passwords().contains("qwertyuiop"));
     }
 
     #[test]

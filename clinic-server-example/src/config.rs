@@ -58,9 +58,12 @@ pub struct Config {
     /// separated, such as `https://app.harbour.example`); none by default.
     pub cors_origins: Vec<String>,
     /// The bearer token a Prometheus scraper sends to `GET /metrics`
-    /// (`CLINIC_METRICS_TOKEN`, at least 32 characters); without one, only loopback
-    /// addresses may read the metrics.
+    /// (`CLINIC_METRICS_TOKEN`, at least 32 characters).
     pub metrics_token: Option<Secret>,
+    /// Whether a caller on this machine reads `GET /metrics` without the token
+    /// (`CLINIC_METRICS_LOOPBACK=true`; off by default: a reverse proxy on the same host
+    /// makes every request come from loopback, and would publish the metrics).
+    pub metrics_loopback: bool,
     /// Payments, email, messages, video and document storage.
     pub providers: crate::providers::ProviderSettings,
 }
@@ -211,9 +214,21 @@ impl Config {
             }
             Some(t) => Some(Secret(t)),
         };
+        let metrics_loopback = match get("CLINIC_METRICS_LOOPBACK").map(|v| v.trim().to_ascii_lowercase()) {
+            None => false,
+            Some(v) if v.is_empty() || v == "false" => false,
+            Some(v) if v == "true" => true,
+            Some(_) => {
+                return Err(ConfigError {
+                    key: "CLINIC_METRICS_LOOPBACK",
+                    problem: "must be true or false".into(),
+                });
+            }
+        };
         let providers = crate::providers::ProviderSettings::from_env(&get)?;
         Ok(Self {
             metrics_token,
+            metrics_loopback,
             listen,
             database_url,
             keys,
@@ -325,6 +340,7 @@ pub const FILE_KEYS: &[(&str, &str)] = &[
     ("admin_email", "CLINIC_ADMIN_EMAIL"),
     ("cors_origins", "CLINIC_CORS_ORIGINS"),
     ("metrics_token", "CLINIC_METRICS_TOKEN"),
+    ("metrics_loopback", "CLINIC_METRICS_LOOPBACK"),
 ];
 
 impl Config {
@@ -514,6 +530,11 @@ mod tests {
         );
         assert!(!format!("{scraped:?}").contains("scraper"), "the token never prints");
         assert!(metrics("").unwrap().metrics_token.is_none());
+        let loopback = |v: &'static str| Config::from_env(env("CLINIC_METRICS_LOOPBACK", v));
+        assert!(!metrics("").unwrap().metrics_loopback, "off unless configured");
+        assert!(loopback("true").unwrap().metrics_loopback);
+        assert!(!loopback("false").unwrap().metrics_loopback);
+        assert_eq!(loopback("yes").unwrap_err().key, "CLINIC_METRICS_LOOPBACK");
         let c = Config::from_env(all).unwrap();
         assert_eq!(c.audit_key().unwrap(), vec![0x0f; 32]);
         assert_eq!(c.jwt_secret().unwrap(), "s3cr3t-".repeat(6).into_bytes());

@@ -174,6 +174,7 @@ async fn run(config: &Config, demo: bool) -> Result<(), Failure> {
         .with_token_secret(&jwt);
     state.cors_origins = config.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
     state.metrics_token = config.metrics_token.as_ref().map(|t| t.0.clone());
+    state.metrics_loopback = config.metrics_loopback;
     let pools = store.clone();
     state.pool_usage = Some(Arc::new(move || {
         let (open, idle, max) = pools.pool_usage();

@@ -87,7 +87,7 @@ impl Modify for Bearer {
         routes::billing::payment_intent,
         routes::records::save_prep, routes::records::record_consent, routes::records::consents,
         routes::records::emergency_contact, routes::records::request_access, routes::records::export,
-        routes::records::process_deletion, routes::records::request_deletion, routes::records::create_note, routes::records::note,
+        routes::records::process_deletion, routes::records::request_deletion, routes::care::team, routes::care::assign, routes::care::end, routes::care::break_glass, routes::records::create_note, routes::records::note,
         routes::records::sign_note, routes::records::lock_note, routes::records::amend_note,
         routes::hooks::stripe, routes::hooks::twilio_status,
         routes::practice::get, routes::practice::update, routes::practice::add_location,

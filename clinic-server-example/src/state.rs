@@ -66,6 +66,8 @@ pub struct Shared {
     pub inventory: clinic_core::service::InventoryService,
     /// Secure messaging.
     pub messaging: clinic_core::service::MessagingService,
+    /// Care teams: assignments and break-glass openings.
+    pub care: clinic_core::service::CareService,
     /// Practice reports.
     pub reports: clinic_core::service::ReportsService,
     /// Where notices go out (from `integrations`).
@@ -86,9 +88,11 @@ pub struct Shared {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Recent slot-search answers (see [`crate::slot_cache`]).
     pub slot_cache: Arc<crate::slot_cache::SlotCache>,
-    /// The bearer token a scraper sends to `GET /metrics`; without one, only this machine
-    /// (a loopback address) may read it.
+    /// The bearer token a scraper sends to `GET /metrics`.
     pub metrics_token: Option<String>,
+    /// Whether a loopback caller reads `GET /metrics` without the token (configured
+    /// explicitly; off by default).
+    pub metrics_loopback: bool,
     /// Reads the database pools' use (set when the store is SQL).
     pub pool_usage: Option<Arc<dyn Fn() -> crate::metrics::PoolUsage + Send + Sync>>,
     /// The practice this server serves. (Multi-practice routing arrives with auth: the
@@ -97,6 +101,19 @@ pub struct Shared {
 }
 
 impl AppState {
+    /// Whether `practitioner` treats `patient` now: booked with them or assigned to them
+    /// (a break-glass opening is not treating).
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub async fn treats(
+        &self,
+        practitioner: clinic_core::ids::PractitionerId,
+        patient: clinic_core::ids::PatientId,
+    ) -> Result<bool, clinic_core::service::ServiceError> {
+        clinic_core::service::treats_now(&*self.store, &*self.clock, self.practice, practitioner, patient).await
+    }
+
     /// State over `store` with the system clock, for `practice`.
     #[must_use]
     pub fn new(store: Arc<dyn Storage>, practice: PracticeId) -> Self {
@@ -201,6 +218,14 @@ impl AppState {
             credentials: store.clone(),
             clock: app_clock.clone(),
         });
+        let care = clinic_core::service::CareService::new(clinic_core::service::CarePorts {
+            care: store.clone(),
+            patients: store.clone(),
+            practitioners: store.clone(),
+            audit: store.clone(),
+            clock: app_clock.clone(),
+            ids: Arc::new(UuidV7Ids),
+        });
         let integrations = crate::providers::Integrations::console_only();
         Self(Arc::new(Shared {
             booking: BookingService::new(ports).with_notices(notices.clone()).with_access(
@@ -223,6 +248,7 @@ impl AppState {
             intake,
             inventory,
             messaging,
+            care,
             reports,
             tokens: Arc::new(crate::auth::TokenKeys::new(
                 uuid::Uuid::new_v4().as_bytes().repeat(2).as_slice(),
@@ -234,6 +260,7 @@ impl AppState {
             metrics: Arc::default(),
             slot_cache: Arc::default(),
             metrics_token: None,
+            metrics_loopback: false,
             pool_usage: None,
             audit_key: Arc::new(uuid::Uuid::new_v4().as_bytes().repeat(2)),
             practice,

@@ -213,6 +213,19 @@ impl Accounts for SqlStore {
         Ok(())
     }
 
+    async fn delete_account(&self, practice: PracticeId, user: UserId) -> Result<(), PortError> {
+        write_tx!(self, practice, |c| {
+            sqlx::query("DELETE FROM records WHERE practice_id = $1 AND kind = $2 AND owner_id = $3")
+                .bind(practice.as_uuid())
+                .bind(ACCOUNT)
+                .bind(user.as_uuid())
+                .execute(&mut *c)
+                .await
+                .map_err(fail)?;
+        });
+        Ok(())
+    }
+
     async fn accounts(&self, practice: PracticeId) -> Result<Vec<Account>, PortError> {
         let rows: Vec<(Uuid, Vec<u8>)> = read_tx!(self, practice, |c| {
             sqlx::query_as("SELECT owner_id, body FROM records WHERE practice_id = $1 AND kind = $2")

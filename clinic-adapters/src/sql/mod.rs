@@ -270,6 +270,7 @@ impl SqlStore {
     #[cfg(feature = "sqlite")]
     async fn open_sqlite(url: &str, options: PoolOptions, upto: i64) -> Result<Db, StoreError> {
         use sqlx::sqlite::SqlitePoolOptions;
+        owner_only(sqlite_options(url)?.get_filename());
         {
             let mut conn = sqlite_connect(url).await?;
             migrate::run_migrations!(&mut conn, migrate::SQLITE, upto)?;
@@ -570,6 +571,40 @@ fn sqlite_options(url: &str) -> Result<sqlx::sqlite::SqliteConnectOptions, Store
         .foreign_keys(true))
 }
 
+/// Makes the database file readable and writable by its owner only (0600), creating it
+/// empty with that mode when it is new, and narrows its log and shared-memory files if
+/// they exist: SQLite gives those the database file's mode when it makes them. The
+/// database is health information; the process's umask (usually 0644) would let every
+/// user of the machine read it. Where the mode cannot be set (a file of another user),
+/// the database still opens and the failure is logged.
+#[cfg(feature = "sqlite")]
+fn owner_only(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        if !path.exists() {
+            let _ = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path);
+        }
+        let mut files = vec![path.to_path_buf()];
+        for suffix in ["-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            files.push(name.into());
+        }
+        for file in files.iter().filter(|f| f.exists()) {
+            if let Err(e) = std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)) {
+                tracing::warn!(error = %e, "the database file's mode could not be set to 0600");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
 #[cfg(feature = "sqlite")]
 async fn sqlite_connect(url: &str) -> Result<sqlx::SqliteConnection, StoreError> {
     use sqlx::ConnectOptions as _;
@@ -619,6 +654,7 @@ pub(crate) enum Kind {
     ReadMark,
     InboxItem,
     Upload,
+    Care,
 }
 
 impl Kind {
@@ -677,6 +713,7 @@ impl Kind {
             Self::ReadMark => "read_mark",
             Self::InboxItem => "inbox_item",
             Self::Upload => "upload",
+            Self::Care => "care",
         }
     }
 
@@ -693,6 +730,7 @@ impl Kind {
                 | Self::IntakeSubmission
                 | Self::Thread
                 | Self::Message
+                | Self::Care
         )
     }
 }

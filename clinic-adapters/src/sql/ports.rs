@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use clinic_core::access::CareRelationship;
 use clinic_core::audit::{AuditEntry, AuditEvent, Checkpoint, seal};
 use clinic_core::billing::{Claim, Invoice};
 use clinic_core::clinical::{
@@ -989,6 +990,28 @@ impl CareRelationships for SqlStore {
         });
         Ok(found.is_some())
     }
+
+    async fn save_care(&self, record: &CareRelationship) -> Result<(), PortError> {
+        let key = uuid_key(record.id);
+        self.put(
+            record.practice_id,
+            Kind::Care,
+            &key,
+            Some(record.patient_id.as_uuid()),
+            record,
+        )
+        .await
+    }
+
+    async fn care_records(
+        &self,
+        practice: PracticeId,
+        patient: Option<PatientId>,
+    ) -> Result<Vec<CareRelationship>, PortError> {
+        let mut v: Vec<CareRelationship> = self.list(practice, Kind::Care, patient.map(|p| p.as_uuid())).await?;
+        v.sort_by_key(|r| (r.from, r.id));
+        Ok(v)
+    }
 }
 
 fn decode_event(body: &[u8]) -> Result<AuditEvent, PortError> {
@@ -1191,6 +1214,9 @@ impl PrivacyRecords for SqlStore {
             Kind::Prescription,
             Kind::TestResult,
             Kind::Thread,
+            // The correction history keeps each previous version of the record: its names,
+            // dates and contacts would identify the patient again.
+            Kind::Correction,
         ];
         // Plans and intake submissions are keyed by the patient's id as well as owned by it.
         let n = write_tx!(self, practice, |c| {

@@ -79,6 +79,16 @@ pub async fn accounts_are_unique_and_updated_by_revision<S: Storage>(s: Arc<S>) 
         "a write from a stale read is refused"
     );
     assert_eq!(s.accounts(a).await.unwrap().len(), 1);
+    // Deleted, the account is gone and its email free; the other practice's is untouched.
+    s.delete_account(a, sam.user.id).await.unwrap();
+    assert_eq!(
+        s.account(a, sam.user.id).await.unwrap_err().kind(),
+        PortErrorKind::NotFound
+    );
+    assert!(s.accounts(a).await.unwrap().is_empty());
+    s.create_account(&account(a, "sam@example.com")).await.unwrap();
+    assert_eq!(s.accounts(b).await.unwrap().len(), 1);
+    s.delete_account(a, ids().new_id()).await.unwrap();
 }
 
 /// A refresh token works once; a second use revokes its family; logout revokes too.

@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::people::Role;
 
+mod care;
+
+pub use care::{BREAK_GLASS_TTL, Care, CareBasis, CareRelationship, MAX_REASON_CHARS, break_glass_reason, care_at};
+
 /// What is being touched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -35,6 +35,10 @@ pub trait Accounts: Send + Sync + 'static {
     /// Every account of the practice (staff screens; the first-admin check).
     async fn accounts(&self, practice: PracticeId) -> Result<Vec<Account>, PortError>;
 
+    /// Deletes an account (its email becomes free; its refresh tokens find no account and
+    /// are refused). Deleting an account that does not exist does nothing.
+    async fn delete_account(&self, practice: PracticeId, user: UserId) -> Result<(), PortError>;
+
     /// Stores a new refresh token.
     async fn save_refresh(&self, token: &RefreshToken) -> Result<(), PortError>;
 

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 
 use super::PortError;
+use crate::access::CareRelationship;
 use crate::audit::{AuditEntry, AuditEvent, Checkpoint};
 use crate::clinical::{
     IntakeForm, IntakeSubmission, MeasureRecord, Prescription, ProgressNote, TestResult, TreatmentPlan,
@@ -32,19 +33,31 @@ pub trait NoteRepository: Send + Sync + 'static {
 /// Who treats whom.
 ///
 /// # Contract
-/// `treats` is true when the practitioner has, or had, an appointment with the patient in
-/// the practice that was not cancelled (booked, confirmed, attended, completed or missed).
-/// A cancelled appointment is no care relationship: cancelling the only booking that
-/// made one ends the clinician's access.
+/// - `treats` is true when the practitioner has, or had, an appointment with the patient
+///   in the practice that was not cancelled (booked, confirmed, attended, completed or
+///   missed). A cancelled appointment is no care relationship: cancelling the only
+///   booking that made one ends the clinician's access.
+/// - `save_care` inserts or replaces a care record by id; `care_records` lists one
+///   patient's (or, with `None`, the practice's) records, oldest first, never another
+///   practice's. Whether a record is in force is the caller's question
+///   ([`crate::access::care_at`]).
 #[async_trait]
 pub trait CareRelationships: Send + Sync + 'static {
-    /// Whether `practitioner` treats `patient`.
+    /// Whether an appointment makes `practitioner` treat `patient`.
     async fn treats(
         &self,
         practice: PracticeId,
         practitioner: PractitionerId,
         patient: PatientId,
     ) -> Result<bool, PortError>;
+    /// Inserts or replaces a care record (an assignment, a break-glass opening).
+    async fn save_care(&self, record: &CareRelationship) -> Result<(), PortError>;
+    /// The care records of one patient, or of the practice.
+    async fn care_records(
+        &self,
+        practice: PracticeId,
+        patient: Option<PatientId>,
+    ) -> Result<Vec<CareRelationship>, PortError>;
 }
 
 /// The append-only audit log.
@@ -142,10 +155,11 @@ pub trait PrivacyRecords: Send + Sync + 'static {
     ) -> Result<Vec<DeletionRequest>, PortError>;
     /// Destroys, in one atomic step, the health information held about the patient beyond
     /// the patient record itself: progress and process notes, the intake submission,
-    /// outcome measures, the treatment plan, prescriptions, test results, and every
-    /// message thread about the patient with its messages, memberships and read marks.
+    /// outcome measures, the treatment plan, prescriptions, test results, the correction
+    /// history (it holds earlier versions of the record), and every message thread about
+    /// the patient with its messages, memberships and read marks.
     /// Returns how many records were destroyed, each note, submission, measure, plan,
-    /// prescription, result, thread and message counting one. Invoices, claims, consents, requests and the
+    /// prescription, result, correction, thread and message counting one. Invoices, claims, consents, requests and the
     /// audit trail are kept (they are the practice's legal records, with no clinical
     /// content).
     async fn destroy_health_records(&self, practice: PracticeId, patient: PatientId) -> Result<usize, PortError>;

@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use super::clinical::Actor;
 use super::error::{Refusal, ServiceError};
-use crate::access::{self, Action, Area, Decision, RecordFacts, Relation, Request};
+use crate::access::{
+    self, Action, Area, Care, CareBasis, CareRelationship, Decision, RecordFacts, Relation, Request, care_at,
+};
 use crate::audit::{AuditEntry, Outcome};
 use crate::ids::{PatientId, PractitionerId};
 use crate::people::Role;
@@ -27,6 +29,40 @@ pub struct AccessPorts {
     pub audit: Arc<dyn AuditLog>,
     /// The clock, for the audit event.
     pub clock: Arc<dyn Clock>,
+}
+
+/// How `practitioner` stands to `patient` now: booked with them (an appointment that is not
+/// cancelled), assigned to them, opened by break-glass, or none of these.
+///
+/// # Errors
+/// Port errors.
+pub async fn care_now(
+    care: &dyn CareRelationships,
+    clock: &dyn Clock,
+    practice: crate::ids::PracticeId,
+    practitioner: PractitionerId,
+    patient: PatientId,
+) -> Result<Care, ServiceError> {
+    if care.treats(practice, practitioner, patient).await? {
+        return Ok(Care::Treats);
+    }
+    let records = care.care_records(practice, Some(patient)).await?;
+    Ok(care_at(false, &records, practitioner, clock.now()))
+}
+
+/// Whether `practitioner` treats `patient` now (booked or assigned; a break-glass opening
+/// is not treating).
+///
+/// # Errors
+/// Port errors.
+pub async fn treats_now(
+    care: &dyn CareRelationships,
+    clock: &dyn Clock,
+    practice: crate::ids::PracticeId,
+    practitioner: PractitionerId,
+    patient: PatientId,
+) -> Result<bool, ServiceError> {
+    Ok(care_now(care, clock, practice, practitioner, patient).await? == Care::Treats)
 }
 
 /// The relation of `actor` to an appointment of `patients` with `practitioner`: their
@@ -70,7 +106,7 @@ impl AccessPorts {
         let mut refusal = (decision == Decision::Deny).then_some(ServiceError::Forbidden);
         if refusal.is_none() && matches!(actor.role, Role::Psychologist | Role::Doctor) {
             for p in patients {
-                if !self.care.treats(actor.practice_id, practitioner, *p).await? {
+                if !treats_now(&*self.care, &*self.clock, actor.practice_id, practitioner, *p).await? {
                     refusal = Some(Refusal::NotTreating.into());
                     break;
                 }
@@ -98,5 +134,249 @@ impl AccessPorts {
                 .await?;
         }
         refusal.map_or(Ok(()), Err)
+    }
+}
+
+/// The ports the care-team use cases need.
+#[derive(Clone)]
+pub struct CarePorts {
+    /// Who treats whom, and the care records.
+    pub care: Arc<dyn CareRelationships>,
+    /// Patients (an assignment names one that exists).
+    pub patients: Arc<dyn crate::ports::PatientRepository>,
+    /// Practitioners (an assignment names one that exists).
+    pub practitioners: Arc<dyn crate::ports::PractitionerRepository>,
+    /// The audit log.
+    pub audit: Arc<dyn AuditLog>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Ids for new records.
+    pub ids: Arc<dyn crate::ports::IdGenerator>,
+}
+
+/// A patient's care team as records: assignments by the practice, ended by removing them,
+/// and a clinician's break-glass openings, time-boxed and flagged for review.
+#[derive(Clone)]
+pub struct CareService {
+    ports: CarePorts,
+}
+
+impl CareService {
+    /// A service over `ports`.
+    #[must_use]
+    pub fn new(ports: CarePorts) -> Self {
+        Self { ports }
+    }
+
+    async fn audit(
+        &self,
+        actor: &Actor,
+        code: &str,
+        patient: PatientId,
+        outcome: Outcome,
+        reason: Option<String>,
+    ) -> Result<(), ServiceError> {
+        self.ports
+            .audit
+            .append(AuditEntry {
+                practice_id: actor.practice_id,
+                at: self.ports.clock.now(),
+                actor: Some(actor.user_id),
+                action: code.to_owned(),
+                resource_kind: "patient".into(),
+                resource_id: patient.as_uuid(),
+                patient_id: Some(patient),
+                outcome,
+                request_id: actor.request_id.clone(),
+                reason,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Whether the actor manages care teams: whoever books for any patient (the front
+    /// desk, managers, administrators).
+    fn manages(actor: &Actor) -> bool {
+        access::decide(&Request {
+            role: actor.role,
+            action: Action::Write,
+            area: Area::Appointments,
+            relation: Relation::Other,
+            facts: RecordFacts::default(),
+            break_glass: false,
+        }) != Decision::Deny
+    }
+
+    /// A patient's care records, oldest first: for the practice's front desk and managers,
+    /// and for a clinician, their own records about the patient.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] (audited); [`ServiceError::NotFound`].
+    pub async fn team(&self, actor: &Actor, patient: PatientId) -> Result<Vec<CareRelationship>, ServiceError> {
+        let p = &self.ports;
+        let records = p.care.care_records(actor.practice_id, Some(patient)).await?;
+        let visible: Vec<CareRelationship> = if Self::manages(actor) {
+            records
+        } else if let Some(me) = actor
+            .practitioner_id
+            .filter(|_| matches!(actor.role, Role::Psychologist | Role::Doctor))
+        {
+            records.into_iter().filter(|r| r.practitioner_id == me).collect()
+        } else {
+            self.audit(actor, "care.read", patient, Outcome::Denied, None).await?;
+            return Err(ServiceError::Forbidden);
+        };
+        p.patients
+            .patient(actor.practice_id, patient)
+            .await
+            .map_err(ServiceError::from_port("patient"))?;
+        self.audit(actor, "care.read", patient, Outcome::Allowed, None).await?;
+        Ok(visible)
+    }
+
+    /// Puts `patient` in `practitioner`'s care from now until ended (intake, a referral, a
+    /// manager's decision). The front desk, managers and administrators assign.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] (audited); [`ServiceError::NotFound`] for an unknown
+    /// patient or practitioner.
+    pub async fn assign(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        practitioner: PractitionerId,
+    ) -> Result<CareRelationship, ServiceError> {
+        if !Self::manages(actor) {
+            self.audit(actor, "care.assign", patient, Outcome::Denied, None).await?;
+            return Err(ServiceError::Forbidden);
+        }
+        let p = &self.ports;
+        p.patients
+            .patient(actor.practice_id, patient)
+            .await
+            .map_err(ServiceError::from_port("patient"))?;
+        p.practitioners
+            .practitioner(actor.practice_id, practitioner)
+            .await
+            .map_err(ServiceError::from_port("practitioner"))?;
+        let record = CareRelationship {
+            id: p.ids.new_uuid(),
+            practice_id: actor.practice_id,
+            practitioner_id: practitioner,
+            patient_id: patient,
+            basis: CareBasis::Assigned,
+            from: p.clock.now(),
+            until: None,
+            by: actor.user_id,
+        };
+        p.care.save_care(&record).await?;
+        self.audit(actor, "care.assign", patient, Outcome::Allowed, None)
+            .await?;
+        Ok(record)
+    }
+
+    /// Ends a care record now (an assignment removed, a break-glass opening closed early).
+    /// Access the record gave ends with it; appointments still booked keep theirs.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] (audited); [`ServiceError::NotFound`] for a record not
+    /// of this patient.
+    pub async fn end(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        record: uuid::Uuid,
+    ) -> Result<CareRelationship, ServiceError> {
+        let p = &self.ports;
+        let found = p
+            .care
+            .care_records(actor.practice_id, Some(patient))
+            .await?
+            .into_iter()
+            .find(|r| r.id == record);
+        let own_opening = |r: &CareRelationship| actor.practitioner_id == Some(r.practitioner_id);
+        let allowed = Self::manages(actor) || found.as_ref().is_some_and(own_opening);
+        if !allowed {
+            self.audit(actor, "care.end", patient, Outcome::Denied, None).await?;
+            return Err(ServiceError::Forbidden);
+        }
+        let mut r = found.ok_or(ServiceError::NotFound { entity: "care record" })?;
+        let now = p.clock.now();
+        if r.in_force(now) {
+            r.until = Some(now);
+            p.care.save_care(&r).await?;
+        }
+        self.audit(actor, "care.end", patient, Outcome::Allowed, None).await?;
+        Ok(r)
+    }
+
+    /// A clinician opens `patient`'s clinical record outside their care, with a stated
+    /// reason, for [`crate::access::BREAK_GLASS_TTL`]: every read meanwhile is allowed,
+    /// flagged and carries the reason in the audit trail; nothing may be written. The
+    /// opening itself is audited as flagged and shows on the managers' dashboard.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] (audited) for anyone but a psychologist or doctor;
+    /// [`ServiceError::Invalid`] for a missing or short reason; [`ServiceError::NotFound`].
+    pub async fn break_glass(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        reason: &str,
+    ) -> Result<CareRelationship, ServiceError> {
+        let Some(me) = actor
+            .practitioner_id
+            .filter(|_| matches!(actor.role, Role::Psychologist | Role::Doctor))
+        else {
+            self.audit(actor, "care.break_glass", patient, Outcome::Denied, None)
+                .await?;
+            return Err(ServiceError::Forbidden);
+        };
+        let reason = crate::access::break_glass_reason(reason)?;
+        let p = &self.ports;
+        p.patients
+            .patient(actor.practice_id, patient)
+            .await
+            .map_err(ServiceError::from_port("patient"))?;
+        let now = p.clock.now();
+        let record = CareRelationship {
+            id: p.ids.new_uuid(),
+            practice_id: actor.practice_id,
+            practitioner_id: me,
+            patient_id: patient,
+            basis: CareBasis::BreakGlass { reason: reason.clone() },
+            from: now,
+            until: Some(now + crate::access::BREAK_GLASS_TTL),
+            by: actor.user_id,
+        };
+        p.care.save_care(&record).await?;
+        self.audit(actor, "care.break_glass", patient, Outcome::Flagged, Some(reason))
+            .await?;
+        Ok(record)
+    }
+
+    /// The break-glass openings made since `since`, newest first, for review by a
+    /// practice manager or administrator.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] for other roles.
+    pub async fn openings(
+        &self,
+        actor: &Actor,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<CareRelationship>, ServiceError> {
+        if !matches!(actor.role, Role::PracticeManager | Role::Admin) {
+            return Err(ServiceError::Forbidden);
+        }
+        let mut v: Vec<CareRelationship> = self
+            .ports
+            .care
+            .care_records(actor.practice_id, None)
+            .await?
+            .into_iter()
+            .filter(|r| r.break_glass_reason().is_some() && r.from >= since)
+            .collect();
+        v.reverse();
+        Ok(v)
     }
 }

@@ -77,18 +77,25 @@ impl ClinicalService {
         patient: PatientId,
         kind: NoteKind,
         author: Option<PractitionerId>,
-    ) -> Result<Relation, ServiceError> {
-        let own = match actor.role {
-            Role::Patient => actor.acts_for(patient),
+    ) -> Result<(Relation, Option<String>), ServiceError> {
+        let (own, glass) = match actor.role {
+            Role::Patient => (actor.acts_for(patient), None),
             Role::Psychologist | Role::Doctor => match (kind, actor.practitioner_id) {
-                // Process notes: author only.
-                (NoteKind::Process, Some(me)) => author.is_none_or(|a| a == me),
-                (NoteKind::Progress, Some(me)) => self.ports.care.treats(actor.practice_id, me, patient).await?,
-                (_, None) => false,
+                // Process notes: author only (never opened by break-glass).
+                (NoteKind::Process, Some(me)) => (author.is_none_or(|a| a == me), None),
+                (NoteKind::Progress, Some(me)) => {
+                    let p = &self.ports;
+                    match super::care::care_now(&*p.care, &*p.clock, actor.practice_id, me, patient).await? {
+                        crate::access::Care::Treats => (true, None),
+                        crate::access::Care::BreakGlass(reason) => (false, Some(reason)),
+                        crate::access::Care::None => (false, None),
+                    }
+                }
+                (_, None) => (false, None),
             },
-            _ => false,
+            _ => (false, None),
         };
-        Ok(if own { Relation::Own } else { Relation::Other })
+        Ok((if own { Relation::Own } else { Relation::Other }, glass))
     }
 
     /// Decides, audits, and returns the decision; a denial is an error.
@@ -103,7 +110,7 @@ impl ClinicalService {
         code: &str,
         break_glass: Option<&str>,
     ) -> Result<Decision, ServiceError> {
-        let relation = self.relation(actor, patient, kind, note.map(|n| n.author)).await?;
+        let (relation, glass) = self.relation(actor, patient, kind, note.map(|n| n.author)).await?;
         let area = if kind == NoteKind::Process {
             Area::ProcessNotes
         } else {
@@ -113,7 +120,12 @@ impl ClinicalService {
             shared_with_patient: note.is_some_and(|n| n.shared_with_patient),
             reviewed: false,
         };
-        let reason = break_glass.map(str::trim).filter(|r| !r.is_empty());
+        // A reason given with the request, or the one the clinician's break-glass opening
+        // of this record stated.
+        let reason = break_glass
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .or(glass.as_deref());
         let request = Request {
             role: actor.role,
             action,

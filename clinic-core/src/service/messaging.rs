@@ -145,7 +145,8 @@ impl MessagingService {
                 let me = actor.practitioner_id;
                 let mine = match me {
                     Some(me) if clinicians.contains(&me) => {
-                        self.ports.care.treats(actor.practice_id, me, patient).await?
+                        super::care::treats_now(&*self.ports.care, &*self.ports.clock, actor.practice_id, me, patient)
+                            .await?
                     }
                     _ => false,
                 };
@@ -233,7 +234,15 @@ impl MessagingService {
         )
         .await?;
         for p in &clinicians {
-            if !self.ports.care.treats(actor.practice_id, *p, new.patient_id).await? {
+            if !super::care::treats_now(
+                &*self.ports.care,
+                &*self.ports.clock,
+                actor.practice_id,
+                *p,
+                new.patient_id,
+            )
+            .await?
+            {
                 return Err(
                     FieldError::new("practitioner_ids", "may only name clinicians who treat the patient").into(),
                 );

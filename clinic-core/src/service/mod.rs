@@ -27,7 +27,7 @@ pub use booking::{
     BookingService, CancelOutcome, MAX_ATTEMPTS, OccurrenceReport, SchedulingPorts, SeriesMove, SeriesOutcome,
     SlotSearch,
 };
-pub use care::AccessPorts;
+pub use care::{AccessPorts, CarePorts, CareService, care_now, treats_now};
 pub use clinical::{Actor, ClinicalPorts, ClinicalService};
 pub use compliance::{CompliancePorts, ComplianceReport, ComplianceService};
 pub use error::{Refusal, ServiceError};

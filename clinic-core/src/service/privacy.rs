@@ -316,7 +316,11 @@ impl PrivacyService {
         today: chrono::NaiveDate,
     ) -> Result<DeletionReport, ServiceError> {
         let (state, zone) = (location.state, location.zone);
-        self.processor(actor, patient, "deletion.process").await?;
+        const CODE: &str = "deletion.process";
+        if !Self::processes(actor) {
+            self.audit_with(actor, patient, CODE, Outcome::Denied, None).await?;
+            return Err(ServiceError::Forbidden);
+        }
         let p = &self.ports;
         let practice = actor.practice_id;
         let mut record = p
@@ -331,6 +335,14 @@ impl PrivacyService {
             .into_iter()
             .find(|r| r.carried_out_on.is_none())
         else {
+            self.audit_with(
+                actor,
+                patient,
+                CODE,
+                Outcome::Denied,
+                Some("no deletion request".into()),
+            )
+            .await?;
             return Err(Refusal::NoDeletionRequest.into());
         };
         let mut services: Vec<chrono::NaiveDate> = p
@@ -359,6 +371,9 @@ impl PrivacyService {
                 .iter()
                 .map(|c| c.service_date),
         );
+        // A service dated after today has not been provided: it cannot start a retention
+        // period (an invoice dated in the year 262142 must not keep a record forever).
+        services.retain(|d| *d <= today);
         let notes = p.notes.notes(practice, patient).await?;
         let signed_on = |n: &ProgressNote| match n.state {
             crate::clinical::NoteState::Draft => None,
@@ -391,7 +406,10 @@ impl PrivacyService {
                 rule: crate::privacy::retention_rule(state),
             },
         };
-        if matches!(outcome, DeletionOutcome::RefusedUntil { .. }) {
+        if let DeletionOutcome::RefusedUntil { until, .. } = &outcome {
+            let why = format!("records must be kept until {until}");
+            self.audit_with(actor, patient, CODE, Outcome::Denied, Some(why))
+                .await?;
             return Ok(DeletionReport {
                 outcome,
                 deidentified: false,
@@ -399,6 +417,7 @@ impl PrivacyService {
                 kept: Vec::new(),
             });
         }
+        self.audit_with(actor, patient, CODE, Outcome::Allowed, None).await?;
         let records_destroyed = p.records.destroy_health_records(practice, patient).await?;
         deidentify(&mut record);
         p.patients.save_patient(&record).await?;
@@ -427,7 +446,11 @@ impl PrivacyService {
         corrected: crate::people::PatientSpec,
         today: chrono::NaiveDate,
     ) -> Result<Patient, ServiceError> {
-        self.processor(actor, patient, "correction.apply").await?;
+        const CODE: &str = "correction.apply";
+        if !Self::processes(actor) {
+            self.audit_with(actor, patient, CODE, Outcome::Denied, None).await?;
+            return Err(ServiceError::Forbidden);
+        }
         let current = self
             .ports
             .patients
@@ -442,9 +465,12 @@ impl PrivacyService {
             .iter()
             .any(|r| r.carried_out_on.is_some())
         {
+            self.audit_with(actor, patient, CODE, Outcome::Denied, Some("de-identified".into()))
+                .await?;
             return Err(Refusal::Deidentified.into());
         }
         let (next, revision) = apply_correction(&current, corrected, today)?;
+        self.audit_with(actor, patient, CODE, Outcome::Allowed, None).await?;
         self.ports.patients.save_patient(&next).await?;
         self.ports
             .records
@@ -495,9 +521,14 @@ impl PrivacyService {
         Ok(self.ports.records.corrections(actor.practice_id, patient).await?)
     }
 
+    /// Whether the actor processes privacy requests: practice managers and admins.
+    fn processes(actor: &Actor) -> bool {
+        matches!(actor.role, Role::PracticeManager | Role::Admin)
+    }
+
     /// Audits, and refuses anyone but a practice manager or admin.
     async fn processor(&self, actor: &Actor, patient: PatientId, code: &str) -> Result<(), ServiceError> {
-        let allowed = matches!(actor.role, Role::PracticeManager | Role::Admin);
+        let allowed = Self::processes(actor);
         self.audit(
             actor,
             patient,
@@ -515,6 +546,17 @@ impl PrivacyService {
         action: &str,
         outcome: Outcome,
     ) -> Result<(), ServiceError> {
+        self.audit_with(actor, patient, action, outcome, None).await
+    }
+
+    async fn audit_with(
+        &self,
+        actor: &Actor,
+        patient: PatientId,
+        action: &str,
+        outcome: Outcome,
+        reason: Option<String>,
+    ) -> Result<(), ServiceError> {
         self.ports
             .audit
             .append(AuditEntry {
@@ -527,7 +569,7 @@ impl PrivacyService {
                 patient_id: Some(patient),
                 outcome,
                 request_id: actor.request_id.clone(),
-                reason: None,
+                reason,
             })
             .await?;
         Ok(())

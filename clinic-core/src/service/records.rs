@@ -48,15 +48,22 @@ impl RecordsService {
         Self { ports }
     }
 
-    async fn relation(&self, actor: &Actor, patient: PatientId) -> Result<Relation, ServiceError> {
-        let own = match (actor.role, actor.practitioner_id) {
-            (Role::Patient, _) => actor.acts_for(patient),
+    /// The actor's relation to the patient's records, and the break-glass reason when a
+    /// clinician opened the record that way (reads are then allowed and flagged).
+    async fn relation(&self, actor: &Actor, patient: PatientId) -> Result<(Relation, Option<String>), ServiceError> {
+        let (own, glass) = match (actor.role, actor.practitioner_id) {
+            (Role::Patient, _) => (actor.acts_for(patient), None),
             (Role::Psychologist | Role::Doctor, Some(me)) => {
-                self.ports.care.treats(actor.practice_id, me, patient).await?
+                let p = &self.ports;
+                match super::care::care_now(&*p.care, &*p.clock, actor.practice_id, me, patient).await? {
+                    crate::access::Care::Treats => (true, None),
+                    crate::access::Care::BreakGlass(reason) => (false, Some(reason)),
+                    crate::access::Care::None => (false, None),
+                }
             }
-            _ => false,
+            _ => (false, None),
         };
-        Ok(if own { Relation::Own } else { Relation::Other })
+        Ok((if own { Relation::Own } else { Relation::Other }, glass))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -71,14 +78,14 @@ impl RecordsService {
         id: uuid::Uuid,
         code: &str,
     ) -> Result<(), ServiceError> {
-        let relation = self.relation(actor, patient).await?;
+        let (relation, glass) = self.relation(actor, patient).await?;
         let request = Request {
             role: actor.role,
             action,
             area,
             relation,
             facts,
-            break_glass: false,
+            break_glass: glass.is_some(),
         };
         decide_and_audit(
             self.ports.audit.as_ref(),
@@ -90,7 +97,7 @@ impl RecordsService {
                 id,
                 patient,
                 code,
-                reason: None,
+                reason: glass.as_deref(),
             },
         )
         .await?;

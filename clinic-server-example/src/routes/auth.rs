@@ -177,6 +177,8 @@ pub(crate) async fn register(
         .await
         .map_err(clinic_core::service::ServiceError::Port)?;
     super::lifecycle::send_verification(&s, &account.user.email, &token).await;
+    // The address that registered the account has signed in to it.
+    s.throttle.succeeded(account.user.id, ip);
     let pair = tokens_for(&s, &account, Uuid::new_v4(), false, None).await?;
     Ok((StatusCode::CREATED, Json(pair)))
 }
@@ -375,6 +377,7 @@ fn refresh_refused(code: &'static str, detail: &str) -> ApiError {
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = Refresh, responses((status = 200, description = "done", body = TokenPair), (status = 400, description = "the request could not be read", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem)))]
 pub(crate) async fn refresh(
     State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
     body: Result<Json<Refresh>, JsonRejection>,
 ) -> Result<Json<TokenPair>, ApiError> {
     let r = json_body(body)?;
@@ -388,6 +391,8 @@ pub(crate) async fn refresh(
         RefreshUse::Valid(t) => t,
         RefreshUse::Reused { user_id, .. } => {
             tracing::warn!(user = %user_id, "a used refresh token was presented again; its sessions are revoked");
+            // Someone holds a copy of the token: the access tokens issued from it end too.
+            s.throttle.revoke(user_id, real_now());
             return Err(refresh_refused(
                 "refresh_token_reused",
                 "this refresh token was already used; sign in again",
@@ -397,11 +402,17 @@ pub(crate) async fn refresh(
         RefreshUse::Expired => return Err(refresh_refused("refresh_token_expired", "expired; sign in again")),
         RefreshUse::Unknown => return Err(refresh_refused("refresh_token_invalid", "not a valid refresh token")),
     };
-    let account = s
-        .store
-        .account(s.practice, token.user_id)
-        .await
-        .map_err(|e| clinic_core::service::ServiceError::from_port_kind(e, "account"))?;
+    let account = match s.store.account(s.practice, token.user_id).await {
+        Ok(a) => a,
+        // The account was deleted (with the patient's records): its sessions are over.
+        Err(e) if e.kind() == PortErrorKind::NotFound => {
+            return Err(refresh_refused(
+                "session_revoked",
+                "this session has ended; sign in again",
+            ));
+        }
+        Err(e) => return Err(clinic_core::service::ServiceError::Port(e).into()),
+    };
     if !account.session_valid(token.issued_at) {
         s.store
             .revoke_family(s.practice, token.family)
@@ -412,6 +423,7 @@ pub(crate) async fn refresh(
             "this session was ended (account disabled, password reset or roles changed); sign in again",
         ));
     }
+    s.throttle.succeeded(account.user.id, ip);
     Ok(Json(
         tokens_for(&s, &account, token.family, token.two_factor, Some(token.expires_at)).await?,
     ))
@@ -556,7 +568,7 @@ pub(crate) async fn enrol(
         .account(s.practice, who.user_id)
         .await
         .map_err(|e| clinic_core::service::ServiceError::from_port_kind(e, "account"))?;
-    super::lifecycle::check_own_password(&account, password).await?;
+    super::lifecycle::check_own_password(&s, &mut account, password).await?;
     if account.has_two_factor() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

@@ -34,10 +34,7 @@ async fn patient_relation(s: &AppState, who: &Principal, patient: PatientId) -> 
         return Ok(Relation::Own);
     }
     if let Some(practitioner) = who.practitioner_id
-        && s.store
-            .treats(s.practice, practitioner, patient)
-            .await
-            .map_err(ServiceError::Port)?
+        && s.treats(practitioner, patient).await?
     {
         return Ok(Relation::Own);
     }

@@ -3,8 +3,9 @@
 //! - a patient: their upcoming sessions and what they owe;
 //! - a psychologist or doctor: their day (appointments in the location's day) and their
 //!   draft notes awaiting signature for the patients they see that day;
-//! - a practice manager or administrator: unpaid invoices by age, and AHPRA registrations
-//!   and insurance expiring in the next 90 days.
+//! - a practice manager or administrator: unpaid invoices by age, AHPRA registrations
+//!   and insurance expiring in the next 90 days, and the break-glass openings of the last
+//!   30 days to review.
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -61,6 +62,8 @@ pub(crate) enum Dashboard {
         unpaid: Vec<clinic_core::reports::OutstandingInvoice>,
         /// Registrations and policies lapsing within 90 days, or lapsed.
         expiring: Vec<clinic_core::reports::ExpiringCredential>,
+        /// Break-glass openings of the last 30 days, newest first, for review.
+        break_glass: Vec<clinic_core::access::CareRelationship>,
     },
 }
 
@@ -138,7 +141,12 @@ pub(crate) async fn dashboard(State(s): State<AppState>, who: Principal) -> Resu
     let actor = who.actor_as(&[Role::PracticeManager, Role::Admin], None);
     let unpaid = s.reports.outstanding(&actor, today).await?.invoices;
     let expiring = s.reports.expiring_credentials(&actor, today, 90).await?;
-    Ok(Json(Dashboard::Practice { unpaid, expiring }))
+    let break_glass = s.care.openings(&actor, now - Duration::days(30)).await?;
+    Ok(Json(Dashboard::Practice {
+        unpaid,
+        expiring,
+        break_glass,
+    }))
 }
 
 /// `GET /api/v1/patients/{id}`: the patient's own record (or, for a manager or

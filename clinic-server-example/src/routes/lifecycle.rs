@@ -60,11 +60,28 @@ fn send(s: &AppState, to: &Email, subject: String, text: String) {
     });
 }
 
+/// Where no email provider is configured, the console adapter sends nothing and logs no
+/// content, so an account link (an invitation, a verification, a reset) would reach
+/// nobody and a clinic trying the server could never accept, verify or reset: the link is
+/// logged instead, naming its purpose and never the recipient. With a provider configured
+/// nothing is logged. A link carries no health information; it is a one-time secret, which
+/// is why this happens only on the console adapter, for local development.
+pub(crate) fn show_link_in_development(s: &AppState, purpose: &str, link: &str) {
+    if s.integrations.console.contains(&"email") {
+        tracing::warn!(
+            purpose,
+            link,
+            "console email: an account link, logged because no email provider is configured"
+        );
+    }
+}
+
 /// Emails the verification link (the token rides in the URL fragment, so it reaches no
 /// server log).
 pub(crate) async fn send_verification(s: &AppState, to: &Email, token: &str) {
     let name = s.store.practice(s.practice).await.map(|p| p.name).unwrap_or_default();
     let link = format!("{}/verify-email#token={token}", base_url(s));
+    show_link_in_development(s, "verify-email", &link);
     send(
         s,
         to,
@@ -164,7 +181,8 @@ pub(crate) struct ResetRequest {
 }
 
 /// `POST /api/v1/auth/password-reset`: emails a one-time link (one hour) to the address if
-/// it has an account. 202 whatever the address, so the answer tells nobody whether it has.
+/// it has an account, at most once in five minutes. 202 whatever the address, at once,
+/// so neither the answer nor its time tells anybody whether it has.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = ResetRequest, responses((status = 202, description = "if the address has an account, a link is on its way"), (status = 400, description = "the request could not be read", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)))]
 pub(crate) async fn request_reset(
     State(s): State<AppState>,
@@ -172,25 +190,48 @@ pub(crate) async fn request_reset(
 ) -> Result<StatusCode, ApiError> {
     let r = json_body(body)?;
     let email = Email::parse(r.email.trim())?;
-    let mut account = match s.store.account_by_email(s.practice, &email).await {
+    // The work happens after the answer, so its time never tells whether the address has
+    // an account.
+    let s = s.clone();
+    tokio::spawn(async move {
+        if let Err(e) = send_reset(&s, &email).await {
+            tracing::warn!(code = e.code(), "a password reset was not sent");
+        }
+    });
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Emails a reset link to `email`'s account, if there is one that may sign in, and no link
+/// was sent to it in the last five minutes (asking again and again floods nobody's inbox).
+async fn send_reset(s: &AppState, email: &Email) -> Result<(), ApiError> {
+    let now = Utc::now();
+    let mut account = match s.store.account_by_email(s.practice, email).await {
         Ok(a) if !a.disabled && a.invitation.is_none() => a,
-        Ok(_) => return Ok(StatusCode::ACCEPTED),
-        Err(e) if e.kind() == PortErrorKind::NotFound => return Ok(StatusCode::ACCEPTED),
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == PortErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(ServiceError::Port(e).into()),
     };
-    let (token, link) = new_link(Utc::now(), RESET_TTL);
+    let recent = account
+        .reset
+        .as_ref()
+        .is_some_and(|l| l.expires_at - RESET_TTL > now - chrono::Duration::minutes(5));
+    if recent {
+        return Ok(());
+    }
+    let (token, link) = new_link(now, RESET_TTL);
     account.reset = Some(link);
     s.store.update_account(&account).await.map_err(ServiceError::Port)?;
-    let url = format!("{}/reset-password#token={token}", base_url(&s));
+    let url = format!("{}/reset-password#token={token}", base_url(s));
+    show_link_in_development(s, "reset-password", &url);
     send(
-        &s,
+        s,
         &account.user.email,
         "Reset your password".into(),
         format!(
             "Open this link within an hour to choose a new password: {url}\n\nIf you did not ask for this, ignore this email: your password has not changed.\n"
         ),
     );
-    Ok(StatusCode::ACCEPTED)
+    Ok(())
 }
 
 /// The link's token and the new password.
@@ -453,16 +494,33 @@ pub(crate) struct PasswordOnly {
 }
 
 /// Checks the signed-in user's password before a change to how they sign in: a stolen
-/// access token alone cannot enrol or remove a second factor.
-pub(crate) async fn check_own_password(account: &Account, password: String) -> Result<(), ApiError> {
-    if auth::verify_password(password, account.password_hash.clone()).await {
-        Ok(())
-    } else {
-        Err(ApiError::new(
+/// access token alone cannot enrol or remove a second factor. Wrong passwords count
+/// towards the account's lock as at sign-in, so this is no way round it to guess.
+pub(crate) async fn check_own_password(s: &AppState, account: &mut Account, password: String) -> Result<(), ApiError> {
+    let now = Utc::now();
+    if account.is_locked(now) {
+        return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "password_wrong",
-            "the password is wrong",
-        ))
+            "account_locked",
+            "too many wrong passwords or codes; try again in 15 minutes",
+        ));
+    }
+    if auth::verify_password(password, account.password_hash.clone()).await {
+        return Ok(());
+    }
+    count_failure(s, account).await;
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "password_wrong",
+        "the password is wrong",
+    ))
+}
+
+/// Counts a wrong password or code against the account (a lost race only loses a count).
+async fn count_failure(s: &AppState, account: &mut Account) {
+    account.failed(Utc::now());
+    if s.store.update_account(account).await.is_ok() {
+        account.revision += 1;
     }
 }
 
@@ -489,20 +547,28 @@ pub(crate) async fn remove_two_factor(
 ) -> Result<StatusCode, ApiError> {
     let r = json_body(body)?;
     let mut account = s.store.account(s.practice, who.user_id).await.map_err(account_error)?;
-    let Some(tf) = account.two_factor.as_ref().filter(|t| t.confirmed) else {
+    if !account.has_two_factor() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "two_factor_not_enrolled",
+            "no second factor is set up",
+        ));
+    }
+    check_own_password(&s, &mut account, r.password).await?;
+    let Some(tf) = account.two_factor.as_ref() else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "two_factor_not_enrolled",
             "no second factor is set up",
         ));
     };
-    check_own_password(&account, r.password).await?;
     let code_ok = match (r.totp.as_deref(), r.recovery_code.as_deref()) {
         (Some(code), _) => crate::totp::verify(&tf.secret, code, Utc::now().timestamp(), tf.last_step).is_some(),
         (None, Some(code)) => tf.recovery.contains(&crate::totp::recovery_hash(code)),
         (None, None) => false,
     };
     if !code_ok {
+        count_failure(&s, &mut account).await;
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "two_factor_invalid",

@@ -5,6 +5,7 @@ pub(crate) mod appointments;
 pub(crate) mod auth;
 pub(crate) mod billing;
 pub(crate) mod calendar;
+pub(crate) mod care;
 pub(crate) mod clinical;
 pub(crate) mod credentials;
 pub(crate) mod dashboard;
@@ -247,6 +248,9 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/patients/{id}/access-requests", post(records::request_access))
         .route("/api/v1/patients/{id}/export", get(records::export))
         .route("/api/v1/patients/{id}/deletion", post(records::process_deletion))
+        .route("/api/v1/patients/{id}/care-team", get(care::team).post(care::assign))
+        .route("/api/v1/patients/{id}/care-team/{record_id}/end", post(care::end))
+        .route("/api/v1/patients/{id}/break-glass", post(care::break_glass))
         .route(
             "/api/v1/patients/{id}/deletion-requests",
             post(records::request_deletion),
@@ -384,8 +388,8 @@ pub(crate) async fn ready(axum::extract::State(s): axum::extract::State<AppState
 }
 
 /// `GET /metrics`: the Prometheus text exposition (see [`crate::metrics`]). A scraper sends
-/// the configured `metrics_token` as a bearer token; with none configured, only this
-/// machine may read it (403 from anywhere else).
+/// the configured `metrics_token` as a bearer token; a caller on this machine reads it
+/// without one only where `metrics_loopback` is configured (403 otherwise).
 #[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem)), security((), ("metrics_token" = [])))]
 pub(crate) async fn metrics(
     axum::extract::State(s): axum::extract::State<AppState>,
@@ -393,8 +397,8 @@ pub(crate) async fn metrics(
     headers: axum::http::HeaderMap,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse as _;
-    let allowed = match &s.metrics_token {
-        Some(token) => headers
+    let bearer = s.metrics_token.as_ref().is_some_and(|token| {
+        headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
@@ -403,14 +407,14 @@ pub(crate) async fn metrics(
                     &clinic_core::audit::Sha256::digest(given.trim().as_bytes()),
                     &clinic_core::audit::Sha256::digest(token.as_bytes()),
                 )
-            }),
-        None => peer.ip().is_loopback(),
-    };
+            })
+    });
+    let allowed = bearer || (s.metrics_loopback && peer.ip().is_loopback());
     if !allowed {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
-            "metrics are for the configured scraper (metrics_token) or this machine",
+            "metrics are for the configured scraper (metrics_token), or this machine where metrics_loopback is set",
         ));
     }
     // A monitor still wants the request counts when the database is down.

@@ -117,11 +117,7 @@ pub(crate) async fn list(
         }
         if !everyone
             && let Some(practitioner) = treating
-            && !s
-                .store
-                .treats(s.practice, practitioner, p.id)
-                .await
-                .map_err(ServiceError::Port)?
+            && !s.treats(practitioner, p.id).await?
         {
             continue;
         }

@@ -365,6 +365,31 @@ pub(crate) struct DeletionDto {
     records_destroyed: usize,
     /// What was kept, each with its reason.
     kept: Vec<String>,
+    /// Sign-in accounts of the patient deleted (their sessions end at once), besides the
+    /// guardians unlinked from them.
+    accounts_deleted: usize,
+}
+
+/// After a patient's records are destroyed, their own sign-in account goes too (it ties
+/// an email address to the record, and would let its holder name the record again) and
+/// every guardian link to them is removed. Sessions end at once.
+async fn forget_accounts(s: &AppState, patient: PatientId) -> Result<usize, ApiError> {
+    let mut deleted = 0;
+    for mut account in s.store.accounts(s.practice).await.map_err(ServiceError::Port)? {
+        if account.user.patient_id == Some(patient) {
+            s.throttle.revoke(account.user.id, chrono::Utc::now());
+            s.store
+                .delete_account(s.practice, account.user.id)
+                .await
+                .map_err(ServiceError::Port)?;
+            deleted += 1;
+        } else if account.user.guardian_of.contains(&patient) {
+            account.user.guardian_of.retain(|p| *p != patient);
+            s.throttle.revoke(account.user.id, chrono::Utc::now());
+            s.store.update_account(&account).await.map_err(ServiceError::Port)?;
+        }
+    }
+    Ok(deleted)
 }
 
 /// `POST /api/v1/patients/{id}/deletion-requests`: the patient asks that their records be
@@ -415,7 +440,12 @@ pub(crate) async fn process_deletion(
         .process_deletion(&actor, patient, &location, today)
         .await
         .map_err(|e| refusal(&who, e, "patient", (Action::Process, Area::PrivacyRequests)))?;
+    let mut accounts_deleted = 0;
+    if report.deidentified {
+        accounts_deleted = forget_accounts(&s, patient).await?;
+    }
     Ok(Json(DeletionDto {
+        accounts_deleted,
         outcome: report.outcome,
         deidentified: report.deidentified,
         records_destroyed: report.records_destroyed,

@@ -82,11 +82,7 @@ pub(crate) async fn search(
     if let Some(patient) = p.patient_id {
         let staff = who.may(Action::Read, Area::Appointments, Relation::Other);
         let treats = match who.practitioner_id {
-            Some(me) if !staff && !who.acts_for(patient) => s
-                .store
-                .treats(s.practice, me, patient)
-                .await
-                .map_err(clinic_core::service::ServiceError::Port)?,
+            Some(me) if !staff && !who.acts_for(patient) => s.treats(me, patient).await?,
             _ => false,
         };
         if !(staff || treats || who.acts_for(patient)) {

@@ -121,6 +121,7 @@ pub(crate) async fn invite(
         .clone()
         .unwrap_or_else(|| "http://localhost:8080".into());
     let link = format!("{base}/accept-invitation#token={token}");
+    super::lifecycle::show_link_in_development(&s, "accept-invitation", &link);
     let message = EmailMessage {
         to: email.clone(),
         reply_to: None,
@@ -167,6 +168,7 @@ fn invalid_invitation() -> ApiError {
 #[utoipa::path(post, path = "/api/v1/auth/accept-invitation", tag = "auth", request_body = Accept, responses((status = 200, description = "done", body = super::auth::TokenPair), (status = 400, description = "the request could not be read", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)))]
 pub(crate) async fn accept(
     State(s): State<AppState>,
+    super::auth::ClientIp(ip): super::auth::ClientIp,
     body: Result<Json<Accept>, JsonRejection>,
 ) -> Result<Json<super::auth::TokenPair>, ApiError> {
     let r = json_body(body)?;
@@ -201,6 +203,7 @@ pub(crate) async fn accept(
     // The invitation reached this address: it is proven.
     account.email_verified = true;
     s.store.update_account(&account).await.map_err(ServiceError::Port)?;
+    s.throttle.succeeded(account.user.id, ip);
     Ok(Json(
         super::auth::tokens_for(&s, &account, uuid::Uuid::new_v4(), false, None).await?,
     ))

@@ -4510,8 +4510,21 @@ async fn metrics_count_routes_by_template_with_no_ids_and_need_the_scraper_s_tok
     assert_eq!(clash.status, 409);
     let id = first.body["id"].as_str().unwrap();
     assert_eq!(app.get(&format!("/api/v1/appointments/{id}")).await.status, 200);
-    // From this machine, with no token configured.
-    let (status, body) = app.send_bytes("GET", "/metrics", "text/plain", b"").await;
+    // With nothing configured, nobody reads them, not even this machine (a reverse proxy
+    // here would otherwise publish them).
+    let (status, _) = app.send_bytes("GET", "/metrics", "text/plain", b"").await;
+    assert_eq!(status, 403);
+    // From this machine, where the operator allowed it.
+    let mut open = app.state.clone();
+    open.metrics_loopback = true;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let local = TestApp {
+        addr: listener.local_addr().unwrap(),
+        ..spawn_app_parts(&app)
+    };
+    let router = routes::router(open).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let (status, body) = local.send_bytes("GET", "/metrics", "text/plain", b"").await;
     assert_eq!(status, 200);
     let text = String::from_utf8(body).unwrap();
     let has = |line: &str| assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
