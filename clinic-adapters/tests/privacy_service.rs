@@ -579,8 +579,12 @@ async fn an_invoiced_session_alone_is_kept_for_the_retention_period(store: Arc<d
         appointment_id: None,
         medicare: None,
     };
+    // A line dated at the end of time, as an attacker entered it, starts no retention
+    // period: that service has not been provided.
+    let mut never = line.clone();
+    never.service_date = chrono::NaiveDate::MAX;
     let draft = billing
-        .create_invoice(f.practice, p, Payer::Patient, vec![line])
+        .create_invoice(f.practice, p, Payer::Patient, vec![line, never])
         .await
         .unwrap();
     billing.issue(f.practice, draft.id, f.location.zone).await.unwrap();

@@ -512,12 +512,18 @@ impl PrivacyService {
         Ok(())
     }
 
-    /// A patient's correction history.
+    /// A patient's correction history: for the patient (APP 13.3 gives them the outcome and
+    /// the reasons of a refusal) and for those who process requests.
     ///
     /// # Errors
     /// [`ServiceError::Forbidden`] (audited).
     pub async fn corrections(&self, actor: &Actor, patient: PatientId) -> Result<Vec<CorrectionOutcome>, ServiceError> {
-        self.processor(actor, patient, "correction.read").await?;
+        let own = actor.role == Role::Patient && actor.acts_for(patient);
+        if own {
+            self.audit(actor, patient, "correction.read", Outcome::Allowed).await?;
+        } else {
+            self.processor(actor, patient, "correction.read").await?;
+        }
         Ok(self.ports.records.corrections(actor.practice_id, patient).await?)
     }
 

@@ -296,7 +296,7 @@ pub(crate) async fn decline(
 }
 
 /// `GET /api/v1/patients/{id}/corrections`: the correction history (practice managers
-/// and administrators).
+/// and administrators, and the patient themselves).
 #[utoipa::path(get, path = "/api/v1/patients/{id}/corrections", tag = "privacy", params(("id" = String, Path, description = "the patient's id (UUID)")), responses((status = 200, description = "the history, oldest first", body = Vec<CorrectionOutcome>), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn corrections(
     State(s): State<AppState>,
@@ -305,6 +305,14 @@ pub(crate) async fn corrections(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<CorrectionOutcome>>, ApiError> {
     let patient: PatientId = id.parse()?;
-    let actor = who.actor_as(&[Role::PracticeManager, Role::Admin], request_id(&headers));
-    Ok(Json(s.privacy.corrections(&actor, patient).await?))
+    let actor = who.actor_as(
+        &[Role::PracticeManager, Role::Admin, Role::Patient],
+        request_id(&headers),
+    );
+    let history = s
+        .privacy
+        .corrections(&actor, patient)
+        .await
+        .map_err(|e| super::refusal(&who, e, "patient", (Action::Read, Area::PrivacyRequests)))?;
+    Ok(Json(history))
 }

@@ -738,3 +738,263 @@ async fn sign_in_search_listing_and_booking_each_leave_an_audit_event() {
             .all(|(_, _, r)| !r.as_deref().unwrap_or("").contains("tay"))
     );
 }
+
+/// Item 2 of the issue: care is a record. The front desk assigns a patient to a clinician
+/// (who then treats them without any booking) and ends it (and the access with it).
+#[tokio::test]
+async fn an_assignment_gives_care_and_ending_it_takes_it_away() {
+    let app = spawn_app().await;
+    let mei = practitioner_named(&app, "Mei Chen").await;
+    let patient = app.patients[3];
+    let invoices = format!("/api/v1/patients/{patient}/invoices");
+    let mei_token = token_for(&app, Role::Psychologist, Some(&mei), None);
+    app.use_token(Some(&mei_token));
+    problem(&app.get(&invoices).await, 404, "not_found");
+    // A clinician does not assign themselves.
+    let team = format!("/api/v1/patients/{patient}/care-team");
+    problem(
+        &app.post(&team, &json!({"practitioner_id": mei})).await,
+        404,
+        "not_found",
+    );
+    app.use_token(Some(&token_for(&app, Role::Technician, None, None)));
+    let assigned = app.post(&team, &json!({"practitioner_id": mei})).await;
+    assert_eq!(assigned.status, 201, "{:?}", assigned.body);
+    assert_eq!(assigned.body["basis"], "assigned");
+    let record = assigned.body["id"].as_str().unwrap().to_owned();
+    app.use_token(Some(&mei_token));
+    assert_eq!(app.get(&invoices).await.status, 200, "in her care now");
+    let listed = app.get(&team).await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.body.as_array().unwrap().len(), 1);
+    app.use_token(Some(&token_for(&app, Role::PracticeManager, None, None)));
+    let ended = app.post(&format!("{team}/{record}/end"), &json!({})).await;
+    assert_eq!(ended.status, 200, "{:?}", ended.body);
+    assert!(ended.body["until"].is_string());
+    app.use_token(Some(&mei_token));
+    problem(&app.get(&invoices).await, 404, "not_found");
+}
+
+/// Item 2 of the issue: break-glass over HTTP. A reason, four hours, reads flagged with the
+/// reason, no writes, and the opening on the managers' dashboard.
+#[tokio::test]
+async fn break_glass_opens_a_record_to_read_for_four_hours_flagged_for_review() {
+    let app = spawn_app().await;
+    let patient = app.patients[4];
+    let tom = treated_by_tom(&app, patient, "2026-11-30T10:00:00+11:00").await;
+    // Tom writes and signs a note; Mei, who does not treat the patient, cannot read it.
+    app.use_token(Some(&token_for(&app, Role::Psychologist, Some(&tom), None)));
+    let note = app
+        .post(
+            "/api/v1/notes",
+            &json!({"patient_id": patient, "soap": {"subjective": "s", "objective": "o", "assessment": "a", "plan": "safety plan agreed"}}),
+        )
+        .await;
+    assert_eq!(note.status, 201, "{:?}", note.body);
+    let note_id = note.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.post(&format!("/api/v1/notes/{note_id}/sign"), &json!({}))
+            .await
+            .status,
+        200
+    );
+    let mei = practitioner_named(&app, "Mei Chen").await;
+    app.use_token(Some(&token_for(&app, Role::Psychologist, Some(&mei), None)));
+    let read = format!("/api/v1/notes/{note_id}");
+    problem(&app.get(&read).await, 404, "not_found");
+    let glass = format!("/api/v1/patients/{patient}/break-glass");
+    problem(
+        &app.post(&glass, &json!({"reason": "urgent"})).await,
+        422,
+        "invalid_field",
+    );
+    let opened = app
+        .post(&glass, &json!({"reason": "patient at reception in crisis; Tom away"}))
+        .await;
+    assert_eq!(opened.status, 201, "{:?}", opened.body);
+    assert_eq!(opened.body["basis"], "break_glass");
+    let r = app.get(&read).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["soap"]["plan"], "safety plan agreed");
+    // Reading is all it allows.
+    let write = app
+        .post(
+            "/api/v1/notes",
+            &json!({"patient_id": patient, "soap": {"subjective": "", "objective": "", "assessment": "", "plan": "x"}}),
+        )
+        .await;
+    assert!(write.status == 403 || write.status == 404, "{:?}", write.body);
+    // Every read under it is flagged with the reason.
+    let flagged = app
+        .state
+        .store
+        .events(app.state.practice, 0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.entry.outcome == clinic_core::audit::Outcome::Flagged)
+        .map(|e| (e.entry.action, e.entry.reason))
+        .collect::<Vec<_>>();
+    let why = Some("patient at reception in crisis; Tom away".to_owned());
+    assert!(
+        flagged.contains(&("care.break_glass".to_owned(), why.clone())),
+        "{flagged:?}"
+    );
+    assert!(flagged.contains(&("note.read".to_owned(), why)), "{flagged:?}");
+    // The managers see it to review.
+    app.use_token(Some(&token_for(&app, Role::PracticeManager, None, None)));
+    let dash = app.get("/api/v1/dashboard").await;
+    assert_eq!(dash.status, 200, "{:?}", dash.body);
+    assert_eq!(dash.body["break_glass"].as_array().unwrap().len(), 1, "{:?}", dash.body);
+    // Four hours on, it is over.
+    app.clock.set("2026-11-23T04:00:00Z".parse().unwrap());
+    app.use_token(Some(&token_for(&app, Role::Psychologist, Some(&mei), None)));
+    problem(&app.get(&read).await, 404, "not_found");
+    // A patient or the front desk cannot break the glass.
+    app.use_token(Some(&token_for(&app, Role::Technician, None, None)));
+    problem(
+        &app.post(&glass, &json!({"reason": "just curious about this one"}))
+            .await,
+        403,
+        "forbidden",
+    );
+}
+
+/// From the outside review: after a deletion, the correction history still held the
+/// patient's earlier names and contacts, and the patient's own sign-in still worked and
+/// could write the details back.
+#[tokio::test]
+async fn a_deleted_patient_leaves_no_correction_history_and_no_sign_in() {
+    let app = spawn_app().await;
+    register_patient(&app, "leaving@example.com").await;
+    let me = app.get("/api/v1/auth/me").await.body["patient_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let asked = app
+        .post(&format!("/api/v1/patients/{me}/deletion-requests"), &json!({}))
+        .await;
+    assert_eq!(asked.status, 201, "{:?}", asked.body);
+    let patient_token = app.token.lock().unwrap().clone();
+    app.use_token(Some(&token_for(&app, Role::PracticeManager, None, None)));
+    let corrected = app
+        .post(
+            &format!("/api/v1/patients/{me}/corrections"),
+            &json!({"corrected": {"given_name": "Kiddo", "family_name": "Young", "date_of_birth": "2000-05-05"}}),
+        )
+        .await;
+    assert_eq!(corrected.status, 200, "{:?}", corrected.body);
+    let done = app.post(&format!("/api/v1/patients/{me}/deletion"), &json!({})).await;
+    assert_eq!(done.status, 200, "{:?}", done.body);
+    assert_eq!(done.body["accounts_deleted"], 1);
+    let history = app.get(&format!("/api/v1/patients/{me}/corrections")).await;
+    assert_eq!(history.status, 200);
+    assert_eq!(history.body, json!([]), "no earlier version survives");
+    assert!(!history.body.to_string().contains("Kiddo"));
+    app.use_token(patient_token.as_deref());
+    problem(&app.get("/api/v1/auth/me").await, 401, "session_revoked");
+    app.use_token(None);
+    problem(
+        &app.post(
+            "/api/v1/auth/login",
+            &login_body("leaving@example.com", "a long enough passphrase"),
+        )
+        .await,
+        401,
+        "invalid_credentials",
+    );
+}
+
+/// From the outside review: with only an access token, the second-factor routes answered
+/// `password_wrong` 28 times and then let the right password through.
+#[tokio::test]
+async fn guessing_the_password_on_the_second_factor_routes_locks_the_account() {
+    let app = spawn_app().await;
+    for _ in 0..5 {
+        problem(
+            &app.post(
+                "/api/v1/auth/2fa/enrol",
+                &json!({"password": "a guess at the password"}),
+            )
+            .await,
+            403,
+            "password_wrong",
+        );
+    }
+    problem(
+        &app.post("/api/v1/auth/2fa/enrol", &json!({"password": ADMIN_PASSWORD}))
+            .await,
+        403,
+        "account_locked",
+    );
+}
+
+/// From the outside review: a used refresh token presented again revoked its family, but
+/// the access tokens issued from it kept working; and an account that had only ever
+/// registered (never signed in through /login) could be locked out by a stranger.
+#[tokio::test]
+async fn a_reused_refresh_token_ends_its_access_tokens_and_registering_counts_as_signing_in() {
+    let app = spawn_app().await;
+    app.use_token(None);
+    let login = app
+        .post("/api/v1/auth/login", &login_body(ADMIN_EMAIL, ADMIN_PASSWORD))
+        .await;
+    let refresh = login.body["refresh_token"].as_str().unwrap().to_owned();
+    let renewed = app
+        .post("/api/v1/auth/refresh", &json!({"refresh_token": refresh}))
+        .await;
+    assert_eq!(renewed.status, 200);
+    let access = renewed.body["access_token"].as_str().unwrap().to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    problem(
+        &app.post("/api/v1/auth/refresh", &json!({"refresh_token": refresh}))
+            .await,
+        401,
+        "refresh_token_reused",
+    );
+    app.use_token(Some(&access));
+    problem(&app.get("/api/v1/directory").await, 401, "session_revoked");
+    // Registered from 127.0.0.1 and never signed in since: a stranger elsewhere locks the
+    // account for strangers, not for its owner at home.
+    register_patient(&app, "home@example.com").await;
+    app.use_token(None);
+    for _ in 0..6 {
+        let r = app
+            .post_from(
+                [127, 0, 0, 9],
+                "/api/v1/auth/login",
+                &login_body("home@example.com", "a wrong passphrase!"),
+            )
+            .await;
+        problem(&r, 401, "invalid_credentials");
+    }
+    let home = app
+        .post(
+            "/api/v1/auth/login",
+            &login_body("home@example.com", "a long enough passphrase"),
+        )
+        .await;
+    assert_eq!(home.status, 200, "{:?}", home.body);
+}
+
+/// From the outside review: 40 reset requests sent 40 emails to one address.
+#[tokio::test]
+async fn password_reset_links_go_out_at_most_once_in_five_minutes() {
+    let app = spawn_app().await;
+    app.use_token(None);
+    for _ in 0..5 {
+        let r = app
+            .post("/api/v1/auth/password-reset", &json!({"email": ADMIN_EMAIL}))
+            .await;
+        assert_eq!(r.status, 202);
+    }
+    emailed_token(&app, ADMIN_EMAIL, "reset-password").await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let sent = app
+        .email
+        .sent()
+        .iter()
+        .filter(|m| m.text.contains("/reset-password#token="))
+        .count();
+    assert_eq!(sent, 1);
+}

@@ -16,6 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 mod attacks;
 #[path = "../common/mod.rs"]
 mod common;
+mod matrix;
 
 struct TestApp {
     addr: SocketAddr,
