@@ -92,7 +92,7 @@ impl Modify for Bearer {
         routes::hooks::stripe, routes::hooks::twilio_status,
         routes::practice::get, routes::practice::update, routes::practice::add_location,
         routes::practice::add_room, routes::practice::add_service,
-        routes::calendar::link, routes::calendar::feed,
+        routes::calendar::link, routes::calendar::renew, routes::calendar::feed,
         routes::billing::create, routes::billing::issue, routes::billing::pay, routes::billing::refund,
         routes::billing::credit, routes::billing::for_patient, routes::billing::end_session,
         routes::intake::form, routes::intake::submit, routes::intake::amend, routes::intake::read,

@@ -94,6 +94,11 @@ pub struct Practitioner {
     pub profile: PractitionerProfile,
     /// Present while the practitioner may not be booked.
     pub suspension: Option<Suspension>,
+    /// The generation of the practitioner's calendar feed link: renewing the link moves it
+    /// on, and every earlier link stops working (a phone lost, a calendar shared by
+    /// mistake).
+    #[serde(default)]
+    pub calendar_feed: u32,
 }
 
 impl Practitioner {
@@ -150,6 +155,7 @@ impl Practitioner {
             provider_numbers,
             profile,
             suspension: None,
+            calendar_feed: 0,
         })
     }
 

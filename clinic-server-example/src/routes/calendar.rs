@@ -1,11 +1,11 @@
 //! A practitioner's calendar as an iCalendar feed (RFC 5545) at a secret URL, for Google
 //! Calendar, Outlook or Apple Calendar to subscribe to.
 //!
-//! The URL's token is an HMAC of the practitioner's id under the server's key, so it needs
-//! no storage and cannot be guessed; anyone holding the URL can read the feed, so the feed
-//! says only when and where: no patient names, no service names, nothing clinical (a
-//! calendar synced to a phone or shared with a family member must not carry health
-//! information). Times are written in UTC (`…Z`), which every client reads without a
+//! The URL's token is an HMAC of the practitioner's id and the link's generation under the
+//! server's key, so it cannot be guessed, and renewing the link ends every earlier one;
+//! anyone holding the URL can read the feed, so the feed says only when and where: no
+//! patient names, no service names, no record ids, nothing clinical (a calendar synced
+//! to a phone or shared with a family member must not carry health information). Times are written in UTC (`…Z`), which every client reads without a
 //! time-zone definition.
 
 use axum::Json;
@@ -26,10 +26,36 @@ use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The feed token of a practitioner: 128 bits of HMAC-SHA256 under the server's key.
-fn feed_token(s: &AppState, practitioner: PractitionerId) -> String {
-    let mac = clinic_core::audit::hmac_sha256(&s.audit_key, format!("calendar-feed/{practitioner}").as_bytes());
+/// The feed token of a practitioner's link of `generation`: 128 bits of HMAC-SHA256 under
+/// the server's key. Generation 0 is the first link ever given (its form is kept so that
+/// subscriptions made before links could be renewed still work); each renewal moves the
+/// generation on and ends every earlier link.
+fn feed_token(s: &AppState, practitioner: PractitionerId, generation: u32) -> String {
+    let message = match generation {
+        0 => format!("calendar-feed/{practitioner}"),
+        n => format!("calendar-feed/{practitioner}/{n}"),
+    };
+    let mac = clinic_core::audit::hmac_sha256(&s.audit_key, message.as_bytes());
     clinic_core::audit::hex(&mac[..16])
+}
+
+/// An event's UID: stable for the appointment, so calendars update it in place, but not
+/// its id (a feed shared by mistake names no record).
+fn event_uid(s: &AppState, appointment: clinic_core::ids::AppointmentId) -> String {
+    let mac = clinic_core::audit::hmac_sha256(&s.audit_key, format!("calendar-event/{appointment}").as_bytes());
+    format!("{}@clinic-rs", clinic_core::audit::hex(&mac[..16]))
+}
+
+fn feed_url(s: &AppState, id: PractitionerId, generation: u32) -> String {
+    let base = s
+        .integrations
+        .public_url
+        .clone()
+        .unwrap_or_else(|| "http://localhost:8080".into());
+    format!(
+        "{base}/api/v1/calendar/{id}.ics?token={}",
+        feed_token(s, id, generation)
+    )
 }
 
 /// A feed's address.
@@ -48,13 +74,48 @@ pub(crate) async fn link(
     Path(id): Path<String>,
 ) -> Result<Json<FeedLink>, ApiError> {
     let id = super::practitioner_for(&s, &who, &id, Action::Write, Area::Availability).await?;
-    let base = s
-        .integrations
-        .public_url
-        .clone()
-        .unwrap_or_else(|| "http://localhost:8080".into());
+    let practitioner = s
+        .store
+        .practitioner(s.practice, id)
+        .await
+        .map_err(|e| ServiceError::from_port_kind(e, "practitioner"))?;
     Ok(Json(FeedLink {
-        url: format!("{base}/api/v1/calendar/{id}.ics?token={}", feed_token(&s, id)),
+        url: feed_url(&s, id, practitioner.calendar_feed),
+    }))
+}
+
+/// `POST /api/v1/practitioners/{id}/calendar-link/renew`: a new feed address for the
+/// practitioner (their own, or any for a manager); every earlier address stops working
+/// at once. Audited.
+#[utoipa::path(post, path = "/api/v1/practitioners/{id}/calendar-link/renew", operation_id = "renew_calendar_link", tag = "practitioners", params(("id" = String, Path, description = "the practitioner's id")), responses((status = 200, description = "the new address", body = FeedLink), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such practitioner", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
+pub(crate) async fn renew(
+    State(s): State<AppState>,
+    who: Principal,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<FeedLink>, ApiError> {
+    let id = super::practitioner_for(&s, &who, &id, Action::Write, Area::Availability).await?;
+    let mut practitioner = s
+        .store
+        .practitioner(s.practice, id)
+        .await
+        .map_err(|e| ServiceError::from_port_kind(e, "practitioner"))?;
+    practitioner.calendar_feed = practitioner.calendar_feed.saturating_add(1);
+    s.store
+        .save_practitioner(&practitioner)
+        .await
+        .map_err(ServiceError::Port)?;
+    let e = super::Audited {
+        action: "calendar_feed.renew",
+        kind: "practitioner",
+        resource: id.as_uuid(),
+        patient: None,
+        outcome: clinic_core::audit::Outcome::Allowed,
+        reason: None,
+    };
+    super::audit_event(&s, Some(who.user_id), super::request_id(&headers), e).await?;
+    Ok(Json(FeedLink {
+        url: feed_url(&s, id, practitioner.calendar_feed),
     }))
 }
 
@@ -104,7 +165,12 @@ pub(crate) async fn feed(
     let Query(q) = query.map_err(|r| ApiError::bad_request(r.body_text()))?;
     let missing = || ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such calendar");
     let id: PractitionerId = id.strip_suffix(".ics").unwrap_or(&id).parse().map_err(|_| missing())?;
-    let expected = feed_token(&s, id);
+    let generation = match s.store.practitioner(s.practice, id).await {
+        Ok(p) => p.calendar_feed,
+        Err(e) if e.kind() == clinic_core::ports::PortErrorKind::NotFound => return Err(missing()),
+        Err(e) => return Err(ServiceError::Port(e).into()),
+    };
+    let expected = feed_token(&s, id, generation);
     let same = clinic_core::audit::ct_eq(
         &clinic_core::audit::Sha256::digest(expected.as_bytes()),
         &clinic_core::audit::Sha256::digest(q.token.as_bytes()),
@@ -144,7 +210,7 @@ pub(crate) async fn feed(
             DeliveryMode::Phone => "Phone session",
         };
         fold("BEGIN:VEVENT", &mut out);
-        fold(&format!("UID:{}@clinic-rs", a.id), &mut out);
+        fold(&format!("UID:{}", event_uid(&s, a.id)), &mut out);
         fold(&format!("DTSTAMP:{}", stamp(now)), &mut out);
         fold(&format!("DTSTART:{}", stamp(a.interval.start())), &mut out);
         fold(&format!("DTEND:{}", stamp(a.interval.end())), &mut out);

@@ -190,6 +190,7 @@ fn routes(state: AppState) -> Router {
         )
         .route("/api/v1/practitioners/{id}/availability", get(admin::availability))
         .route("/api/v1/practitioners/{id}/calendar-link", get(calendar::link))
+        .route("/api/v1/practitioners/{id}/calendar-link/renew", post(calendar::renew))
         .route("/api/v1/practitioners/{id}/credentials", get(credentials::get))
         .route(
             "/api/v1/practitioners/{id}/registrations",

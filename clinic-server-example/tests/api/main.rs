@@ -2928,6 +2928,8 @@ async fn a_practitioner_s_calendar_feed_says_when_and_where_and_nothing_about_wh
     }
     let email = patient.email.as_ref().unwrap().to_string();
     assert!(!body.contains(&email), "no email address");
+    let appointment = booked.body["id"].as_str().unwrap();
+    assert!(!body.contains(appointment), "no record id, not even as the event's UID");
     read_in_a_calendar_parser(body);
 
     // A cancelled appointment leaves the feed.
@@ -2978,6 +2980,31 @@ async fn a_practitioner_s_calendar_feed_says_when_and_where_and_nothing_about_wh
         &app.get(&format!("/api/v1/practitioners/{tom}/calendar-link")).await,
         403,
         "forbidden",
+    );
+    problem(
+        &app.post(&format!("/api/v1/practitioners/{tom}/calendar-link/renew"), &json!({}))
+            .await,
+        403,
+        "forbidden",
+    );
+    // A link shared by mistake is ended by a new one; the new one works.
+    app.use_token(Some(&token_for(&app, Role::Psychologist, Some(&tom), None)));
+    let renewed = app
+        .post(&format!("/api/v1/practitioners/{tom}/calendar-link/renew"), &json!({}))
+        .await;
+    assert_eq!(renewed.status, 200, "{:?}", renewed.body);
+    let new_url = renewed.body["url"].as_str().unwrap();
+    let new_path = &new_url[new_url.find("/api/v1/calendar/").unwrap()..];
+    assert_ne!(new_path, path);
+    app.use_token(None);
+    problem(&app.get(path).await, 404, "not_found");
+    assert_eq!(app.get(new_path).await.status, 200);
+    app.use_token(Some(&token_for(&app, Role::Psychologist, Some(&tom), None)));
+    let again = app.get(&format!("/api/v1/practitioners/{tom}/calendar-link")).await;
+    assert_eq!(
+        again.body["url"].as_str(),
+        Some(new_url),
+        "the link given is the current one"
     );
 }
 
