@@ -203,3 +203,220 @@ mod tests {
         assert!(to_json(&doc).unwrap().contains("\"dob\": \"1990-01-01\""));
     }
 }
+
+/// What an export's ids stand for, so the document a patient reads names things: the
+/// practice, its practitioners, locations (with their zones) and services.
+#[derive(Clone, Debug, Default)]
+pub struct Names {
+    /// The practice's name.
+    pub practice: String,
+    /// Practitioners by id.
+    pub practitioners: std::collections::HashMap<clinic_core::ids::PractitionerId, String>,
+    /// Locations by id: name and IANA zone.
+    pub locations: std::collections::HashMap<clinic_core::ids::LocationId, (String, chrono_tz::Tz)>,
+    /// Services by id.
+    pub services: std::collections::HashMap<clinic_core::ids::ServiceId, String>,
+    /// The zone for instants not tied to a location (the practice's first location's).
+    pub zone: Option<chrono_tz::Tz>,
+}
+
+/// The APP 12 export as a document the patient reads (APP 12.5: access "in a manner that
+/// meets the needs of the individual"): sections in plain words, names instead of ids,
+/// dates and times in the location's zone with its abbreviation, amounts in dollars, and
+/// each note as its author wrote it. The JSON and CSV stay complete for machines; this is
+/// the same record, for a person.
+#[must_use]
+pub fn readable(export: &clinic_core::service::PatientExport, names: &Names) -> clinic_core::ports::Document {
+    use clinic_core::notify::{local_day, local_when};
+    let zone = names.zone.unwrap_or(chrono_tz::Australia::Sydney);
+    let who = |id: &clinic_core::ids::PractitionerId| {
+        names
+            .practitioners
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| "a practitioner no longer listed".into())
+    };
+    let p = &export.patient;
+    let mut about = vec![
+        format!("Name: {} {}", p.legal_name.given, p.legal_name.family),
+        format!("Date of birth: {}", local_day(p.date_of_birth)),
+    ];
+    let mut also = |label: &str, value: Option<String>| {
+        if let Some(v) = value {
+            about.push(format!("{label}: {v}"));
+        }
+    };
+    also("Preferred name", p.preferred_name.clone());
+    also("Email", p.email.as_ref().map(ToString::to_string));
+    also("Phone", p.phone.as_ref().map(ToString::to_string));
+    also("Address", p.address.clone());
+    also(
+        "Medicare card",
+        p.medicare
+            .as_ref()
+            .map(|m| format!("{} (reference number {})", m.number(), m.irn())),
+    );
+    also(
+        "Health fund",
+        p.health_fund
+            .as_ref()
+            .map(|f| format!("{}, member {}", f.fund, f.member_number)),
+    );
+    also("DVA file number", p.dva_number.as_ref().map(|d| d.as_str().to_owned()));
+    also(
+        "Usual GP",
+        p.usual_gp.as_ref().map(|g| format!("{}, {}", g.name, g.practice_name)),
+    );
+    also(
+        "Guardian",
+        p.guardian.as_ref().map(|c| format!("{} ({})", c.name, c.relationship)),
+    );
+    also(
+        "Emergency contact",
+        p.emergency_contact
+            .as_ref()
+            .map(|c| format!("{} ({})", c.name, c.relationship)),
+    );
+    let appointments = export
+        .appointments
+        .iter()
+        .map(|a| {
+            let (place, tz) = names
+                .locations
+                .get(&a.location_id)
+                .map_or(("a location no longer listed", zone), |(n, z)| (n.as_str(), *z));
+            let service = names
+                .services
+                .get(&a.service_id)
+                .map_or("an appointment", String::as_str);
+            let mode = match a.mode {
+                clinic_core::scheduling::DeliveryMode::InPerson => format!("in person at {place}"),
+                clinic_core::scheduling::DeliveryMode::Video => "by video".to_owned(),
+                clinic_core::scheduling::DeliveryMode::Phone => "by phone".to_owned(),
+            };
+            let status = format!("{:?}", a.status_kind())
+                .to_lowercase()
+                .replace("noshow", "missed");
+            format!(
+                "{}: {service} with {}, {mode} ({status})",
+                local_when(a.interval.start(), tz),
+                who(&a.practitioner_id)
+            )
+        })
+        .collect();
+    let invoices = export
+        .invoices
+        .iter()
+        .flat_map(|i| {
+            let head = match (i.number, i.issued_on) {
+                (Some(n), Some(on)) => format!("Invoice INV-{n:06}, issued {}", local_day(on)),
+                _ => "Draft invoice (not issued)".to_owned(),
+            };
+            let lines = i.lines.iter().map(|l| {
+                format!(
+                    "  {} ({}): {} (GST {})",
+                    l.description,
+                    local_day(l.service_date),
+                    l.total,
+                    l.gst
+                )
+            });
+            std::iter::once(format!(
+                "{head}: total {}, paid {}, owing {}",
+                i.total(),
+                i.paid(),
+                i.balance()
+            ))
+            .chain(lines)
+            .collect::<Vec<_>>()
+        })
+        .collect();
+    let claims = export
+        .claims
+        .iter()
+        .map(|c| {
+            format!(
+                "Medicare item {} for {}: benefit {} ({})",
+                c.item,
+                local_day(c.service_date),
+                c.benefit,
+                match &c.status {
+                    clinic_core::billing::ClaimStatus::Draft => "prepared".to_owned(),
+                    other => format!("{other:?}")
+                        .split([' ', '{'])
+                        .next()
+                        .unwrap_or_default()
+                        .to_lowercase(),
+                }
+            )
+        })
+        .collect();
+    let referrals = export
+        .referrals
+        .iter()
+        .map(|r| format!("Referral by {} written {}", r.referrer_name, local_day(r.written_on)))
+        .collect();
+    let elsewhere = export
+        .external_services
+        .iter()
+        .map(|s| format!("A session elsewhere on {}", local_day(s.date)))
+        .collect();
+    let notes = export
+        .notes
+        .iter()
+        .flat_map(|n| {
+            let when = match n.state {
+                clinic_core::clinical::NoteState::Signed { at } => format!("signed {}", local_when(at, zone)),
+                clinic_core::clinical::NoteState::Locked { locked_at, .. } => {
+                    format!("signed and locked {}", local_when(locked_at, zone))
+                }
+                clinic_core::clinical::NoteState::Draft => "a draft".to_owned(),
+            };
+            let soap = [
+                ("Subjective", &n.soap.subjective),
+                ("Objective", &n.soap.objective),
+                ("Assessment", &n.soap.assessment),
+                ("Plan", &n.soap.plan),
+            ];
+            std::iter::once(format!("Note by {}, {when}", who(&n.author)))
+                .chain(
+                    soap.into_iter()
+                        .filter(|(_, t)| !t.trim().is_empty())
+                        .map(|(label, t)| format!("  {label}: {t}")),
+                )
+                .chain(n.addenda.iter().map(|a| {
+                    format!(
+                        "  Added by {} on {}: {}",
+                        who(&a.author),
+                        local_when(a.at, zone),
+                        a.text
+                    )
+                }))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let none = |v: Vec<String>| if v.is_empty() { vec!["None.".to_owned()] } else { v };
+    clinic_core::ports::Document {
+        title: format!("Your records at {}", names.practice),
+        sections: vec![
+            (
+                "About this document".to_owned(),
+                vec![
+                    format!(
+                        "Everything {} holds about you, as at {}, in answer to your request (Australian Privacy Principle 12).",
+                        names.practice,
+                        local_when(export.generated_at, zone)
+                    ),
+                    "Times are local to where each appointment was held. Ask the practice if anything is unclear or wrong: you may ask for a correction (Australian Privacy Principle 13).".to_owned(),
+                ],
+            ),
+            ("About you".to_owned(), about),
+            ("Appointments".to_owned(), none(appointments)),
+            ("Clinical notes".to_owned(), none(notes)),
+            ("Invoices and payments".to_owned(), none(invoices)),
+            ("Medicare claims".to_owned(), none(claims)),
+            ("Referrals".to_owned(), none(referrals)),
+            ("Sessions with other practices".to_owned(), none(elsewhere)),
+        ],
+    }
+}

@@ -151,6 +151,39 @@ async fn a_manager_exports_everything_held_and_the_export_is_audited(store: Arc<
     let text = pdf_extract::extract_text_from_mem(&pdf).unwrap();
     assert!(text.contains("notes[0].soap.plan: Review in two weeks"), "{text}");
     std::fs::write(std::env::temp_dir().join("clinic-rs-export-example.pdf"), &pdf).unwrap();
+    // The document the patient reads: sections in words, names for ids, local times.
+    let names = clinic_adapters::export::Names {
+        practice: "Harbour Psychology".into(),
+        practitioners: [(f.practitioner.id, f.practitioner.display_name.clone())].into(),
+        locations: [(f.location.id, (f.location.name.clone(), f.location.zone))].into(),
+        services: [(f.session.id, f.session.name.clone())].into(),
+        zone: Some(f.location.zone),
+    };
+    let readable = clinic_adapters::export::readable(&export, &names);
+    let lines: Vec<String> = readable.sections.iter().flat_map(|(_, l)| l.clone()).collect();
+    let all = lines.join("\n");
+    assert_eq!(readable.title, "Your records at Harbour Psychology");
+    assert!(all.contains("  Plan: Review in two weeks"), "{all}");
+    assert!(
+        all.contains(&format!("Note by {}", f.practitioner.display_name)),
+        "{all}"
+    );
+    assert!(
+        all.contains(&format!(
+            "Tuesday 24 November 2026 at 9:00 am AEDT: {} with {}",
+            f.session.name, f.practitioner.display_name
+        )),
+        "{all}"
+    );
+    assert!(all.contains("(cancelled)"), "{all}");
+    assert!(all.contains("Workbook (24 November 2026): $27.50 (GST $2.50)"), "{all}");
+    for id in [p.to_string(), kept.id.to_string(), f.practitioner.id.to_string()] {
+        assert!(!all.contains(&id), "an id in the patient's document: {id}");
+    }
+    assert!(!all.contains("Countertransference") && !all.contains("Unfinished draft"));
+    let pdf = clinic_adapters::pdf::PdfRenderer.render_pdf(&readable).await.unwrap();
+    let text = pdf_extract::extract_text_from_mem(&pdf).unwrap();
+    assert!(text.contains("Review in two weeks"), "{text}");
     let audit: Vec<_> = f
         .store
         .events(f.practice, 0, 100)

@@ -377,18 +377,18 @@ fn hasher() -> argon2::Argon2<'static> {
     argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
 }
 
-/// Hashes a password with argon2id at [`hasher`]'s cost, off the async threads.
+/// Hashes a password with argon2id at [`hasher`]'s cost, off the async threads, at most
+/// two at once ([`crate::heavy::run_hashing`]).
 ///
 /// # Errors
 /// 500 if hashing fails.
 pub async fn hash_password(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || {
+    crate::heavy::run_hashing(move || {
         use argon2::password_hash::PasswordHasher as _;
         hasher().hash_password(password.as_bytes()).map(|h| h.to_string())
     })
     .await
     .ok()
-    .and_then(Result::ok)
     .ok_or_else(|| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -414,13 +414,12 @@ pub async fn decoy_hash() -> String {
 
 /// Whether `password` matches the PHC string `hash`, off the async threads.
 pub async fn verify_password(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || {
+    crate::heavy::run_hashing(move || {
         use argon2::password_hash::PasswordVerifier as _;
         // Verification uses the parameters stored in the hash itself.
         hasher().verify_password(password.as_bytes(), hash.as_str()).is_ok()
     })
     .await
-    .unwrap_or(false)
 }
 
 /// A new refresh token (256 random bits, base64url) and its stored hash.

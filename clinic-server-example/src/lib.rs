@@ -13,6 +13,7 @@ pub mod charts;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod heavy;
 pub mod jobs;
 pub mod metrics;
 pub mod openapi;

@@ -370,8 +370,11 @@ async fn export_patient(
         "json" => clinic_adapters::export::to_json(&export).map(String::into_bytes),
         "csv" => clinic_adapters::export::to_csv(&export).map(String::into_bytes),
         _ => {
-            let doc = clinic_adapters::export::to_document("Records held about you", &export)
-                .map_err(|e| Failure::Other(e.to_string()))?;
+            let names = AppState::new(store.clone(), practice)
+                .export_names()
+                .await
+                .map_err(|e| Failure::Other(format!("the export stopped: {e} ({})", e.code())))?;
+            let doc = clinic_adapters::export::readable(&export, &names);
             return write_export(
                 out,
                 &clinic_adapters::pdf::PdfRenderer

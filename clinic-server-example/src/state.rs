@@ -101,6 +101,33 @@ pub struct Shared {
 }
 
 impl AppState {
+    /// What an export's ids stand for: the practice's name, practitioners, locations (with
+    /// zones) and services, for the document the patient reads.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub async fn export_names(&self) -> Result<clinic_adapters::export::Names, clinic_core::service::ServiceError> {
+        let store = &self.store;
+        let locations = store.locations(self.practice).await?;
+        Ok(clinic_adapters::export::Names {
+            practice: store.practice(self.practice).await?.name,
+            practitioners: store
+                .practitioners(self.practice)
+                .await?
+                .into_iter()
+                .map(|p| (p.id, p.display_name))
+                .collect(),
+            zone: locations.first().map(|l| l.zone),
+            locations: locations.into_iter().map(|l| (l.id, (l.name, l.zone))).collect(),
+            services: store
+                .services(self.practice)
+                .await?
+                .into_iter()
+                .map(|s| (s.id, s.name))
+                .collect(),
+        })
+    }
+
     /// Whether `practitioner` treats `patient` now: booked with them or assigned to them
     /// (a break-glass opening is not treating).
     ///

@@ -334,7 +334,7 @@ pub(crate) async fn export(
             "text/csv",
         ),
         "pdf" => {
-            let doc = clinic_adapters::export::to_document("Records held about you", &data).map_err(fail)?;
+            let doc = clinic_adapters::export::readable(&data, &s.export_names().await?);
             (
                 s.integrations
                     .renderer

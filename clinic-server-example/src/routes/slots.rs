@@ -26,6 +26,9 @@ pub(crate) const DEFAULT_PAGE: usize = 2_000;
 /// a bound on what one request costs (a list of 1,500 repeated ids took 12 s).
 pub(crate) const MAX_PRACTITIONERS: usize = 100;
 
+/// More named practitioners than this make a search wide (run off the request threads).
+const WIDE: usize = 4;
+
 /// The `practitioner_id` list, each id once, in order: at most [`MAX_PRACTITIONERS`].
 fn practitioner_list(list: Option<&str>) -> Result<Vec<PractitionerId>, FieldError> {
     let mut ids = list
@@ -113,47 +116,57 @@ pub(crate) async fn search(
         p.after
     );
     let asked = std::time::Instant::now();
+    // A search over a few practitioners is a millisecond's work; a wide one (the whole
+    // practice, or many named) runs off the request threads (see `crate::heavy`).
+    let wide = practitioner_ids.is_empty() || practitioner_ids.len() > WIDE;
+    let state = s.clone();
+    let compute = async move {
+        let limit = match p.limit {
+            None => NonZeroUsize::new(DEFAULT_PAGE),
+            Some(n) => usize::try_from(n)
+                .ok()
+                .filter(|n| *n <= MAX_PAGE)
+                .and_then(NonZeroUsize::new),
+        }
+        .ok_or_else(|| FieldError::new("limit", format!("must be from 1 to {MAX_PAGE}")))?;
+        let after = p.after.as_deref().map(str::parse::<SlotCursor>).transpose()?;
+        let viewer_zone = clinic_core::time::parse_zone("zone", p.zone.as_deref().unwrap_or("Australia/Sydney"))?;
+        let search = SlotSearch {
+            service_id: p.service_id,
+            practitioner_ids,
+            query: SlotQuery {
+                from: p.from,
+                to: p.to,
+                viewer_zone,
+                mode: p.mode.unwrap_or(DeliveryMode::InPerson),
+                location: p.location_id,
+                patient: p.patient_id,
+            },
+        };
+        let page = state
+            .booking
+            .search_slot_page(state.practice, &search, after, Some(limit))
+            .await?;
+        let body = axum::body::Bytes::from(serde_json::to_vec(&page.slots).map_err(|_| {
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "serialization_failed",
+                "the slots could not be written",
+            )
+        })?);
+        Ok::<_, ApiError>(Answer {
+            body,
+            next: page.next.map(|c| c.to_string().into()),
+        })
+    };
     let answer = s
         .slot_cache
-        .get_or_compute(key, asked, async {
-            let limit = match p.limit {
-                None => NonZeroUsize::new(DEFAULT_PAGE),
-                Some(n) => usize::try_from(n)
-                    .ok()
-                    .filter(|n| *n <= MAX_PAGE)
-                    .and_then(NonZeroUsize::new),
+        .get_or_compute(key, asked, async move {
+            if wide {
+                crate::heavy::run(compute).await
+            } else {
+                compute.await
             }
-            .ok_or_else(|| FieldError::new("limit", format!("must be from 1 to {MAX_PAGE}")))?;
-            let after = p.after.as_deref().map(str::parse::<SlotCursor>).transpose()?;
-            let viewer_zone = clinic_core::time::parse_zone("zone", p.zone.as_deref().unwrap_or("Australia/Sydney"))?;
-            let search = SlotSearch {
-                service_id: p.service_id,
-                practitioner_ids,
-                query: SlotQuery {
-                    from: p.from,
-                    to: p.to,
-                    viewer_zone,
-                    mode: p.mode.unwrap_or(DeliveryMode::InPerson),
-                    location: p.location_id,
-                    patient: p.patient_id,
-                },
-            };
-            let page = s
-                .booking
-                .search_slot_page(s.practice, &search, after, Some(limit))
-                .await?;
-            let body = axum::body::Bytes::from(serde_json::to_vec(&page.slots).map_err(|_| {
-                ApiError::new(
-                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                    "serialization_failed",
-                    "the slots could not be written",
-                )
-            })?);
-            let answer = Answer {
-                body,
-                next: page.next.map(|c| c.to_string().into()),
-            };
-            Ok::<_, ApiError>(answer)
         })
         .await?;
     Ok(page_response(&uri, answer))
