@@ -24,6 +24,7 @@ token=$(curl -sf -X POST localhost:18092/api/v1/auth/login -H 'content-type: app
   | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
 auth="authorization: Bearer $token"
 end=$((SECONDS + 15))
+pids=()
 for c in $(seq "$clients"); do
   (
     k=0
@@ -36,13 +37,14 @@ for c in $(seq "$clients"); do
       k=$((k + 1))
     done
   ) &
+  pids+=($!)
 done
 sleep 1
 while [ $SECONDS -lt $end ]; do
   curl -s -o /dev/null -w '%{time_total}\n' localhost:18092/health >>"$work/health"
   sleep 0.05
 done
-wait
+wait "${pids[@]}"
 echo "clients: $clients, searches answered: $(wc -l <"$work/searches" 2>/dev/null || echo 0), /health probes: $(wc -l <"$work/health")"
 sort -n "$work/health" | awk '{ v[NR] = $1 * 1000 } END {
   printf "/health ms: p50 %.1f, p99 %.1f, max %.1f\n", v[int(NR * 0.5)], v[int(NR * 0.99)], v[NR] }'
