@@ -15,7 +15,7 @@ use super::error::{Refusal, ServiceError};
 use crate::access::{
     self, Action, Area, Care, CareBasis, CareRelationship, Decision, RecordFacts, Relation, Request, care_at,
 };
-use crate::audit::{AuditEntry, Outcome};
+use crate::audit::Outcome;
 use crate::ids::{PatientId, PractitionerId};
 use crate::people::Role;
 use crate::ports::{AuditLog, CareRelationships, Clock};
@@ -118,20 +118,7 @@ impl AccessPorts {
             Outcome::Allowed
         };
         for p in patients {
-            self.audit
-                .append(AuditEntry {
-                    practice_id: actor.practice_id,
-                    at: self.clock.now(),
-                    actor: Some(actor.user_id),
-                    action: code.to_owned(),
-                    resource_kind: "patient".into(),
-                    resource_id: p.as_uuid(),
-                    patient_id: Some(*p),
-                    outcome,
-                    request_id: actor.request_id.clone(),
-                    reason: None,
-                })
-                .await?;
+            super::guard::audit_patient(&*self.audit, &*self.clock, actor, code, *p, outcome, None).await?;
         }
         refusal.map_or(Ok(()), Err)
     }
@@ -176,22 +163,8 @@ impl CareService {
         outcome: Outcome,
         reason: Option<String>,
     ) -> Result<(), ServiceError> {
-        self.ports
-            .audit
-            .append(AuditEntry {
-                practice_id: actor.practice_id,
-                at: self.ports.clock.now(),
-                actor: Some(actor.user_id),
-                action: code.to_owned(),
-                resource_kind: "patient".into(),
-                resource_id: patient.as_uuid(),
-                patient_id: Some(patient),
-                outcome,
-                request_id: actor.request_id.clone(),
-                reason,
-            })
-            .await?;
-        Ok(())
+        let p = &self.ports;
+        super::guard::audit_patient(&*p.audit, &*p.clock, actor, code, patient, outcome, reason).await
     }
 
     /// Whether the actor manages care teams: whoever books for any patient (the front

@@ -57,3 +57,31 @@ pub(crate) async fn decide_and_audit(
     }
     Ok(decision)
 }
+
+/// Appends an audit event about `patient` (the record kind `patient`, its id the
+/// patient's) for `actor`, with the outcome and, where there is one, a reason.
+pub(crate) async fn audit_patient(
+    audit: &dyn AuditLog,
+    clock: &dyn Clock,
+    actor: &Actor,
+    code: &str,
+    patient: PatientId,
+    outcome: Outcome,
+    reason: Option<String>,
+) -> Result<(), ServiceError> {
+    audit
+        .append(AuditEntry {
+            practice_id: actor.practice_id,
+            at: clock.now(),
+            actor: Some(actor.user_id),
+            action: code.to_owned(),
+            resource_kind: "patient".into(),
+            resource_id: patient.as_uuid(),
+            patient_id: Some(patient),
+            outcome,
+            request_id: actor.request_id.clone(),
+            reason,
+        })
+        .await?;
+    Ok(())
+}

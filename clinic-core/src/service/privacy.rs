@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::clinical::Actor;
 use super::error::{Refusal, ServiceError};
 use crate::access::{self, Action, Area, Decision, RecordFacts, Relation, Request};
-use crate::audit::{AuditEntry, Outcome};
+use crate::audit::Outcome;
 use crate::billing::{Claim, Invoice};
 use crate::clinical::ProgressNote;
 use crate::ids::PatientId;
@@ -563,22 +563,8 @@ impl PrivacyService {
         outcome: Outcome,
         reason: Option<String>,
     ) -> Result<(), ServiceError> {
-        self.ports
-            .audit
-            .append(AuditEntry {
-                practice_id: actor.practice_id,
-                at: self.ports.clock.now(),
-                actor: Some(actor.user_id),
-                action: action.to_owned(),
-                resource_kind: "patient".into(),
-                resource_id: patient.as_uuid(),
-                patient_id: Some(patient),
-                outcome,
-                request_id: actor.request_id.clone(),
-                reason,
-            })
-            .await?;
-        Ok(())
+        let p = &self.ports;
+        super::guard::audit_patient(&*p.audit, &*p.clock, actor, action, patient, outcome, reason).await
     }
 
     /// Answers the patient's open access request (APP 12) with everything the record

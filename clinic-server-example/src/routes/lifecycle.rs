@@ -358,6 +358,24 @@ async fn keeps_an_admin(s: &AppState, changed: &Account) -> Result<(), ApiError>
     }
 }
 
+/// Stores an administrator's change to a staff account (ending its sessions when the
+/// change takes access away), audits it, and answers with the account as listed.
+async fn changed(
+    s: &AppState,
+    who: &Principal,
+    headers: &HeaderMap,
+    mut account: Account,
+    action: &str,
+    ends_sessions: bool,
+) -> Result<Json<StaffMember>, ApiError> {
+    if ends_sessions {
+        end_sessions(s, &mut account);
+    }
+    store_changed(s, &account).await?;
+    audit(s, who.user_id, action, account.user.id, headers).await?;
+    Ok(Json(StaffMember::from(&account)))
+}
+
 async fn store_changed(s: &AppState, account: &Account) -> Result<(), ApiError> {
     s.store.update_account(account).await.map_err(|e| {
         if e.kind() == PortErrorKind::Conflict {
@@ -385,10 +403,7 @@ pub(crate) async fn disable(
     account.disabled = true;
     account.invitation = None;
     keeps_an_admin(&s, &account).await?;
-    end_sessions(&s, &mut account);
-    store_changed(&s, &account).await?;
-    audit(&s, who.user_id, "account.disable", account.user.id, &headers).await?;
-    Ok(Json(StaffMember::from(&account)))
+    changed(&s, &who, &headers, account, "account.disable", true).await
 }
 
 /// `POST /api/v1/staff/{user_id}/enable`: lets a disabled account sign in again (with its
@@ -409,9 +424,7 @@ pub(crate) async fn enable(
         ));
     }
     account.disabled = false;
-    store_changed(&s, &account).await?;
-    audit(&s, who.user_id, "account.enable", account.user.id, &headers).await?;
-    Ok(Json(StaffMember::from(&account)))
+    changed(&s, &who, &headers, account, "account.enable", false).await
 }
 
 /// A staff account's new roles.
@@ -462,10 +475,7 @@ pub(crate) async fn set_roles(
     check_staff_roles(&roles, kind)?;
     account.user.roles = roles;
     keeps_an_admin(&s, &account).await?;
-    end_sessions(&s, &mut account);
-    store_changed(&s, &account).await?;
-    audit(&s, who.user_id, "account.roles", account.user.id, &headers).await?;
-    Ok(Json(StaffMember::from(&account)))
+    changed(&s, &who, &headers, account, "account.roles", true).await
 }
 
 /// `POST /api/v1/staff/{user_id}/two-factor/reset`: removes a staff member's second factor
@@ -480,10 +490,7 @@ pub(crate) async fn reset_two_factor(
 ) -> Result<Json<StaffMember>, ApiError> {
     let mut account = staff_account(&s, &who, &user_id).await?;
     account.two_factor = None;
-    end_sessions(&s, &mut account);
-    store_changed(&s, &account).await?;
-    audit(&s, who.user_id, "account.two_factor_reset", account.user.id, &headers).await?;
-    Ok(Json(StaffMember::from(&account)))
+    changed(&s, &who, &headers, account, "account.two_factor_reset", true).await
 }
 
 /// The password, to change a second factor.
