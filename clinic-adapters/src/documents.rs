@@ -74,6 +74,19 @@ impl EncryptedDocuments {
         std::fs::create_dir_all(root.as_ref()).map_err(|e| {
             PortError::new(PortErrorKind::Unavailable, "documents: the directory cannot be created").with_source(e)
         })?;
+        // The files are sealed, but named by their content's digest: the directory is its
+        // owner's alone (0700), so nobody else on the machine lists it to test a guess.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(root.as_ref(), std::fs::Permissions::from_mode(0o700)).map_err(|e| {
+                PortError::new(
+                    PortErrorKind::Unavailable,
+                    "documents: the directory's mode cannot be set",
+                )
+                .with_source(e)
+            })?;
+        }
         let store =
             object_store::local::LocalFileSystem::new_with_prefix(root).map_err(failed("opening the directory"))?;
         Ok(Self::over(Arc::new(store), cipher))

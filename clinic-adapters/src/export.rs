@@ -395,6 +395,34 @@ pub fn readable(export: &clinic_core::service::PatientExport, names: &Names) -> 
                 .collect::<Vec<_>>()
         })
         .collect();
+    let consents = export
+        .consents
+        .iter()
+        .map(|c| {
+            format!(
+                "{}: {} ({:?})",
+                local_when(c.at, zone),
+                if c.granted { "given" } else { "withdrawn" },
+                c.kind
+            )
+        })
+        .collect();
+    let corrections = export
+        .corrections
+        .iter()
+        .map(|c| match c {
+            clinic_core::privacy::CorrectionOutcome::Applied { .. } => {
+                "A correction you asked for was made.".to_owned()
+            }
+            clinic_core::privacy::CorrectionOutcome::Declined { reason, statement } => format!(
+                "A correction was declined: {reason}{}",
+                statement
+                    .as_ref()
+                    .map(|s| format!(" (your statement: {s})"))
+                    .unwrap_or_default()
+            ),
+        })
+        .collect();
     let none = |v: Vec<String>| if v.is_empty() { vec!["None.".to_owned()] } else { v };
     clinic_core::ports::Document {
         title: format!("Your records at {}", names.practice),
@@ -403,7 +431,7 @@ pub fn readable(export: &clinic_core::service::PatientExport, names: &Names) -> 
                 "About this document".to_owned(),
                 vec![
                     format!(
-                        "Everything {} holds about you, as at {}, in answer to your request (Australian Privacy Principle 12).",
+                        "Your record at {}, as at {}, in answer to your request (Australian Privacy Principle 12): your details, appointments, clinical notes, invoices, Medicare claims, referrals, consents and corrections. Your messages with your clinicians are in the app; ask the practice for your intake answers.",
                         names.practice,
                         local_when(export.generated_at, zone)
                     ),
@@ -417,6 +445,8 @@ pub fn readable(export: &clinic_core::service::PatientExport, names: &Names) -> 
             ("Medicare claims".to_owned(), none(claims)),
             ("Referrals".to_owned(), none(referrals)),
             ("Sessions with other practices".to_owned(), none(elsewhere)),
+            ("Consents".to_owned(), none(consents)),
+            ("Corrections".to_owned(), none(corrections)),
         ],
     }
 }

@@ -210,18 +210,20 @@ pub struct Invitation {
     pub invited_by: UserId,
 }
 
-/// The roles a role may hand out when inviting staff: a practice manager invites the
-/// clinic's workers, an administrator anyone on staff. Nobody invites patients (they
-/// register) and nobody grants more than they hold (roles matrix: staff accounts).
+/// The roles a role may hand out when inviting staff: an administrator anyone on staff, a
+/// practice manager other managers. Nobody invites patients (they register) and nobody
+/// grants more than they hold (roles matrix: staff accounts).
 #[must_use]
 pub fn may_grant(inviter: &[crate::people::Role], role: crate::people::Role) -> bool {
     use crate::people::Role as R;
+    // Each role reads what the others do not (a technician every test result, a clinician
+    // their patients' notes), so a manager who could grant them could read through the
+    // account they made: below an administrator, one grants only a role one holds.
     match role {
         R::Patient => false,
-        R::Admin => inviter.contains(&R::Admin),
-        R::PracticeManager | R::Psychologist | R::Doctor | R::Technician => {
-            inviter.contains(&R::Admin) || inviter.contains(&R::PracticeManager)
-        }
+        _ if inviter.contains(&R::Admin) => true,
+        R::PracticeManager => inviter.contains(&R::PracticeManager),
+        R::Admin | R::Psychologist | R::Doctor | R::Technician => false,
     }
 }
 
@@ -552,8 +554,12 @@ mod tests {
     #[test]
     fn nobody_grants_more_than_they_hold() {
         use crate::people::Role as R;
-        assert!(may_grant(&[R::PracticeManager], R::Psychologist));
         assert!(may_grant(&[R::PracticeManager], R::PracticeManager));
+        // A manager holds no technician's or clinician's powers, so grants none of them.
+        for role in [R::Technician, R::Psychologist, R::Doctor] {
+            assert!(!may_grant(&[R::PracticeManager], role), "{role:?}");
+            assert!(may_grant(&[R::Admin], role), "{role:?}");
+        }
         assert!(!may_grant(&[R::PracticeManager], R::Admin));
         assert!(may_grant(&[R::Admin], R::Admin));
         assert!(!may_grant(&[R::Admin], R::Patient), "patients register themselves");

@@ -83,6 +83,10 @@ pub struct Claims {
     /// The account's email address was proven when the token was issued.
     #[serde(default)]
     pub email_verified: bool,
+    /// Issued at, in milliseconds: a revocation ends the tokens issued before it, and a
+    /// sign-in in the same second after it keeps its token.
+    #[serde(default)]
+    pub iat_ms: i64,
 }
 
 impl TokenKeys {
@@ -130,6 +134,7 @@ impl TokenKeys {
             mfa,
             mfa_required: mfa_required && !mfa,
             email_verified,
+            iat_ms: now.timestamp_millis(),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|_| {
             ApiError::new(
@@ -329,7 +334,13 @@ fn principal(parts: &Parts, state: &AppState) -> Result<(Principal, bool), ApiEr
             "the access token is for another practice",
         ));
     }
-    if state.throttle.is_revoked(claims.sub.into(), claims.iat) {
+    // A token from before milliseconds were carried counts from the start of its second.
+    let issued_ms = if claims.iat_ms > 0 {
+        claims.iat_ms
+    } else {
+        claims.iat.saturating_mul(1000)
+    };
+    if state.throttle.is_revoked(claims.sub.into(), issued_ms) {
         return Err(unauthenticated(
             "session_revoked",
             "this session was ended (account disabled, password reset or roles changed); sign in again",
@@ -550,16 +561,15 @@ impl IpThrottle {
 
     /// Ends every access token of `user` issued before `at`.
     pub fn revoke(&self, user: UserId, at: DateTime<Utc>) {
-        lock(&self.revoked).insert(user, at.timestamp());
+        lock(&self.revoked).insert(user, at.timestamp_millis());
         lock(&self.trusted).retain(|(u, _), _| *u != user);
     }
 
-    /// Whether an access token of `user` issued at `iat` (seconds) was revoked.
+    /// Whether an access token of `user` issued at `issued_ms` (milliseconds since the
+    /// epoch) was revoked: issued at or before the revocation.
     #[must_use]
-    pub fn is_revoked(&self, user: UserId, iat: i64) -> bool {
-        // Tokens carry whole seconds: one issued in the second of the revocation, before
-        // it, is refused too (a new sign-in in that second waits a second).
-        lock(&self.revoked).get(&user).is_some_and(|at| iat <= *at)
+    pub fn is_revoked(&self, user: UserId, issued_ms: i64) -> bool {
+        lock(&self.revoked).get(&user).is_some_and(|at| issued_ms <= *at)
     }
 }
 

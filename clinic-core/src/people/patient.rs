@@ -183,6 +183,11 @@ pub struct Patient {
     pub emergency_contact: Option<ContactPerson>,
     /// Reminder preferences.
     pub reminders: ReminderPreferences,
+    /// The record was de-identified at the patient's request: nothing new is recorded
+    /// against it (no booking, invoice, request or statement), since each would name it
+    /// again or attach new information to a record the patient asked to be rid of.
+    #[serde(default)]
+    pub deidentified: bool,
 }
 
 /// Everything needed to register a patient, before validation.
@@ -364,6 +369,7 @@ impl Patient {
             mature_minor: spec.mature_minor,
             emergency_contact: spec.emergency_contact,
             reminders: spec.reminders,
+            deidentified: false,
         })
     }
 

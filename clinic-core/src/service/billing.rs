@@ -270,11 +270,16 @@ impl BillingService {
         payer: Payer,
         lines: Vec<LineInput>,
     ) -> Result<Invoice, ServiceError> {
-        self.ports
+        let record = self
+            .ports
             .patients
             .patient(practice, patient)
             .await
             .map_err(ServiceError::from_port("patient"))?;
+        // A payer's name and address on a new invoice would name a de-identified record.
+        if record.deidentified {
+            return Err(super::Refusal::Deidentified.into());
+        }
         let mut inv = Invoice::draft(self.ports.ids.new_id(), practice, patient, payer);
         for l in lines {
             inv.add_line(l, &self.rules.gst)?;

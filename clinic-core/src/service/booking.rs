@@ -338,6 +338,9 @@ impl BookingService {
         if patients.iter().any(|p| !ctx.patients.iter().any(|x| x.id == *p)) {
             return Err(missing("patient"));
         }
+        if ctx.patients.iter().any(|p| p.deidentified) {
+            return Err(super::Refusal::Deidentified.into());
+        }
         Ok(Loaded {
             practice,
             practitioner,

@@ -188,7 +188,8 @@ impl CareService {
     pub async fn team(&self, actor: &Actor, patient: PatientId) -> Result<Vec<CareRelationship>, ServiceError> {
         let p = &self.ports;
         let records = p.care.care_records(actor.practice_id, Some(patient)).await?;
-        let visible: Vec<CareRelationship> = if Self::manages(actor) {
+        let visible: Vec<CareRelationship> = if Self::manages(actor) || actor.acts_for(patient) {
+            // The practice, and the patient themselves: who is in their care is theirs to know.
             records
         } else if let Some(me) = actor
             .practitioner_id

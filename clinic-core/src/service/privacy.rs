@@ -47,6 +47,10 @@ pub struct PatientExport {
     /// Signed progress notes with their addenda: the clinical record. Process notes (the
     /// author's own) and unsigned drafts are never released.
     pub notes: Vec<ProgressNote>,
+    /// Consents given and withdrawn, oldest first.
+    pub consents: Vec<Consent>,
+    /// Corrections applied or declined (with the patient's statement), oldest first.
+    pub corrections: Vec<CorrectionOutcome>,
 }
 
 /// What a deletion request came to. Every field states what was actually done.
@@ -183,6 +187,7 @@ impl PrivacyService {
         if !allowed {
             return Err(ServiceError::Forbidden);
         }
+        self.not_deidentified(actor, patient).await?;
         let req = AccessRequest::new(state, today);
         self.ports
             .records
@@ -277,11 +282,7 @@ impl PrivacyService {
             return Err(ServiceError::Forbidden);
         }
         // The record must exist: a request about nobody is refused, not stored.
-        self.ports
-            .patients
-            .patient(actor.practice_id, patient)
-            .await
-            .map_err(ServiceError::from_port("patient"))?;
+        self.not_deidentified(actor, patient).await?;
         let request = DeletionRequest {
             received_on: today,
             carried_out_on: None,
@@ -498,6 +499,7 @@ impl PrivacyService {
         statement: Option<String>,
     ) -> Result<(), ServiceError> {
         self.processor(actor, patient, "correction.decline").await?;
+        self.not_deidentified(actor, patient).await?;
         if reason.trim().is_empty() {
             return Err(crate::FieldError::new("reason", "a refusal gives its reasons").into());
         }
@@ -525,6 +527,29 @@ impl PrivacyService {
             self.processor(actor, patient, "correction.read").await?;
         }
         Ok(self.ports.records.corrections(actor.practice_id, patient).await?)
+    }
+
+    /// Refuses (and audits as denied) anything new recorded against a record that was
+    /// de-identified at the patient's request.
+    async fn not_deidentified(&self, actor: &Actor, patient: PatientId) -> Result<(), ServiceError> {
+        let record = self
+            .ports
+            .patients
+            .patient(actor.practice_id, patient)
+            .await
+            .map_err(ServiceError::from_port("patient"))?;
+        if record.deidentified {
+            self.audit_with(
+                actor,
+                patient,
+                "patient.write",
+                Outcome::Denied,
+                Some("de-identified".into()),
+            )
+            .await?;
+            return Err(Refusal::Deidentified.into());
+        }
+        Ok(())
     }
 
     /// Whether the actor processes privacy requests: practice managers and admins.
@@ -650,6 +675,8 @@ impl PrivacyService {
             external_services: history.external,
             referrals: p.referrals.referrals(practice, patient).await?,
             notes,
+            consents: p.records.consents(practice, patient).await?,
+            corrections: p.records.corrections(practice, patient).await?,
         };
         for mut r in open {
             r.provided = Some((today, how.to_owned()));
@@ -685,6 +712,7 @@ fn deidentify(p: &mut Patient) {
     p.usual_gp = None;
     p.guardian = None;
     p.emergency_contact = None;
+    p.deidentified = true;
     p.reminders = crate::people::ReminderPreferences {
         email: false,
         sms: false,

@@ -451,10 +451,14 @@ pub(crate) async fn join_waitlist(
     {
         return Err(clinic_core::FieldError::new("latest", "must be after earliest").into());
     }
-    s.store
+    let patient = s
+        .store
         .patient(s.practice, b.patient_id)
         .await
         .map_err(|e| ServiceError::from_port_kind(e, "patient"))?;
+    if patient.deidentified {
+        return Err(ServiceError::Refused(clinic_core::service::Refusal::Deidentified).into());
+    }
     let entry = WaitlistEntry {
         id: clinic_adapters::system::UuidV7Ids.new_id(),
         practice_id: s.practice,

@@ -166,7 +166,16 @@ pub(crate) async fn resend_verification(
     if account.email_verified {
         return Ok(StatusCode::NO_CONTENT);
     }
-    let (token, link) = new_link(Utc::now(), VERIFICATION_TTL);
+    // At most one link a minute: asking again and again floods nobody's inbox.
+    let now = Utc::now();
+    let recent = account
+        .verification
+        .as_ref()
+        .is_some_and(|l| l.expires_at - VERIFICATION_TTL > now - chrono::Duration::minutes(1));
+    if recent {
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    let (token, link) = new_link(now, VERIFICATION_TTL);
     account.verification = Some(link);
     s.store.update_account(&account).await.map_err(ServiceError::Port)?;
     send_verification(&s, &account.user.email, &token).await;
@@ -331,6 +340,12 @@ pub(crate) async fn list_staff(State(s): State<AppState>, who: Principal) -> Res
 
 /// A staff account an administrator may change: it exists and is staff (a patient's
 /// account is the patient's own).
+/// Staff-account changes one at a time in this process, so that the "an administrator
+/// remains" check and the write it guards are not interleaved with another's (two
+/// administrators disabling each other at once left the practice with none). Replicas on
+/// PostgreSQL would need the same through the database.
+static STAFF_CHANGES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn staff_account(s: &AppState, who: &Principal, id: &str) -> Result<Account, ApiError> {
     who.require(Action::Write, Area::StaffAccounts, Relation::Other, "staff")?;
     let id: UserId = id.parse()?;
@@ -399,6 +414,7 @@ pub(crate) async fn disable(
     headers: HeaderMap,
     Path(user_id): Path<String>,
 ) -> Result<Json<StaffMember>, ApiError> {
+    let _one_at_a_time = STAFF_CHANGES.lock().await;
     let mut account = staff_account(&s, &who, &user_id).await?;
     account.disabled = true;
     account.invitation = None;
@@ -415,6 +431,7 @@ pub(crate) async fn enable(
     headers: HeaderMap,
     Path(user_id): Path<String>,
 ) -> Result<Json<StaffMember>, ApiError> {
+    let _one_at_a_time = STAFF_CHANGES.lock().await;
     let mut account = staff_account(&s, &who, &user_id).await?;
     if account.password_hash == "!" {
         return Err(ApiError::new(
@@ -445,6 +462,7 @@ pub(crate) async fn set_roles(
     Path(user_id): Path<String>,
     body: Result<Json<SetRoles>, JsonRejection>,
 ) -> Result<Json<StaffMember>, ApiError> {
+    let _one_at_a_time = STAFF_CHANGES.lock().await;
     let mut account = staff_account(&s, &who, &user_id).await?;
     let r = json_body(body)?;
     let mut roles = r.roles;
@@ -488,7 +506,17 @@ pub(crate) async fn reset_two_factor(
     headers: HeaderMap,
     Path(user_id): Path<String>,
 ) -> Result<Json<StaffMember>, ApiError> {
+    let _one_at_a_time = STAFF_CHANGES.lock().await;
     let mut account = staff_account(&s, &who, &user_id).await?;
+    if account.user.id == who.user_id {
+        // One's own factor comes off with the password and a code (/auth/2fa/remove): a
+        // stolen administrator's token alone must not strip it.
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "own_two_factor",
+            "remove your own second factor with POST /api/v1/auth/2fa/remove (password and code)",
+        ));
+    }
     account.two_factor = None;
     changed(&s, &who, &headers, account, "account.two_factor_reset", true).await
 }

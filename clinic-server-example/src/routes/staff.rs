@@ -41,8 +41,9 @@ pub(crate) struct Invited {
 
 /// `POST /api/v1/staff/invitations`: creates the staff account, closed until accepted, and
 /// emails the invitee a link with a one-time token (in the URL fragment, so it reaches no
-/// server log). A manager invites clinicians, technicians and managers; only an
-/// administrator invites administrators.
+/// server log). An administrator invites anyone on staff; a manager other managers only
+/// (nobody grants a role beyond their own: a technician reads every test result, a
+/// clinician their patients' notes, and a manager neither).
 #[utoipa::path(post, path = "/api/v1/staff/invitations", tag = "staff", request_body = Invite, responses((status = 201, description = "done", body = Invited), (status = 401, description = "not signed in, or the token is not valid", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 403, description = "the role may not do this", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 404, description = "no such record (or another patient's)", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 409, description = "a conflict with the current state", content_type = "application/problem+json", body = crate::openapi::Problem), (status = 422, description = "a field or rule refused the request", content_type = "application/problem+json", body = crate::openapi::Problem)), security(("bearer" = [])))]
 pub(crate) async fn invite(
     State(s): State<AppState>,

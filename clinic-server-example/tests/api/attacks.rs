@@ -998,3 +998,133 @@ async fn password_reset_links_go_out_at_most_once_in_five_minutes() {
         .count();
     assert_eq!(sent, 1);
 }
+
+/// Second outside review: two administrators disabling each other at the same moment left
+/// the practice with none; an administrator's token alone took their own second factor
+/// off through the staff route; a manager granted the technician role (and read every test
+/// result through the account they made).
+#[tokio::test]
+async fn offboarding_keeps_an_administrator_and_grants_nothing_beyond_one_s_own() {
+    let app = spawn_app().await;
+    let admin_token = app.token.lock().unwrap().clone().unwrap();
+    let me = app.get("/api/v1/auth/me").await.body["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A second administrator, invited and accepted.
+    let made = app
+        .post(
+            "/api/v1/staff/invitations",
+            &json!({"email": "second@harbour.example", "roles": ["admin"]}),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    let second = made.body["user_id"].as_str().unwrap().to_owned();
+    let token = emailed_token(&app, "second@harbour.example", "accept-invitation").await;
+    app.use_token(None);
+    let accepted = app
+        .post(
+            "/api/v1/auth/accept-invitation",
+            &json!({"email": "second@harbour.example", "token": token, "password": "the second admin's passphrase"}),
+        )
+        .await;
+    assert_eq!(accepted.status, 200, "{:?}", accepted.body);
+    let second_token = accepted.body["access_token"].as_str().unwrap().to_owned();
+    // Each disables the other at once: one wins, the other is refused.
+    let (first_path, second_path) = (
+        format!("/api/v1/staff/{second}/disable"),
+        format!("/api/v1/staff/{me}/disable"),
+    );
+    let one = app.call_as(&admin_token, "POST", &first_path);
+    let other = app.call_as(&second_token, "POST", &second_path);
+    let (a, b) = tokio::join!(one, other);
+    let mut statuses = [a.status, b.status];
+    statuses.sort_unstable();
+    assert!(
+        statuses == [200, 401] || statuses == [200, 409],
+        "one disable wins and the other is refused: {statuses:?}"
+    );
+    let staff = app.call_as(&admin_token, "GET", "/api/v1/staff").await;
+    let enabled_admins = staff
+        .body
+        .as_array()
+        .map(|v| {
+            v.iter()
+                .filter(|s| s["roles"].as_array().unwrap().contains(&json!("admin")) && s["disabled"] == false)
+                .count()
+        })
+        .unwrap_or(1);
+    assert!(enabled_admins >= 1 || staff.status == 401, "{:?}", staff.body);
+    // Whichever administrator is left cannot strip their own second factor by the staff
+    // route: that takes the password and a code.
+    let left = if a.status == 200 {
+        (&admin_token, &me)
+    } else {
+        (&second_token, &second)
+    };
+    let own = app
+        .call_as(left.0, "POST", &format!("/api/v1/staff/{}/two-factor/reset", left.1))
+        .await;
+    problem(&own, 403, "own_two_factor");
+    // A manager grants only a manager's role.
+    app.use_token(Some(&token_for(&app, Role::PracticeManager, None, None)));
+    for roles in [
+        json!(["practice_manager", "technician"]),
+        json!(["technician"]),
+        json!(["psychologist"]),
+    ] {
+        let r = app
+            .post(
+                "/api/v1/staff/invitations",
+                &json!({"email": "evil@x.example", "roles": roles}),
+            )
+            .await;
+        assert_eq!(r.status, 403, "{roles}: {:?}", r.body);
+    }
+    let fine = app
+        .post(
+            "/api/v1/staff/invitations",
+            &json!({"email": "deputy@harbour.example", "roles": ["practice_manager"]}),
+        )
+        .await;
+    assert_eq!(fine.status, 201, "{:?}", fine.body);
+}
+
+/// Second outside review: a de-identified record took a declined correction's statement,
+/// a new invoice with a named payer, a waitlist entry and new requests, each naming it
+/// again.
+#[tokio::test]
+async fn nothing_new_is_recorded_against_a_de_identified_record() {
+    let app = spawn_app().await;
+    let p = app.patients[4];
+    assert_eq!(
+        app.post(&format!("/api/v1/patients/{p}/deletion-requests"), &json!({}))
+            .await
+            .status,
+        201
+    );
+    let done = app.post(&format!("/api/v1/patients/{p}/deletion"), &json!({})).await;
+    assert_eq!(done.body["deidentified"], true, "{:?}", done.body);
+    let (service, tom, sydney) = directory(&app).await;
+    for (path, body) in [
+        (
+            format!("/api/v1/patients/{p}/corrections/decline"),
+            json!({"reason": "no", "statement": "I am Dora of 7 Secret Lane"}),
+        ),
+        (format!("/api/v1/patients/{p}/access-requests"), json!({})),
+        (format!("/api/v1/patients/{p}/deletion-requests"), json!({})),
+        (
+            "/api/v1/waitlist".to_owned(),
+            json!({"patient_id": p, "service_id": service, "practitioner_id": tom, "location_id": sydney}),
+        ),
+        (
+            "/api/v1/appointments".to_owned(),
+            json!({"practitioner_id": tom, "service_id": service, "location_id": sydney,
+                   "patient_ids": [p], "start": "2026-12-01T10:00:00+11:00"}),
+        ),
+    ] {
+        problem(&app.post(&path, &body).await, 409, "record_deidentified");
+    }
+    let corrections = app.get(&format!("/api/v1/patients/{p}/corrections")).await;
+    assert!(!corrections.body.to_string().contains("Secret Lane"));
+}

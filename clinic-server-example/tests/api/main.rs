@@ -117,15 +117,23 @@ impl TestApp {
     }
 
     async fn call_from(&self, from: [u8; 4], method: &str, path: &str, body: Option<&str>) -> Reply {
+        let token = self.token.lock().unwrap().clone();
+        self.send_with(from, token.as_deref(), method, path, body).await
+    }
+
+    async fn send_with(
+        &self,
+        from: [u8; 4],
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Reply {
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         socket.bind(std::net::SocketAddr::from((from, 0))).unwrap();
         let mut stream = socket.connect(self.addr).await.unwrap();
         let body = body.unwrap_or("");
-        let auth = self
-            .token
-            .lock()
-            .unwrap()
-            .as_ref()
+        let auth = token
             .map(|t| format!("Authorization: Bearer {t}\r\n"))
             .unwrap_or_default();
         let req = format!(
@@ -182,6 +190,12 @@ impl TestApp {
                 .collect(),
             body: Value::Null,
         }
+    }
+
+    /// A request with `token`, whatever the app's current one (for concurrent callers).
+    async fn call_as(&self, token: &str, method: &str, path: &str) -> Reply {
+        let body = (method != "GET").then_some("{}");
+        self.send_with([127, 0, 0, 1], Some(token), method, path, body).await
     }
 
     async fn get(&self, path: &str) -> Reply {
@@ -1651,6 +1665,7 @@ async fn a_practice_can_require_staff_to_use_a_second_factor() {
 #[tokio::test]
 async fn staff_are_invited_within_their_inviter_s_powers_and_accept_by_email() {
     let app = spawn_app().await;
+    let admin = app.token.lock().unwrap().clone();
     let invite = |email: &str, roles: Value| json!({"email": email, "roles": roles});
     let made = app
         .post(
@@ -1699,16 +1714,18 @@ async fn staff_are_invited_within_their_inviter_s_powers_and_accept_by_email() {
         json!(["practice_manager"])
     );
 
-    // A manager may not make an administrator, and a clinician needs their practitioner record.
-    problem(
-        &app.post(
-            "/api/v1/staff/invitations",
-            &invite("boss@harbour.example", json!(["admin"])),
-        )
-        .await,
-        403,
-        "role_not_grantable",
-    );
+    // A manager grants only what a manager holds: no administrator, no clinician, no
+    // front desk (each reads what a manager may not).
+    for roles in [json!(["admin"]), json!(["psychologist"]), json!(["technician"])] {
+        problem(
+            &app.post("/api/v1/staff/invitations", &invite("boss@harbour.example", roles))
+                .await,
+            403,
+            "role_not_grantable",
+        );
+    }
+    // The administrator invites clinicians, each with their practitioner record.
+    app.use_token(admin.as_deref());
     problem(
         &app.post(
             "/api/v1/staff/invitations",
