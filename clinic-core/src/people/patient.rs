@@ -122,6 +122,21 @@ pub struct ContactPerson {
     pub email: Option<Email>,
 }
 
+impl ContactPerson {
+    /// The contact with its name and relationship trimmed, each checked as every other
+    /// name is (not blank, no control or bidirectional formatting characters).
+    ///
+    /// # Errors
+    /// A [`FieldError`] on `name` or `relationship`.
+    pub fn checked(self) -> Result<Self, FieldError> {
+        Ok(Self {
+            name: non_blank("name", &self.name, 200)?,
+            relationship: non_blank("relationship", &self.relationship, 100)?,
+            ..self
+        })
+    }
+}
+
 /// How and when a patient wants appointment reminders.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -350,6 +365,7 @@ impl Patient {
         ] {
             if let Some(c) = c {
                 non_blank(field, &c.name, 200)?;
+                non_blank(field, &c.relationship, 100)?;
             }
         }
         Ok(Self {

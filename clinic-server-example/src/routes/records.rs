@@ -98,10 +98,7 @@ pub(crate) async fn emergency_contact(
 ) -> Result<StatusCode, ApiError> {
     let patient: PatientId = id.parse()?;
     who.require(Action::Write, Area::Profile, own(&who, patient), "patient")?;
-    let contact = json_body(body)?;
-    if contact.name.trim().is_empty() || contact.relationship.trim().is_empty() {
-        return Err(clinic_core::FieldError::new("name", "and relationship must not be blank").into());
-    }
+    let contact = json_body(body)?.checked()?;
     let mut record = s
         .store
         .patient(s.practice, patient)

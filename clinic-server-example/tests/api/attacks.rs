@@ -669,6 +669,18 @@ async fn a_client_request_id_is_kept_only_when_plain_and_names_refuse_bidi_overr
         .await;
     problem(&reg, 422, "invalid_field");
     assert_eq!(reg.body["field"], "given_name");
+    // The same for an emergency contact (the third outside pass got one in).
+    let p = app.patients[0];
+    app.use_token(Some(&token_for(&app, Role::Patient, None, Some(p))));
+    let contact = app
+        .call(
+            "PUT",
+            &format!("/api/v1/patients/{p}/emergency-contact"),
+            Some(&json!({"name": "E\u{202E}x", "relationship": "mother", "phone": "0412345678"}).to_string()),
+        )
+        .await;
+    problem(&contact, 422, "invalid_field");
+    assert_eq!(contact.body["field"], "name");
 }
 
 /// Finding (item 1 of the issue): an administrator's sign-in, a patient search, an
