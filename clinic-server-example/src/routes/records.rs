@@ -247,6 +247,17 @@ pub(crate) async fn amend_note(
     ))
 }
 
+/// The location whose law governs the patient's records (see [`patient_state`]) and
+/// today's date there.
+async fn patient_today(
+    s: &AppState,
+    patient: PatientId,
+) -> Result<(clinic_core::practice::Location, chrono::NaiveDate), ApiError> {
+    let location = patient_state(s, patient).await?;
+    let today = s.clock.now().with_timezone(&location.zone).date_naive();
+    Ok((location, today))
+}
+
 /// The location whose state's law governs a patient's records (access periods,
 /// retention): where they were most recently seen, or, for someone never seen, the
 /// practice's first location.
@@ -275,8 +286,7 @@ pub(crate) async fn request_access(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<AccessRequest>), ApiError> {
     let patient: PatientId = id.parse()?;
-    let location = patient_state(&s, patient).await?;
-    let today = s.clock.now().with_timezone(&location.zone).date_naive();
+    let (location, today) = patient_today(&s, patient).await?;
     let actor = who.actor_as(
         &[Role::Patient, Role::PracticeManager, Role::Admin],
         request_id(&headers),
@@ -315,8 +325,7 @@ pub(crate) async fn export(
     if !["json", "csv", "pdf"].contains(&format.as_str()) {
         return Err(clinic_core::FieldError::new("format", "must be json, csv or pdf").into());
     }
-    let location = patient_state(&s, patient).await?;
-    let today = s.clock.now().with_timezone(&location.zone).date_naive();
+    let (_, today) = patient_today(&s, patient).await?;
     let data = s
         .privacy
         .export(&actor, patient, today, &format!("export ({format})"))
@@ -400,8 +409,7 @@ pub(crate) async fn request_deletion(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<clinic_core::privacy::DeletionRequest>), ApiError> {
     let patient: PatientId = id.parse()?;
-    let location = patient_state(&s, patient).await?;
-    let today = s.clock.now().with_timezone(&location.zone).date_naive();
+    let (_, today) = patient_today(&s, patient).await?;
     let actor = who.actor_as(
         &[Role::Patient, Role::PracticeManager, Role::Admin],
         request_id(&headers),
@@ -429,8 +437,7 @@ pub(crate) async fn process_deletion(
 ) -> Result<Json<DeletionDto>, ApiError> {
     let patient: PatientId = id.parse()?;
     who.require(Action::Process, Area::PrivacyRequests, own(&who, patient), "patient")?;
-    let location = patient_state(&s, patient).await?;
-    let today = s.clock.now().with_timezone(&location.zone).date_naive();
+    let (location, today) = patient_today(&s, patient).await?;
     let actor = who.actor_as(&[Role::PracticeManager, Role::Admin], request_id(&headers));
     let report = s
         .privacy
